@@ -1,0 +1,87 @@
+// Shared by every conformance test: one engine per test file, seeded random data, and the
+// tolerance policy.
+import { afterAll, beforeAll } from 'vitest';
+import { Engine } from '../src/runtime/engine.js';
+import { checkKernelLayout } from './layout-check.js';
+
+/**
+ * Opens one engine for the test file (every kernel it compiles gets its bindings checked
+ * against its WGSL by wgsl_reflect) and disposes it afterwards.
+ */
+export function useEngine(): () => Engine {
+  let engine: Engine | undefined;
+  beforeAll(async () => {
+    engine = await Engine.create({ checkKernel: checkKernelLayout });
+  });
+  afterAll(() => engine?.dispose());
+  return () => {
+    if (!engine) throw new Error('engine not ready: call useEngine() at the top of the test file');
+    return engine;
+  };
+}
+
+/** Deterministic uniform numbers in [lo, hi) (mulberry32), so failures reproduce. */
+export function random(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    out[i] = lo + (hi - lo) * u;
+  }
+  return out;
+}
+
+/**
+ * The tolerance policy, written down once. A GPU value `a` matches the reference value `e` when
+ *   |a - e| <= atol + rtol * |e|.
+ * - Elementwise ops (no accumulation): rtol 1e-5, atol 1e-6.
+ * - Reductions over k terms (conv, GEMM, pooling averages, norms, softmax sums): float32 rounding
+ *   grows about like sqrt(k) when the order of summation differs from the reference's, so
+ *   rtol 1e-4 and atol 1e-5 * sqrt(k) (inputs are O(1), as in every test here).
+ * - PyTorch golden values (computed by another library, in its own order): the same rules.
+ * Gradients (training) get their own, looser policy where they are tested.
+ */
+export interface Tolerance {
+  rtol: number;
+  atol: number;
+}
+
+export const ELEMENTWISE: Tolerance = { rtol: 1e-5, atol: 1e-6 };
+
+export function reduction(k: number): Tolerance {
+  return { rtol: 1e-4, atol: 1e-5 * Math.sqrt(Math.max(1, k)) };
+}
+
+/** Compares element by element; on failure the message names the worst element and its error. */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance, what = 'result'): void {
+  if (actual.length !== expected.length) {
+    throw new Error(`${what}: got ${actual.length} values, expected ${expected.length}`);
+  }
+  let worst = -1;
+  let worstExcess = -Infinity;
+  let worstErr = 0;
+  let bad = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    const sameSpecial = (Number.isNaN(a) && Number.isNaN(e)) || (a === e && !Number.isFinite(e));
+    const err = sameSpecial ? 0 : Math.abs(a - e);
+    const excess = Number.isNaN(err) ? Infinity : err - (tol.atol + tol.rtol * Math.abs(e));
+    if (excess > 0) bad++;
+    if (excess > worstExcess) {
+      worstExcess = excess;
+      worst = i;
+      worstErr = err;
+    }
+  }
+  if (bad > 0) {
+    throw new Error(
+      `${what}: ${bad} of ${actual.length} values out of tolerance (rtol ${tol.rtol}, atol ${tol.atol.toExponential(2)}); ` +
+        `worst at index ${worst}: got ${actual[worst]}, expected ${expected[worst]}, error ${worstErr.toExponential(3)}`,
+    );
+  }
+}

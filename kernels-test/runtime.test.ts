@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import { add, relu } from '../src/ops/elementwise.js';
+import { bucketSize } from '../src/runtime/buffer-pool.js';
+import { DeviceLostError, Engine, grid1d } from '../src/runtime/engine.js';
+import type { KernelSpec } from '../src/runtime/kernel.js';
+import { shaderSource } from '../src/runtime/shader.js';
+import { params } from '../src/runtime/uniforms.js';
+import { checkKernelLayout } from './layout-check.js';
+import { ELEMENTWISE, assertClose, random, useEngine } from './helpers.js';
+
+const engine = useEngine();
+
+describe('engine', () => {
+  it('names the adapter and raises the storage binding limit to the adapter maximum', () => {
+    expect(engine().adapterName.length).toBeGreaterThan(0);
+    expect(engine().limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 1024 * 1024);
+  });
+
+  it('round-trips data through a tensor', async () => {
+    const data = random(1000, 1);
+    const t = engine().tensor(data, [10, 100]);
+    expect(await t.toArray()).toEqual(data);
+    t.dispose();
+  });
+
+  it('records many dispatches and submits them once, in order', async () => {
+    const e = engine();
+    const x = e.tensor(random(4097, 2), [4097]);
+    let y = relu(x);
+    for (let i = 0; i < 20; i++) {
+      const next = add(y, x);
+      y.dispose();
+      y = next;
+    }
+    expect(e.pending).toBeGreaterThan(20);
+    const got = await y.toArray();
+    expect(e.pending).toBe(0);
+    const xs = await x.toArray();
+    const want = Array.from(xs, (v) => Math.max(v, 0) + 20 * v);
+    assertClose(got, want, { rtol: 1e-5, atol: 1e-5 });
+    x.dispose();
+    y.dispose();
+  });
+
+  it('reuses buffers: a repeated op allocates nothing new', async () => {
+    const e = engine();
+    const x = e.tensor(random(3000, 3), [3000]);
+    relu(x).dispose();
+    await e.flush();
+    const before = e.stats();
+    for (let i = 0; i < 50; i++) relu(x).dispose();
+    await e.flush();
+    expect(e.stats().bytesAllocated).toBe(before.bytesAllocated);
+    expect(e.stats().bytesInUse).toBe(before.bytesInUse);
+    x.dispose();
+  });
+
+  it('folds big 1-D grids into two dimensions', () => {
+    expect(grid1d(100, 64)).toEqual([2, 1, 1]);
+    const [x, y] = grid1d(70000 * 256, 256);
+    expect(x).toBeLessThanOrEqual(65535);
+    expect(x * y).toBeGreaterThanOrEqual(70000);
+  });
+
+  it('runs an elementwise op over a grid folded into two dimensions', async () => {
+    const e = engine();
+    const n = 65535 * 256 + 1000; // one more workgroup row than fits in x
+    const data = random(n, 4);
+    const x = e.tensor(data);
+    const got = await relu(x).toArray();
+    assertClose(got, data.map((v) => Math.max(v, 0)), ELEMENTWISE, 'relu');
+    x.dispose();
+  });
+});
+
+describe('tensor views', () => {
+  it('reshape, view and flatten share storage and infer -1', async () => {
+    const e = engine();
+    const x = e.tensor(random(2 * 3 * 4 * 5, 5), [2, 3, 4, 5]);
+    const r = x.reshape([6, -1]);
+    expect(r.shape).toEqual([6, 20]);
+    expect(x.flatten(1).shape).toEqual([2, 60]);
+    expect(x.flatten().shape).toEqual([120]);
+    expect(x.view([2, 3, 20]).shape).toEqual([2, 3, 20]);
+    expect(r.buffer).toBe(x.buffer);
+    x.dispose();
+    // the view keeps the storage alive
+    expect(await r.toArray()).toHaveLength(120);
+    r.dispose();
+  });
+
+  it('refuses bad reshapes and use after dispose', async () => {
+    const e = engine();
+    const x = e.tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    expect(() => x.reshape([4, 2])).toThrow(/cannot reshape \[2, 3\] \(6 values\) into \[4, 2\]/);
+    expect(() => x.reshape([-1, -1])).toThrow(/only one dimension can be -1/);
+    expect(() => x.reshape([4, -1])).toThrow(/cannot reshape/);
+    expect(() => e.tensor([1, 2, 3], [2, 2])).toThrow(/holds 4 values but 3 were given/);
+    x.dispose();
+    await expect(x.toArray()).rejects.toThrow(/used after dispose/);
+    expect(() => relu(x)).toThrow(/relu: a tensor of shape \[2, 3\] was used after dispose/);
+  });
+});
+
+describe('buffer pool', () => {
+  it('buckets sizes at powers of two and their three-quarter points', () => {
+    expect(bucketSize(1)).toBe(16);
+    expect(bucketSize(1000)).toBe(1024);
+    expect(bucketSize(1025)).toBe(1536);
+    expect(bucketSize(1537)).toBe(2048);
+  });
+
+  it('reports bytes in use and frees them on dispose', () => {
+    const e = engine();
+    const before = e.stats().bytesInUse;
+    const t = e.empty([1000]);
+    expect(e.stats().bytesInUse).toBe(before + bucketSize(4000));
+    t.dispose();
+    expect(e.stats().bytesInUse).toBe(before);
+    expect(() => e.pool.release(t.buffer)).toThrow(/used after dispose/);
+  });
+});
+
+describe('kernel errors', () => {
+  it('reports a WGSL compile error with the kernel name and line', async () => {
+    const e = engine();
+    const broken: KernelSpec = { name: 'broken', shader: 'elementwise', defines: { WG: 64 }, bindings: ['uniform', 'read', 'read', 'write'] };
+    // OP is missing, so the shader does not compile
+    await expect(e.pipelines.get(broken)).rejects.toThrow(/WGSL compile error in kernel 'broken':[\s\S]*line \d+:\d+/);
+  });
+
+  it('checks a kernel layout against its WGSL', () => {
+    const code = 'const OP: u32 = 0u;\nconst WG: u32 = 64u;\n' + shaderSource('elementwise');
+    const good: KernelSpec = { name: 'relu', shader: 'elementwise', bindings: ['uniform', 'read', 'read', 'write'] };
+    expect(() => checkKernelLayout(good, code)).not.toThrow();
+    const bad: KernelSpec = { ...good, bindings: ['uniform', 'read', 'write'] };
+    expect(() => checkKernelLayout(bad, code)).toThrow(
+      /kernel 'relu': declared bindings \[uniform,read,write\] but elementwise.wgsl declares \[uniform,read,read,write\]/,
+    );
+  });
+
+  it('refuses a dispatch with the wrong number of buffers or too many workgroups', () => {
+    const e = engine();
+    const spec: KernelSpec = { name: 'relu', shader: 'elementwise', defines: { OP: 0, WG: 64 }, bindings: ['uniform', 'read', 'read', 'write'] };
+    const x = e.tensor([1, 2]);
+    expect(() => e.dispatch(spec, [x, x], 1, params().u32(2))).toThrow(/takes 3 storage buffers but got 2/);
+    expect(() => e.dispatch(spec, [x, x, x], 70000, params().u32(2))).toThrow(/70000 workgroups .* exceeds the device limit/);
+    expect(() => e.dispatch(spec, [x, x, x], 1)).toThrow(/needs uniform parameters/);
+    x.dispose();
+  });
+});
+
+describe('device loss', () => {
+  it('is reported with its reason, refuses further work, and a new engine carries on', async () => {
+    let reported: DeviceLostError | undefined;
+    const doomed = await Engine.create({ onDeviceLost: (err) => (reported = err) });
+    const x = doomed.tensor([1, -2, 3]);
+    doomed.device.destroy(); // what a driver reset looks like to the engine
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reported).toBeInstanceOf(DeviceLostError);
+    expect(reported!.message).toMatch(/device lost \(destroyed\)/);
+    expect(() => relu(x)).toThrow(DeviceLostError);
+    await expect(doomed.flush()).rejects.toThrow(DeviceLostError);
+    const fresh = await Engine.create();
+    const y = fresh.tensor([1, -2, 3]);
+    expect(Array.from(await relu(y).toArray())).toEqual([1, 0, 3]);
+    fresh.dispose();
+  });
+});

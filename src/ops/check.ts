@@ -1,0 +1,46 @@
+import { shapeString, type Shape } from '../runtime/tensor.js';
+import type { Tensor } from '../runtime/tensor.js';
+
+/** An argument error naming the op, as PyTorch's messages do: "conv2d: expected ..., got ...". */
+export class OpError extends Error {
+  constructor(op: string, message: string) {
+    super(`${op}: ${message}`);
+    this.name = 'OpError';
+  }
+}
+
+export function fail(op: string, message: string): never {
+  throw new OpError(op, message);
+}
+
+export function expectRank(op: string, what: string, t: Tensor | Shape, ranks: number | number[]): void {
+  const shape = 'shape' in t ? t.shape : t;
+  const allowed = Array.isArray(ranks) ? ranks : [ranks];
+  if (!allowed.includes(shape.length)) {
+    fail(op, `expected ${what} of rank ${allowed.join(' or ')}, got shape ${shapeString(shape)}`);
+  }
+}
+
+export function expectSameShape(op: string, a: Tensor, b: Tensor): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    fail(op, `shapes must match, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
+  }
+}
+
+export function expectSameEngine(op: string, ...tensors: Array<Tensor | undefined>): void {
+  const first = tensors.find((t) => t)?.engine;
+  for (const t of tensors) {
+    if (!t) continue;
+    if (t.isDisposed) fail(op, `a tensor of shape ${shapeString(t.shape)} was used after dispose()`);
+    if (t.engine !== first) fail(op, 'tensors belong to different engines');
+  }
+}
+
+/** Expands an int-or-tuple argument (kernel_size=3 or (3, 5)) to `n` positive-or-zero integers. */
+export function tuple(op: string, name: string, v: number | readonly number[], n: number, min = 0): number[] {
+  const out = typeof v === 'number' ? Array(n).fill(v) : [...v];
+  if (out.length !== n || out.some((x) => !Number.isInteger(x) || x < min)) {
+    fail(op, `${name} must be an integer >= ${min} or a tuple of ${n} of them, got ${JSON.stringify(v)}`);
+  }
+  return out;
+}

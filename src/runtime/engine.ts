@@ -1,0 +1,280 @@
+import { acquireDevice, type DeviceOptions } from '../gpu/device.js';
+import { BufferPool, type PoolStats } from './buffer-pool.js';
+import { kernelKey, type KernelSpec } from './kernel.js';
+import { PipelineCache, type CachedPipeline } from './pipeline-cache.js';
+import { Tensor, numel, type Shape } from './tensor.js';
+import { UniformCache, type ParamWriter } from './uniforms.js';
+
+/** Thrown for every call after the device was lost; create a new Engine to carry on. */
+export class DeviceLostError extends Error {
+  constructor(readonly reason: string, message: string) {
+    super(`WebGPU device lost (${reason}): ${message || 'no message'}. Create a new Engine to continue.`);
+    this.name = 'DeviceLostError';
+  }
+}
+
+export type Workgroups = number | readonly [number, number?, number?];
+
+type Command =
+  | { kind: 'dispatch'; spec: KernelSpec; key: string; pipeline: Promise<CachedPipeline>; bindGroup: GPUBindGroup; groups: [number, number, number] }
+  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
+
+export interface EngineOptions extends DeviceOptions {
+  /** Called once when the device is lost (the Engine then refuses further work). */
+  onDeviceLost?: (error: DeviceLostError) => void;
+  /** Inspects each kernel's WGSL before it compiles (the tests check binding layouts with it). */
+  checkKernel?: (spec: KernelSpec, code: string) => void;
+}
+
+/**
+ * One WebGPU device with its caches. Ops record commands here; nothing is submitted until a
+ * result is read (`read`) or `flush` is called, so a whole step becomes one submission.
+ */
+export class Engine {
+  readonly pipelines: PipelineCache;
+  readonly pool: BufferPool;
+  private readonly uniforms: UniformCache;
+  private commands: Command[] = [];
+  private transient: GPUBuffer[] = [];
+  private uncaptured: string[] = [];
+  private lost: DeviceLostError | undefined;
+  private disposed = false;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly adapterName: string,
+    readonly features: ReadonlySet<string>,
+    options: EngineOptions,
+  ) {
+    this.pipelines = new PipelineCache(device, options.checkKernel);
+    this.pool = new BufferPool(device, device.limits.maxBufferSize);
+    this.uniforms = new UniformCache(device);
+    device.addEventListener('uncapturederror', (event) => {
+      this.uncaptured.push((event as GPUUncapturedErrorEvent).error.message);
+    });
+    void device.lost.then((info) => {
+      if (this.disposed && info.reason === 'destroyed') return;
+      this.lost = new DeviceLostError(info.reason, info.message);
+      options.onDeviceLost?.(this.lost);
+    });
+  }
+
+  static async create(options: EngineOptions = {}): Promise<Engine> {
+    const { device, adapterName, features } = await acquireDevice(options);
+    return new Engine(device, adapterName, features, options);
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  get isLost(): boolean {
+    return this.lost !== undefined;
+  }
+
+  private checkUsable(): void {
+    if (this.lost) throw this.lost;
+    if (this.disposed) throw new Error('Engine used after dispose()');
+  }
+
+  // ---- tensors ----------------------------------------------------------------------------
+
+  /** An uninitialised float32 tensor. */
+  empty(shape: Shape, label?: string): Tensor {
+    this.checkUsable();
+    const n = numel(shape);
+    return new Tensor(this, this.pool.acquire(n * 4, label), shape);
+  }
+
+  /** A float32 tensor holding `data` (copied; the upload is ordered with the recorded commands). */
+  tensor(data: ArrayLike<number>, shape: Shape = [data.length]): Tensor {
+    const n = numel(shape);
+    if (data.length !== n) {
+      throw new Error(`tensor: shape [${shape.join(', ')}] holds ${n} values but ${data.length} were given`);
+    }
+    const t = this.empty(shape);
+    this.upload(t.buffer, data instanceof Float32Array ? data : Float32Array.from(data));
+    return t;
+  }
+
+  zeros(shape: Shape): Tensor {
+    return this.tensor(new Float32Array(numel(shape)), shape);
+  }
+
+  /** Writes data into a buffer, in order with the commands recorded before it. */
+  upload(dst: GPUBuffer, data: Float32Array | Uint32Array | Int32Array, dstOffset = 0): void {
+    this.checkUsable();
+    const size = Math.ceil(data.byteLength / 4) * 4;
+    if (size === 0) return;
+    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
+    new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    staging.unmap();
+    this.transient.push(staging);
+    this.commands.push({ kind: 'copy', src: staging, srcOffset: 0, dst, dstOffset, size });
+  }
+
+  copy(src: GPUBuffer, dst: GPUBuffer, size: number, srcOffset = 0, dstOffset = 0): void {
+    this.checkUsable();
+    this.commands.push({ kind: 'copy', src, srcOffset, dst, dstOffset, size });
+  }
+
+  // ---- kernels ----------------------------------------------------------------------------
+
+  /**
+   * Records one dispatch. `buffers` fill the kernel's storage bindings in order; `uniforms`, when
+   * the kernel declares one, fill binding 0.
+   */
+  dispatch(spec: KernelSpec, buffers: ReadonlyArray<Tensor | GPUBuffer>, workgroups: Workgroups, uniforms?: ParamWriter): void {
+    this.checkUsable();
+    const hasUniform = spec.bindings[0] === 'uniform';
+    const storageCount = spec.bindings.length - (hasUniform ? 1 : 0);
+    if (buffers.length !== storageCount) {
+      throw new Error(`kernel '${spec.name}' takes ${storageCount} storage buffers but got ${buffers.length}`);
+    }
+    if (hasUniform !== (uniforms !== undefined)) {
+      throw new Error(`kernel '${spec.name}' ${hasUniform ? 'needs' : 'takes no'} uniform parameters`);
+    }
+    const maxBinding = this.device.limits.maxStorageBufferBindingSize;
+    const entries: GPUBindGroupEntry[] = [];
+    if (uniforms) entries.push({ binding: 0, resource: { buffer: this.uniforms.get(uniforms.bytes()) } });
+    buffers.forEach((b, i) => {
+      const buffer = b instanceof Tensor ? b.buffer : b;
+      const size = b instanceof Tensor ? Math.max(4, b.size * 4) : b.size;
+      if (size > maxBinding) {
+        throw new Error(
+          `kernel '${spec.name}': binding ${i} is ${size} bytes, over the device's maxStorageBufferBindingSize of ${maxBinding}`,
+        );
+      }
+      entries.push({ binding: entries.length, resource: { buffer, offset: 0, size } });
+    });
+    const groups = normaliseWorkgroups(spec.name, workgroups, this.device.limits.maxComputeWorkgroupsPerDimension);
+    const key = kernelKey(spec);
+    const layout = this.pipelines.bindGroupLayout(spec.bindings);
+    const bindGroup = this.device.createBindGroup({ label: spec.name, layout, entries });
+    if (groups[0] * groups[1] * groups[2] === 0) return;
+    this.commands.push({ kind: 'dispatch', spec, key, pipeline: this.pipelines.get(spec, key), bindGroup, groups });
+  }
+
+  // ---- submission and readback ------------------------------------------------------------
+
+  /** Number of commands recorded and not yet submitted. */
+  get pending(): number {
+    return this.commands.length;
+  }
+
+  /** Encodes every recorded command into one command buffer and submits it. */
+  async flush(): Promise<void> {
+    this.checkUsable();
+    const commands = this.commands;
+    const transient = this.transient;
+    this.commands = [];
+    this.transient = [];
+    if (commands.length > 0) {
+      // Pipelines still compiling are awaited together, not one by one.
+      const pipelines = await Promise.all(commands.map((c) => (c.kind === 'dispatch' ? c.pipeline : undefined)));
+      this.checkUsable();
+      this.device.pushErrorScope('validation');
+      this.device.pushErrorScope('out-of-memory');
+      const encoder = this.device.createCommandEncoder();
+      let pass: GPUComputePassEncoder | undefined;
+      commands.forEach((c, i) => {
+        if (c.kind === 'dispatch') {
+          pass ??= encoder.beginComputePass();
+          pass.setPipeline(pipelines[i]!.pipeline);
+          pass.setBindGroup(0, c.bindGroup);
+          pass.dispatchWorkgroups(c.groups[0], c.groups[1], c.groups[2]);
+        } else {
+          pass?.end();
+          pass = undefined;
+          encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.size);
+        }
+      });
+      pass?.end();
+      this.device.queue.submit([encoder.finish()]);
+      const oom = await this.device.popErrorScope();
+      const invalid = await this.device.popErrorScope();
+      for (const b of transient) b.destroy();
+      this.uniforms.evict();
+      const names = [...new Set(commands.flatMap((c) => (c.kind === 'dispatch' ? [c.spec.name] : [])))].join(', ');
+      if (oom) throw new Error(`GPU out of memory while running [${names}]: ${oom.message}`);
+      if (invalid) throw new Error(`WebGPU validation error while running [${names}]: ${invalid.message}`);
+    }
+    this.throwUncaptured();
+  }
+
+  private throwUncaptured(): void {
+    if (this.uncaptured.length > 0) {
+      const messages = this.uncaptured.join('\n');
+      this.uncaptured = [];
+      throw new Error(`WebGPU error: ${messages}`);
+    }
+  }
+
+  /** Submits what is recorded and waits until the GPU has finished it. */
+  async sync(): Promise<void> {
+    await this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.checkUsable();
+  }
+
+  /** Copies `bytes` of a buffer back to the CPU (submitting what is recorded first). */
+  async readBuffer(src: GPUBuffer, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
+    this.checkUsable();
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ size: Math.max(size, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      if (size > 0) this.copy(src, staging, size, srcOffset, 0);
+      await this.flush();
+      try {
+        await staging.mapAsync(GPUMapMode.READ);
+      } catch (err) {
+        this.checkUsable();
+        throw err;
+      }
+      return staging.getMappedRange().slice(0, bytes);
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  async read(t: Tensor): Promise<Float32Array> {
+    return new Float32Array(await this.readBuffer(t.buffer, t.size * 4));
+  }
+
+  stats(): PoolStats & { pipelines: number } {
+    return { ...this.pool.stats(), pipelines: this.pipelines.size };
+  }
+
+  /** Frees every GPU buffer and destroys the device. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.commands = [];
+    for (const b of this.transient) b.destroy();
+    this.pool.dispose();
+    this.uniforms.dispose();
+    this.device.destroy();
+  }
+}
+
+function normaliseWorkgroups(name: string, w: Workgroups, max: number): [number, number, number] {
+  const g: [number, number, number] = typeof w === 'number' ? [w, 1, 1] : [w[0], w[1] ?? 1, w[2] ?? 1];
+  for (const n of g) {
+    if (!Number.isInteger(n) || n < 0) throw new Error(`kernel '${name}': bad workgroup count ${JSON.stringify(w)}`);
+    if (n > max) {
+      throw new Error(`kernel '${name}': ${n} workgroups in one dimension exceeds the device limit of ${max}`);
+    }
+  }
+  return g;
+}
+
+/**
+ * Workgroup counts covering `n` items at `perGroup` items per workgroup, folded into two
+ * dimensions when one is not enough. Shaders recover the linear index with `linearGroup`.
+ */
+export function grid1d(n: number, perGroup: number, maxPerDim = 65535): [number, number, number] {
+  const groups = Math.ceil(n / perGroup);
+  if (groups <= maxPerDim) return [groups, 1, 1];
+  const y = Math.ceil(groups / maxPerDim);
+  return [Math.ceil(groups / y), y, 1];
+}

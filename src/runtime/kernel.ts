@@ -1,0 +1,28 @@
+import { shaderSource, specialize, type Define } from './shader.js';
+
+/**
+ * How a kernel sees each binding of group 0, in binding-index order:
+ * `uniform` (parameters), `read` (read-only storage), `write` (read-write storage).
+ */
+export type BindingKind = 'uniform' | 'read' | 'write';
+
+/** A compute kernel: which shader, which entry point, its compile-time defines and binding layout. */
+export interface KernelSpec {
+  /** Names the kernel in errors, e.g. 'conv2d.implicit_gemm'. */
+  name: string;
+  /** Shader file in shaders/ without the extension. */
+  shader: string;
+  entryPoint?: string;
+  defines?: Record<string, Define>;
+  bindings: readonly BindingKind[];
+}
+
+/** The WGSL text a kernel compiles: its shader with its defines prepended. */
+export function kernelCode(spec: KernelSpec): string {
+  return specialize(shaderSource(spec.shader), spec.defines);
+}
+
+/** Identifies a kernel's pipeline: the full WGSL text, entry point and binding layout. */
+export function kernelKey(spec: KernelSpec): string {
+  return `${spec.entryPoint ?? 'main'}|${spec.bindings.join(',')}|${kernelCode(spec)}`;
+}

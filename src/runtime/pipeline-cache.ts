@@ -1,0 +1,103 @@
+import { kernelCode, kernelKey, type BindingKind, type KernelSpec } from './kernel.js';
+
+export interface CachedPipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+const BUFFER_TYPE: Record<BindingKind, GPUBufferBindingType> = {
+  uniform: 'uniform',
+  read: 'read-only-storage',
+  write: 'storage',
+};
+
+/**
+ * Compute pipelines keyed by WGSL text + entry point + layout, created with
+ * createComputePipelineAsync. Concurrent requests for the same key share one compilation; a WGSL
+ * error is thrown with the kernel's name and the compiler's line:column messages.
+ */
+export class PipelineCache {
+  private readonly entries = new Map<string, Promise<CachedPipeline>>();
+  private readonly ready = new Map<string, CachedPipeline>();
+  private readonly layouts = new Map<string, GPUBindGroupLayout>();
+
+  /**
+   * @param checkKernel called with each kernel's WGSL before it compiles; the tests use it to
+   *   reflect the shader and compare its bindings with the declared layout.
+   */
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly checkKernel?: (spec: KernelSpec, code: string) => void,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The bind group layout for a binding list; created once per distinct list. */
+  bindGroupLayout(bindings: readonly BindingKind[]): GPUBindGroupLayout {
+    const key = bindings.join(',');
+    let layout = this.layouts.get(key);
+    if (!layout) {
+      layout = this.device.createBindGroupLayout({
+        label: key,
+        entries: bindings.map((kind, binding) => ({
+          binding,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: BUFFER_TYPE[kind] },
+        })),
+      });
+      this.layouts.set(key, layout);
+    }
+    return layout;
+  }
+
+  /** The compiled pipeline if it is already done, else undefined. */
+  getReady(spec: KernelSpec, key = kernelKey(spec)): CachedPipeline | undefined {
+    return this.ready.get(key);
+  }
+
+  get(spec: KernelSpec, key = kernelKey(spec)): Promise<CachedPipeline> {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = this.compile(spec, key);
+      this.entries.set(key, entry);
+      // A failed compilation is not cached: the next request tries again and reports again.
+      entry.catch(() => this.entries.delete(key));
+    }
+    return entry;
+  }
+
+  private async compile(spec: KernelSpec, key: string): Promise<CachedPipeline> {
+    const code = kernelCode(spec);
+    this.checkKernel?.(spec, code);
+    // The scope keeps a bad shader from also surfacing later as an uncaptured error.
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ label: spec.name, code });
+    const scopeError = this.device.popErrorScope();
+    const info = await module.getCompilationInfo();
+    await scopeError;
+    const errors = info.messages.filter((m) => m.type === 'error');
+    if (errors.length > 0) {
+      const lines = code.split('\n');
+      const detail = errors
+        .map((m) => `  ${spec.shader}.wgsl (specialised) line ${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1]?.trim() ?? ''}`)
+        .join('\n');
+      throw new Error(`WGSL compile error in kernel '${spec.name}':\n${detail}`);
+    }
+    const layout = this.bindGroupLayout(spec.bindings);
+    let pipeline: GPUComputePipeline;
+    try {
+      pipeline = await this.device.createComputePipelineAsync({
+        label: spec.name,
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: spec.entryPoint ?? 'main' },
+      });
+    } catch (err) {
+      throw new Error(`cannot create the pipeline of kernel '${spec.name}': ${(err as Error).message}`);
+    }
+    const cached = { pipeline, layout };
+    this.ready.set(key, cached);
+    return cached;
+  }
+}

@@ -1,0 +1,101 @@
+import type { Engine } from './engine.js';
+
+export type Shape = readonly number[];
+
+export function numel(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new Error(`invalid shape [${shape.join(', ')}]: dimensions must be integers >= 0`);
+    n *= d;
+  }
+  return n;
+}
+
+export function shapeString(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** One GPU buffer shared by a tensor and its views; returned to the pool when the last one is disposed. */
+class Storage {
+  refs = 1;
+  constructor(readonly buffer: GPUBuffer) {}
+}
+
+/**
+ * A float32 tensor in a GPU buffer, row-major (NCHW for images). Views (reshape, flatten) share
+ * the buffer without copying; every tensor and view must be disposed.
+ */
+export class Tensor {
+  readonly shape: Shape;
+  readonly size: number;
+  private storage: Storage | undefined;
+
+  constructor(readonly engine: Engine, storage: GPUBuffer | Storage, shape: Shape) {
+    this.shape = Object.freeze([...shape]);
+    this.size = numel(shape);
+    this.storage = storage instanceof Storage ? storage : new Storage(storage);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get isDisposed(): boolean {
+    return this.storage === undefined;
+  }
+
+  get buffer(): GPUBuffer {
+    if (!this.storage) throw new Error(`tensor ${shapeString(this.shape)} used after dispose()`);
+    return this.storage.buffer;
+  }
+
+  /** A view with another shape of the same size; -1 stands for the one inferred dimension. */
+  reshape(shape: Shape): Tensor {
+    const known = shape.filter((d) => d !== -1);
+    const inferred = shape.length - known.length;
+    if (inferred > 1) throw new Error(`reshape: only one dimension can be -1, got ${shapeString(shape)}`);
+    const knownSize = numel(known);
+    let target = [...shape];
+    if (inferred === 1) {
+      if (knownSize === 0 || this.size % knownSize !== 0) {
+        throw new Error(`reshape: cannot reshape ${shapeString(this.shape)} (${this.size} values) into ${shapeString(shape)}`);
+      }
+      target = shape.map((d) => (d === -1 ? this.size / knownSize : d));
+    }
+    if (numel(target) !== this.size) {
+      throw new Error(`reshape: cannot reshape ${shapeString(this.shape)} (${this.size} values) into ${shapeString(shape)}`);
+    }
+    const storage = this.storage;
+    if (!storage) throw new Error(`reshape: tensor ${shapeString(this.shape)} used after dispose()`);
+    storage.refs += 1;
+    return new Tensor(this.engine, storage, target);
+  }
+
+  view(shape: Shape): Tensor {
+    return this.reshape(shape);
+  }
+
+  /** Flattens dimensions startDim..endDim into one, as torch.flatten does. */
+  flatten(startDim = 0, endDim = -1): Tensor {
+    const r = this.rank;
+    const s = startDim < 0 ? startDim + r : startDim;
+    const e = endDim < 0 ? endDim + r : endDim;
+    if (r === 0) return this.reshape([1]);
+    if (s < 0 || e >= r || s > e) throw new Error(`flatten: bad dims (${startDim}, ${endDim}) for a tensor of rank ${r}`);
+    const merged = this.shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
+    return this.reshape([...this.shape.slice(0, s), merged, ...this.shape.slice(e + 1)]);
+  }
+
+  toArray(): Promise<Float32Array> {
+    if (!this.storage) return Promise.reject(new Error(`toArray: tensor ${shapeString(this.shape)} used after dispose()`));
+    return this.engine.read(this);
+  }
+
+  dispose(): void {
+    const storage = this.storage;
+    if (!storage) return;
+    this.storage = undefined;
+    storage.refs -= 1;
+    if (storage.refs === 0 && !this.engine.isLost) this.engine.pool.release(storage.buffer);
+  }
+}
