@@ -1,0 +1,137 @@
+// Batch normalisation over x [N, C, S] (S: the spatial dimensions flattened, 1 for [N, C]).
+// Statistics per channel are gathered as (count, mean, M2) moments, merged with Chan's formula,
+// which stays accurate when the mean is large against the spread (no E[x^2] - E[x]^2 cancellation).
+// Defines: WG (workgroup size, a power of two).
+// Every entry point shares one binding layout; each says what its src0..src3 and dst hold
+// (unused sources are bound to any read-only buffer). The per-channel coefficients `coef` are
+// [mean | scale | shift | unbiased variance], each C long: y = (x - mean) * scale + shift.
+//   partial_stats:     src0 x                                    -> dst moments [C, chunks, 2]
+//   finalize:          src0 moments, src1 weight, src2 bias      -> dst coef (4C)
+//   eval_coefficients: src0 running mean, src1 running var,
+//                      src2 weight, src3 bias                    -> dst coef (first 3C)
+//   update_running:    src0 coef                                 -> dst running mean or var, in place
+//   normalize:         src0 x, src1 coef                         -> dst y
+
+struct Params {
+  n: u32,        // elements of x
+  channels: u32,
+  spatial: u32,
+  count: u32,    // values per channel: N * S
+  chunk: u32,    // values per channel reduced by one workgroup of partial_stats
+  chunks: u32,   // ceil(count / chunk)
+  stat: u32,     // update_running: 0 updates the mean, 3 the variance (the coef section it reads)
+  flags: u32,    // bit 0: weight given, bit 1: bias given
+  momentum: f32,
+  eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src0: array<f32>;
+@group(0) @binding(2) var<storage, read> src1: array<f32>;
+@group(0) @binding(3) var<storage, read> src2: array<f32>;
+@group(0) @binding(4) var<storage, read> src3: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dst: array<f32>;
+
+struct Moments { n: u32, mean: f32, m2: f32 }
+
+// Chan et al.'s pairwise update: exact in exact arithmetic, and stable in floating point.
+fn combine(a: Moments, b: Moments) -> Moments {
+  if (b.n == 0u) { return a; }
+  if (a.n == 0u) { return b; }
+  let n = a.n + b.n;
+  let fraction_b = f32(b.n) / f32(n);
+  let delta = b.mean - a.mean;
+  return Moments(n, a.mean + delta * fraction_b, a.m2 + b.m2 + delta * delta * f32(a.n) * fraction_b);
+}
+
+var<workgroup> shared_n: array<u32, WG>;
+var<workgroup> shared_mean: array<f32, WG>;
+var<workgroup> shared_m2: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn partial_stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let group = wid.y * nwg.x + wid.x;
+  if (group >= p.channels * p.chunks) { return; } // the same for the whole workgroup
+  let c = group / p.chunks;
+  let first = (group - c * p.chunks) * p.chunk;
+  let end = min(first + p.chunk, p.count);
+  // Welford's running update over this invocation's share of the chunk.
+  var m = Moments(0u, 0.0, 0.0);
+  for (var j = first + lid; j < end; j += WG) {
+    let batch = j / p.spatial;
+    let v = src0[(batch * p.channels + c) * p.spatial + (j - batch * p.spatial)];
+    m.n += 1u;
+    let delta = v - m.mean;
+    m.mean += delta / f32(m.n);
+    m.m2 += delta * (v - m.mean);
+  }
+  shared_n[lid] = m.n;
+  shared_mean[lid] = m.mean;
+  shared_m2[lid] = m.m2;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    if (lid < half) {
+      let merged = combine(
+        Moments(shared_n[lid], shared_mean[lid], shared_m2[lid]),
+        Moments(shared_n[lid + half], shared_mean[lid + half], shared_m2[lid + half]),
+      );
+      shared_n[lid] = merged.n;
+      shared_mean[lid] = merged.mean;
+      shared_m2[lid] = merged.m2;
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    dst[2u * group] = shared_mean[0];
+    dst[2u * group + 1u] = shared_m2[0];
+  }
+}
+
+@compute @workgroup_size(WG)
+fn finalize(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.channels) { return; }
+  // The chunk sizes are implied by count and chunk, so the moments buffer holds no counts.
+  var m = Moments(0u, 0.0, 0.0);
+  for (var k = 0u; k < p.chunks; k++) {
+    let first = k * p.chunk;
+    let part = Moments(min(p.chunk, p.count - first), src0[2u * (c * p.chunks + k)], src0[2u * (c * p.chunks + k) + 1u]);
+    m = combine(m, part);
+  }
+  let biased_var = m.m2 / f32(m.n);
+  let weight = select(1.0, src1[c], (p.flags & 1u) != 0u);
+  let bias = select(0.0, src2[c], (p.flags & 2u) != 0u);
+  let C = p.channels;
+  dst[c] = m.mean;
+  dst[C + c] = weight * inverseSqrt(biased_var + p.eps);
+  dst[2u * C + c] = bias;
+  dst[3u * C + c] = m.m2 / f32(m.n - 1u);
+}
+
+@compute @workgroup_size(WG)
+fn eval_coefficients(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.channels) { return; }
+  let weight = select(1.0, src2[c], (p.flags & 1u) != 0u);
+  let bias = select(0.0, src3[c], (p.flags & 2u) != 0u);
+  let C = p.channels;
+  dst[c] = src0[c];
+  dst[C + c] = weight * inverseSqrt(src1[c] + p.eps);
+  dst[2u * C + c] = bias;
+}
+
+@compute @workgroup_size(WG)
+fn update_running(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.channels) { return; }
+  dst[c] = (1.0 - p.momentum) * dst[c] + p.momentum * src0[p.stat * p.channels + c];
+}
+
+@compute @workgroup_size(WG)
+fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= p.n) { return; }
+  let c = (i / p.spatial) % p.channels;
+  let C = p.channels;
+  dst[i] = (src0[i] - src1[c]) * src1[C + c] + src1[2u * C + c];
+}

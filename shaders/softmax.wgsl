@@ -1,0 +1,101 @@
+// Softmax and log-softmax along one dimension, fused: each row's max and sum of exp(x - max) are
+// gathered in one online pass, then the row is written. The tensor is viewed as [outer, len, inner];
+// a row is the `len` values at a fixed (outer, inner), `inner` apart (inner == 1: contiguous).
+// Defines: WG (workgroup size, a power of two), LOG (bool: write log-softmax instead of softmax).
+// Entry points:
+//   rows: one invocation per row (short rows); the grid may be folded into two dimensions.
+//   wide: one workgroup per row (long rows), partial statistics merged by a shared-memory tree.
+// A row whose entries are all -inf has no defined distribution: it is written as NaN, as PyTorch does.
+
+struct Params { rows: u32, len: u32, inner: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+// Infinity is tested by its bit pattern, which no float optimisation can assume away.
+fn is_neg_inf(v: f32) -> bool { return bitcast<u32>(v) == 0xff800000u; }
+fn neg_inf() -> f32 { let bits = 0xff800000u; return bitcast<f32>(bits); }
+fn nan() -> f32 { let bits = 0x7fc00000u; return bitcast<f32>(bits); }
+
+// Running statistics of a set of values: their max m and sum of exp(v - m). Empty: (-inf, 0).
+struct Stats { m: f32, s: f32 }
+
+fn push(st: Stats, v: f32) -> Stats {
+  if (is_neg_inf(v)) { return st; } // contributes exp(-inf) = 0
+  if (v > st.m) {
+    // The old sum is rescaled to the new max (an empty set has nothing to rescale).
+    let rescaled = select(st.s * exp(st.m - v), 0.0, is_neg_inf(st.m));
+    return Stats(v, rescaled + 1.0);
+  }
+  return Stats(st.m, st.s + exp(v - st.m));
+}
+
+fn merge(a: Stats, b: Stats) -> Stats {
+  if (is_neg_inf(a.m)) { return b; }
+  if (is_neg_inf(b.m)) { return a; }
+  let m = max(a.m, b.m);
+  return Stats(m, a.s * exp(a.m - m) + b.s * exp(b.m - m));
+}
+
+fn row_base(row: u32) -> u32 {
+  let outer = row / p.inner;
+  return outer * p.len * p.inner + (row - outer * p.inner);
+}
+
+fn write_row(base: u32, st: Stats, first: u32, step: u32) {
+  let empty = is_neg_inf(st.m);
+  let log_sum = log(st.s);
+  let inv_sum = 1.0 / st.s;
+  for (var d = first; d < p.len; d += step) {
+    let i = base + d * p.inner;
+    let v = x[i];
+    var value: f32;
+    if (empty) {
+      value = nan();
+    } else if (LOG) {
+      value = (v - st.m) - log_sum; // -inf stays -inf
+    } else {
+      value = select(exp(v - st.m) * inv_sum, 0.0, is_neg_inf(v));
+    }
+    y[i] = value;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (row >= p.rows) { return; }
+  let base = row_base(row);
+  var st = Stats(neg_inf(), 0.0);
+  for (var d = 0u; d < p.len; d++) {
+    st = push(st, x[base + d * p.inner]);
+  }
+  write_row(base, st, 0u, 1u);
+}
+
+var<workgroup> shared_m: array<f32, WG>;
+var<workgroup> shared_s: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= p.rows) { return; } // the same for the whole workgroup
+  let base = row_base(row);
+  var st = Stats(neg_inf(), 0.0);
+  for (var d = lid; d < p.len; d += WG) {
+    st = push(st, x[base + d * p.inner]);
+  }
+  shared_m[lid] = st.m;
+  shared_s[lid] = st.s;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    if (lid < half) {
+      let merged = merge(Stats(shared_m[lid], shared_s[lid]), Stats(shared_m[lid + half], shared_s[lid + half]));
+      shared_m[lid] = merged.m;
+      shared_s[lid] = merged.s;
+    }
+    workgroupBarrier();
+  }
+  write_row(base, Stats(shared_m[0], shared_s[0]), lid, WG);
+}

@@ -1,0 +1,65 @@
+import { grid1d } from '../runtime/engine.js';
+import type { KernelSpec } from '../runtime/kernel.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { params } from '../runtime/uniforms.js';
+import { expectSameEngine, fail } from './check.js';
+
+const WG = 64;
+/** Rows up to this long get one invocation each; longer rows get a workgroup and a tree reduction. */
+const ROW_PER_INVOCATION_MAX = 64;
+
+/**
+ * Resolves a possibly negative dimension as PyTorch does; a 0-d tensor accepts -1 and 0.
+ * The message matches PyTorch's: "Dimension out of range (expected to be in range of [-2, 1], but got 2)".
+ */
+export function resolveDim(op: string, dim: number, rank: number): number {
+  const r = Math.max(rank, 1);
+  if (!Number.isInteger(dim) || dim < -r || dim >= r) {
+    fail(op, `dimension out of range (expected to be in range of [${-r}, ${r - 1}], but got ${dim})`);
+  }
+  return dim < 0 ? dim + r : dim;
+}
+
+/** The tensor seen as [outer, len, inner] around dimension `dim`. */
+export function splitAround(shape: readonly number[], dim: number): { outer: number; len: number; inner: number } {
+  const prod = (ds: readonly number[]) => ds.reduce((a, b) => a * b, 1);
+  if (shape.length === 0) return { outer: 1, len: 1, inner: 1 };
+  return { outer: prod(shape.slice(0, dim)), len: shape[dim]!, inner: prod(shape.slice(dim + 1)) };
+}
+
+function kernel(log: boolean, wide: boolean): KernelSpec {
+  return {
+    name: `${log ? 'log_softmax' : 'softmax'}.${wide ? 'wide' : 'rows'}`,
+    shader: 'softmax',
+    entryPoint: wide ? 'wide' : 'rows',
+    defines: { WG, LOG: log },
+    bindings: ['uniform', 'read', 'write'],
+  };
+}
+
+function run(op: string, log: boolean, x: Tensor, dim: number): Tensor {
+  expectSameEngine(op, x);
+  const d = resolveDim(op, dim, x.rank);
+  const { outer, len, inner } = splitAround(x.shape, d);
+  const out = x.engine.empty(x.shape);
+  if (x.size === 0) return out;
+  const rows = outer * inner;
+  const wide = len > ROW_PER_INVOCATION_MAX;
+  const groups = wide ? grid1d(rows, 1) : grid1d(rows, WG);
+  x.engine.dispatch(kernel(log, wide), [x, out], groups, params().u32(rows, len, inner));
+  return out;
+}
+
+/**
+ * exp(x) / sum(exp(x)) along `dim` (negative counts from the end) of a tensor of any rank,
+ * computed stably (the row max is subtracted first, so entries of 1e30 are fine). -inf entries
+ * give 0; a row that is entirely -inf gives NaN, as in PyTorch. Returns a new tensor.
+ */
+export function softmax(x: Tensor, dim: number): Tensor {
+  return run('softmax', false, x, dim);
+}
+
+/** log(softmax(x, dim)), computed directly as x - max - log(sum(exp(x - max))). */
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  return run('logSoftmax', true, x, dim);
+}

@@ -1,0 +1,52 @@
+// Cross-entropy as torch.nn.functional.cross_entropy defines it for logits [N, C] and class-index
+// targets [N], in float64:
+//   logp = log_softmax(logits, 1)
+//   nll_i = -w[t_i] * logp[i, t_i]                      (0 when t_i == ignoreIndex)
+//   smooth_i = -sum_c w[c] * logp[i, c]                  (0 when t_i == ignoreIndex)
+//   loss_i = (1 - s) * nll_i + s / C * smooth_i
+//   mean: sum_i loss_i / sum over non-ignored i of w[t_i];  sum: sum_i loss_i
+// A target that is neither ignoreIndex nor an integer in [0, C) gives NaN for its sample, which is
+// how the GPU op reports it (PyTorch raises instead).
+import { hostZeros, type HostTensor } from './host-tensor.js';
+
+export interface CrossEntropyRefOptions {
+  reduction?: 'mean' | 'sum' | 'none';
+  ignoreIndex?: number;
+  labelSmoothing?: number;
+  weight?: HostTensor;
+}
+
+export function crossEntropyRef(logits: HostTensor, target: HostTensor, options: CrossEntropyRefOptions = {}): HostTensor {
+  const { reduction = 'mean', ignoreIndex = -100, labelSmoothing = 0, weight } = options;
+  const [rows, classes] = [logits.shape[0]!, logits.shape[1]!];
+  const w = (c: number) => (weight ? weight.data[c]! : 1);
+  const losses = hostZeros([rows]);
+  let weightSum = 0;
+  for (let i = 0; i < rows; i++) {
+    const t = target.data[i]!;
+    if (t === ignoreIndex) continue;
+    if (!Number.isInteger(t) || t < 0 || t >= classes) {
+      losses.data[i] = NaN;
+      weightSum = NaN;
+      continue;
+    }
+    const row = logits.data.subarray(i * classes, (i + 1) * classes);
+    let max = -Infinity;
+    for (const v of row) max = Math.max(max, v);
+    let sum = 0;
+    for (const v of row) sum += Math.exp(v - max);
+    const logp = (c: number) => row[c]! - max - Math.log(sum);
+    const nll = -w(t) * logp(t);
+    let loss = nll;
+    if (labelSmoothing > 0) {
+      let smooth = 0;
+      for (let c = 0; c < classes; c++) smooth -= w(c) * logp(c);
+      loss = (1 - labelSmoothing) * nll + (labelSmoothing / classes) * smooth;
+    }
+    losses.data[i] = loss;
+    weightSum += w(t);
+  }
+  if (reduction === 'none') return losses;
+  const total = losses.data.reduce((a, b) => a + b, 0);
+  return { shape: [], data: Float64Array.of(reduction === 'sum' ? total : total / weightSum) };
+}
