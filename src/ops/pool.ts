@@ -1,0 +1,277 @@
+// Pooling forward ops with PyTorch's semantics (torch.nn.functional.max_pool1d/2d, avg_pool2d,
+// adaptive_avg_pool2d): argument checks and output shapes here, kernels in shaders/pool.wgsl.
+import { grid1d } from '../runtime/engine.js';
+import type { BindingKind, KernelSpec } from '../runtime/kernel.js';
+import { numel, shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
+import { params, type ParamWriter } from '../runtime/uniforms.js';
+import { expectRank, expectSameEngine, fail, tuple } from './check.js';
+
+export interface MaxPoolOptions {
+  kernelSize: number | number[];
+  /** Defaults to kernelSize. */
+  stride?: number | number[];
+  padding?: number | number[];
+  dilation?: number | number[];
+  ceilMode?: boolean;
+}
+
+export interface AvgPoolOptions {
+  kernelSize: number | number[];
+  /** Defaults to kernelSize. */
+  stride?: number | number[];
+  padding?: number | number[];
+  ceilMode?: boolean;
+  /** Whether padded cells count in the divisor (default true, as PyTorch). */
+  countIncludePad?: boolean;
+  /** Divides every window's sum by this instead. */
+  divisorOverride?: number;
+}
+
+/** Invocations per workgroup of the one-invocation-per-output kernels. */
+const WG = 64;
+
+/** Where a pooling window sits, per spatial axis (height, width). */
+interface PoolGeometry {
+  planes: number;
+  h: number;
+  w: number;
+  oh: number;
+  ow: number;
+  kernel: number[];
+  stride: number[];
+  padding: number[];
+  dilation: number[];
+  /** The output's shape, of the input's rank. */
+  outShape: number[];
+}
+
+interface WindowOptions {
+  kernelSize: number | number[];
+  stride?: number | number[];
+  padding?: number | number[];
+  dilation?: number | number[];
+  ceilMode?: boolean;
+}
+
+/** An int-or-tuple argument with `dims` entries (a one-element tuple stands for all of them). */
+function expand(op: string, name: string, v: number | readonly number[], dims: number, min: number): number[] {
+  return tuple(op, name, Array.isArray(v) && v.length === 1 ? v[0]! : v, dims, min);
+}
+
+function list(xs: readonly number[]): string {
+  return `[${xs.join(', ')}]`;
+}
+
+/** PyTorch's pooling_output_shape: floor (or ceil) division, and a last window that starts inside the input or left padding. */
+function pooledSize(size: number, k: number, s: number, p: number, d: number, ceilMode: boolean): number {
+  let out = Math.floor((size + 2 * p - d * (k - 1) - 1 + (ceilMode ? s - 1 : 0)) / s) + 1;
+  if (ceilMode && (out - 1) * s >= size + p) out -= 1;
+  return out;
+}
+
+/**
+ * Checks a pooling call and works out its geometry. `dims` is 1 (x [N, C, L] or [C, L], run as
+ * 2-D with H = 1) or 2 (x [N, C, H, W] or [C, H, W]).
+ */
+function poolGeometry(op: string, x: Tensor, o: WindowOptions, dims: 1 | 2, hasDilation: boolean): PoolGeometry {
+  expectSameEngine(op, x);
+  expectRank(op, 'input', x, [dims + 1, dims + 2]);
+  // PyTorch allows an empty batch, never an empty channel or spatial dimension.
+  const batched = x.rank === dims + 2;
+  if (x.shape.some((n, i) => n === 0 && !(batched && i === 0))) {
+    fail(op, `expected an input with non-zero channel and spatial sizes (the batch may be empty), got ${shapeString(x.shape)}`);
+  }
+  const kernel = expand(op, 'kernelSize', o.kernelSize, dims, 1);
+  const stride = o.stride === undefined ? kernel : expand(op, 'stride', o.stride, dims, 1);
+  const padding = expand(op, 'padding', o.padding ?? 0, dims, 0);
+  const dilation = expand(op, 'dilation', o.dilation ?? 1, dims, 1);
+  const ceilMode = o.ceilMode ?? false;
+  const window = `kernelSize ${list(kernel)}, stride ${list(stride)}, padding ${list(padding)}` + (hasDilation ? ` and dilation ${list(dilation)}` : '');
+  // PyTorch checks padding against the dilated window first, then against the kernel itself.
+  if (padding.some((p, i) => p > Math.floor((dilation[i]! * (kernel[i]! - 1) + 1) / 2))) {
+    fail(op, `pad should be at most half of effective kernel size, but got ${window}`);
+  }
+  if (padding.some((p, i) => p > Math.floor(kernel[i]! / 2))) {
+    fail(op, `pad should be smaller than or equal to half of kernel size, but got ${window}`);
+  }
+  const spatial = x.shape.slice(-dims);
+  const out = spatial.map((n, i) => pooledSize(n, kernel[i]!, stride[i]!, padding[i]!, dilation[i]!, ceilMode));
+  if (out.some((n) => n <= 0)) {
+    fail(op, `output size is too small: computed ${list(out)} from input ${shapeString(x.shape)} with ${window}`);
+  }
+  const lead = x.shape.slice(0, -dims);
+  const planes = numel(lead);
+  const outShape = [...lead, ...out];
+  // 1-D pools are the 2-D kernel over planes of height 1.
+  const axis = (v: number[], one: number): number[] => (dims === 1 ? [one, v[0]!] : v);
+  const [h, w] = axis(spatial, 1);
+  const [oh, ow] = axis(out, 1);
+  return {
+    planes,
+    h: h!,
+    w: w!,
+    oh: oh!,
+    ow: ow!,
+    kernel: axis(kernel, 1),
+    stride: axis(stride, 1),
+    padding: axis(padding, 0),
+    dilation: axis(dilation, 1),
+    outShape,
+  };
+}
+
+function poolKernel(entryPoint: string, bindings: readonly BindingKind[], wg = WG): KernelSpec {
+  return { name: `pool.${entryPoint}`, shader: 'pool', entryPoint, defines: { WG: wg }, bindings };
+}
+
+const MAX_POOL = poolKernel('max_pool', ['uniform', 'read', 'write']);
+const MAX_POOL_INDICES = poolKernel('max_pool_indices', ['uniform', 'read', 'write', 'write']);
+const AVG_POOL = poolKernel('avg_pool', ['uniform', 'read', 'write']);
+const ADAPTIVE_AVG_POOL = poolKernel('adaptive_avg_pool', ['uniform', 'read', 'write']);
+
+/** shaders/pool.wgsl's Params, in its field order. */
+function poolParams(g: PoolGeometry, total: number, divisorMode = 0, divisor = 0): ParamWriter {
+  return params()
+    .u32(total, g.h, g.w, g.oh, g.ow)
+    .u32(g.kernel[0]!, g.kernel[1]!, g.stride[0]!, g.stride[1]!, g.padding[0]!, g.padding[1]!, g.dilation[0]!, g.dilation[1]!)
+    .u32(divisorMode)
+    .f32(divisor);
+}
+
+/**
+ * Records a per-plane kernel over `x`, viewed as `planes` equal planes, into new tensors of
+ * `outShapes` (each also `planes` equal planes). Bindings always start at offset 0, so when one
+ * would pass the device's maxStorageBufferBindingSize (ResNet18's first max pool reads 205 MB at
+ * batch 64; lavapipe binds at most 128 MiB) the planes go through in chunks copied into and out of
+ * scratch tensors. `record` dispatches over `planes` planes of `input` into `outputs`.
+ */
+export function runOverPlanes(
+  op: string,
+  x: Tensor,
+  planes: number,
+  outShapes: readonly Shape[],
+  record: (input: Tensor, planes: number, outputs: Tensor[]) => void,
+): Tensor[] {
+  const engine = x.engine;
+  const limit = engine.limits.maxStorageBufferBindingSize;
+  const inPlane = planes === 0 ? 0 : x.size / planes;
+  const outPlanes = outShapes.map((s) => (planes === 0 ? 0 : numel(s) / planes));
+  const planeBytes = Math.max(inPlane, ...outPlanes) * 4;
+  if (planeBytes * planes <= limit) {
+    const outputs = outShapes.map((s) => engine.empty(s));
+    record(x, planes, outputs);
+    return outputs;
+  }
+  if (planeBytes > limit) {
+    fail(op, `one plane of input ${shapeString(x.shape)} or its output takes ${planeBytes} bytes, over the device's maxStorageBufferBindingSize of ${limit}`);
+  }
+  // Equal chunks, as few as fit, so the scratch tensors are no bigger than needed.
+  const chunks = Math.ceil(planes / Math.floor(limit / planeBytes));
+  const perChunk = Math.ceil(planes / chunks);
+  const outputs = outShapes.map((s) => engine.empty(s));
+  for (let first = 0; first < planes; first += perChunk) {
+    const count = Math.min(perChunk, planes - first);
+    const input = engine.empty([count * inPlane]);
+    engine.copy(x.buffer, input.buffer, count * inPlane * 4, first * inPlane * 4, 0);
+    const parts = outPlanes.map((n) => engine.empty([count * n]));
+    record(input, count, parts);
+    parts.forEach((part, i) => engine.copy(part.buffer, outputs[i]!.buffer, count * outPlanes[i]! * 4, 0, first * outPlanes[i]! * 4));
+    // Returned to the pool now: the next chunk may reuse them, in order, in the same submission.
+    input.dispose();
+    for (const part of parts) part.dispose();
+  }
+  return outputs;
+}
+
+function maxPool(op: string, x: Tensor, g: PoolGeometry, withIndices: boolean): Tensor[] {
+  const shapes = withIndices ? [g.outShape, g.outShape] : [g.outShape];
+  return runOverPlanes(op, x, g.planes, shapes, (input, planes, outputs) => {
+    const total = planes * g.oh * g.ow;
+    const kernel = withIndices ? MAX_POOL_INDICES : MAX_POOL;
+    x.engine.dispatch(kernel, [input, ...outputs], grid1d(total, WG), poolParams(g, total));
+  });
+}
+
+/**
+ * Max pooling over x [N, C, H, W] (or [C, H, W]), as F.max_pool2d: windows clipped to the input
+ * (padding acts as -inf), the first maximum of a window wins, NaN propagates.
+ */
+export function maxPool2d(x: Tensor, options: MaxPoolOptions): Tensor {
+  return maxPool('maxPool2d', x, poolGeometry('maxPool2d', x, options, 2, true), false)[0]!;
+}
+
+/**
+ * maxPool2d that also returns, per output, the flat index h * W + w of the chosen input within its
+ * (n, c) plane (F.max_pool2d's return_indices), stored as float32: exact for planes under 2^24 cells.
+ */
+export function maxPool2dWithIndices(x: Tensor, options: MaxPoolOptions): { output: Tensor; indices: Tensor } {
+  const g = poolGeometry('maxPool2dWithIndices', x, options, 2, true);
+  if (g.h * g.w > 2 ** 24) {
+    fail('maxPool2dWithIndices', `planes of ${g.h * g.w} cells (input ${shapeString(x.shape)}) are too large for float32 indices (at most 2^24)`);
+  }
+  const [output, indices] = maxPool('maxPool2dWithIndices', x, g, true);
+  return { output: output!, indices: indices! };
+}
+
+/** Max pooling over x [N, C, L] (or [C, L]), as F.max_pool1d: the 2-D kernel with H = 1. */
+export function maxPool1d(x: Tensor, options: MaxPoolOptions): Tensor {
+  return maxPool('maxPool1d', x, poolGeometry('maxPool1d', x, options, 1, true), false)[0]!;
+}
+
+/**
+ * Average pooling over x [N, C, H, W] (or [C, H, W]), as F.avg_pool2d. The divisor is the window
+ * clipped to the padded input (countIncludePad, the default: in ceil mode the cells past the padding
+ * never count), or to the input itself, or divisorOverride.
+ */
+export function avgPool2d(x: Tensor, options: AvgPoolOptions): Tensor {
+  const op = 'avgPool2d';
+  const { divisorOverride } = options;
+  const g = poolGeometry(op, x, { ...options, dilation: 1 }, 2, false);
+  if (divisorOverride !== undefined && (!Number.isInteger(divisorOverride) || divisorOverride === 0)) {
+    fail(op, `divisorOverride must be a non-zero integer, got ${divisorOverride}`);
+  }
+  const mode = divisorOverride !== undefined ? 2 : (options.countIncludePad ?? true) ? 0 : 1;
+  return runOverPlanes(op, x, g.planes, [g.outShape], (input, planes, [out]) => {
+    const total = planes * g.oh * g.ow;
+    x.engine.dispatch(AVG_POOL, [input, out!], grid1d(total, WG), poolParams(g, total, mode, divisorOverride ?? 0));
+  })[0]!;
+}
+
+/**
+ * F.adaptive_avg_pool2d over x [N, C, H, W] (or [C, H, W]): output cell i averages input rows
+ * floor(i * H / OH) to ceil((i + 1) * H / OH) (and likewise columns). The 1x1 case (global average
+ * pooling) runs one workgroup per plane.
+ */
+export function adaptiveAvgPool2d(x: Tensor, outputSize: number | [number, number]): Tensor {
+  const op = 'adaptiveAvgPool2d';
+  expectSameEngine(op, x);
+  expectRank(op, 'input', x, [3, 4]);
+  if (x.shape.some((n, i) => n === 0 && !(x.rank === 4 && i === 0))) {
+    fail(op, `expected an input with non-zero channel and spatial sizes (the batch may be empty), got ${shapeString(x.shape)}`);
+  }
+  const [oh, ow] = expand(op, 'outputSize', outputSize, 2, 0) as [number, number];
+  const [h, w] = x.shape.slice(-2) as [number, number];
+  const lead = x.shape.slice(0, -2);
+  const g: PoolGeometry = {
+    planes: numel(lead),
+    h,
+    w,
+    oh,
+    ow,
+    kernel: [0, 0],
+    stride: [0, 0],
+    padding: [0, 0],
+    dilation: [0, 0],
+    outShape: [...lead, oh, ow],
+  };
+  return runOverPlanes(op, x, g.planes, [g.outShape], (input, planes, [out]) => {
+    if (oh === 1 && ow === 1) {
+      // One workgroup per plane: wide enough to keep a big plane's threads busy, small for ResNet's 7x7.
+      const wg = h * w >= 2048 ? 256 : 64;
+      x.engine.dispatch(poolKernel('global_avg_pool', ['uniform', 'read', 'write'], wg), [input, out!], grid1d(planes, 1), poolParams(g, planes));
+    } else {
+      const total = planes * oh * ow;
+      x.engine.dispatch(ADAPTIVE_AVG_POOL, [input, out!], grid1d(total, WG), poolParams(g, total));
+    }
+  })[0]!;
+}

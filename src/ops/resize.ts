@@ -1,0 +1,89 @@
+// torch.nn.functional.interpolate on [N, C, H, W]: 'nearest' (PyTorch's legacy nearest, the
+// default) and 'bilinear' with either alignCorners. Kernel in shaders/resize.wgsl.
+import { grid1d } from '../runtime/engine.js';
+import type { KernelSpec } from '../runtime/kernel.js';
+import { shapeString, type Tensor } from '../runtime/tensor.js';
+import { params } from '../runtime/uniforms.js';
+import { expectRank, expectSameEngine, fail } from './check.js';
+import { runOverPlanes } from './pool.js';
+
+export interface InterpolateOptions {
+  /** Output (height, width); exactly one of size and scaleFactor. */
+  size?: number | [number, number];
+  /** Output size = floor(input size * scaleFactor). */
+  scaleFactor?: number | [number, number];
+  /** Default 'nearest', as PyTorch. */
+  mode?: 'bilinear' | 'nearest';
+  /** Bilinear only (PyTorch refuses it for 'nearest'); default false. */
+  alignCorners?: boolean;
+  /**
+   * As PyTorch's recompute_scale_factor: when true, a scaleFactor only sets the output size and the
+   * source indices use input/output sizes. By default (false, PyTorch's None) they use 1/scaleFactor.
+   */
+  recomputeScaleFactor?: boolean;
+}
+
+const WG = 64;
+
+function kernel(bilinear: boolean, alignCorners: boolean): KernelSpec {
+  return {
+    name: bilinear ? 'interpolate.bilinear' : 'interpolate.nearest',
+    shader: 'resize',
+    defines: { WG, BILINEAR: bilinear, ALIGN_CORNERS: alignCorners },
+    bindings: ['uniform', 'read', 'write'],
+  };
+}
+
+/** A number-or-pair argument as a pair (undefined stays undefined). */
+function pair(op: string, name: string, v: number | readonly number[] | undefined, integer: boolean): [number, number] | undefined {
+  if (v === undefined) return undefined;
+  const out = typeof v === 'number' ? [v, v] : [...v];
+  const ok = (n: number): boolean => (integer ? Number.isInteger(n) : Number.isFinite(n));
+  if (out.length !== 2 || !out.every(ok)) {
+    const got = typeof v === 'number' ? String(v) : `[${v.join(', ')}]`;
+    fail(op, `${name} must be ${integer ? 'an integer' : 'a finite number'} or a pair of them (height, width), got ${got}`);
+  }
+  return out as [number, number];
+}
+
+/**
+ * PyTorch's float32 source-index ratio along one axis (area_pixel_compute_scale): with
+ * alignCorners (in - 1) / (out - 1), else 1 / scaleFactor when a scale factor is passed through
+ * (PyTorch's default, recompute_scale_factor None), else in / out.
+ */
+function sourceRatio(inSize: number, outSize: number, alignCorners: boolean, scale: number | undefined): number {
+  if (alignCorners) return outSize > 1 ? Math.fround((inSize - 1) / (outSize - 1)) : 0;
+  return scale !== undefined ? Math.fround(1 / scale) : Math.fround(inSize / outSize);
+}
+
+/** Resizes the planes of x [N, C, H, W] to a size or by a scale factor, as F.interpolate. */
+export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
+  const op = 'interpolate';
+  expectSameEngine(op, x);
+  expectRank(op, 'input ([N, C, H, W])', x, 4);
+  const mode = options.mode ?? 'nearest';
+  if (mode !== 'nearest' && mode !== 'bilinear') fail(op, `mode must be 'nearest' or 'bilinear', got ${JSON.stringify(mode)}`);
+  if (options.size !== undefined && options.scaleFactor !== undefined) fail(op, 'only one of size or scaleFactor should be defined');
+  if (options.size === undefined && options.scaleFactor === undefined) fail(op, 'either size or scaleFactor should be defined');
+  const size = pair(op, 'size', options.size, true);
+  const scale = pair(op, 'scaleFactor', options.scaleFactor, false);
+  if (options.recomputeScaleFactor && size) fail(op, 'recomputeScaleFactor is not meaningful with an explicit size');
+  if (mode === 'nearest' && options.alignCorners !== undefined) {
+    fail(op, "alignCorners can only be set with mode 'bilinear' (PyTorch: the interpolating modes)");
+  }
+  const alignCorners = options.alignCorners ?? false;
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  // A scale factor's output size is floor(in * scale), computed in double as PyTorch does.
+  const [oh, ow] = size ?? [Math.floor(h * scale![0]), Math.floor(w * scale![1])];
+  if (!(h > 0 && w > 0 && oh > 0 && ow > 0)) {
+    fail(op, `input and output sizes should be greater than 0, but got input (H: ${h}, W: ${w}) output (H: ${oh}, W: ${ow}) for input ${shapeString(x.shape)}`);
+  }
+  const passScale = scale !== undefined && !options.recomputeScaleFactor;
+  const ratioH = sourceRatio(h, oh, alignCorners, passScale ? scale[0] : undefined);
+  const ratioW = sourceRatio(w, ow, alignCorners, passScale ? scale[1] : undefined);
+  const spec = kernel(mode === 'bilinear', alignCorners);
+  return runOverPlanes(op, x, n * c, [[n, c, oh, ow]], (input, planes, [out]) => {
+    const total = planes * oh * ow;
+    x.engine.dispatch(spec, [input, out!], grid1d(total, WG), params().u32(total, h, w, oh, ow).f32(ratioH, ratioW));
+  })[0]!;
+}
