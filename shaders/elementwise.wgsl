@@ -1,7 +1,15 @@
-// Elementwise ops over flat float32 arrays. Defines: OP (0 relu, 1 add, 2 add+relu), WG (workgroup size).
+// Elementwise ops over flat float32 arrays. Defines: OP (which op, below), WG (workgroup size).
 // The grid may be folded into two dimensions (engine.grid1d); the linear index is recovered here.
+//   0 relu           out = max(a, 0)
+//   1 add            out = a + b
+//   2 add_relu       out = max(a + b, 0)
+//   3 relu_backward  out = a where b > 0, else 0     (a: gradient of the output, b: the input x)
+//   4 mul            out = a * b
+//   5 scale          out = a * s
+//   6 accumulate     out += b, in place (a is unused: one buffer cannot be bound both read-only
+//                    and read-write in one dispatch, so the accumulator is only bound as out)
 
-struct Params { n: u32 }
+struct Params { n: u32, s: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -16,7 +24,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     out[i] = max(a[i], 0.0);
   } else if (OP == 1u) {
     out[i] = a[i] + b[i];
-  } else {
+  } else if (OP == 2u) {
     out[i] = max(a[i] + b[i], 0.0);
+  } else if (OP == 3u) {
+    out[i] = select(0.0, a[i], b[i] > 0.0);
+  } else if (OP == 4u) {
+    out[i] = a[i] * b[i];
+  } else if (OP == 5u) {
+    out[i] = a[i] * p.s;
+  } else {
+    out[i] = out[i] + b[i];
   }
 }

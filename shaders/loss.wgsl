@@ -3,13 +3,20 @@
 //   loss_i = (1 - eps) * nll_i + eps / C * smooth_i
 //   nll_i = -w[t_i] * logp[i, t_i],  smooth_i = -sum_c w[c] * logp[i, c]  (w = 1 without weights)
 //   an ignored sample has loss 0 and weight 0; a target that is not an integer in [0, C) gives NaN.
+// Its gradient, with prob = softmax(logits[i]) and W = sum_c w[c]:
+//   d loss_i / d logits[i, c] = (1 - eps) * w[t_i] * (prob_c - [c == t_i]) + eps / C * (W * prob_c - w[c])
+//   (0 for an ignored sample, NaN for a bad target), times grad_scale, divided by the summed target
+//   weights (divisor[0]) for the mean.
 // Defines: WG (workgroup size, a power of two).
-// Entry points (one binding layout):
-//   rows:   one invocation per sample (few classes)       logits, labels, weight -> out
-//   wide:   one workgroup per sample (many classes)       logits, labels, weight -> out
-//           out[i] = loss_i and, when flags bit 1 is set, out[N + i] = w[t_i] (0 if ignored)
-//   reduce: one workgroup: out[0] = sum_i loss_i, divided by sum_i w[t_i] when p.mean == 1
-//           (logits holds the per-sample values [2N]; labels and weight are unused)
+// Entry points, and the bindings each uses (they are ordered so that each entry point uses the
+// first few: 0-2, 0-3, 0-4 or all of them):
+//   reduce:     labels = the per-sample values [N or 2N] -> out[0] = sum_i loss_i, divided by
+//               sum_i w[t_i] (the values after the losses) when p.mean == 1
+//   weight_sum: labels, weight -> out[0] = sum_i w[t_i] over the non-ignored samples (the mean's divisor)
+//   rows:       labels, weight, logits -> out: one invocation per sample (few classes)
+//   wide:       labels, weight, logits -> out: one workgroup per sample (many classes)
+//               out[i] = loss_i and, when flags bit 1 is set, out[N + i] = w[t_i] (0 if ignored)
+//   rows_grad, wide_grad: the same, and in the same pass grad [N, C]; the mean reads divisor[0]
 
 struct Params {
   rows: u32,
@@ -18,13 +25,16 @@ struct Params {
   mean: u32,
   ignore_index: f32, // an integer, exactly representable
   smoothing: f32,
+  grad_scale: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read> labels: array<f32>;
+@group(0) @binding(1) var<storage, read> labels: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read> weight: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> logits: array<f32>;
+@group(0) @binding(5) var<storage, read_write> grad: array<f32>;
+@group(0) @binding(6) var<storage, read> divisor: array<f32>;
 
 fn is_neg_inf(v: f32) -> bool { return bitcast<u32>(v) == 0xff800000u; }
 fn is_finite(v: f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u; }
@@ -32,6 +42,17 @@ fn neg_inf() -> f32 { let bits = 0xff800000u; return bitcast<f32>(bits); }
 fn nan() -> f32 { let bits = 0x7fc00000u; return bitcast<f32>(bits); }
 
 fn class_weight(c: u32) -> f32 { return select(1.0, weight[c], (p.flags & 1u) != 0u); }
+
+fn is_ignored(t: f32) -> bool { return t == p.ignore_index; }
+fn is_class(t: f32) -> bool { return t >= 0.0 && t < f32(p.classes) && fract(t) == 0.0; }
+
+// Sample i's share of the mean's divisor: w[t_i], 0 when ignored, NaN for a bad target.
+fn target_weight(i: u32) -> f32 {
+  let t = labels[i];
+  if (is_ignored(t)) { return 0.0; }
+  if (is_class(t)) { return class_weight(u32(t)); }
+  return nan();
+}
 
 // What a row contributes: max m, sum of exp(x - m), and for label smoothing the class-weighted
 // sum of (x - shift) and the sum of the weights. The shift (the row's first finite logit) keeps
@@ -71,25 +92,57 @@ fn row_shift(base: u32) -> f32 {
 fn write_sample(i: u32, base: u32, shift: f32, st: Partial) {
   let t = labels[i];
   var loss = 0.0;
-  var w = 0.0;
-  if (t != p.ignore_index) {
-    if (t >= 0.0 && t < f32(p.classes) && fract(t) == 0.0) {
+  if (!is_ignored(t)) {
+    if (is_class(t)) {
       let cls = u32(t);
-      let log_sum = st.m + log(st.s); // log sum_c exp(x_c)
-      w = class_weight(cls);
-      loss = -w * (logits[base + cls] - log_sum);
+      // logp_c = (x_c - m) - log(s): measured from the max, so a large common offset cancels exactly.
+      let log_s = log(st.s);
+      loss = -class_weight(cls) * ((logits[base + cls] - st.m) - log_s);
       if (p.smoothing != 0.0) {
-        // -sum_c w_c (x_c - log_sum), with x_c measured from the shift
-        let smoothing_term = -(st.wx - (log_sum - shift) * st.w);
+        // -sum_c w_c logp_c, with x_c measured from the shift
+        let smoothing_term = -(st.wx - ((st.m - shift) + log_s) * st.w);
         loss = (1.0 - p.smoothing) * loss + p.smoothing / f32(p.classes) * smoothing_term;
       }
     } else {
       loss = nan();
-      w = nan();
     }
   }
   out[i] = loss;
-  if ((p.flags & 2u) != 0u) { out[p.rows + i] = w; }
+  if ((p.flags & 2u) != 0u) { out[p.rows + i] = target_weight(i); }
+}
+
+// Writes grad[i, c] for c = first, first + step, ... (see the formula at the top).
+fn write_grad(i: u32, base: u32, st: Partial, first: u32, step: u32) {
+  let t = labels[i];
+  let ignored = is_ignored(t);
+  let valid = is_class(t);
+  let cls = select(0u, u32(t), valid);
+  let w_t = select(0.0, class_weight(cls), valid);
+  let norm = select(p.grad_scale, p.grad_scale / divisor[0], p.mean == 1u);
+  let inv_s = 1.0 / st.s;
+  let per_class = p.smoothing / f32(p.classes);
+  for (var c = first; c < p.classes; c += step) {
+    var g = 0.0;
+    if (!ignored) {
+      if (valid) {
+        let prob = exp(logits[base + c] - st.m) * inv_s;
+        g = (1.0 - p.smoothing) * w_t * (prob - select(0.0, 1.0, c == cls));
+        if (p.smoothing != 0.0) { g += per_class * (st.w * prob - class_weight(c)); }
+        g *= norm;
+      } else {
+        g = nan();
+      }
+    }
+    grad[base + c] = g;
+  }
+}
+
+fn row_stats(base: u32, shift: f32, first: u32, step: u32) -> Partial {
+  var st = Partial(neg_inf(), 0.0, 0.0, 0.0);
+  for (var c = first; c < p.classes; c += step) {
+    st = push(st, logits[base + c], c, shift);
+  }
+  return st;
 }
 
 @compute @workgroup_size(WG)
@@ -98,11 +151,18 @@ fn rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (i >= p.rows) { return; }
   let base = i * p.classes;
   let shift = row_shift(base);
-  var st = Partial(neg_inf(), 0.0, 0.0, 0.0);
-  for (var c = 0u; c < p.classes; c++) {
-    st = push(st, logits[base + c], c, shift);
-  }
+  write_sample(i, base, shift, row_stats(base, shift, 0u, 1u));
+}
+
+@compute @workgroup_size(WG)
+fn rows_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= p.rows) { return; }
+  let base = i * p.classes;
+  let shift = row_shift(base);
+  let st = row_stats(base, shift, 0u, 1u);
   write_sample(i, base, shift, st);
+  write_grad(i, base, st, 0u, 1u);
 }
 
 var<workgroup> shared_m: array<f32, WG>;
@@ -119,36 +179,40 @@ fn store_partial(k: u32, v: Partial) {
   shared_w[k] = v.w;
 }
 
+// The whole workgroup gathers row i's statistics; every invocation gets them.
+fn wide_stats(base: u32, shift: f32, lid: u32) -> Partial {
+  store_partial(lid, row_stats(base, shift, lid, WG));
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    if (lid < half) { store_partial(lid, merge(shared_partial(lid), shared_partial(lid + half))); }
+    workgroupBarrier();
+  }
+  return shared_partial(0u);
+}
+
 @compute @workgroup_size(WG)
 fn wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = wid.y * nwg.x + wid.x;
   if (i >= p.rows) { return; } // the same for the whole workgroup
   let base = i * p.classes;
   let shift = row_shift(base);
-  var st = Partial(neg_inf(), 0.0, 0.0, 0.0);
-  for (var c = lid; c < p.classes; c += WG) {
-    st = push(st, logits[base + c], c, shift);
-  }
-  store_partial(lid, st);
-  workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid < half) { store_partial(lid, merge(shared_partial(lid), shared_partial(lid + half))); }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { write_sample(i, base, shift, shared_partial(0u)); }
+  let st = wide_stats(base, shift, lid);
+  if (lid == 0u) { write_sample(i, base, shift, st); }
 }
 
 @compute @workgroup_size(WG)
-fn reduce(@builtin(local_invocation_index) lid: u32) {
-  // shared_m collects losses and shared_s weights here.
-  var loss = 0.0;
-  var w = 0.0;
-  for (var i = lid; i < p.rows; i += WG) {
-    loss += logits[i];
-    if (p.mean == 1u) { w += logits[p.rows + i]; }
-  }
-  shared_m[lid] = loss;
-  shared_s[lid] = w;
+fn wide_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = wid.y * nwg.x + wid.x;
+  if (i >= p.rows) { return; } // the same for the whole workgroup
+  let base = i * p.classes;
+  let shift = row_shift(base);
+  let st = wide_stats(base, shift, lid);
+  if (lid == 0u) { write_sample(i, base, shift, st); }
+  write_grad(i, base, st, lid, WG);
+}
+
+// shared_m collects the losses and shared_s the weights in the two single-workgroup reductions.
+fn tree_sums(lid: u32) {
   workgroupBarrier();
   for (var half = WG / 2u; half > 0u; half /= 2u) {
     if (lid < half) {
@@ -157,6 +221,30 @@ fn reduce(@builtin(local_invocation_index) lid: u32) {
     }
     workgroupBarrier();
   }
+}
+
+@compute @workgroup_size(WG)
+fn weight_sum(@builtin(local_invocation_index) lid: u32) {
+  var w = 0.0;
+  for (var i = lid; i < p.rows; i += WG) { w += target_weight(i); }
+  shared_m[lid] = 0.0;
+  shared_s[lid] = w;
+  tree_sums(lid);
+  if (lid == 0u) { out[0] = shared_s[0]; }
+}
+
+@compute @workgroup_size(WG)
+fn reduce(@builtin(local_invocation_index) lid: u32) {
+  // Here `labels` holds the per-sample losses, then (for the mean) the per-sample weights.
+  var loss = 0.0;
+  var w = 0.0;
+  for (var i = lid; i < p.rows; i += WG) {
+    loss += labels[i];
+    if (p.mean == 1u) { w += labels[p.rows + i]; }
+  }
+  shared_m[lid] = loss;
+  shared_s[lid] = w;
+  tree_sums(lid);
   if (lid == 0u) {
     let total = shared_m[0];
     out[0] = select(total, total / shared_s[0], p.mean == 1u);

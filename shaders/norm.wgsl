@@ -1,16 +1,27 @@
-// Batch normalisation over x [N, C, S] (S: the spatial dimensions flattened, 1 for [N, C]).
-// Statistics per channel are gathered as (count, mean, M2) moments, merged with Chan's formula,
-// which stays accurate when the mean is large against the spread (no E[x^2] - E[x]^2 cancellation).
+// Batch normalisation over x [N, C, S] (S: the spatial dimensions flattened, 1 for [N, C]), forward
+// and backward. Statistics per channel are gathered as (count, mean, M2) moments, merged with Chan's
+// formula, which stays accurate when the mean is large against the spread (no E[x^2] - E[x]^2
+// cancellation).
 // Defines: WG (workgroup size, a power of two).
 // Every entry point shares one binding layout; each says what its src0..src3 and dst hold
 // (unused sources are bound to any read-only buffer). The per-channel coefficients `coef` are
-// [mean | scale | shift | unbiased variance], each C long: y = (x - mean) * scale + shift.
+// [mean | scale | shift | unbiased variance | inverse std], each C long: y = (x - mean) * scale + shift.
 //   partial_stats:     src0 x                                    -> dst moments [C, chunks, 2]
-//   finalize:          src0 moments, src1 weight, src2 bias      -> dst coef (4C)
+//   finalize:          src0 moments, src1 weight, src2 bias      -> dst coef (5C)
 //   eval_coefficients: src0 running mean, src1 running var,
 //                      src2 weight, src3 bias                    -> dst coef (first 3C)
 //   update_running:    src0 coef                                 -> dst running mean or var, in place
 //   normalize:         src0 x, src1 coef                         -> dst y
+// Backward in training mode, with xhat = (x - mean) * invstd and m = N * S values per channel:
+//   grad_bias = sum g,  grad_weight = sum g * xhat,
+//   grad_x = weight * invstd * (g - sum g / m - xhat * sum(g * xhat) / m)
+//          = a * (g - b) - d * (x - mean)   with a = weight * invstd, b = sum g / m,
+//                                                d = a * invstd * sum(g * xhat) / m
+// The per-channel backward coefficients `bcoef` are [sum g | sum g * xhat | a | b | d], each C long.
+//   backward_partial:  src0 g, src1 x, src2 mean                -> dst sums [C, chunks, 2]: sum g, sum g * (x - mean)
+//   backward_finalize: src0 sums, src1 weight, src2 invstd      -> dst bcoef (5C)
+//   backward_input:    src0 g, src1 x, src2 bcoef, src3 mean    -> dst grad_x
+//   eval_backward:     src0 g, src1 running var, src2 weight    -> dst grad_x = g * weight / sqrt(var + eps)
 
 struct Params {
   n: u32,        // elements of x
@@ -106,6 +117,7 @@ fn finalize(@builtin(global_invocation_id) gid: vec3u) {
   dst[C + c] = weight * inverseSqrt(biased_var + p.eps);
   dst[2u * C + c] = bias;
   dst[3u * C + c] = m.m2 / f32(m.n - 1u);
+  dst[4u * C + c] = inverseSqrt(biased_var + p.eps);
 }
 
 @compute @workgroup_size(WG)
@@ -134,4 +146,84 @@ fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   let c = (i / p.spatial) % p.channels;
   let C = p.channels;
   dst[i] = (src0[i] - src1[c]) * src1[C + c] + src1[2u * C + c];
+}
+
+// ---- backward ----------------------------------------------------------------------------------
+
+var<workgroup> shared_g: array<f32, WG>;
+var<workgroup> shared_gx: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn backward_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let group = wid.y * nwg.x + wid.x;
+  if (group >= p.channels * p.chunks) { return; } // the same for the whole workgroup
+  let c = group / p.chunks;
+  let first = (group - c * p.chunks) * p.chunk;
+  let end = min(first + p.chunk, p.count);
+  let mean = src2[c];
+  // Both sums in one sweep over the chunk; measuring x from the mean keeps sum g * (x - mean)
+  // free of cancellation when the mean is large.
+  var sum_g = 0.0;
+  var sum_gx = 0.0;
+  for (var j = first + lid; j < end; j += WG) {
+    let batch = j / p.spatial;
+    let i = (batch * p.channels + c) * p.spatial + (j - batch * p.spatial);
+    let g = src0[i];
+    sum_g += g;
+    sum_gx += g * (src1[i] - mean);
+  }
+  shared_g[lid] = sum_g;
+  shared_gx[lid] = sum_gx;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    if (lid < half) {
+      shared_g[lid] += shared_g[lid + half];
+      shared_gx[lid] += shared_gx[lid + half];
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    dst[2u * group] = shared_g[0];
+    dst[2u * group + 1u] = shared_gx[0];
+  }
+}
+
+@compute @workgroup_size(WG)
+fn backward_finalize(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.channels) { return; }
+  var sum_g = 0.0;
+  var sum_gx = 0.0;
+  for (var k = 0u; k < p.chunks; k++) {
+    sum_g += src0[2u * (c * p.chunks + k)];
+    sum_gx += src0[2u * (c * p.chunks + k) + 1u];
+  }
+  let invstd = src2[c];
+  let sum_gxhat = sum_gx * invstd;
+  let a = select(1.0, src1[c], (p.flags & 1u) != 0u) * invstd;
+  let m = f32(p.count);
+  let C = p.channels;
+  dst[c] = sum_g;
+  dst[C + c] = sum_gxhat;
+  dst[2u * C + c] = a;
+  dst[3u * C + c] = sum_g / m;
+  dst[4u * C + c] = a * invstd * sum_gxhat / m;
+}
+
+@compute @workgroup_size(WG)
+fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= p.n) { return; }
+  let c = (i / p.spatial) % p.channels;
+  let C = p.channels;
+  dst[i] = src2[2u * C + c] * (src0[i] - src2[3u * C + c]) - src2[4u * C + c] * (src1[i] - src3[c]);
+}
+
+@compute @workgroup_size(WG)
+fn eval_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= p.n) { return; }
+  let c = (i / p.spatial) % p.channels;
+  let weight = select(1.0, src2[c], (p.flags & 1u) != 0u);
+  dst[i] = src0[i] * weight * inverseSqrt(src1[c] + p.eps);
 }

@@ -1,8 +1,9 @@
 import { grid1d, type Engine } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
-import { numel, type Shape, type Tensor } from '../runtime/tensor.js';
+import { numel, shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import { expectSameEngine, fail } from './check.js';
+import { mul } from './elementwise.js';
 
 export interface DropoutOptions {
   /** Probability of dropping an element (default 0.5). */
@@ -77,4 +78,18 @@ export function dropout(x: Tensor, options: DropoutOptions): Tensor {
 export function dropoutMask(engine: Engine, shape: Shape, options: DropoutOptions): Tensor {
   const { p, training, seed, offset } = checkOptions(options);
   return draw(engine, undefined, shape, training ? p : 0, seed, offset);
+}
+
+/**
+ * The gradient of dropout: gradOut * mask, with the mask dropoutMask gave for the forward pass's
+ * options. (Without a stored mask, dropout(gradOut, sameOptions) gives the same values for finite
+ * gradients: the mask depends only on the seed, offset and element index.)
+ */
+export function dropoutBackward(gradOut: Tensor, mask: Tensor): Tensor {
+  const op = 'dropoutBackward';
+  expectSameEngine(op, gradOut, mask);
+  if (gradOut.rank !== mask.rank || gradOut.shape.some((d, i) => d !== mask.shape[i])) {
+    fail(op, `gradOut ${shapeString(gradOut.shape)} and mask ${shapeString(mask.shape)} should have the same shape`);
+  }
+  return mul(gradOut, mask);
 }

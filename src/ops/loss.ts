@@ -1,5 +1,5 @@
 import { grid1d } from '../runtime/engine.js';
-import type { KernelSpec } from '../runtime/kernel.js';
+import type { BindingKind, KernelSpec } from '../runtime/kernel.js';
 import { shapeString, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import { expectRank, expectSameEngine, fail } from './check.js';
@@ -24,13 +24,25 @@ const ROW_PER_INVOCATION_MAX = 64;
 const MAX_EXACT = 2 ** 24;
 const REDUCTIONS = ['mean', 'sum', 'none'] as const;
 
-function kernel(entry: 'rows' | 'wide' | 'reduce'): KernelSpec {
+type Entry = 'rows' | 'wide' | 'rows_grad' | 'wide_grad' | 'weight_sum' | 'reduce';
+
+/** Each entry point's bindings (see shaders/loss.wgsl): the first 3, 4, 5 or all 7 of one list. */
+const BINDINGS: Record<Entry, BindingKind[]> = {
+  reduce: ['uniform', 'read', 'write'], // per-sample values -> total
+  weight_sum: ['uniform', 'read', 'write', 'read'], // labels -> divisor, weight
+  rows: ['uniform', 'read', 'write', 'read', 'read'], // labels -> per-sample, weight, logits
+  wide: ['uniform', 'read', 'write', 'read', 'read'],
+  rows_grad: ['uniform', 'read', 'write', 'read', 'read', 'write', 'read'], // ... -> gradient, divisor
+  wide_grad: ['uniform', 'read', 'write', 'read', 'read', 'write', 'read'],
+};
+
+function kernel(entry: Entry): KernelSpec {
   return {
     name: `cross_entropy.${entry}`,
     shader: 'loss',
     entryPoint: entry,
-    defines: { WG: entry === 'reduce' ? REDUCE_WG : WG },
-    bindings: ['uniform', 'read', 'read', 'read', 'write'],
+    defines: { WG: entry === 'reduce' || entry === 'weight_sum' ? REDUCE_WG : WG },
+    bindings: BINDINGS[entry],
   };
 }
 
@@ -41,22 +53,30 @@ interface Checked {
   weight: Tensor | undefined;
 }
 
-function checkOptions(logits: Tensor, options: CrossEntropyOptions): Checked {
+function checkOptions(logits: Tensor, options: CrossEntropyOptions, op = OP): Checked {
   const { reduction = 'mean', ignoreIndex = -100, labelSmoothing = 0, weight } = options;
-  expectSameEngine(OP, logits, weight);
-  expectRank(OP, 'logits', logits, 2);
+  expectSameEngine(op, logits, weight);
+  expectRank(op, 'logits', logits, 2);
   const classes = logits.shape[1]!;
-  if (classes === 0) fail(OP, `expected at least one class, got logits ${shapeString(logits.shape)}`);
-  if (classes > MAX_EXACT) fail(OP, `at most ${MAX_EXACT} classes are supported (float32 class indices), got ${classes}`);
-  if (!REDUCTIONS.includes(reduction)) fail(OP, `reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
+  if (classes === 0) fail(op, `expected at least one class, got logits ${shapeString(logits.shape)}`);
+  if (classes > MAX_EXACT) fail(op, `at most ${MAX_EXACT} classes are supported (float32 class indices), got ${classes}`);
+  if (!REDUCTIONS.includes(reduction)) fail(op, `reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
   if (!Number.isInteger(ignoreIndex) || Math.abs(ignoreIndex) > MAX_EXACT) {
-    fail(OP, `ignoreIndex must be an integer with magnitude at most 2^24, got ${ignoreIndex}`);
+    fail(op, `ignoreIndex must be an integer with magnitude at most 2^24, got ${ignoreIndex}`);
   }
-  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) fail(OP, `labelSmoothing must be between 0.0 and 1.0, got ${labelSmoothing}`);
+  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) fail(op, `labelSmoothing must be between 0.0 and 1.0, got ${labelSmoothing}`);
   if (weight && (weight.rank !== 1 || weight.shape[0] !== classes)) {
-    fail(OP, `weight should have shape [${classes}] (one value per class of logits ${shapeString(logits.shape)}), got ${shapeString(weight.shape)}`);
+    fail(op, `weight should have shape [${classes}] (one value per class of logits ${shapeString(logits.shape)}), got ${shapeString(weight.shape)}`);
   }
   return { reduction, ignoreIndex, labelSmoothing, weight };
+}
+
+function checkTarget(op: string, logits: Tensor, target: Tensor, weight: Tensor | undefined): void {
+  expectSameEngine(op, logits, target, weight);
+  const rows = logits.shape[0]!;
+  if (target.rank !== 1 || target.shape[0] !== rows) {
+    fail(op, `expected target of shape [${rows}] (one class index per row of logits ${shapeString(logits.shape)}), got ${shapeString(target.shape)}`);
+  }
 }
 
 /**
@@ -72,11 +92,8 @@ function checkOptions(logits: Tensor, options: CrossEntropyOptions): Checked {
  */
 export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
   const { reduction, ignoreIndex, labelSmoothing, weight } = checkOptions(logits, options);
-  expectSameEngine(OP, logits, target, weight);
+  checkTarget(OP, logits, target, weight);
   const [rows, classes] = [logits.shape[0]!, logits.shape[1]!];
-  if (target.rank !== 1 || target.shape[0] !== rows) {
-    fail(OP, `expected target of shape [${rows}] (one class index per row of logits ${shapeString(logits.shape)}), got ${shapeString(target.shape)}`);
-  }
   const e = logits.engine;
   if (rows === 0) {
     if (reduction === 'none') return e.empty([0]);
@@ -86,13 +103,13 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
   const writeWeights = reduction === 'mean';
   const perSample = e.empty([writeWeights ? 2 * rows : rows], 'cross_entropy.per_sample');
   const flags = (weight ? 1 : 0) | (writeWeights ? 2 : 0);
-  const uniforms = () => params().u32(rows, classes, flags, writeWeights ? 1 : 0).f32(ignoreIndex, labelSmoothing);
+  const uniforms = () => params().u32(rows, classes, flags, writeWeights ? 1 : 0).f32(ignoreIndex, labelSmoothing, 1);
   const wide = classes > ROW_PER_INVOCATION_MAX;
   const groups = wide ? grid1d(rows, 1) : grid1d(rows, WG);
-  e.dispatch(kernel(wide ? 'wide' : 'rows'), [logits, target, weight ?? logits, perSample], groups, uniforms());
+  e.dispatch(kernel(wide ? 'wide' : 'rows'), [target, perSample, weight ?? target, logits], groups, uniforms());
   if (!reduced) return perSample;
   const out = e.empty([]);
-  e.dispatch(kernel('reduce'), [perSample, perSample, perSample, out], 1, uniforms());
+  e.dispatch(kernel('reduce'), [perSample, out], 1, uniforms());
   perSample.dispose();
   return out;
 }
@@ -117,4 +134,57 @@ export function crossEntropyWithIndices(logits: Tensor, target: Int32Array | rea
   const loss = crossEntropy(logits, t, options);
   t.dispose(); // the upload and the kernels reading it are already recorded, in order
   return loss;
+}
+
+export interface CrossEntropyGradOptions extends CrossEntropyOptions {
+  /** Multiplies the gradient (not the loss): the upstream gradient of the loss (default 1). */
+  gradScale?: number;
+}
+
+export interface CrossEntropyWithGrad {
+  /** As crossEntropy returns it: [] for 'mean' and 'sum', [N] for 'none'. */
+  loss: Tensor;
+  /** d loss / d logits * gradScale, [N, C] ('none': the gradient of the summed losses). */
+  gradLogits: Tensor;
+}
+
+/**
+ * crossEntropy and its gradient with respect to the logits, computed in the same pass over the
+ * logits (each row's max and sum of exponentials serve both):
+ *   d loss_i / d x_ic = (1 - s) * w[t_i] * (softmax_ic - [c == t_i]) + s / C * (sum_k w[k] * softmax_ic - w[c])
+ * zero for ignored samples, divided by the summed target weights for 'mean', times gradScale.
+ * For 'none' the gradient is that of sum_i loss_i (an upstream gradient of gradScale for every
+ * sample). The loss equals crossEntropy's exactly: the same code computes it. Ahead of that pass,
+ * 'mean' sums the target weights in one small workgroup (N values) to have the divisor ready.
+ */
+export function crossEntropyWithGrad(logits: Tensor, target: Tensor, options: CrossEntropyGradOptions = {}): CrossEntropyWithGrad {
+  const op = 'crossEntropyWithGrad';
+  const { reduction, ignoreIndex, labelSmoothing, weight } = checkOptions(logits, options, op);
+  checkTarget(op, logits, target, weight);
+  const { gradScale = 1 } = options;
+  if (typeof gradScale !== 'number' || !Number.isFinite(gradScale)) fail(op, `gradScale must be a finite number, got ${String(gradScale)}`);
+  const [rows, classes] = [logits.shape[0]!, logits.shape[1]!];
+  const e = logits.engine;
+  const gradLogits = e.empty(logits.shape);
+  if (rows === 0) {
+    if (reduction === 'none') return { loss: e.empty([0]), gradLogits };
+    return { loss: e.tensor([reduction === 'mean' ? NaN : 0], []), gradLogits };
+  }
+  const mean = reduction === 'mean';
+  const perSample = e.empty([mean ? 2 * rows : rows], 'cross_entropy.per_sample');
+  const flags = (weight ? 1 : 0) | (mean ? 2 : 0);
+  const uniforms = () => params().u32(rows, classes, flags, mean ? 1 : 0).f32(ignoreIndex, labelSmoothing, gradScale);
+  // The mean's divisor must be known before the gradient is written; 'sum' and 'none' never read it.
+  const divisor = e.empty([1], 'cross_entropy.divisor');
+  if (mean) e.dispatch(kernel('weight_sum'), [target, divisor, weight ?? target], 1, uniforms());
+  const wide = classes > ROW_PER_INVOCATION_MAX;
+  const groups = wide ? grid1d(rows, 1) : grid1d(rows, WG);
+  const buffers = [target, perSample, weight ?? target, logits, gradLogits, divisor];
+  e.dispatch(kernel(wide ? 'wide_grad' : 'rows_grad'), buffers, groups, uniforms());
+  divisor.dispose();
+  if (reduction === 'none') return { loss: perSample, gradLogits };
+  const loss = e.empty([]);
+  e.dispatch(kernel('reduce'), [perSample, loss], 1, uniforms());
+  perSample.dispose();
+  return { loss, gradLogits };
 }

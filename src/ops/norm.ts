@@ -19,23 +19,118 @@ const NORMALIZE_WG = 256;
 /** Values of one channel reduced by one workgroup; longer channels are split and merged after. */
 const CHUNK = 4096;
 
-type Entry = 'partial_stats' | 'finalize' | 'eval_coefficients' | 'update_running' | 'normalize';
+type Entry =
+  | 'partial_stats'
+  | 'finalize'
+  | 'eval_coefficients'
+  | 'update_running'
+  | 'normalize'
+  | 'backward_partial'
+  | 'backward_finalize'
+  | 'backward_input'
+  | 'eval_backward';
+
+const ELEMENTWISE_ENTRIES: ReadonlySet<Entry> = new Set(['normalize', 'backward_input', 'eval_backward']);
 
 function kernel(entry: Entry): KernelSpec {
   return {
     name: `batch_norm.${entry}`,
     shader: 'norm',
     entryPoint: entry,
-    defines: { WG: entry === 'normalize' ? NORMALIZE_WG : WG },
+    defines: { WG: ELEMENTWISE_ENTRIES.has(entry) ? NORMALIZE_WG : WG },
     bindings: ['uniform', 'read', 'read', 'read', 'read', 'write'],
   };
 }
 
-function checkPerChannel(name: string, t: Tensor | undefined, x: Tensor): void {
+function checkPerChannel(op: string, name: string, t: Tensor | undefined, x: Tensor): void {
   const channels = x.shape[1]!;
   if (t && (t.rank !== 1 || t.shape[0] !== channels)) {
-    fail(OP, `${name} should have shape [${channels}] (one value per channel of input ${shapeString(x.shape)}), got ${shapeString(t.shape)}`);
+    fail(op, `${name} should have shape [${channels}] (one value per channel of input ${shapeString(x.shape)}), got ${shapeString(t.shape)}`);
   }
+}
+
+/** x seen as [N, C, S]: values per channel (count = N * S) and the uniform parameters every entry point reads. */
+function geometry(x: Tensor): { channels: number; spatial: number; count: number; chunks: number } {
+  const channels = x.shape[1]!;
+  const spatial = x.shape.slice(2).reduce((a, b) => a * b, 1);
+  const count = x.shape[0]! * spatial;
+  return { channels, spatial, count, chunks: Math.ceil(count / CHUNK) };
+}
+
+function uniforms(x: Tensor, o: { stat?: number; flags?: number; momentum?: number; eps?: number }): ParamWriter {
+  const { channels, spatial, count, chunks } = geometry(x);
+  return params()
+    .u32(x.size, channels, spatial, count, CHUNK, chunks, o.stat ?? 0, o.flags ?? 0)
+    .f32(o.momentum ?? 0, o.eps ?? 0);
+}
+
+/**
+ * The forward pass shared by batchNorm and batchNormTrain. Returns the output and, in training,
+ * the coefficients buffer [mean | scale | shift | unbiased var | invstd] (the caller disposes it).
+ */
+function forward(
+  op: string,
+  x: Tensor,
+  runningMean: Tensor | undefined,
+  runningVar: Tensor | undefined,
+  weight: Tensor | undefined,
+  bias: Tensor | undefined,
+  options: BatchNormOptions,
+): { output: Tensor; coef?: Tensor } {
+  expectSameEngine(op, x, runningMean, runningVar, weight, bias);
+  expectRank(op, 'input', x, [2, 3, 4, 5]);
+  const { training, momentum = 0.1, eps = 1e-5 } = options;
+  if (typeof training !== 'boolean') fail(op, `options.training must be true or false, got ${String(training)}`);
+  if (!Number.isFinite(momentum)) fail(op, `momentum must be a finite number, got ${momentum}`);
+  if (!Number.isFinite(eps) || eps < 0) fail(op, `eps must be a finite number >= 0, got ${eps}`);
+  if ((runningMean === undefined) !== (runningVar === undefined)) {
+    fail(op, 'runningMean and runningVar must be given together (or both omitted)');
+  }
+  checkPerChannel(op, 'runningMean', runningMean, x);
+  checkPerChannel(op, 'runningVar', runningVar, x);
+  checkPerChannel(op, 'weight', weight, x);
+  checkPerChannel(op, 'bias', bias, x);
+
+  const { channels, count, chunks } = geometry(x);
+  const flags = (weight ? 1 : 0) | (bias ? 2 : 0);
+  const e = x.engine;
+  if (training) {
+    if (count <= 1) fail(op, `expected more than 1 value per channel when training, got input ${shapeString(x.shape)}`);
+    if (runningMean && runningMean.buffer === runningVar!.buffer) {
+      fail(op, 'runningMean and runningVar must be different tensors (both are updated in place)');
+    }
+  } else {
+    if (!runningMean || !runningVar) fail(op, 'runningMean and runningVar are required when training is false');
+    if (x.size === 0) return { output: e.empty(x.shape) };
+  }
+
+  const coef = e.empty([5 * channels], 'batch_norm.coef');
+  const perChannel = Math.ceil(channels / WG);
+  if (training) {
+    const moments = e.empty([channels * chunks * 2], 'batch_norm.moments');
+    e.dispatch(kernel('partial_stats'), [x, x, x, x, moments], grid1d(channels * chunks, 1), uniforms(x, { flags }));
+    e.dispatch(kernel('finalize'), [moments, weight ?? moments, bias ?? moments, moments, coef], perChannel, uniforms(x, { flags, eps }));
+    moments.dispose();
+    if (runningMean && runningVar) {
+      e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningMean], perChannel, uniforms(x, { stat: 0, momentum }));
+      e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningVar], perChannel, uniforms(x, { stat: 3, momentum }));
+    }
+  } else {
+    const [mean, variance] = [runningMean!, runningVar!];
+    e.dispatch(kernel('eval_coefficients'), [mean, variance, weight ?? mean, bias ?? mean, coef], perChannel, uniforms(x, { flags, eps }));
+  }
+  const output = e.empty(x.shape);
+  e.dispatch(kernel('normalize'), [x, coef, coef, coef, output], grid1d(x.size, NORMALIZE_WG), uniforms(x, {}));
+  if (training) return { output, coef };
+  coef.dispose();
+  return { output };
+}
+
+/** A new [C] tensor holding section `section` of a per-channel coefficients buffer. */
+function section(coef: Tensor, channels: number, index: number): Tensor {
+  const out = coef.engine.empty([channels]);
+  if (channels > 0) coef.engine.copy(coef.buffer, out.buffer, channels * 4, index * channels * 4, 0);
+  return out;
 }
 
 /**
@@ -55,56 +150,119 @@ export function batchNorm(
   bias: Tensor | undefined,
   options: BatchNormOptions,
 ): Tensor {
-  expectSameEngine(OP, x, runningMean, runningVar, weight, bias);
-  expectRank(OP, 'input', x, [2, 3, 4, 5]);
-  const { training, momentum = 0.1, eps = 1e-5 } = options;
-  if (typeof training !== 'boolean') fail(OP, `options.training must be true or false, got ${String(training)}`);
-  if (!Number.isFinite(momentum)) fail(OP, `momentum must be a finite number, got ${momentum}`);
-  if (!Number.isFinite(eps) || eps < 0) fail(OP, `eps must be a finite number >= 0, got ${eps}`);
-  if ((runningMean === undefined) !== (runningVar === undefined)) {
-    fail(OP, 'runningMean and runningVar must be given together (or both omitted)');
-  }
-  checkPerChannel('runningMean', runningMean, x);
-  checkPerChannel('runningVar', runningVar, x);
-  checkPerChannel('weight', weight, x);
-  checkPerChannel('bias', bias, x);
+  const { output, coef } = forward(OP, x, runningMean, runningVar, weight, bias, options);
+  coef?.dispose();
+  return output;
+}
 
+export interface BatchNormTrainResult {
+  output: Tensor;
+  /** The batch mean per channel, [C]. */
+  saveMean: Tensor;
+  /** 1 / sqrt(biased batch variance + eps) per channel, [C] (PyTorch's save_invstd). */
+  saveInvStd: Tensor;
+}
+
+/**
+ * batchNorm in training mode that also returns the batch statistics batchNormBackward needs.
+ * `options.training`, if given, must be true.
+ */
+export function batchNormTrain(
+  x: Tensor,
+  runningMean: Tensor | undefined,
+  runningVar: Tensor | undefined,
+  weight: Tensor | undefined,
+  bias: Tensor | undefined,
+  options: Omit<BatchNormOptions, 'training'> & { training?: boolean } = {},
+): BatchNormTrainResult {
+  const op = 'batchNormTrain';
+  if (options.training === false) fail(op, 'options.training must be true (use batchNorm for evaluation)');
+  const { output, coef } = forward(op, x, runningMean, runningVar, weight, bias, { ...options, training: true });
   const channels = x.shape[1]!;
-  const spatial = x.shape.slice(2).reduce((a, b) => a * b, 1);
-  const count = x.shape[0]! * spatial;
-  const flags = (weight ? 1 : 0) | (bias ? 2 : 0);
-  const uniforms = (chunks = 0, stat = 0): ParamWriter =>
-    params().u32(x.size, channels, spatial, count, CHUNK, chunks, stat, flags).f32(momentum, eps);
+  const saveMean = section(coef!, channels, 0);
+  const saveInvStd = section(coef!, channels, 4);
+  coef!.dispose();
+  return { output, saveMean, saveInvStd };
+}
 
+/** Which gradients a backward call should compute (the others are neither computed nor returned). */
+export interface BatchNormNeeds {
+  input: boolean;
+  weight: boolean;
+  bias: boolean;
+}
+
+export interface BatchNormGrads {
+  gradInput?: Tensor;
+  gradWeight?: Tensor;
+  gradBias?: Tensor;
+}
+
+/**
+ * The gradients of batchNormTrain (training mode: through the batch statistics) given gradOut,
+ * the input x, the weight (undefined: an implicit weight of 1) and the saved statistics.
+ *   gradBias = sum g,  gradWeight = sum g * xhat   (sums over N and the spatial dimensions)
+ *   gradInput = weight * invstd * (g - mean(g) - xhat * mean(g * xhat)),  xhat = (x - mean) * invstd
+ * Both sums come from one pass over g and x with workgroup trees; gradInput is one more pass.
+ * gradWeight is computed when asked even without a weight (the gradient for a weight of 1).
+ */
+export function batchNormBackward(
+  gradOut: Tensor,
+  x: Tensor,
+  weight: Tensor | undefined,
+  saveMean: Tensor,
+  saveInvStd: Tensor,
+  needs: BatchNormNeeds,
+): BatchNormGrads {
+  const op = 'batchNormBackward';
+  expectSameEngine(op, gradOut, x, weight, saveMean, saveInvStd);
+  expectRank(op, 'input', x, [2, 3, 4, 5]);
+  if (gradOut.rank !== x.rank || gradOut.shape.some((d, i) => d !== x.shape[i])) {
+    fail(op, `gradOut should have the shape of the input ${shapeString(x.shape)}, got ${shapeString(gradOut.shape)}`);
+  }
+  checkPerChannel(op, 'weight', weight, x);
+  checkPerChannel(op, 'saveMean', saveMean, x);
+  checkPerChannel(op, 'saveInvStd', saveInvStd, x);
+  const { channels, count, chunks } = geometry(x);
+  if (count <= 1) fail(op, `expected more than 1 value per channel (training mode), got input ${shapeString(x.shape)}`);
+
+  const grads: BatchNormGrads = {};
+  if (!needs.input && !needs.weight && !needs.bias) return grads;
   const e = x.engine;
-  if (training) {
-    if (count <= 1) fail(OP, `expected more than 1 value per channel when training, got input ${shapeString(x.shape)}`);
-    if (runningMean && runningMean.buffer === runningVar!.buffer) {
-      fail(OP, 'runningMean and runningVar must be different tensors (both are updated in place)');
-    }
-  } else {
-    if (!runningMean || !runningVar) fail(OP, 'runningMean and runningVar are required when training is false');
-    if (x.size === 0) return e.empty(x.shape);
-  }
-
-  const coef = e.empty([4 * channels], 'batch_norm.coef');
+  const flags = weight ? 1 : 0;
+  const sums = e.empty([channels * chunks * 2], 'batch_norm.grad_sums');
+  e.dispatch(kernel('backward_partial'), [gradOut, x, saveMean, saveMean, sums], grid1d(channels * chunks, 1), uniforms(x, {}));
+  const bcoef = e.empty([5 * channels], 'batch_norm.grad_coef');
   const perChannel = Math.ceil(channels / WG);
-  if (training) {
-    const chunks = Math.ceil(count / CHUNK);
-    const moments = e.empty([channels * chunks * 2], 'batch_norm.moments');
-    e.dispatch(kernel('partial_stats'), [x, x, x, x, moments], grid1d(channels * chunks, 1), uniforms(chunks));
-    e.dispatch(kernel('finalize'), [moments, weight ?? moments, bias ?? moments, moments, coef], perChannel, uniforms(chunks));
-    moments.dispose();
-    if (runningMean && runningVar) {
-      e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningMean], perChannel, uniforms(chunks, 0));
-      e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningVar], perChannel, uniforms(chunks, 3));
-    }
-  } else {
-    const [mean, variance] = [runningMean!, runningVar!];
-    e.dispatch(kernel('eval_coefficients'), [mean, variance, weight ?? mean, bias ?? mean, coef], perChannel, uniforms());
+  e.dispatch(kernel('backward_finalize'), [sums, weight ?? sums, saveInvStd, sums, bcoef], perChannel, uniforms(x, { flags }));
+  sums.dispose();
+  if (needs.bias) grads.gradBias = section(bcoef, channels, 0);
+  if (needs.weight) grads.gradWeight = section(bcoef, channels, 1);
+  if (needs.input) {
+    const gradInput = e.empty(x.shape);
+    e.dispatch(kernel('backward_input'), [gradOut, x, bcoef, saveMean, gradInput], grid1d(x.size, NORMALIZE_WG), uniforms(x, {}));
+    grads.gradInput = gradInput;
   }
-  const out = e.empty(x.shape);
-  e.dispatch(kernel('normalize'), [x, coef, coef, coef, out], grid1d(x.size, NORMALIZE_WG), uniforms());
-  coef.dispose();
-  return out;
+  bcoef.dispose();
+  return grads;
+}
+
+/**
+ * The input gradient of batchNorm in evaluation mode (the running statistics are constants):
+ * gradInput = gradOut * weight / sqrt(runningVar + eps), per channel. `weight` may be undefined (1).
+ */
+export function batchNormEvalBackward(gradOut: Tensor, runningVar: Tensor, weight: Tensor | undefined, eps = 1e-5): Tensor {
+  const op = 'batchNormEvalBackward';
+  expectSameEngine(op, gradOut, runningVar, weight);
+  expectRank(op, 'gradOut', gradOut, [2, 3, 4, 5]);
+  if (!Number.isFinite(eps) || eps < 0) fail(op, `eps must be a finite number >= 0, got ${eps}`);
+  checkPerChannel(op, 'runningVar', runningVar, gradOut);
+  checkPerChannel(op, 'weight', weight, gradOut);
+  const e = gradOut.engine;
+  const gradInput = e.empty(gradOut.shape);
+  if (gradOut.size === 0) return gradInput;
+  const flags = weight ? 1 : 0;
+  const buffers = [gradOut, runningVar, weight ?? runningVar, runningVar, gradInput];
+  e.dispatch(kernel('eval_backward'), buffers, grid1d(gradOut.size, NORMALIZE_WG), uniforms(gradOut, { flags, eps }));
+  return gradInput;
 }

@@ -1,6 +1,6 @@
 import { grid1d } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { shapeString, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import { expectSameEngine, fail } from './check.js';
 
@@ -62,4 +62,43 @@ export function softmax(x: Tensor, dim: number): Tensor {
 /** log(softmax(x, dim)), computed directly as x - max - log(sum(exp(x - max))). */
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   return run('logSoftmax', true, x, dim);
+}
+
+function backwardKernel(log: boolean, wide: boolean): KernelSpec {
+  return {
+    name: `${log ? 'log_softmax' : 'softmax'}_backward.${wide ? 'wide' : 'rows'}`,
+    shader: 'softmax-backward',
+    entryPoint: wide ? 'wide' : 'rows',
+    defines: { WG, LOG: log },
+    bindings: ['uniform', 'read', 'read', 'write'],
+  };
+}
+
+function runBackward(op: string, log: boolean, gradOut: Tensor, y: Tensor, dim: number): Tensor {
+  expectSameEngine(op, gradOut, y);
+  if (gradOut.rank !== y.rank || gradOut.shape.some((d, i) => d !== y.shape[i])) {
+    fail(op, `gradOut should have the shape of the output ${shapeString(y.shape)}, got ${shapeString(gradOut.shape)}`);
+  }
+  const d = resolveDim(op, dim, y.rank);
+  const { outer, len, inner } = splitAround(y.shape, d);
+  const gradIn = y.engine.empty(y.shape);
+  if (y.size === 0) return gradIn;
+  const rows = outer * inner;
+  const wide = len > ROW_PER_INVOCATION_MAX;
+  const groups = wide ? grid1d(rows, 1) : grid1d(rows, WG);
+  y.engine.dispatch(backwardKernel(log, wide), [gradOut, y, gradIn], groups, params().u32(rows, len, inner));
+  return gradIn;
+}
+
+/**
+ * The gradient of softmax(x, dim) from its output y: gradOut * y - y * sum(gradOut * y) along dim.
+ * Returns a new tensor shaped like y.
+ */
+export function softmaxBackward(gradOut: Tensor, y: Tensor, dim: number): Tensor {
+  return runBackward('softmaxBackward', false, gradOut, y, dim);
+}
+
+/** The gradient of logSoftmax(x, dim) from its output y: gradOut - exp(y) * sum(gradOut) along dim. */
+export function logSoftmaxBackward(gradOut: Tensor, y: Tensor, dim: number): Tensor {
+  return runBackward('logSoftmaxBackward', true, gradOut, y, dim);
 }

@@ -40,3 +40,10 @@ export function dropoutRef(x: HostTensor, options: DropoutRefOptions): { output:
   for (let i = 0; i < x.data.length; i++) output.data[i] = mask.data[i] === 0 ? 0 : x.data[i]! * mask.data[i]!;
   return { output, mask };
 }
+
+/** The gradient of dropout: gradOut * mask (mask as dropoutMaskRef gives it). */
+export function dropoutBackwardRef(gradOut: HostTensor, mask: HostTensor): HostTensor {
+  const grad = hostZeros(gradOut.shape);
+  for (let i = 0; i < grad.data.length; i++) grad.data[i] = gradOut.data[i]! * mask.data[i]!;
+  return grad;
+}

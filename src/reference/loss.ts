@@ -50,3 +50,50 @@ export function crossEntropyRef(logits: HostTensor, target: HostTensor, options:
   const total = losses.data.reduce((a, b) => a + b, 0);
   return { shape: [], data: Float64Array.of(reduction === 'sum' ? total : total / weightSum) };
 }
+
+export interface CrossEntropyGradRefOptions extends CrossEntropyRefOptions {
+  gradScale?: number;
+}
+
+/**
+ * d(loss)/d(logits) * gradScale for crossEntropyRef's loss ('none': of the summed losses), by the
+ * chain rule through log-softmax: with logp = log_softmax(logits[i]),
+ *   d loss_i / d logp_c = -(1 - s) * w[t_i] * [c == t_i] - s / C * w[c]     (0 when ignored)
+ *   d logp_k / d x_c = [k == c] - softmax_c,  so  d loss_i / d x_c = G_c - softmax_c * sum_k G_k
+ * and the mean divides by the summed target weights. A bad target makes its row NaN (and, for
+ * the mean, every row not ignored: the divisor is NaN).
+ */
+export function crossEntropyBackwardRef(logits: HostTensor, target: HostTensor, options: CrossEntropyGradRefOptions = {}): HostTensor {
+  const { reduction = 'mean', ignoreIndex = -100, labelSmoothing = 0, weight, gradScale = 1 } = options;
+  const [rows, classes] = [logits.shape[0]!, logits.shape[1]!];
+  const w = (c: number) => (weight ? weight.data[c]! : 1);
+  const grad = hostZeros(logits.shape);
+  let weightSum = 0;
+  const counted: number[] = []; // the rows that are not ignored (an ignored row's gradient stays 0)
+  for (let i = 0; i < rows; i++) {
+    const t = target.data[i]!;
+    if (t === ignoreIndex) continue;
+    counted.push(i);
+    const row = grad.data.subarray(i * classes, (i + 1) * classes);
+    if (!Number.isInteger(t) || t < 0 || t >= classes) {
+      row.fill(NaN);
+      weightSum = NaN;
+      continue;
+    }
+    weightSum += w(t);
+    const x = logits.data.subarray(i * classes, (i + 1) * classes);
+    let max = -Infinity;
+    for (const v of x) max = Math.max(max, v);
+    let sum = 0;
+    for (const v of x) sum += Math.exp(v - max);
+    const dLogp = (c: number) => -(1 - labelSmoothing) * w(t) * (c === t ? 1 : 0) - (labelSmoothing / classes) * w(c);
+    let dLogpSum = 0;
+    for (let k = 0; k < classes; k++) dLogpSum += dLogp(k);
+    for (let c = 0; c < classes; c++) row[c] = dLogp(c) - (Math.exp(x[c]! - max) / sum) * dLogpSum;
+  }
+  const divisor = reduction === 'mean' ? weightSum : 1;
+  for (const i of counted) {
+    for (let c = 0; c < classes; c++) grad.data[i * classes + c] = (grad.data[i * classes + c]! / divisor) * gradScale;
+  }
+  return grad;
+}

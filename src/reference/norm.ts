@@ -12,6 +12,9 @@ export interface BatchNormRefResult {
   /** The running statistics after the call (updated copies in training, the inputs otherwise). */
   runningMean?: HostTensor;
   runningVar?: HostTensor;
+  /** Training only: the batch mean and 1 / sqrt(biased batch variance + eps) per channel. */
+  saveMean?: HostTensor;
+  saveInvStd?: HostTensor;
 }
 
 export function batchNormRef(
@@ -32,6 +35,8 @@ export function batchNormRef(
   const output = hostZeros(x.shape);
   const newMean = runningMean && hostZeros(runningMean.shape);
   const newVar = runningVar && hostZeros(runningVar.shape);
+  const saveMean = hostZeros([channels]);
+  const saveInvStd = hostZeros([channels]);
   for (let c = 0; c < channels; c++) {
     let mean: number;
     let variance: number;
@@ -42,6 +47,8 @@ export function batchNormRef(
       let squares = 0;
       for (let n = 0; n < batch; n++) for (let s = 0; s < spatial; s++) squares += (x.data[at(n, c, s)]! - mean) ** 2;
       variance = squares / count;
+      saveMean.data[c] = mean;
+      saveInvStd.data[c] = 1 / Math.sqrt(variance + eps);
       if (newMean && newVar) {
         newMean.data[c] = (1 - momentum) * runningMean!.data[c]! + momentum * mean;
         newVar.data[c] = (1 - momentum) * runningVar!.data[c]! + momentum * (squares / (count - 1));
@@ -61,5 +68,81 @@ export function batchNormRef(
     }
   }
   if (!training) return { output, runningMean, runningVar };
-  return { output, runningMean: newMean, runningVar: newVar };
+  return { output, runningMean: newMean, runningVar: newVar, saveMean, saveInvStd };
+}
+
+export interface BatchNormGradsRef {
+  gradInput: HostTensor;
+  gradWeight: HostTensor;
+  gradBias: HostTensor;
+}
+
+/**
+ * The gradients of training-mode batch normalisation (y = xhat * weight + bias, xhat normalised
+ * with the batch statistics of x), by the chain rule through each intermediate in turn: xhat,
+ * the variance and the mean (the textbook derivation, not the simplified closed form).
+ */
+export function batchNormBackwardRef(gradOut: HostTensor, x: HostTensor, weight: HostTensor | undefined, eps = 1e-5): BatchNormGradsRef {
+  const [batch, channels] = [x.shape[0]!, x.shape[1]!];
+  let spatial = 1;
+  for (const d of x.shape.slice(2)) spatial *= d;
+  const at = (n: number, c: number, s: number) => (n * channels + c) * spatial + s;
+  const m = batch * spatial;
+  const gradInput = hostZeros(x.shape);
+  const gradWeight = hostZeros([channels]);
+  const gradBias = hostZeros([channels]);
+  for (let c = 0; c < channels; c++) {
+    const indices: number[] = [];
+    for (let n = 0; n < batch; n++) for (let s = 0; s < spatial; s++) indices.push(at(n, c, s));
+    let mean = 0;
+    for (const i of indices) mean += x.data[i]! / m;
+    let variance = 0;
+    for (const i of indices) variance += (x.data[i]! - mean) ** 2 / m;
+    const std = Math.sqrt(variance + eps);
+    const gamma = weight ? weight.data[c]! : 1;
+    let dVar = 0; // d loss / d variance
+    let dMeanDirect = 0; // d loss / d mean through xhat
+    for (const i of indices) {
+      const g = gradOut.data[i]!;
+      const xhat = (x.data[i]! - mean) / std;
+      gradBias.data[c]! += g;
+      gradWeight.data[c]! += g * xhat;
+      const dXhat = g * gamma;
+      dVar += dXhat * (x.data[i]! - mean) * -0.5 * (variance + eps) ** -1.5;
+      dMeanDirect += -dXhat / std;
+    }
+    // The variance depends on the mean too: d var / d mean = -2 / m * sum (x - mean), which is 0
+    // at the batch mean, but it is kept to follow the chain rule literally.
+    let sumCentered = 0;
+    for (const i of indices) sumCentered += x.data[i]! - mean;
+    const dMean = dMeanDirect + (dVar * -2 * sumCentered) / m;
+    for (const i of indices) {
+      const dXhat = gradOut.data[i]! * gamma;
+      gradInput.data[i] = dXhat / std + (dVar * 2 * (x.data[i]! - mean)) / m + dMean / m;
+    }
+  }
+  return { gradInput, gradWeight, gradBias };
+}
+
+/** The input gradient of evaluation-mode batch normalisation: gradOut * weight / sqrt(runningVar + eps). */
+export function batchNormEvalBackwardRef(
+  gradOut: HostTensor,
+  runningVar: HostTensor,
+  weight: HostTensor | undefined,
+  eps = 1e-5,
+): HostTensor {
+  const [batch, channels] = [gradOut.shape[0]!, gradOut.shape[1]!];
+  let spatial = 1;
+  for (const d of gradOut.shape.slice(2)) spatial *= d;
+  const gradInput = hostZeros(gradOut.shape);
+  for (let n = 0; n < batch; n++) {
+    for (let c = 0; c < channels; c++) {
+      const factor = (weight ? weight.data[c]! : 1) / Math.sqrt(runningVar.data[c]! + eps);
+      for (let s = 0; s < spatial; s++) {
+        const i = (n * channels + c) * spatial + s;
+        gradInput.data[i] = gradOut.data[i]! * factor;
+      }
+    }
+  }
+  return gradInput;
 }

@@ -50,3 +50,35 @@ export function logSoftmaxRef(x: HostTensor, dim: number): HostTensor {
   });
   return out;
 }
+
+/**
+ * The gradient of softmax along `dim` from its output y, through the Jacobian
+ * d y_j / d x_i = y_j * ([i == j] - y_i):  grad_x_i = sum_j gradOut_j * y_j * ([i == j] - y_i).
+ */
+export function softmaxBackwardRef(gradOut: HostTensor, y: HostTensor, dim: number): HostTensor {
+  const grad = hostZeros(y.shape);
+  forEachLine(y.shape, checkedDim(dim, y.shape.length), (line) => {
+    for (const i of line) {
+      let sum = 0;
+      for (const j of line) sum += gradOut.data[j]! * y.data[j]! * ((i === j ? 1 : 0) - y.data[i]!);
+      grad.data[i] = sum;
+    }
+  });
+  return grad;
+}
+
+/**
+ * The gradient of log-softmax along `dim` from its output y, through the Jacobian
+ * d y_j / d x_i = [i == j] - softmax_i, with softmax_i = exp(y_i).
+ */
+export function logSoftmaxBackwardRef(gradOut: HostTensor, y: HostTensor, dim: number): HostTensor {
+  const grad = hostZeros(y.shape);
+  forEachLine(y.shape, checkedDim(dim, y.shape.length), (line) => {
+    for (const i of line) {
+      let sum = 0;
+      for (const j of line) sum += gradOut.data[j]! * ((i === j ? 1 : 0) - Math.exp(y.data[i]!));
+      grad.data[i] = sum;
+    }
+  });
+  return grad;
+}

@@ -1,0 +1,77 @@
+// Sums over every dimension but one. The input is viewed as [outer, len, inner]; out[k] is the sum
+// of x[o, k, i] over all o and i (sumRows: [M, N] as outer M, len N, inner 1; sumPerChannel:
+// [N, C, S...] as outer N, len C, inner S). Long sums are cut into chunks, each reduced by one
+// workgroup with a shared-memory tree; the chunks' partial sums are reduced again by the same
+// kernels until one value per k is left.
+// Defines: WG (workgroup size, a power of two), LANES (columns: rows summed side by side).
+// Entry points:
+//   channels: one workgroup per (k, chunk of `chunk` values of the o-major (o, i) sequence);
+//             writes partial[k * chunks + chunk]. For inner > 1: each run of `inner` is contiguous.
+//   columns:  inner == 1, the input is a row-major [outer, len] matrix. A workgroup owns WG / LANES
+//             adjacent columns and a block of `chunk` rows; LANES invocations per column stride
+//             through the rows (so neighbouring invocations read neighbouring addresses), then a
+//             tree merges the lanes. Writes partial[row_block * len + k].
+
+struct Params {
+  outer: u32,
+  len: u32,
+  inner: u32,
+  chunk: u32,  // channels: values per workgroup; columns: rows per workgroup
+  chunks: u32, // channels: chunks per k; columns: row blocks
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partial: array<f32>;
+
+var<workgroup> shared_sum: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn channels(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let group = wid.y * nwg.x + wid.x;
+  if (group >= p.len * p.chunks) { return; } // the same for the whole workgroup
+  let k = group / p.chunks;
+  let chunk = group - k * p.chunks;
+  let first = chunk * p.chunk;
+  let end = min(first + p.chunk, p.outer * p.inner);
+  var sum = 0.0;
+  for (var j = first + lid; j < end; j += WG) {
+    let o = j / p.inner;
+    sum += x[(o * p.len + k) * p.inner + (j - o * p.inner)];
+  }
+  shared_sum[lid] = sum;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    if (lid < half) { shared_sum[lid] += shared_sum[lid + half]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { partial[group] = shared_sum[0]; }
+}
+
+const COLS: u32 = WG / LANES;
+
+@compute @workgroup_size(WG)
+fn columns(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let col_groups = (p.len + COLS - 1u) / COLS;
+  let group = wid.y * nwg.x + wid.x;
+  if (group >= col_groups * p.chunks) { return; } // the same for the whole workgroup
+  let row_block = group / col_groups;
+  let col = (group - row_block * col_groups) * COLS + lid % COLS;
+  let lane = lid / COLS;
+  let first = row_block * p.chunk;
+  let end = min(first + p.chunk, p.outer);
+  var sum = 0.0;
+  if (col < p.len) {
+    for (var r = first + lane; r < end; r += LANES) {
+      sum += x[r * p.len + col];
+    }
+  }
+  shared_sum[lid] = sum;
+  workgroupBarrier();
+  // Lane l of a column sits at lid = l * COLS + column, so halving the lanes halves lid's range.
+  for (var half = WG / 2u; half >= COLS; half /= 2u) {
+    if (lid < half) { shared_sum[lid] += shared_sum[lid + half]; }
+    workgroupBarrier();
+  }
+  if (lid < COLS && col < p.len) { partial[row_block * p.len + col] = shared_sum[lid]; }
+}
