@@ -73,6 +73,45 @@ describe('engine', () => {
   });
 });
 
+describe('capture and replay', () => {
+  it('replays captured dispatches on new input data, allocating nothing', async () => {
+    const e = engine();
+    const n = 1000;
+    const { value, recording } = e.capture(() => {
+      const input = e.empty([n]);
+      const h = relu(input);
+      const out = add(h, input, { relu: true });
+      h.dispose(); // freed inside the capture: its buffer may serve a later op of the recording
+      return { input, out };
+    });
+    await recording.compiled();
+    expect(recording.dispatchCount).toBe(2);
+    const before = e.stats().bytesAllocated;
+    for (const seed of [1, 2, 3]) {
+      const data = random(n, seed);
+      e.upload(value.input.buffer, data);
+      e.replay(recording);
+      const got = await value.out.toArray();
+      assertClose(got, Array.from(data, (v) => Math.max(Math.max(v, 0) + v, 0)), ELEMENTWISE, `replay ${seed}`);
+    }
+    expect(e.stats().bytesAllocated).toBe(before);
+    recording.dispose();
+    expect(() => e.replay(recording)).toThrow(/Recording used after dispose/);
+    value.out.dispose(); // harmless after the recording freed its buffers
+  });
+
+  it('refuses to submit or nest while capturing', () => {
+    const e = engine();
+    expect(() => e.capture(() => e.capture(() => 0))).toThrow(/already capturing/);
+    let flushed: Promise<void> | undefined;
+    const { recording } = e.capture(() => {
+      flushed = e.flush();
+    });
+    recording.dispose();
+    return expect(flushed).rejects.toThrow(/cannot submit while capturing/);
+  });
+});
+
 describe('tensor views', () => {
   it('reshape, view and flatten share storage and infer -1', async () => {
     const e = engine();

@@ -25,6 +25,7 @@ export class BufferPool {
   private allocated = 0;
   private count = 0;
   private usedBytes = 0;
+  private disposed = false;
   private readonly usage: number;
 
   constructor(
@@ -35,6 +36,7 @@ export class BufferPool {
   }
 
   acquire(bytes: number, label?: string): GPUBuffer {
+    if (this.disposed) throw new Error('BufferPool used after dispose()');
     const size = bucketSize(bytes);
     if (size > this.maxBufferSize) {
       throw new Error(`cannot allocate a ${bytes}-byte GPU buffer: the device's maxBufferSize is ${this.maxBufferSize} bytes`);
@@ -51,6 +53,7 @@ export class BufferPool {
   }
 
   release(buffer: GPUBuffer): void {
+    if (this.disposed) return; // its buffers are already destroyed
     if (!this.inUse.delete(buffer)) throw new Error('BufferPool.release: buffer is not in use (released twice?)');
     this.usedBytes -= buffer.size;
     let list = this.free.get(buffer.size);
@@ -76,6 +79,7 @@ export class BufferPool {
 
   /** Destroys every buffer, in use or not. */
   dispose(): void {
+    this.disposed = true;
     this.trim();
     for (const b of this.inUse) b.destroy();
     this.inUse.clear();

@@ -32,10 +32,11 @@ export interface EngineOptions extends DeviceOptions {
  */
 export class Engine {
   readonly pipelines: PipelineCache;
+  /** The buffers of eager tensors (a Recording owns its own). */
   readonly pool: BufferPool;
-  private readonly uniforms: UniformCache;
-  private commands: Command[] = [];
-  private transient: GPUBuffer[] = [];
+  private readonly main: Recorder;
+  /** Where dispatches, copies and allocations go: `main`, or a Recording while capturing. */
+  private target: Recorder;
   private uncaptured: string[] = [];
   private lost: DeviceLostError | undefined;
   private disposed = false;
@@ -48,7 +49,8 @@ export class Engine {
   ) {
     this.pipelines = new PipelineCache(device, options.checkKernel);
     this.pool = new BufferPool(device, device.limits.maxBufferSize);
-    this.uniforms = new UniformCache(device);
+    this.main = { commands: [], transient: [], pool: this.pool, uniforms: new UniformCache(device) };
+    this.target = this.main;
     device.addEventListener('uncapturederror', (event) => {
       this.uncaptured.push((event as GPUUncapturedErrorEvent).error.message);
     });
@@ -83,7 +85,8 @@ export class Engine {
   empty(shape: Shape, label?: string): Tensor {
     this.checkUsable();
     const n = numel(shape);
-    return new Tensor(this, this.pool.acquire(n * 4, label), shape);
+    const pool = this.target.pool;
+    return new Tensor(this, pool.acquire(n * 4, label), shape, pool);
   }
 
   /** A float32 tensor holding `data` (copied; the upload is ordered with the recorded commands). */
@@ -109,13 +112,13 @@ export class Engine {
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
     new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     staging.unmap();
-    this.transient.push(staging);
-    this.commands.push({ kind: 'copy', src: staging, srcOffset: 0, dst, dstOffset, size });
+    this.target.transient.push(staging);
+    this.target.commands.push({ kind: 'copy', src: staging, srcOffset: 0, dst, dstOffset, size });
   }
 
   copy(src: GPUBuffer, dst: GPUBuffer, size: number, srcOffset = 0, dstOffset = 0): void {
     this.checkUsable();
-    this.commands.push({ kind: 'copy', src, srcOffset, dst, dstOffset, size });
+    this.target.commands.push({ kind: 'copy', src, srcOffset, dst, dstOffset, size });
   }
 
   // ---- kernels ----------------------------------------------------------------------------
@@ -136,7 +139,7 @@ export class Engine {
     }
     const maxBinding = this.device.limits.maxStorageBufferBindingSize;
     const entries: GPUBindGroupEntry[] = [];
-    if (uniforms) entries.push({ binding: 0, resource: { buffer: this.uniforms.get(uniforms.bytes()) } });
+    if (uniforms) entries.push({ binding: 0, resource: { buffer: this.target.uniforms.get(uniforms.bytes()) } });
     buffers.forEach((b, i) => {
       const buffer = b instanceof Tensor ? b.buffer : b;
       const size = b instanceof Tensor ? Math.max(4, b.size * 4) : b.size;
@@ -152,23 +155,61 @@ export class Engine {
     const layout = this.pipelines.bindGroupLayout(spec.bindings);
     const bindGroup = this.device.createBindGroup({ label: spec.name, layout, entries });
     if (groups[0] * groups[1] * groups[2] === 0) return;
-    this.commands.push({ kind: 'dispatch', spec, key, pipeline: this.pipelines.get(spec, key), bindGroup, groups });
+    this.target.commands.push({ kind: 'dispatch', spec, key, pipeline: this.pipelines.get(spec, key), bindGroup, groups });
+  }
+
+  // ---- capture and replay -----------------------------------------------------------------
+
+  /**
+   * Runs `fn` with every dispatch, copy and allocation diverted into a new Recording, which owns
+   * the buffers (from its own pool, so tensors disposed inside `fn` are reused by later ones:
+   * liveness-based reuse) and the uniform buffers. `replay` then re-issues the same dispatches
+   * with the same bind groups, allocating nothing.
+   */
+  capture<T>(fn: () => T): { value: T; recording: Recording } {
+    this.checkUsable();
+    if (this.target !== this.main) throw new Error('Engine.capture: already capturing');
+    const recorder: Recorder = {
+      commands: [],
+      transient: [],
+      pool: new BufferPool(this.device, this.device.limits.maxBufferSize),
+      uniforms: new UniformCache(this.device, Infinity),
+    };
+    this.target = recorder;
+    let value: T;
+    try {
+      value = fn();
+    } catch (err) {
+      this.target = this.main;
+      disposeRecorder(recorder);
+      throw err;
+    }
+    this.target = this.main;
+    return { value, recording: new Recording(recorder) };
+  }
+
+  /** Appends a recording's commands to what will be submitted next. */
+  replay(recording: Recording): void {
+    this.checkUsable();
+    if (this.target !== this.main) throw new Error('Engine.replay: cannot replay while capturing');
+    this.main.commands.push(...recording.commands());
   }
 
   // ---- submission and readback ------------------------------------------------------------
 
   /** Number of commands recorded and not yet submitted. */
   get pending(): number {
-    return this.commands.length;
+    return this.main.commands.length;
   }
 
   /** Encodes every recorded command into one command buffer and submits it. */
   async flush(): Promise<void> {
     this.checkUsable();
-    const commands = this.commands;
-    const transient = this.transient;
-    this.commands = [];
-    this.transient = [];
+    if (this.target !== this.main) throw new Error('Engine.flush: cannot submit while capturing');
+    const commands = this.main.commands;
+    const transient = this.main.transient;
+    this.main.commands = [];
+    this.main.transient = [];
     if (commands.length > 0) {
       // Pipelines still compiling are awaited together, not one by one.
       const pipelines = await Promise.all(commands.map((c) => (c.kind === 'dispatch' ? c.pipeline : undefined)));
@@ -194,7 +235,7 @@ export class Engine {
       const oom = await this.device.popErrorScope();
       const invalid = await this.device.popErrorScope();
       for (const b of transient) b.destroy();
-      this.uniforms.evict();
+      this.main.uniforms.evict();
       const names = [...new Set(commands.flatMap((c) => (c.kind === 'dispatch' ? [c.spec.name] : [])))].join(', ');
       if (oom) throw new Error(`GPU out of memory while running [${names}]: ${oom.message}`);
       if (invalid) throw new Error(`WebGPU validation error while running [${names}]: ${invalid.message}`);
@@ -249,11 +290,57 @@ export class Engine {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.commands = [];
-    for (const b of this.transient) b.destroy();
-    this.pool.dispose();
-    this.uniforms.dispose();
+    disposeRecorder(this.main);
     this.device.destroy();
+  }
+}
+
+interface Recorder {
+  commands: Command[];
+  /** Staging buffers of uploads: destroyed after the submit (main) or with the Recording. */
+  transient: GPUBuffer[];
+  pool: BufferPool;
+  uniforms: UniformCache;
+}
+
+function disposeRecorder(r: Recorder): void {
+  r.commands = [];
+  for (const b of r.transient) b.destroy();
+  r.transient = [];
+  r.pool.dispose();
+  r.uniforms.dispose();
+}
+
+/** Dispatches captured once by `Engine.capture`, replayable any number of times. */
+export class Recording {
+  private disposed = false;
+
+  constructor(private readonly recorder: Recorder) {}
+
+  /** Bytes of the buffers this recording owns. */
+  get bytesAllocated(): number {
+    return this.recorder.pool.stats().bytesAllocated;
+  }
+
+  get dispatchCount(): number {
+    return this.recorder.commands.filter((c) => c.kind === 'dispatch').length;
+  }
+
+  /** Resolves when every pipeline the recording uses is compiled (they compile concurrently). */
+  async compiled(): Promise<void> {
+    await Promise.all(this.recorder.commands.map((c) => (c.kind === 'dispatch' ? c.pipeline : undefined)));
+  }
+
+  commands(): readonly Command[] {
+    if (this.disposed) throw new Error('Recording used after dispose()');
+    return this.recorder.commands;
+  }
+
+  /** Frees the recording's buffers; tensors it produced become invalid. Call after its last submit. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    disposeRecorder(this.recorder);
   }
 }
 

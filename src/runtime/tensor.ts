@@ -1,3 +1,4 @@
+import type { BufferPool } from './buffer-pool.js';
 import type { Engine } from './engine.js';
 
 export type Shape = readonly number[];
@@ -18,7 +19,10 @@ export function shapeString(shape: Shape): string {
 /** One GPU buffer shared by a tensor and its views; returned to the pool when the last one is disposed. */
 class Storage {
   refs = 1;
-  constructor(readonly buffer: GPUBuffer) {}
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly pool: BufferPool | undefined,
+  ) {}
 }
 
 /**
@@ -30,10 +34,14 @@ export class Tensor {
   readonly size: number;
   private storage: Storage | undefined;
 
-  constructor(readonly engine: Engine, storage: GPUBuffer | Storage, shape: Shape) {
+  /**
+   * @param pool where the buffer goes back when the last view is disposed; without one the
+   *   buffer is borrowed and the tensor's dispose leaves it alone.
+   */
+  constructor(readonly engine: Engine, storage: GPUBuffer | Storage, shape: Shape, pool?: BufferPool) {
     this.shape = Object.freeze([...shape]);
     this.size = numel(shape);
-    this.storage = storage instanceof Storage ? storage : new Storage(storage);
+    this.storage = storage instanceof Storage ? storage : new Storage(storage, pool);
   }
 
   get rank(): number {
@@ -96,6 +104,6 @@ export class Tensor {
     if (!storage) return;
     this.storage = undefined;
     storage.refs -= 1;
-    if (storage.refs === 0 && !this.engine.isLost) this.engine.pool.release(storage.buffer);
+    if (storage.refs === 0 && !this.engine.isLost) storage.pool?.release(storage.buffer);
   }
 }
