@@ -1,15 +1,28 @@
-// 2-D pooling over NCHW planes (PyTorch semantics). A tensor is `planes` = N*C planes of H x W;
-// outputs are planes of OH x OW. Define: WG (workgroup size; a power of two for global_avg_pool).
-// Entry points:
+// 2-D pooling over NCHW planes (PyTorch semantics), forward and backward. A tensor is `planes` =
+// N*C planes of H x W; outputs are planes of OH x OW. Define: WG (workgroup size; a power of two for
+// global_avg_pool).
+// Each kernel reads `x` and writes `y`: forward, the input and the pooled output; backward, the
+// output gradient and the input gradient.
+// Forward entry points:
 //   max_pool, max_pool_indices: one invocation per output; the window's max (NaN wins, as in
 //     PyTorch) and, for max_pool_indices, its flat index ih * W + iw within the plane, as f32.
 //   avg_pool: one invocation per output; the divisor follows PyTorch's count_include_pad rule.
 //   adaptive_avg_pool: one invocation per output, window [floor(i*in/out), ceil((i+1)*in/out)).
 //   global_avg_pool: one workgroup per plane, partial sums merged by a workgroup-shared tree.
-// The one-invocation-per-output grids may be folded into two dimensions (engine.grid1d).
+// Backward entry points gather: one invocation per input cell sums the gradients of the few outputs
+// whose windows cover it, in output order, so overlapping windows accumulate without atomics and
+// every run gives the same bits.
+//   max_pool_backward: outputs whose recorded argmax (`argmax`, from max_pool_indices) is this cell.
+//   max_pool_backward_plane: the same without the window geometry: one workgroup per plane zeroes
+//     it, then one invocation adds each output's gradient at its argmax, in output order.
+//   avg_pool_backward, adaptive_avg_pool_backward: each covering output's gradient over its divisor.
+//   global_avg_pool_backward: the 1x1 case, every cell gets its plane's gradient / (H*W).
+// The one-invocation-per-item grids may be folded into two dimensions (engine.grid1d).
 
 struct Params {
-  total: u32, // outputs (N*C*OH*OW), or planes for global_avg_pool
+  // Items of the grid: outputs (N*C*OH*OW) forward, input cells (N*C*H*W) backward, or planes for
+  // global_avg_pool and max_pool_backward_plane.
+  total: u32,
   h: u32,
   w: u32,
   oh: u32,
@@ -31,6 +44,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> indices: array<f32>;
+// The backward kernels' saved argmax. It shares binding 3 with `indices`, which WGSL allows because
+// no entry point uses both.
+@group(0) @binding(3) var<storage, read> argmax: array<f32>;
 
 var<workgroup> partial: array<f32, WG>;
 
@@ -95,15 +111,15 @@ fn max_pool_indices(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   indices[o] = f32(best.index);
 }
 
-@compute @workgroup_size(WG)
-fn avg_pool(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let o = linear_index(wid, nwg, lid);
-  if (o >= p.total) { return; }
-  let at = output_position(o);
+// An average-pooling window: the input cells it sums, [h0, h1) x [w0, w1), and what the sum is
+// divided by.
+struct AvgWindow { h0: i32, h1: i32, w0: i32, w1: i32, divisor: f32 }
+
+fn avg_window(row: u32, col: u32) -> AvgWindow {
   // The window, first clipped to the padded input (whose size is the count_include_pad divisor),
   // then to the input itself.
-  var h0 = i32(at.row * p.sh) - i32(p.ph);
-  var w0 = i32(at.col * p.sw) - i32(p.pw);
+  var h0 = i32(row * p.sh) - i32(p.ph);
+  var w0 = i32(col * p.sw) - i32(p.pw);
   var h1 = min(h0 + i32(p.kh), i32(p.h + p.ph));
   var w1 = min(w0 + i32(p.kw), i32(p.w + p.pw));
   let padded_count = (h1 - h0) * (w1 - w0);
@@ -111,21 +127,38 @@ fn avg_pool(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   w0 = max(w0, 0);
   h1 = min(h1, i32(p.h));
   w1 = min(w1, i32(p.w));
-  let base = at.plane * p.h * p.w;
-  var sum = 0.0;
-  for (var ih = h0; ih < h1; ih++) {
-    let row = base + u32(ih) * p.w;
-    for (var iw = w0; iw < w1; iw++) {
-      sum += x[row + u32(iw)];
-    }
-  }
   var divisor = p.divisor;
   if (p.divisor_mode == 0u) {
     divisor = f32(padded_count);
   } else if (p.divisor_mode == 1u) {
     divisor = f32((h1 - h0) * (w1 - w0));
   }
-  y[o] = sum / divisor;
+  return AvgWindow(h0, h1, w0, w1, divisor);
+}
+
+@compute @workgroup_size(WG)
+fn avg_pool(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = linear_index(wid, nwg, lid);
+  if (o >= p.total) { return; }
+  let at = output_position(o);
+  let win = avg_window(at.row, at.col);
+  let base = at.plane * p.h * p.w;
+  var sum = 0.0;
+  for (var ih = win.h0; ih < win.h1; ih++) {
+    let row = base + u32(ih) * p.w;
+    for (var iw = win.w0; iw < win.w1; iw++) {
+      sum += x[row + u32(iw)];
+    }
+  }
+  y[o] = sum / win.divisor;
+}
+
+// A half-open range of rows or columns.
+struct Span { first: u32, end: u32 }
+
+// Adaptive pooling's window of output i along an axis: [floor(i*in/out), ceil((i+1)*in/out)).
+fn adaptive_span(i: u32, n_in: u32, n_out: u32) -> Span {
+  return Span((i * n_in) / n_out, ((i + 1u) * n_in + n_out - 1u) / n_out);
 }
 
 @compute @workgroup_size(WG)
@@ -133,19 +166,17 @@ fn adaptive_avg_pool(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   let o = linear_index(wid, nwg, lid);
   if (o >= p.total) { return; }
   let at = output_position(o);
-  let h0 = (at.row * p.h) / p.oh;
-  let h1 = ((at.row + 1u) * p.h + p.oh - 1u) / p.oh;
-  let w0 = (at.col * p.w) / p.ow;
-  let w1 = ((at.col + 1u) * p.w + p.ow - 1u) / p.ow;
+  let rows = adaptive_span(at.row, p.h, p.oh);
+  let cols = adaptive_span(at.col, p.w, p.ow);
   let base = at.plane * p.h * p.w;
   var sum = 0.0;
-  for (var ih = h0; ih < h1; ih++) {
+  for (var ih = rows.first; ih < rows.end; ih++) {
     let row = base + ih * p.w;
-    for (var iw = w0; iw < w1; iw++) {
+    for (var iw = cols.first; iw < cols.end; iw++) {
       sum += x[row + iw];
     }
   }
-  y[o] = sum / f32((h1 - h0) * (w1 - w0));
+  y[o] = sum / f32((rows.end - rows.first) * (cols.end - cols.first));
 }
 
 @compute @workgroup_size(WG)
@@ -170,4 +201,122 @@ fn global_avg_pool(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   if (lid == 0u) {
     y[plane] = partial[0] / f32(n);
   }
+}
+
+// ---- backward ----------------------------------------------------------------------------------
+
+// An input cell: its plane and row/column in the input.
+struct In { plane: u32, row: u32, col: u32 }
+
+fn input_position(i: u32) -> In {
+  let col = i % p.w;
+  let t = i / p.w;
+  return In(t / p.h, t % p.h, col);
+}
+
+// The outputs along an axis whose window (start o*s - pad, taps every d cells, k of them) can reach
+// cell `at`: the window starts at most `at` and at least `at - (k-1)*d`. With dilation some of
+// them step over the cell; max_pool_backward's argmax test skips those.
+fn covering(at: u32, k: u32, s: u32, pad: u32, d: u32, n_out: u32) -> Span {
+  let lowest_start = i32(at + pad) - i32((k - 1u) * d);
+  var first = 0u;
+  if (lowest_start > 0) {
+    first = (u32(lowest_start) + s - 1u) / s;
+  }
+  return Span(first, min((at + pad) / s + 1u, n_out));
+}
+
+@compute @workgroup_size(WG)
+fn max_pool_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= p.total) { return; }
+  let at = input_position(i);
+  let rows = covering(at.row, p.kh, p.sh, p.ph, p.dh, p.oh);
+  let cols = covering(at.col, p.kw, p.sw, p.pw, p.dw, p.ow);
+  // Indices are exact in f32 (planes are at most 2^24 cells), so they compare as floats.
+  let cell = f32(at.row * p.w + at.col);
+  let base = at.plane * p.oh * p.ow;
+  var sum = 0.0;
+  for (var r = rows.first; r < rows.end; r++) {
+    for (var c = cols.first; c < cols.end; c++) {
+      let o = base + r * p.ow + c;
+      if (argmax[o] == cell) {
+        sum += x[o];
+      }
+    }
+  }
+  y[i] = sum;
+}
+
+@compute @workgroup_size(WG)
+fn max_pool_backward_plane(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  // The plane index is the same for the whole workgroup, so leaving early keeps barriers uniform.
+  let plane = wid.y * nwg.x + wid.x;
+  if (plane >= p.total) { return; }
+  let n = p.h * p.w;
+  let base = plane * n;
+  for (var i = lid; i < n; i += WG) {
+    y[base + i] = 0.0;
+  }
+  storageBarrier();
+  // Any output may name any cell, so a single invocation adds them: no two writes race.
+  if (lid == 0u) {
+    let outputs = p.oh * p.ow;
+    let out_base = plane * outputs;
+    for (var o = 0u; o < outputs; o++) {
+      let index = argmax[out_base + o];
+      let cell = u32(index);
+      // As in max_pool_backward, an index that is no cell of the plane routes nowhere.
+      if (index >= 0.0 && f32(cell) == index && cell < n) {
+        y[base + cell] += x[out_base + o];
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn avg_pool_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= p.total) { return; }
+  let at = input_position(i);
+  // Average pooling has no dilation; every covering window sums this cell.
+  let rows = covering(at.row, p.kh, p.sh, p.ph, 1u, p.oh);
+  let cols = covering(at.col, p.kw, p.sw, p.pw, 1u, p.ow);
+  let base = at.plane * p.oh * p.ow;
+  var sum = 0.0;
+  for (var r = rows.first; r < rows.end; r++) {
+    for (var c = cols.first; c < cols.end; c++) {
+      sum += x[base + r * p.ow + c] / avg_window(r, c).divisor;
+    }
+  }
+  y[i] = sum;
+}
+
+@compute @workgroup_size(WG)
+fn adaptive_avg_pool_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= p.total) { return; }
+  let at = input_position(i);
+  // Output i covers cell a exactly when i lies in [floor(a*out/in), ceil((a+1)*out/in)): the
+  // window formula with the roles of input and output swapped.
+  let rows = adaptive_span(at.row, p.oh, p.h);
+  let cols = adaptive_span(at.col, p.ow, p.w);
+  let base = at.plane * p.oh * p.ow;
+  var sum = 0.0;
+  for (var r = rows.first; r < rows.end; r++) {
+    let win_rows = adaptive_span(r, p.h, p.oh);
+    for (var c = cols.first; c < cols.end; c++) {
+      let win_cols = adaptive_span(c, p.w, p.ow);
+      sum += x[base + r * p.ow + c] / f32((win_rows.end - win_rows.first) * (win_cols.end - win_cols.first));
+    }
+  }
+  y[i] = sum;
+}
+
+@compute @workgroup_size(WG)
+fn global_avg_pool_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= p.total) { return; }
+  let n = p.h * p.w;
+  y[i] = x[i / n] / f32(n);
 }

@@ -1,5 +1,6 @@
-// Pooling forward ops with PyTorch's semantics (torch.nn.functional.max_pool1d/2d, avg_pool2d,
-// adaptive_avg_pool2d): argument checks and output shapes here, kernels in shaders/pool.wgsl.
+// Pooling ops with PyTorch's semantics (torch.nn.functional.max_pool1d/2d, avg_pool2d,
+// adaptive_avg_pool2d) and their backward passes: argument checks and output shapes here, kernels
+// in shaders/pool.wgsl.
 import { grid1d } from '../runtime/engine.js';
 import type { BindingKind, KernelSpec } from '../runtime/kernel.js';
 import { numel, shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
@@ -43,6 +44,8 @@ interface PoolGeometry {
   dilation: number[];
   /** The output's shape, of the input's rank. */
   outShape: number[];
+  /** The window arguments, for error messages. */
+  window: string;
 }
 
 interface WindowOptions {
@@ -70,17 +73,23 @@ function pooledSize(size: number, k: number, s: number, p: number, d: number, ce
 }
 
 /**
- * Checks a pooling call and works out its geometry. `dims` is 1 (x [N, C, L] or [C, L], run as
- * 2-D with H = 1) or 2 (x [N, C, H, W] or [C, H, W]).
+ * Checks the shape of a pooling input: rank dims + 1 or dims + 2, and (as PyTorch) an empty batch
+ * but no empty channel or spatial dimension.
  */
-function poolGeometry(op: string, x: Tensor, o: WindowOptions, dims: 1 | 2, hasDilation: boolean): PoolGeometry {
-  expectSameEngine(op, x);
-  expectRank(op, 'input', x, [dims + 1, dims + 2]);
-  // PyTorch allows an empty batch, never an empty channel or spatial dimension.
-  const batched = x.rank === dims + 2;
-  if (x.shape.some((n, i) => n === 0 && !(batched && i === 0))) {
-    fail(op, `expected an input with non-zero channel and spatial sizes (the batch may be empty), got ${shapeString(x.shape)}`);
+function expectPoolInput(op: string, shape: Shape, dims: 1 | 2): void {
+  expectRank(op, 'input', shape, [dims + 1, dims + 2]);
+  const batched = shape.length === dims + 2;
+  if (shape.some((n, i) => n === 0 && !(batched && i === 0))) {
+    fail(op, `expected an input with non-zero channel and spatial sizes (the batch may be empty), got ${shapeString(shape)}`);
   }
+}
+
+/**
+ * Checks a pooling call on an input of `shape` and works out its geometry. `dims` is 1 ([N, C, L]
+ * or [C, L], run as 2-D with H = 1) or 2 ([N, C, H, W] or [C, H, W]).
+ */
+function poolGeometry(op: string, shape: Shape, o: WindowOptions, dims: 1 | 2, hasDilation: boolean): PoolGeometry {
+  expectPoolInput(op, shape, dims);
   const kernel = expand(op, 'kernelSize', o.kernelSize, dims, 1);
   const stride = o.stride === undefined ? kernel : expand(op, 'stride', o.stride, dims, 1);
   const padding = expand(op, 'padding', o.padding ?? 0, dims, 0);
@@ -94,12 +103,12 @@ function poolGeometry(op: string, x: Tensor, o: WindowOptions, dims: 1 | 2, hasD
   if (padding.some((p, i) => p > Math.floor(kernel[i]! / 2))) {
     fail(op, `pad should be smaller than or equal to half of kernel size, but got ${window}`);
   }
-  const spatial = x.shape.slice(-dims);
+  const spatial = shape.slice(-dims);
   const out = spatial.map((n, i) => pooledSize(n, kernel[i]!, stride[i]!, padding[i]!, dilation[i]!, ceilMode));
   if (out.some((n) => n <= 0)) {
-    fail(op, `output size is too small: computed ${list(out)} from input ${shapeString(x.shape)} with ${window}`);
+    fail(op, `output size is too small: computed ${list(out)} from input ${shapeString(shape)} with ${window}`);
   }
-  const lead = x.shape.slice(0, -dims);
+  const lead = shape.slice(0, -dims);
   const planes = numel(lead);
   const outShape = [...lead, ...out];
   // 1-D pools are the 2-D kernel over planes of height 1.
@@ -117,6 +126,7 @@ function poolGeometry(op: string, x: Tensor, o: WindowOptions, dims: 1 | 2, hasD
     padding: axis(padding, 0),
     dilation: axis(dilation, 1),
     outShape,
+    window,
   };
 }
 
@@ -128,6 +138,12 @@ const MAX_POOL = poolKernel('max_pool', ['uniform', 'read', 'write']);
 const MAX_POOL_INDICES = poolKernel('max_pool_indices', ['uniform', 'read', 'write', 'write']);
 const AVG_POOL = poolKernel('avg_pool', ['uniform', 'read', 'write']);
 const ADAPTIVE_AVG_POOL = poolKernel('adaptive_avg_pool', ['uniform', 'read', 'write']);
+// Backward kernels read the output gradient and write the input gradient; max pooling also reads the argmax.
+const MAX_POOL_BACKWARD = poolKernel('max_pool_backward', ['uniform', 'read', 'write', 'read']);
+const MAX_POOL_BACKWARD_PLANE = poolKernel('max_pool_backward_plane', ['uniform', 'read', 'write', 'read']);
+const AVG_POOL_BACKWARD = poolKernel('avg_pool_backward', ['uniform', 'read', 'write']);
+const ADAPTIVE_AVG_POOL_BACKWARD = poolKernel('adaptive_avg_pool_backward', ['uniform', 'read', 'write']);
+const GLOBAL_AVG_POOL_BACKWARD = poolKernel('global_avg_pool_backward', ['uniform', 'read', 'write']);
 
 /** shaders/pool.wgsl's Params, in its field order. */
 function poolParams(g: PoolGeometry, total: number, divisorMode = 0, divisor = 0): ParamWriter {
@@ -152,18 +168,30 @@ export function runOverPlanes(
   outShapes: readonly Shape[],
   record: (input: Tensor, planes: number, outputs: Tensor[]) => void,
 ): Tensor[] {
-  const engine = x.engine;
+  return runOverPlaneSets(op, [x], planes, outShapes, ([input], count, outputs) => record(input!, count, outputs));
+}
+
+/** runOverPlanes for kernels reading several tensors of `planes` equal planes each. */
+export function runOverPlaneSets(
+  op: string,
+  xs: readonly Tensor[],
+  planes: number,
+  outShapes: readonly Shape[],
+  record: (inputs: Tensor[], planes: number, outputs: Tensor[]) => void,
+): Tensor[] {
+  const engine = xs[0]!.engine;
   const limit = engine.limits.maxStorageBufferBindingSize;
-  const inPlane = planes === 0 ? 0 : x.size / planes;
+  const inPlanes = xs.map((x) => (planes === 0 ? 0 : x.size / planes));
   const outPlanes = outShapes.map((s) => (planes === 0 ? 0 : numel(s) / planes));
-  const planeBytes = Math.max(inPlane, ...outPlanes) * 4;
+  const planeBytes = Math.max(...inPlanes, ...outPlanes) * 4;
   if (planeBytes * planes <= limit) {
     const outputs = outShapes.map((s) => engine.empty(s));
-    record(x, planes, outputs);
+    record([...xs], planes, outputs);
     return outputs;
   }
   if (planeBytes > limit) {
-    fail(op, `one plane of input ${shapeString(x.shape)} or its output takes ${planeBytes} bytes, over the device's maxStorageBufferBindingSize of ${limit}`);
+    const inputs = xs.map((x) => shapeString(x.shape)).join(' and ');
+    fail(op, `one plane of input ${inputs} or its output takes ${planeBytes} bytes, over the device's maxStorageBufferBindingSize of ${limit}`);
   }
   // Equal chunks, as few as fit, so the scratch tensors are no bigger than needed.
   const chunks = Math.ceil(planes / Math.floor(limit / planeBytes));
@@ -171,14 +199,16 @@ export function runOverPlanes(
   const outputs = outShapes.map((s) => engine.empty(s));
   for (let first = 0; first < planes; first += perChunk) {
     const count = Math.min(perChunk, planes - first);
-    const input = engine.empty([count * inPlane]);
-    engine.copy(x.buffer, input.buffer, count * inPlane * 4, first * inPlane * 4, 0);
+    const inputs = xs.map((x, i) => {
+      const part = engine.empty([count * inPlanes[i]!]);
+      engine.copy(x.buffer, part.buffer, count * inPlanes[i]! * 4, first * inPlanes[i]! * 4, 0);
+      return part;
+    });
     const parts = outPlanes.map((n) => engine.empty([count * n]));
-    record(input, count, parts);
+    record(inputs, count, parts);
     parts.forEach((part, i) => engine.copy(part.buffer, outputs[i]!.buffer, count * outPlanes[i]! * 4, 0, first * outPlanes[i]! * 4));
     // Returned to the pool now: the next chunk may reuse them, in order, in the same submission.
-    input.dispose();
-    for (const part of parts) part.dispose();
+    for (const part of [...inputs, ...parts]) part.dispose();
   }
   return outputs;
 }
@@ -197,7 +227,8 @@ function maxPool(op: string, x: Tensor, g: PoolGeometry, withIndices: boolean): 
  * (padding acts as -inf), the first maximum of a window wins, NaN propagates.
  */
 export function maxPool2d(x: Tensor, options: MaxPoolOptions): Tensor {
-  return maxPool('maxPool2d', x, poolGeometry('maxPool2d', x, options, 2, true), false)[0]!;
+  expectSameEngine('maxPool2d', x);
+  return maxPool('maxPool2d', x, poolGeometry('maxPool2d', x.shape, options, 2, true), false)[0]!;
 }
 
 /**
@@ -205,17 +236,32 @@ export function maxPool2d(x: Tensor, options: MaxPoolOptions): Tensor {
  * (n, c) plane (F.max_pool2d's return_indices), stored as float32: exact for planes under 2^24 cells.
  */
 export function maxPool2dWithIndices(x: Tensor, options: MaxPoolOptions): { output: Tensor; indices: Tensor } {
-  const g = poolGeometry('maxPool2dWithIndices', x, options, 2, true);
-  if (g.h * g.w > 2 ** 24) {
-    fail('maxPool2dWithIndices', `planes of ${g.h * g.w} cells (input ${shapeString(x.shape)}) are too large for float32 indices (at most 2^24)`);
-  }
-  const [output, indices] = maxPool('maxPool2dWithIndices', x, g, true);
-  return { output: output!, indices: indices! };
+  return maxPoolWithIndices('maxPool2dWithIndices', x, options, 2);
 }
 
 /** Max pooling over x [N, C, L] (or [C, L]), as F.max_pool1d: the 2-D kernel with H = 1. */
 export function maxPool1d(x: Tensor, options: MaxPoolOptions): Tensor {
-  return maxPool('maxPool1d', x, poolGeometry('maxPool1d', x, options, 1, true), false)[0]!;
+  expectSameEngine('maxPool1d', x);
+  return maxPool('maxPool1d', x, poolGeometry('maxPool1d', x.shape, options, 1, true), false)[0]!;
+}
+
+/** maxPool1d that also returns, per output, the position of the chosen input along L, as float32. */
+export function maxPool1dWithIndices(x: Tensor, options: MaxPoolOptions): { output: Tensor; indices: Tensor } {
+  return maxPoolWithIndices('maxPool1dWithIndices', x, options, 1);
+}
+
+function expectFloatIndexable(op: string, g: PoolGeometry, inputShape: Shape): void {
+  if (g.h * g.w > 2 ** 24) {
+    fail(op, `planes of ${g.h * g.w} cells (input ${shapeString(inputShape)}) are too large for float32 indices (at most 2^24)`);
+  }
+}
+
+function maxPoolWithIndices(op: string, x: Tensor, options: MaxPoolOptions, dims: 1 | 2): { output: Tensor; indices: Tensor } {
+  expectSameEngine(op, x);
+  const g = poolGeometry(op, x.shape, options, dims, true);
+  expectFloatIndexable(op, g, x.shape);
+  const [output, indices] = maxPool(op, x, g, true);
+  return { output: output!, indices: indices! };
 }
 
 /**
@@ -225,16 +271,23 @@ export function maxPool1d(x: Tensor, options: MaxPoolOptions): Tensor {
  */
 export function avgPool2d(x: Tensor, options: AvgPoolOptions): Tensor {
   const op = 'avgPool2d';
+  expectSameEngine(op, x);
+  const { g, mode, divisor } = avgGeometry(op, x.shape, options);
+  return runOverPlanes(op, x, g.planes, [g.outShape], (input, planes, [out]) => {
+    const total = planes * g.oh * g.ow;
+    x.engine.dispatch(AVG_POOL, [input, out!], grid1d(total, WG), poolParams(g, total, mode, divisor));
+  })[0]!;
+}
+
+/** Checks an average-pooling call; its divisor mode is shaders/pool.wgsl's `divisor_mode`. */
+function avgGeometry(op: string, shape: Shape, options: AvgPoolOptions): { g: PoolGeometry; mode: number; divisor: number } {
   const { divisorOverride } = options;
-  const g = poolGeometry(op, x, { ...options, dilation: 1 }, 2, false);
+  const g = poolGeometry(op, shape, { ...options, dilation: 1 }, 2, false);
   if (divisorOverride !== undefined && (!Number.isInteger(divisorOverride) || divisorOverride === 0)) {
     fail(op, `divisorOverride must be a non-zero integer, got ${divisorOverride}`);
   }
   const mode = divisorOverride !== undefined ? 2 : (options.countIncludePad ?? true) ? 0 : 1;
-  return runOverPlanes(op, x, g.planes, [g.outShape], (input, planes, [out]) => {
-    const total = planes * g.oh * g.ow;
-    x.engine.dispatch(AVG_POOL, [input, out!], grid1d(total, WG), poolParams(g, total, mode, divisorOverride ?? 0));
-  })[0]!;
+  return { g, mode, divisor: divisorOverride ?? 0 };
 }
 
 /**
@@ -245,10 +298,7 @@ export function avgPool2d(x: Tensor, options: AvgPoolOptions): Tensor {
 export function adaptiveAvgPool2d(x: Tensor, outputSize: number | [number, number]): Tensor {
   const op = 'adaptiveAvgPool2d';
   expectSameEngine(op, x);
-  expectRank(op, 'input', x, [3, 4]);
-  if (x.shape.some((n, i) => n === 0 && !(x.rank === 4 && i === 0))) {
-    fail(op, `expected an input with non-zero channel and spatial sizes (the batch may be empty), got ${shapeString(x.shape)}`);
-  }
+  expectPoolInput(op, x.shape, 2);
   const [oh, ow] = expand(op, 'outputSize', outputSize, 2, 0) as [number, number];
   const [h, w] = x.shape.slice(-2) as [number, number];
   const lead = x.shape.slice(0, -2);
@@ -263,6 +313,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | [number, numbe
     padding: [0, 0],
     dilation: [0, 0],
     outShape: [...lead, oh, ow],
+    window: '',
   };
   return runOverPlanes(op, x, g.planes, [g.outShape], (input, planes, [out]) => {
     if (oh === 1 && ow === 1) {
@@ -273,5 +324,127 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | [number, numbe
       const total = planes * oh * ow;
       x.engine.dispatch(ADAPTIVE_AVG_POOL, [input, out!], grid1d(total, WG), poolParams(g, total));
     }
+  })[0]!;
+}
+
+// ---- backward -------------------------------------------------------------------------------------
+
+function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((n, i) => n === b[i]);
+}
+
+/** Checks `inputShape` (the forward input's shape, as an argument) and `gradOut` against it. */
+function expectBackwardInput(op: string, gradOut: Tensor, inputShape: Shape, dims: 1 | 2): void {
+  if (!Array.isArray(inputShape) || inputShape.some((n) => !Number.isInteger(n) || n < 0)) {
+    fail(op, `inputShape must be a list of integers >= 0, got ${JSON.stringify(inputShape)}`);
+  }
+  expectPoolInput(op, inputShape, dims);
+  const lead = inputShape.slice(0, -dims);
+  if (gradOut.rank !== inputShape.length || !sameShape(gradOut.shape.slice(0, -dims), lead)) {
+    const wanted = shapeString([...lead, ...Array<string>(dims).fill('*')]);
+    fail(op, `expected gradOut of shape ${wanted} to match input ${shapeString(inputShape)}, got ${shapeString(gradOut.shape)}`);
+  }
+}
+
+/** Checks that gradOut has the shape the forward pass gives for `inputShape`. */
+function expectPooledGradOut(op: string, gradOut: Tensor, g: PoolGeometry, inputShape: Shape): void {
+  if (!sameShape(gradOut.shape, g.outShape)) {
+    fail(
+      op,
+      `expected gradOut of shape ${shapeString(g.outShape)} (the output for input ${shapeString(inputShape)} with ${g.window}), got ${shapeString(gradOut.shape)}`,
+    );
+  }
+}
+
+/**
+ * The planes of a backward call whose output size comes from gradOut rather than from a window:
+ * `dims` trailing dimensions of inputShape and gradOut, the rest planes.
+ */
+function planesOf(inputShape: Shape, gradOut: Tensor, dims: 1 | 2): PoolGeometry {
+  const axis = (shape: Shape): number[] => (dims === 1 ? [1, shape[shape.length - 1]!] : shape.slice(-2));
+  const [h, w] = axis(inputShape);
+  const [oh, ow] = axis(gradOut.shape);
+  const unused = [0, 0];
+  return {
+    planes: numel(inputShape.slice(0, -dims)),
+    h: h!,
+    w: w!,
+    oh: oh!,
+    ow: ow!,
+    kernel: unused,
+    stride: unused,
+    padding: unused,
+    dilation: unused,
+    outShape: [...gradOut.shape],
+    window: '',
+  };
+}
+
+function maxPoolBackward(op: string, gradOut: Tensor, indices: Tensor, inputShape: Shape, options: MaxPoolOptions | undefined, dims: 1 | 2): Tensor {
+  expectSameEngine(op, gradOut, indices);
+  expectBackwardInput(op, gradOut, inputShape, dims);
+  const g = options ? poolGeometry(op, inputShape, options, dims, true) : planesOf(inputShape, gradOut, dims);
+  if (options) expectPooledGradOut(op, gradOut, g, inputShape);
+  if (!sameShape(indices.shape, gradOut.shape)) {
+    fail(op, `expected indices of the same shape as gradOut ${shapeString(gradOut.shape)}, got ${shapeString(indices.shape)}`);
+  }
+  expectFloatIndexable(op, g, inputShape);
+  return runOverPlaneSets(op, [gradOut, indices], g.planes, [inputShape], ([dy, argmax], planes, [dx]) => {
+    if (options) {
+      const total = planes * g.h * g.w;
+      gradOut.engine.dispatch(MAX_POOL_BACKWARD, [dy!, dx!, argmax!], grid1d(total, WG), poolParams(g, total));
+    } else {
+      gradOut.engine.dispatch(MAX_POOL_BACKWARD_PLANE, [dy!, dx!, argmax!], grid1d(planes, 1), poolParams(g, planes));
+    }
+  })[0]!;
+}
+
+/**
+ * The gradient of maxPool2d with respect to its input [N, C, H, W] (or [C, H, W]), `inputShape`:
+ * each output's gradient goes to the cell its index (from maxPool2dWithIndices) names, and cells
+ * chosen by several overlapping windows get the sum. With the forward `options` each input cell
+ * gathers from the few windows that can cover it; without them any output may name any cell, so
+ * each plane is summed by one invocation (correct, but slower on big planes: pass the options).
+ */
+export function maxPool2dBackward(gradOut: Tensor, indices: Tensor, inputShape: Shape, options?: MaxPoolOptions): Tensor {
+  return maxPoolBackward('maxPool2dBackward', gradOut, indices, inputShape, options, 2);
+}
+
+/** maxPool2dBackward for maxPool1d: input [N, C, L] (or [C, L]), indices from maxPool1dWithIndices. */
+export function maxPool1dBackward(gradOut: Tensor, indices: Tensor, inputShape: Shape, options?: MaxPoolOptions): Tensor {
+  return maxPoolBackward('maxPool1dBackward', gradOut, indices, inputShape, options, 1);
+}
+
+/**
+ * The gradient of avgPool2d with respect to its input of `inputShape`: each input cell gets the
+ * sum, over the windows that sum it, of the window's output gradient over the same divisor the
+ * forward pass divides by (countIncludePad, ceilMode and divisorOverride as there).
+ */
+export function avgPool2dBackward(gradOut: Tensor, inputShape: Shape, options: AvgPoolOptions): Tensor {
+  const op = 'avgPool2dBackward';
+  expectSameEngine(op, gradOut);
+  expectBackwardInput(op, gradOut, inputShape, 2);
+  const { g, mode, divisor } = avgGeometry(op, inputShape, options);
+  expectPooledGradOut(op, gradOut, g, inputShape);
+  return runOverPlanes(op, gradOut, g.planes, [inputShape], (dy, planes, [dx]) => {
+    const total = planes * g.h * g.w;
+    gradOut.engine.dispatch(AVG_POOL_BACKWARD, [dy, dx!], grid1d(total, WG), poolParams(g, total, mode, divisor));
+  })[0]!;
+}
+
+/**
+ * The gradient of adaptiveAvgPool2d with respect to its input of `inputShape`; the output size is
+ * gradOut's. Each input cell sums the gradients of the windows containing it over their sizes; for
+ * a 1x1 output (global average pooling) that is the plane's gradient / (H * W).
+ */
+export function adaptiveAvgPool2dBackward(gradOut: Tensor, inputShape: Shape): Tensor {
+  const op = 'adaptiveAvgPool2dBackward';
+  expectSameEngine(op, gradOut);
+  expectBackwardInput(op, gradOut, inputShape, 2);
+  const g = planesOf(inputShape, gradOut, 2);
+  const spec = g.oh === 1 && g.ow === 1 ? GLOBAL_AVG_POOL_BACKWARD : ADAPTIVE_AVG_POOL_BACKWARD;
+  return runOverPlanes(op, gradOut, g.planes, [inputShape], (dy, planes, [dx]) => {
+    const total = planes * g.h * g.w;
+    gradOut.engine.dispatch(spec, [dy, dx!], grid1d(total, WG), poolParams(g, total));
   })[0]!;
 }
