@@ -1,5 +1,5 @@
 import { acquireDevice, type DeviceOptions } from '../gpu/device.js';
-import { BufferPool, type PoolStats } from './buffer-pool.js';
+import { BufferPool, bucketSize, type PoolStats } from './buffer-pool.js';
 import { kernelKey, type KernelSpec } from './kernel.js';
 import { PipelineCache, type CachedPipeline } from './pipeline-cache.js';
 import { Tensor, numel, type Shape } from './tensor.js';
@@ -37,6 +37,7 @@ export class Engine {
   private readonly main: Recorder;
   /** Where dispatches, copies and allocations go: `main`, or a Recording while capturing. */
   private target: Recorder;
+  private readonly readStaging = new Map<number, GPUBuffer[]>();
   private uncaptured: string[] = [];
   private lost: DeviceLostError | undefined;
   private disposed = false;
@@ -262,19 +263,33 @@ export class Engine {
   async readBuffer(src: GPUBuffer, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
     this.checkUsable();
     const size = Math.ceil(bytes / 4) * 4;
-    const staging = this.device.createBuffer({ size: Math.max(size, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    // Staging buffers are kept by size: creating a big MAP_READ buffer per read costs more than the copy.
+    const bucket = bucketSize(size);
+    const staging =
+      this.readStaging.get(bucket)?.pop() ??
+      this.device.createBuffer({ size: bucket, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    let reusable = false;
     try {
       if (size > 0) this.copy(src, staging, size, srcOffset, 0);
       await this.flush();
       try {
-        await staging.mapAsync(GPUMapMode.READ);
+        await staging.mapAsync(GPUMapMode.READ, 0, bucket);
       } catch (err) {
         this.checkUsable();
         throw err;
       }
-      return staging.getMappedRange().slice(0, bytes);
+      const data = staging.getMappedRange(0, bucket).slice(0, bytes);
+      staging.unmap();
+      reusable = true;
+      return data;
     } finally {
-      staging.destroy();
+      if (reusable && !this.disposed) {
+        let list = this.readStaging.get(bucket);
+        if (!list) this.readStaging.set(bucket, (list = []));
+        list.push(staging);
+      } else {
+        staging.destroy();
+      }
     }
   }
 
@@ -291,6 +306,8 @@ export class Engine {
     if (this.disposed) return;
     this.disposed = true;
     disposeRecorder(this.main);
+    for (const list of this.readStaging.values()) for (const b of list) b.destroy();
+    this.readStaging.clear();
     this.device.destroy();
   }
 }
