@@ -30,7 +30,7 @@ const RAISED_LIMITS = [
 ] as const;
 
 /** Optional features used when present. */
-const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16'];
+const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
 
 async function findGpu(options: DeviceOptions): Promise<GPU> {
   if (options.gpu) return options.gpu;

@@ -29,5 +29,8 @@ function wgslConst(name: string, value: Define): string {
 export function specialize(source: string, defines: Record<string, Define> = {}): string {
   const names = Object.keys(defines).sort();
   if (names.length === 0) return source;
-  return names.map((n) => wgslConst(n, defines[n]!)).join('\n') + '\n' + source;
+  // `enable` directives must precede every declaration, so they stay above the defines.
+  const directives = source.match(/^(\s*(\/\/[^\n]*)?\n|\s*enable [^;]+;[^\n]*\n)*/)![0];
+  const consts = names.map((n) => wgslConst(n, defines[n]!)).join('\n') + '\n';
+  return directives + consts + source.slice(directives.length);
 }

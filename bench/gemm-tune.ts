@@ -1,0 +1,135 @@
+// Tuning benchmark for the GEMM core and the convolution routes: median time and GFLOPS per
+// tile shape on this adapter. Usage:
+//   npx tsx bench/gemm-tune.ts [--tiles sg:24x4x8,pt:16x2x8] [--only gemm|conv] [--runs 7]
+// A tile is kernel:rows x cols x threads, kernel 'sg' (subgroup) or 'pt' (portable), e.g. sg:24x4x8.
+import { conv2d, type ConvOptions } from '../src/ops/conv.js';
+import { gemm, gemmTile, matmul, type GemmTile } from '../src/ops/gemm.js';
+import { Engine } from '../src/runtime/engine.js';
+import type { Tensor } from '../src/runtime/tensor.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const runs = Number(arg('runs') ?? 7);
+const only = arg('only');
+const tiles: Array<GemmTile | undefined> = arg('tiles')
+  ? arg('tiles')!.split(',').map((s) => {
+      const [kind, shape] = s.split(':') as [string, string];
+      const [rows, cols, threads] = shape.split('x').map(Number) as [number, number, number];
+      return { kernel: kind === 'sg' ? ('subgroup' as const) : ('portable' as const), rows, cols, threads };
+    })
+  : [undefined];
+
+const engine = await Engine.create();
+console.log(`adapter: ${engine.adapterName}`);
+
+function randomTensor(shape: number[]): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = Math.sin(i * 12.9898) * 0.5;
+  return engine.tensor(data, shape);
+}
+
+interface Timing {
+  /** Median wall-clock milliseconds per run. */
+  ms: number;
+  /** Median CPU milliseconds per run of this process (lavapipe's threads included): less
+   * sensitive than wall time to other processes sharing the cores. */
+  cpuMs: number;
+}
+
+/** Medians of `run` (each run recorded, submitted and awaited), after one warm-up. */
+async function time(run: () => Tensor | void): Promise<Timing> {
+  const once = async () => {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const out = run();
+    await engine.sync();
+    const ms = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    if (out) out.dispose();
+    return { ms, cpuMs: (c.user + c.system) / 1000 };
+  };
+  await once();
+  const all: Timing[] = [];
+  for (let i = 0; i < runs; i++) all.push(await once());
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return { ms: median(all.map((t) => t.ms)), cpuMs: median(all.map((t) => t.cpuMs)) };
+}
+
+function report(name: string, tile: GemmTile | undefined, flops: number, t: Timing): void {
+  const shape = tile ? `${tile.kernel === 'subgroup' ? 'sg' : 'pt'}:${tile.rows}x${tile.cols}x${tile.threads}` : 'default';
+  console.log(
+    `${name.padEnd(32)} ${shape.padEnd(12)} ${t.ms.toFixed(2).padStart(8)} ms ${(flops / t.ms / 1e6).toFixed(2).padStart(7)} GFLOPS` +
+      `   (cpu ${t.cpuMs.toFixed(1).padStart(7)} ms: ${((2 * flops) / t.cpuMs / 1e6).toFixed(2).padStart(6)} GFLOPS on 2 idle cores)`,
+  );
+}
+
+if (only !== 'conv') {
+  for (const n of [512, 1024]) {
+    const a = randomTensor([n, n]);
+    const b = randomTensor([n, n]);
+    for (const tile of tiles) {
+      const out = engine.empty([n, n]);
+      const t = await time(() => (tile ? gemm(engine, { a, b, out, M: n, N: n, K: n, tile }) : matmul(a, b)));
+      report(`gemm ${n}^3`, tile ?? gemmTile(engine, n), 2 * n ** 3, t);
+      out.dispose();
+    }
+    a.dispose();
+    b.dispose();
+  }
+}
+
+interface ConvCase {
+  name: string;
+  x: number[];
+  w: number[];
+  options: ConvOptions;
+}
+const convs: ConvCase[] = [
+  { name: 'conv 64@56 3x3', x: [1, 64, 56, 56], w: [64, 64, 3, 3], options: { padding: 1 } },
+  { name: 'conv 128@28 3x3', x: [1, 128, 28, 28], w: [128, 128, 3, 3], options: { padding: 1 } },
+  { name: 'conv 256@14 3x3', x: [1, 256, 14, 14], w: [256, 256, 3, 3], options: { padding: 1 } },
+  { name: 'conv 512@7 3x3', x: [1, 512, 7, 7], w: [512, 512, 3, 3], options: { padding: 1 } },
+  { name: 'conv 3->64 7x7 s2 @224', x: [1, 3, 224, 224], w: [64, 3, 7, 7], options: { stride: 2, padding: 3 } },
+];
+
+if (only !== 'gemm') {
+  for (const c of convs) {
+    const x = randomTensor(c.x);
+    const w = randomTensor(c.w);
+    const probe = conv2d(x, w, undefined, c.options);
+    const [, O, OH, OW] = probe.shape as [number, number, number, number];
+    probe.dispose();
+    const flops = 2 * c.x[0]! * O * OH * OW * c.w[1]! * c.w[2]! * c.w[3]!;
+    for (const algorithm of ['implicit', 'im2col'] as const) {
+      for (const tile of tiles) {
+        const t = await time(() => {
+          if (!tile) return conv2d(x, w, undefined, { ...c.options, algorithm });
+          if (algorithm === 'im2col') return conv2d(x, w, undefined, { ...c.options, algorithm });
+          const out = engine.empty([1, O, OH, OW]);
+          const s = (c.options.stride as number) ?? 1;
+          const p = (c.options.padding as number) ?? 0;
+          gemm(engine, {
+            a: w,
+            b: x,
+            out,
+            M: O,
+            N: OH * OW,
+            K: c.w[1]! * c.w[2]! * c.w[3]!,
+            tile,
+            conv: { channels: c.w[1]!, inH: c.x[2]!, inW: c.x[3]!, outW: OW, kH: c.w[2]!, kW: c.w[3]!, strideH: s, strideW: s, dilH: 1, dilW: 1, padH: p, padW: p },
+          });
+          return out;
+        });
+        report(`${c.name} ${algorithm}`, tile ?? gemmTile(engine, O), flops, t);
+        if (algorithm === 'im2col' && tile) break;
+      }
+    }
+    x.dispose();
+    w.dispose();
+  }
+}
+engine.dispose();

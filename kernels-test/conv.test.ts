@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest';
+import { conv1d, conv2d, conv3d, type ConvOptions } from '../src/ops/conv.js';
+import { conv1dRef, conv2dRef, conv3dRef } from '../src/reference/conv.js';
+import { host, type HostTensor } from '../src/reference/host-tensor.js';
+import type { Tensor } from '../src/runtime/tensor.js';
+import { ELEMENTWISE, assertClose, random, reduction, useEngine } from './helpers.js';
+
+const engine = useEngine();
+let seed = 500;
+
+function pair(shape: number[]): { gpu: Tensor; ref: HostTensor } {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = random(n, seed++);
+  return { gpu: engine().tensor(data, shape), ref: host(data, shape) };
+}
+
+type Conv = typeof conv2d;
+type ConvRef = typeof conv2dRef;
+
+interface Case {
+  name: string;
+  x: number[];
+  w: number[];
+  bias?: boolean;
+  options?: ConvOptions;
+}
+
+/** Runs one case through the GPU op (every listed algorithm) and the reference. */
+async function check(op: Conv, ref: ConvRef, c: Case, algorithms: Array<ConvOptions['algorithm']>): Promise<void> {
+  const x = pair(c.x);
+  const w = pair(c.w);
+  const b = c.bias ? pair([c.w[0]!]) : undefined;
+  const want = ref(x.ref, w.ref, b?.ref, c.options);
+  const k = c.w.slice(1).reduce((p, d) => p * d, 1);
+  for (const algorithm of algorithms) {
+    const got = op(x.gpu, w.gpu, b?.gpu, { ...c.options, algorithm });
+    expect(got.shape).toEqual(want.shape);
+    assertClose(await got.toArray(), want.data, reduction(k), `${c.name} (${algorithm})`);
+    got.dispose();
+  }
+  x.gpu.dispose();
+  w.gpu.dispose();
+  b?.gpu.dispose();
+}
+
+describe('conv2d', () => {
+  const cases: Case[] = [
+    { name: '3x3 pad 1, odd channels', x: [1, 3, 9, 11], w: [5, 3, 3, 3], bias: true, options: { padding: 1 } },
+    { name: 'stride 2, batch 3', x: [3, 5, 10, 9], w: [7, 5, 3, 3], bias: true, options: { stride: 2, padding: 1 } },
+    { name: 'stride 3, no padding', x: [2, 3, 11, 13], w: [4, 3, 3, 3], options: { stride: 3 } },
+    { name: 'dilation 2', x: [1, 3, 12, 10], w: [6, 3, 3, 3], bias: true, options: { dilation: 2, padding: 2 } },
+    { name: 'non-square 3x5 kernel, per-axis stride and padding', x: [2, 4, 9, 12], w: [3, 4, 3, 5], options: { stride: [1, 2], padding: [1, 2] } },
+    { name: 'padding larger than half the kernel', x: [1, 3, 5, 6], w: [5, 3, 3, 3], bias: true, options: { padding: 3 } },
+    { name: 'groups 2 with ReLU', x: [2, 6, 8, 7], w: [4, 3, 3, 3], bias: true, options: { groups: 2, padding: 1, relu: true } },
+    { name: 'depthwise', x: [2, 5, 9, 8], w: [5, 1, 3, 3], bias: true, options: { groups: 5, padding: 1, stride: 2 } },
+    { name: 'depthwise multiplier 2', x: [1, 3, 7, 7], w: [6, 1, 5, 5], options: { groups: 3, padding: 2 } },
+    { name: "'same' with an even kernel", x: [1, 3, 7, 9], w: [4, 3, 4, 2], bias: true, options: { padding: 'same' } },
+    { name: "'same' dilated", x: [2, 2, 8, 8], w: [3, 2, 3, 3], options: { padding: 'same', dilation: [2, 1] } },
+    { name: "'valid'", x: [1, 3, 6, 9], w: [2, 3, 2, 4], options: { padding: 'valid' } },
+    { name: '7x7 stride 2 pad 3 (ResNet stem shape)', x: [1, 3, 23, 23], w: [8, 3, 7, 7], options: { stride: 2, padding: 3 } },
+    { name: 'many output channels (tiles in M)', x: [1, 4, 6, 5], w: [37, 4, 3, 3], bias: true, options: { padding: 1, relu: true } },
+    { name: '1x1 strided', x: [2, 5, 7, 7], w: [6, 5, 1, 1], bias: true, options: { stride: 2 } },
+    { name: '1x1 padded', x: [1, 3, 4, 5], w: [2, 3, 1, 1], options: { padding: 1 } },
+  ];
+  for (const c of cases) {
+    it(c.name, () => check(conv2d, conv2dRef, c, ['implicit', 'im2col']));
+  }
+
+  it('routes 1x1 / stride 1 / no padding straight to the GEMM (with groups, bias and ReLU)', async () => {
+    await check(conv2d, conv2dRef, { name: '1x1', x: [3, 6, 5, 7], w: [8, 3, 1, 1], bias: true, options: { groups: 2, relu: true } }, ['auto']);
+    await check(conv2d, conv2dRef, { name: '1x1 plain', x: [1, 7, 3, 3], w: [33, 7, 1, 1] }, ['auto']);
+  });
+
+  it('takes an unbatched [C, H, W] input and returns [O, OH, OW]', async () => {
+    const x = pair([3, 6, 6]);
+    const w = pair([4, 3, 3, 3]);
+    const got = conv2d(x.gpu, w.gpu, undefined, { padding: 1 });
+    expect(got.shape).toEqual([4, 6, 6]);
+    const want = conv2dRef({ shape: [1, 3, 6, 6], data: x.ref.data }, w.ref, undefined, { padding: 1 });
+    assertClose(await got.toArray(), want.data, reduction(27), 'unbatched');
+  });
+
+  it('rejects bad arguments with clear messages', () => {
+    const e = engine();
+    const x = e.tensor(random(4 * 81, 1), [1, 4, 9, 9]);
+    const w = e.tensor(random(8 * 27, 2), [8, 3, 3, 3]);
+    const w4 = e.tensor(random(8 * 36, 2), [8, 4, 3, 3]);
+    expect(() => conv2d(x, w)).toThrow('conv2d: expected input with 3 channels (weight [8, 3, 3, 3], groups 1), got input [1, 4, 9, 9]');
+    expect(() => conv2d(x, w4, undefined, { groups: 3 })).toThrow('conv2d: out channels 8 (weight [8, 4, 3, 3]) must be divisible by groups 3');
+    const w6 = e.tensor(random(6 * 9, 2), [6, 1, 3, 3]);
+    expect(() => conv2d(x, w6, undefined, { groups: 3 })).toThrow('conv2d: in channels 4 (input [1, 4, 9, 9]) must be divisible by groups 3');
+    expect(() => conv2d(x, w4, undefined, { groups: 0 })).toThrow('conv2d: groups must be a positive integer, got 0');
+    expect(() => conv2d(x, w4, undefined, { stride: 0 })).toThrow('conv2d: stride must be an integer >= 1 or a tuple of 2 of them, got 0');
+    expect(() => conv2d(x, w4, undefined, { stride: [1, 2, 3] })).toThrow(/conv2d: stride must be .* got \[1,2,3\]/);
+    expect(() => conv2d(x, w4, undefined, { dilation: 1.5 })).toThrow('conv2d: dilation must be an integer >= 1 or a tuple of 2 of them, got 1.5');
+    expect(() => conv2d(x, w4, undefined, { padding: -1 })).toThrow('conv2d: padding must be an integer >= 0 or a tuple of 2 of them, got -1');
+    expect(() => conv2d(x, w4, undefined, { padding: 'full' as 'same' })).toThrow(/conv2d: padding must be 'same', 'valid', .* got 'full'/);
+    expect(() => conv2d(x, w4, undefined, { padding: 'same', stride: 2 })).toThrow("conv2d: padding='same' is not supported for strided convolutions");
+    const small = e.tensor(random(4 * 4, 3), [1, 4, 2, 2]);
+    expect(() => conv2d(small, w4)).toThrow(
+      'conv2d: kernel size (3 x 3) with dilation (1 x 1) spans (3 x 3), larger than the padded input (2 x 2): the output size would be non-positive (0 x 0)',
+    );
+    expect(() => conv2d(x, w4, undefined, { dilation: 5 })).toThrow(/spans \(11 x 11\), larger than the padded input \(9 x 9\)/);
+    expect(conv2d(small, w4, undefined, { padding: 1 }).shape).toEqual([1, 8, 2, 2]);
+    expect(() => conv2d(x, w4, e.tensor([1, 2, 3]))).toThrow('conv2d: expected bias of shape [8], got [3]');
+    expect(() => conv2d(x.reshape([4, 81]), w4)).toThrow('conv2d: expected input of rank 3 (unbatched) or 4 (batched [N, C, H, W]), got [4, 81]');
+    expect(() => conv2d(x, w4.reshape([8, 36]))).toThrow('conv2d: expected weight of rank 4 [out, in / groups, kH, kW], got [8, 36]');
+    expect(() => conv2d(x, w4, undefined, { algorithm: 'fft' as 'auto' })).toThrow(`conv2d: algorithm must be 'auto', 'implicit' or 'im2col', got "fft"`);
+    const other = e.tensor(random(1, 1), [1]);
+    other.dispose();
+    expect(() => conv2d(x, w4, other)).toThrow('conv2d: a tensor of shape [1] was used after dispose()');
+  });
+});
+
+describe('conv1d', () => {
+  const cases: Case[] = [
+    { name: 'padding 2, bias', x: [2, 3, 17], w: [5, 3, 5], bias: true, options: { padding: 2 } },
+    { name: 'stride 3, dilation 2', x: [1, 4, 30], w: [3, 4, 3], options: { stride: 3, dilation: 2 } },
+    { name: 'groups 2, same', x: [3, 4, 11], w: [6, 2, 4], bias: true, options: { groups: 2, padding: 'same', relu: true } },
+  ];
+  for (const c of cases) {
+    it(c.name, () => check(conv1d, conv1dRef, c, ['implicit', 'im2col']));
+  }
+  it('routes kernel size 1 to the GEMM', () => check(conv1d, conv1dRef, { name: 'k1', x: [2, 5, 9], w: [3, 5, 1], bias: true }, ['auto']));
+
+  it('rejects bad arguments', () => {
+    const e = engine();
+    const x = e.tensor(random(30, 1), [1, 3, 10]);
+    const w = e.tensor(random(24, 1), [2, 4, 3]);
+    expect(() => conv1d(x, w)).toThrow('conv1d: expected input with 4 channels (weight [2, 4, 3], groups 1), got input [1, 3, 10]');
+    expect(() => conv1d(x, w.reshape([2, 4, 3, 1]))).toThrow('conv1d: expected weight of rank 3 [out, in / groups, kW], got [2, 4, 3, 1]');
+    expect(() => conv1d(x, e.tensor(random(9, 1), [1, 3, 3]), undefined, { stride: [1, 1] })).toThrow(
+      'conv1d: stride must be an integer >= 1 or a tuple of 1 of them, got [1,1]',
+    );
+  });
+});
+
+describe('conv3d', () => {
+  const cases: Case[] = [
+    { name: '3x3x3 pad 1, bias', x: [2, 3, 5, 6, 4], w: [4, 3, 3, 3, 3], bias: true, options: { padding: 1 } },
+    { name: 'stride (2, 1, 3), dilation (1, 2, 1), non-cubic kernel', x: [1, 2, 7, 8, 9], w: [3, 2, 2, 3, 2], options: { stride: [2, 1, 3], dilation: [1, 2, 1], padding: [0, 1, 1] } },
+    { name: 'groups 3 with ReLU', x: [1, 6, 4, 5, 5], w: [3, 2, 3, 1, 3], bias: true, options: { groups: 3, padding: 'same', relu: true } },
+  ];
+  for (const c of cases) {
+    it(c.name, () => check(conv3d, conv3dRef, c, ['auto', 'im2col']));
+  }
+  it('routes 1x1x1 to the GEMM', () => check(conv3d, conv3dRef, { name: '1x1x1', x: [2, 4, 3, 2, 5], w: [5, 4, 1, 1, 1], bias: true }, ['auto']));
+
+  it('refuses the implicit algorithm and bad shapes', () => {
+    const e = engine();
+    const x = e.tensor(random(2 * 64, 1), [1, 2, 4, 4, 4]);
+    const w = e.tensor(random(2 * 2 * 8, 1), [2, 2, 2, 2, 2]);
+    expect(() => conv3d(x, w, undefined, { algorithm: 'implicit' })).toThrow(
+      "conv3d: algorithm 'implicit' handles 1-D and 2-D convolutions; use 'auto' or 'im2col' for 3-D",
+    );
+    expect(() => conv3d(x, w, undefined, { padding: [1, 1] })).toThrow('conv3d: padding must be an integer >= 0 or a tuple of 3 of them, got [1,1]');
+    expect(() => conv3d(x.reshape([2, 4, 4, 4]), w.reshape([2, 2, 8]))).toThrow(/conv3d: expected weight of rank 5/);
+  });
+});
+
+describe('binding limit', () => {
+  it('splits a batch whose output is over maxStorageBufferBindingSize into chunks, never truncating', async () => {
+    const e = engine();
+    const max = e.limits.maxStorageBufferBindingSize;
+    // 1x1 convolution from one channel to two over three images: the input fits in a binding,
+    // the output [3, 2, H, W] does not.
+    const W = 1024;
+    const H = Math.ceil(max / 4 / 6 / W) + 8;
+    const plane = H * W;
+    expect(6 * plane * 4).toBeGreaterThan(max);
+    const data = new Float32Array(3 * plane);
+    for (let i = 0; i < data.length; i++) data[i] = (i % 977) - 488;
+    const x = e.tensor(data, [3, 1, H, W]);
+    const w = e.tensor([2, -1], [2, 1, 1, 1]);
+    const b = e.tensor([0.25, 0.5], [2]);
+    const y = conv2d(x, w, b);
+    expect(y.shape).toEqual([3, 2, H, W]);
+    // Windows across each image boundary and at both ends (reading all of it back is slow).
+    const windows = 4096;
+    for (const image of [0, 1, 2]) {
+      for (const channel of [0, 1]) {
+        for (const at of [0, plane - windows]) {
+          const start = (image * 2 + channel) * plane + at;
+          const got = new Float32Array(await e.readBuffer(y.buffer, windows * 4, start * 4));
+          const want = Array.from(got, (_, i) => [2, -1][channel]! * data[image * plane + at + i]! + [0.25, 0.5][channel]!);
+          assertClose(got, want, ELEMENTWISE, `image ${image} channel ${channel} at ${at}`);
+        }
+      }
+    }
+    x.dispose();
+    y.dispose();
+  });
+});

@@ -1,0 +1,174 @@
+enable subgroups;
+
+// The GEMM core for adapters with subgroups (the fast path on lavapipe): the same problem,
+// parameters and epilogue as gemm.wgsl, for A stored [M, K] with K a multiple of 4.
+//
+// A workgroup is one subgroup of 8 invocations. It computes TM rows x (8 * TN) columns; each
+// invocation owns TN = 4 * TN4 columns (4 adjacent ones per vec4, groups of 4 lanes x 8 apart)
+// for all TM rows. Every row of A is needed by every invocation, so instead of each loading it,
+// invocation l loads rows l, l + 8, ... (one vec4 = 4 steps of K each) and the others read them
+// with subgroupShuffle: on a CPU adapter a storage load costs a scalar loop over the SIMD lanes,
+// a shuffle a single register permute. Only B's values, each used by one invocation, are loaded
+// by that invocation.
+//
+// Defines
+//   TM      rows per workgroup, a multiple of 8
+//   TN4     vec4 column groups per invocation
+//   B_MODE  0: B is [K, N] with rows of ldb >= N rounded up to 4, read as vec4 along N
+//           1: B is stored [N, K] (transB), read as vec4 along K
+//           2: B is the im2col view of an image (implicit-GEMM convolution, as in gemm.wgsl);
+//              K may be padded past channels * kH * kW (with zero weights), those terms read 0
+//   BIAS, RESIDUAL, RELU   as in gemm.wgsl
+// The host checks alignment: every A and B offset, stride and row length is a multiple of 4.
+
+struct Params {
+  M: u32, N: u32, K: u32, groups: u32,
+  lda: u32, ldb: u32, ldc: u32, biasInner: u32,
+  aOuter: u32, aInner: u32, bOuter: u32, bInner: u32,
+  cOuter: u32, cInner: u32, aOffset: u32, bOffset: u32,
+  cOffset: u32, biasOffset: u32,
+  rowTile0: u32, colTile0: u32, batch0: u32,
+  channels: u32, inH: u32, inW: u32, outW: u32,
+  kH: u32, kW: u32, strideH: u32, strideW: u32,
+  dilH: u32, dilW: u32, padH: u32, padW: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<vec4f>;
+@group(0) @binding(2) var<storage, read> b: array<vec4f>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> residual: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+// B again, element by element (the image of an implicit-GEMM convolution).
+@group(0) @binding(6) var<storage, read> image: array<f32>;
+
+const TN = 4u * TN4;
+const ROW_LOADS = TM / 8u;
+
+@compute @workgroup_size(8)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  let z = p.batch0 + wid.z;
+  let outer = z / p.groups;
+  let inner = z % p.groups;
+  let aBase = p.aOffset + outer * p.aOuter + inner * p.aInner;
+  let bBase = p.bOffset + outer * p.bOuter + inner * p.bInner;
+  let cBase = p.cOffset + outer * p.cOuter + inner * p.cInner;
+  let m0 = (p.rowTile0 + wid.x) * TM;
+  // Column group jj of this invocation starts at col0 + 32 * jj.
+  let col0 = (p.colTile0 + wid.y) * (8u * TN) + 4u * lane;
+
+  // The rows of A this invocation loads for the whole subgroup (clamped: extra rows are never stored).
+  var rowA: array<u32, ROW_LOADS>;
+  for (var r = 0u; r < ROW_LOADS; r++) {
+    rowA[r] = (aBase + min(m0 + 8u * r + lane, p.M - 1u) * p.lda) / 4u;
+  }
+
+  // Where this invocation's B values live (vec4 indices, or image coordinates).
+  var colB: array<u32, TN4>;
+  var rowsB: array<u32, TN>;
+  var iy0: array<i32, TN>;
+  var ix0: array<i32, TN>;
+  if (B_MODE == 0u) {
+    for (var jj = 0u; jj < TN4; jj++) {
+      // Rows are padded to a multiple of 4 (ldb), so the last vec4 may run into the padding.
+      colB[jj] = (bBase + min(col0 + 32u * jj, ((p.N + 3u) / 4u) * 4u - 4u)) / 4u;
+    }
+  } else {
+    for (var t = 0u; t < TN; t++) {
+      let n = min(col0 + 32u * (t / 4u) + t % 4u, p.N - 1u);
+      rowsB[t] = (bBase + n * p.ldb) / 4u;
+      iy0[t] = i32((n / p.outW) * p.strideH) - i32(p.padH);
+      ix0[t] = i32((n % p.outW) * p.strideW) - i32(p.padW);
+    }
+  }
+  let ldb4 = p.ldb / 4u;
+  let plane = p.inH * p.inW;
+  // im2col position along K, advanced one step at a time (no divisions in the loop).
+  var kc = 0u;
+  var kh = 0u;
+  var kw = 0u;
+
+  var acc: array<vec4f, TM * TN4>;
+  let K4 = p.K / 4u;
+  for (var k4 = 0u; k4 < K4; k4++) {
+    // bk[kk * TN4 + jj]: this invocation's 4 columns of group jj at K step 4 * k4 + kk.
+    var bk: array<vec4f, 4u * TN4>;
+    if (B_MODE == 0u) {
+      for (var kk = 0u; kk < 4u; kk++) {
+        for (var jj = 0u; jj < TN4; jj++) {
+          bk[kk * TN4 + jj] = b[colB[jj] + (4u * k4 + kk) * ldb4];
+        }
+      }
+    } else if (B_MODE == 1u) {
+      for (var jj = 0u; jj < TN4; jj++) {
+        let c0 = b[rowsB[4u * jj] + k4];
+        let c1 = b[rowsB[4u * jj + 1u] + k4];
+        let c2 = b[rowsB[4u * jj + 2u] + k4];
+        let c3 = b[rowsB[4u * jj + 3u] + k4];
+        bk[jj] = vec4f(c0.x, c1.x, c2.x, c3.x);
+        bk[TN4 + jj] = vec4f(c0.y, c1.y, c2.y, c3.y);
+        bk[2u * TN4 + jj] = vec4f(c0.z, c1.z, c2.z, c3.z);
+        bk[3u * TN4 + jj] = vec4f(c0.w, c1.w, c2.w, c3.w);
+      }
+    } else {
+      for (var kk = 0u; kk < 4u; kk++) {
+        let dy = i32(kh * p.dilH);
+        let dx = i32(kw * p.dilW);
+        let channelOk = kc < p.channels;
+        let xc = i32(bBase + kc * plane);
+        for (var jj = 0u; jj < TN4; jj++) {
+          var v: vec4f;
+          for (var q = 0u; q < 4u; q++) {
+            let t = 4u * jj + q;
+            let y = iy0[t] + dy;
+            let x = ix0[t] + dx;
+            let ok = channelOk && y >= 0 && y < i32(p.inH) && x >= 0 && x < i32(p.inW);
+            v[q] = select(0.0, image[u32(max(xc + y * i32(p.inW) + x, 0))], ok);
+          }
+          bk[kk * TN4 + jj] = v;
+        }
+        // Next (c, kh, kw), branch-free.
+        kw += 1u;
+        let wrapW = kw == p.kW;
+        kw = select(kw, 0u, wrapW);
+        kh = select(kh, kh + 1u, wrapW);
+        let wrapH = kh == p.kH;
+        kh = select(kh, 0u, wrapH);
+        kc = select(kc, kc + 1u, wrapH);
+      }
+    }
+
+    for (var r = 0u; r < ROW_LOADS; r++) {
+      let mine = a[rowA[r] + k4];
+      for (var l = 0u; l < 8u; l++) {
+        let av = subgroupShuffle(mine, l);
+        let i = 8u * r + l;
+        for (var jj = 0u; jj < TN4; jj++) {
+          let t = i * TN4 + jj;
+          acc[t] = fma(vec4f(av.x), bk[jj], fma(vec4f(av.y), bk[TN4 + jj], fma(vec4f(av.z), bk[2u * TN4 + jj], fma(vec4f(av.w), bk[3u * TN4 + jj], acc[t]))));
+        }
+      }
+    }
+  }
+
+  // Epilogue: bias, residual, ReLU, store.
+  let biasBase = p.biasOffset + inner * p.biasInner;
+  for (var i = 0u; i < TM; i++) {
+    let m = m0 + i;
+    if (m >= p.M) { break; }
+    for (var jj = 0u; jj < TN4; jj++) {
+      for (var q = 0u; q < 4u; q++) {
+        let n = col0 + 32u * jj + q;
+        if (n < p.N) {
+          var v = acc[i * TN4 + jj][q];
+          if (BIAS == 1u) { v += bias[biasBase + n]; }
+          if (BIAS == 2u) { v += bias[biasBase + m]; }
+          let at = cBase + m * p.ldc + n;
+          if (RESIDUAL) { v += residual[at]; }
+          if (RELU) { v = max(v, 0.0); }
+          out[at] = v;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,304 @@
+// Matrix products on the one GEMM core: matmul and linear here, and the low-level `gemm` entry
+// that convolution (implicit GEMM, im2col, 1x1) and the backward passes reuse, with a fused
+// epilogue (bias per column or per row, residual add, ReLU). The core is one tiled,
+// register-blocked kernel in two shader files: shaders/gemm.wgsl runs anywhere;
+// shaders/gemm_subgroup.wgsl shares A's rows through subgroup shuffles (the fast path on
+// CPU adapters) and must be a file of its own because it starts with `enable subgroups;`.
+import type { Engine } from '../runtime/engine.js';
+import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
+import { params } from '../runtime/uniforms.js';
+import { expectSameEngine, fail } from './check.js';
+import { SHORT_K, checkTile, defaultGemmKernel, gemmKernelSpec, gemmTile, padColumns, type GemmTile } from './gemm-tile.js';
+
+export { defaultGemmKernel, gemmTile, hasSubgroupGemm, padColumns, type GemmTile } from './gemm-tile.js';
+
+/** The im2col view of one image that B stands for in an implicit-GEMM convolution. */
+export interface ConvGeometry {
+  /** Input channels per group (K = channels * kH * kW). */
+  channels: number;
+  inH: number;
+  inW: number;
+  /** Output width (N = outH * outW). */
+  outW: number;
+  kH: number;
+  kW: number;
+  strideH: number;
+  strideW: number;
+  dilH: number;
+  dilW: number;
+  /** Padding before the first row / column (after-padding is implied by the output size). */
+  padH: number;
+  padW: number;
+}
+
+/** Element strides of one operand between problems: [per outer batch item, per inner group]. */
+export type BatchStrides = readonly [outer: number, inner: number];
+
+export interface GemmArgs {
+  /** A: [M, K] (or [K, M] with transA), row stride lda. */
+  a: Tensor;
+  /** B: [K, N] (or [N, K] with transB), row stride ldb; or an image when `conv` is set. */
+  b: Tensor;
+  /** C: [M, N] with row stride ldc. Written, never read (use `residual` to accumulate). */
+  out: Tensor;
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+  lda?: number;
+  ldb?: number;
+  ldc?: number;
+  /** Problems = batch x groups; each one is offset by its strides (defaults: packed one after another). */
+  batch?: number;
+  groups?: number;
+  strides?: { a?: BatchStrides; b?: BatchStrides; c?: BatchStrides };
+  /** Element offsets of the first problem in each buffer. */
+  offsets?: { a?: number; b?: number; c?: number; bias?: number };
+  bias?: Tensor;
+  /** 'column' (default): bias[n]; 'row': bias[m] (a convolution's per-channel bias). */
+  biasPer?: 'column' | 'row';
+  /** Bias elements between groups (default: the bias length per problem, M or N). */
+  biasGroupStride?: number;
+  /** Added before the ReLU; laid out exactly like `out`. */
+  residual?: Tensor;
+  relu?: boolean;
+  /** Makes B the im2col view of an image at B's offset (implicit-GEMM convolution). */
+  conv?: ConvGeometry;
+  /** Kernel and tile (default: `gemmTile` for this adapter, the subgroup kernel where it applies). */
+  tile?: GemmTile;
+  /** Names the kernel in errors, e.g. 'conv2d'. */
+  name?: string;
+}
+
+/** Largest element index an operand is read or written at, checked against its size below. */
+function lastIndex(offset: number, strides: BatchStrides, batch: number, groups: number, extent: number): number {
+  return offset + (batch - 1) * strides[0] + (groups - 1) * strides[1] + extent;
+}
+
+function checkCount(op: string, what: string, v: number, min: number): void {
+  if (!Number.isInteger(v) || v < min) fail(op, `${what} must be an integer >= ${min}, got ${v}`);
+}
+
+/**
+ * Records C = epilogue(op(A) x op(B)) for `batch x groups` problems on the GEMM core. Every
+ * operand's extent is checked against its tensor before anything is dispatched; grids over the
+ * device's per-dimension limit are split into several dispatches.
+ */
+export function gemm(engine: Engine, args: GemmArgs): void {
+  const op = args.name ?? 'gemm';
+  const { M, N, K } = args;
+  const transA = args.transA ?? false;
+  const transB = args.transB ?? false;
+  const batch = args.batch ?? 1;
+  const groups = args.groups ?? 1;
+  for (const [what, v, min] of [['M', M, 0], ['N', N, 0], ['K', K, 0], ['batch', batch, 1], ['groups', groups, 1]] as const) {
+    checkCount(op, what, v, min);
+  }
+  if (args.conv && transB) fail(op, 'an implicit-GEMM convolution reads B as an image; transB does not apply');
+  expectSameEngine(op, args.a, args.b, args.out, args.bias, args.residual);
+  if (args.a.engine !== engine) fail(op, 'tensors belong to a different engine');
+  for (const [what, t] of [['A', args.a], ['B', args.b], ['bias', args.bias], ['residual', args.residual]] as const) {
+    if (t && t.buffer === args.out.buffer) fail(op, `${what} shares its buffer with the output (a kernel cannot read and write one buffer)`);
+  }
+  const lda = args.lda ?? (transA ? M : K);
+  const ldb = args.ldb ?? (transB ? K : N);
+  const ldc = args.ldc ?? N;
+  const off = { a: 0, b: 0, c: 0, bias: 0, ...args.offsets };
+  const sizeA = M * K;
+  const sizeB = args.conv ? args.conv.channels * args.conv.inH * args.conv.inW : K * N;
+  const sA = args.strides?.a ?? [groups * sizeA, sizeA];
+  const sB = args.strides?.b ?? [groups * sizeB, sizeB];
+  const sC = args.strides?.c ?? [groups * M * N, M * N];
+  const biasPer = args.biasPer ?? 'column';
+  const biasLen = biasPer === 'row' ? M : N;
+  const biasGroupStride = args.biasGroupStride ?? biasLen;
+  if (args.conv) {
+    const g = args.conv;
+    if (g.channels * g.kH * g.kW !== K) fail(op, `K = ${K} does not match the convolution's ${g.channels} x ${g.kH} x ${g.kW}`);
+    if (g.outW === 0 || N % g.outW !== 0) fail(op, `N = ${N} is not a whole number of output rows of width ${g.outW}`);
+  }
+  if (M === 0 || N === 0) return;
+
+  const extentA = K === 0 ? 0 : transA ? (K - 1) * lda + M - 1 : (M - 1) * lda + K - 1;
+  const extentB = args.conv ? sizeB - 1 : K === 0 ? 0 : transB ? (N - 1) * ldb + K - 1 : (K - 1) * ldb + N - 1;
+  const extentC = (M - 1) * ldc + N - 1;
+  const within = (what: string, t: Tensor, last: number) => {
+    if (last >= t.size) fail(op, `${what} ${shapeString(t.shape)} is too small: the product reads or writes element ${last}`);
+  };
+  if (K > 0) within('A', args.a, lastIndex(off.a, sA, batch, groups, extentA));
+  if (K > 0) within('B', args.b, lastIndex(off.b, sB, batch, groups, extentB));
+  within('output', args.out, lastIndex(off.c, sC, batch, groups, extentC));
+  if (args.residual) within('residual', args.residual, lastIndex(off.c, sC, batch, groups, extentC));
+  if (args.bias) within('bias', args.bias, off.bias + (groups - 1) * biasGroupStride + biasLen - 1);
+
+  const bMode = args.conv ? 2 : transB ? 1 : 0;
+  // Mode 0 reads B's last vec4 of a row whole: the row padding up to a multiple of 4 must exist.
+  const paddedRowsFit = () => {
+    const width = Math.ceil(N / 4) * 4;
+    return width <= ldb && (K === 0 || lastIndex(off.b, sB, batch, groups, (K - 1) * ldb + width - 1) < args.b.size);
+  };
+  const aligned4 = (...xs: number[]) => xs.every((v) => v % 4 === 0);
+  // The subgroup kernel reads A (and B in modes 0 and 1) as vec4: everything must be 4-aligned.
+  // A convolution's weights (shared by every image) are padded along K when K is not.
+  const padA = bMode === 2 && K % 4 !== 0 && (batch === 1 || sA[0] === 0);
+  const subgroupFits =
+    !transA &&
+    args.a.size >= 4 &&
+    args.b.size >= 4 &&
+    (padA || aligned4(K, lda, off.a, sA[0], sA[1])) &&
+    (bMode === 0 ? aligned4(ldb, off.b, sB[0], sB[1]) && paddedRowsFit() : bMode === 1 ? aligned4(ldb, off.b, sB[0], sB[1]) : true);
+  const tile = args.tile ?? gemmTile(engine, M, subgroupFits && K >= SHORT_K && defaultGemmKernel(engine) === 'subgroup' ? 'subgroup' : 'portable', K);
+  checkTile(op, tile);
+  if (tile.kernel === 'subgroup' && !subgroupFits) {
+    fail(op, 'the subgroup kernel needs A as [M, K] and 4-aligned operands (K, row lengths, strides and offsets)');
+  }
+  let a = args.a;
+  let lda2 = lda;
+  let K2 = K;
+  let offA = off.a;
+  let stridesA = sA;
+  if (tile.kernel === 'subgroup' && padA) {
+    K2 = Math.ceil(K / 4) * 4;
+    a = padColumns(engine, args.a, groups, M, K, K2, lda, sA[1], off.a);
+    lda2 = K2;
+    offA = 0;
+    stridesA = [0, M * K2];
+  }
+  const spec = gemmKernelSpec(op, tile, {
+    transA,
+    bMode,
+    bias: args.bias ? (biasPer === 'row' ? 2 : 1) : 0,
+    residual: args.residual !== undefined,
+    relu: args.relu ?? false,
+  });
+  const g = args.conv;
+  const rowTiles = Math.ceil(M / tile.rows);
+  const colTiles = Math.ceil(N / (tile.threads * tile.cols));
+  const problems = batch * groups;
+  const max = engine.limits.maxComputeWorkgroupsPerDimension;
+  const buffers = [a, args.b, args.bias ?? a, args.residual ?? a, args.out];
+  if (tile.kernel === 'subgroup') buffers.push(args.b);
+  for (let z0 = 0; z0 < problems; z0 += max) {
+    for (let y0 = 0; y0 < colTiles; y0 += max) {
+      for (let x0 = 0; x0 < rowTiles; x0 += max) {
+        const u = params()
+          .u32(M, N, K2, groups, lda2, ldb, ldc, biasGroupStride)
+          .u32(stridesA[0], stridesA[1], sB[0], sB[1], sC[0], sC[1], offA, off.b, off.c, off.bias)
+          .u32(x0, y0, z0)
+          .u32(g?.channels ?? 0, g?.inH ?? 0, g?.inW ?? 0, g?.outW ?? 1, g?.kH ?? 0, g?.kW ?? 0)
+          .u32(g?.strideH ?? 1, g?.strideW ?? 1, g?.dilH ?? 1, g?.dilW ?? 1, g?.padH ?? 0, g?.padW ?? 0);
+        const groupsXYZ = [Math.min(max, rowTiles - x0), Math.min(max, colTiles - y0), Math.min(max, problems - z0)] as const;
+        engine.dispatch(spec, buffers, groupsXYZ, u);
+      }
+    }
+  }
+  if (a !== args.a) a.dispose();
+}
+
+// ---- matmul and linear --------------------------------------------------------------------
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+  /** [N], added to every row of the result. */
+  bias?: Tensor;
+  relu?: boolean;
+}
+
+/** Splits [...batch, r, c] into its batch dims and matrix dims (rank 1 is a single vector). */
+function matrixDims(shape: Shape): { batch: number[]; rows: number; cols: number } {
+  if (shape.length === 1) return { batch: [], rows: 1, cols: shape[0]! };
+  return { batch: shape.slice(0, -2), rows: shape[shape.length - 2]!, cols: shape[shape.length - 1]! };
+}
+
+/**
+ * torch.matmul(op(a), op(b)) (+ bias, ReLU): [M, K] x [K, N] -> [M, N], batched [..., M, K] x
+ * [..., K, N] when the batch dims are equal or one side has none (it is then shared). 1-D
+ * operands are vectors as in torch (the unit dimension is dropped from the result).
+ * transA / transB read a or b as its transpose (a.mT / b.mT).
+ */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  const op = 'matmul';
+  expectSameEngine(op, a, b, options.bias);
+  const transA = options.transA ?? false;
+  const transB = options.transB ?? false;
+  if (a.rank === 0 || b.rank === 0) fail(op, `both operands need at least one dimension, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
+  if ((transA && a.rank < 2) || (transB && b.rank < 2)) {
+    fail(op, `transA / transB need a matrix, got a ${shapeString(a.shape)} and b ${shapeString(b.shape)}`);
+  }
+  const da = matrixDims(a.shape);
+  const db = b.rank === 1 ? { batch: [], rows: b.shape[0]!, cols: 1 } : matrixDims(b.shape);
+  const [M, Ka] = transA ? [da.cols, da.rows] : [da.rows, da.cols];
+  const [Kb, N] = transB ? [db.cols, db.rows] : [db.rows, db.cols];
+  const describe = () => `a ${shapeString(a.shape)}${transA ? ' (transA)' : ''} x b ${shapeString(b.shape)}${transB ? ' (transB)' : ''}`;
+  if (Ka !== Kb) fail(op, `inner dimensions differ (${Ka} vs ${Kb}): ${describe()}`);
+  const K = Ka;
+  const batchA = da.batch.reduce((x, y) => x * y, 1);
+  const batchB = db.batch.reduce((x, y) => x * y, 1);
+  let batchDims: number[];
+  if (da.batch.length === 0) batchDims = db.batch;
+  else if (db.batch.length === 0) batchDims = da.batch;
+  else if (da.batch.length === db.batch.length && da.batch.every((d, i) => d === db.batch[i])) batchDims = da.batch;
+  else fail(op, `batch dimensions must match or one operand must be a matrix (no broadcasting between batches): ${describe()}`);
+  if (options.bias && (options.bias.rank !== 1 || options.bias.shape[0] !== N)) {
+    fail(op, `expected bias of shape [${N}], got ${shapeString(options.bias.shape)}`);
+  }
+  const batch = batchDims.reduce((x, y) => x * y, 1);
+  const outShape = [...batchDims, ...(a.rank === 1 ? [] : [M]), ...(b.rank === 1 ? [] : [N])];
+  const out = a.engine.empty(outShape);
+  gemm(a.engine, {
+    name: op,
+    a,
+    b,
+    out,
+    M,
+    N,
+    K,
+    transA,
+    transB,
+    batch,
+    strides: { a: [batchA === 1 && batch > 1 ? 0 : M * K, 0], b: [batchB === 1 && batch > 1 ? 0 : K * N, 0], c: [M * N, 0] },
+    bias: options.bias,
+    relu: options.relu,
+  });
+  return out;
+}
+
+/** linear's checks and output shape from shapes alone (the graph's shape inference runs them too). */
+export function linearShape(x: Shape, weight: Shape, bias?: Shape): number[] {
+  const op = 'linear';
+  if (weight.length !== 2) fail(op, `expected weight of shape [out, in], got ${shapeString(weight)}`);
+  if (x.length === 0) fail(op, `expected input of shape [..., ${weight[1]}], got a scalar`);
+  const [outFeatures, inFeatures] = weight as [number, number];
+  if (x[x.length - 1] !== inFeatures) {
+    fail(op, `expected input with ${inFeatures} features (weight ${shapeString(weight)}), got input ${shapeString(x)}`);
+  }
+  if (bias && (bias.length !== 1 || bias[0] !== outFeatures)) {
+    fail(op, `expected bias of shape [${outFeatures}], got ${shapeString(bias)}`);
+  }
+  return [...x.slice(0, -1), outFeatures];
+}
+
+/** torch.nn.functional.linear: x [..., in] times weight [out, in] transposed, plus bias [out]. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor, options: { relu?: boolean } = {}): Tensor {
+  const op = 'linear';
+  expectSameEngine(op, x, weight, bias);
+  const outShape = linearShape(x.shape, weight.shape, bias?.shape);
+  const [outFeatures, inFeatures] = weight.shape as [number, number];
+  const rows = x.shape.slice(0, -1).reduce((p, d) => p * d, 1);
+  const out = x.engine.empty(outShape);
+  gemm(x.engine, {
+    name: op,
+    a: x,
+    b: weight,
+    out,
+    M: rows,
+    N: outFeatures,
+    K: inFeatures,
+    transB: true,
+    bias,
+    relu: options.relu,
+  });
+  return out;
+}
