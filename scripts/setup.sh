@@ -3,18 +3,19 @@
 #   1. npm dependencies (npm ci),
 #   2. a WebGPU adapter for dawn.node: if none is found, Mesa's lavapipe from bookworm-backports
 #      (bookworm's own Mesa is too old for Dawn),
-#   3. optional extras with --browser (Debian's chromium, for the browser smoke test) and
-#      --torch (Debian's python3-torch, to regenerate the PyTorch golden fixtures).
+#   3. Debian's chromium for the headless-browser smoke test (skip with --no-browser),
+#   4. with --torch, Debian's python3-torch and python3-torchvision, only needed to regenerate the
+#      PyTorch golden fixtures and the ResNet18 export.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_browser=0
+want_browser=1
 want_torch=0
 for arg in "$@"; do
   case "$arg" in
-    --browser) want_browser=1 ;;
+    --no-browser) want_browser=0 ;;
     --torch) want_torch=1 ;;
-    *) echo "setup.sh: unknown option '$arg' (expected --browser or --torch)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown option '$arg' (expected --no-browser or --torch)" >&2; exit 2 ;;
   esac
 done
 
@@ -40,5 +41,5 @@ fi
 node scripts/probe-adapter.mjs
 
 if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null; then apt_install chromium; fi
-if [ "$want_torch" = 1 ] && ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then apt_install python3-torch; fi
+if [ "$want_torch" = 1 ] && ! /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then apt_install python3-torch python3-torchvision; fi
 exit 0
