@@ -21,7 +21,8 @@ export function expectRank(op: string, what: string, t: Tensor | Shape, ranks: n
   }
 }
 
-export function expectSameShape(op: string, a: Tensor, b: Tensor): void {
+/** Takes tensors or anything with a shape (the graph checks shapes before any tensor exists). */
+export function expectSameShape(op: string, a: { readonly shape: Shape }, b: { readonly shape: Shape }): void {
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
     fail(op, `shapes must match, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
   }

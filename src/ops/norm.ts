@@ -1,6 +1,6 @@
 import { grid1d } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
-import { shapeString, type Tensor } from '../runtime/tensor.js';
+import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params, type ParamWriter } from '../runtime/uniforms.js';
 import { expectRank, expectSameEngine, fail } from './check.js';
 
@@ -42,9 +42,9 @@ function kernel(entry: Entry): KernelSpec {
   };
 }
 
-function checkPerChannel(op: string, name: string, t: Tensor | undefined, x: Tensor): void {
+function checkPerChannel(op: string, name: string, t: { readonly shape: Shape } | undefined, x: { readonly shape: Shape }): void {
   const channels = x.shape[1]!;
-  if (t && (t.rank !== 1 || t.shape[0] !== channels)) {
+  if (t && (t.shape.length !== 1 || t.shape[0] !== channels)) {
     fail(op, `${name} should have shape [${channels}] (one value per channel of input ${shapeString(x.shape)}), got ${shapeString(t.shape)}`);
   }
 }
@@ -64,6 +64,41 @@ function uniforms(x: Tensor, o: { stat?: number; flags?: number; momentum?: numb
     .f32(o.momentum ?? 0, o.eps ?? 0);
 }
 
+/** The per-channel operands of a batch norm call, as anything with a shape (undefined: not given). */
+export interface BatchNormOperands {
+  runningMean?: { readonly shape: Shape };
+  runningVar?: { readonly shape: Shape };
+  weight?: { readonly shape: Shape };
+  bias?: { readonly shape: Shape };
+}
+
+/**
+ * batchNorm's argument checks on shapes and options alone (the graph's shape inference runs them
+ * before any tensor exists); the output has the input's shape.
+ */
+export function checkBatchNormShapes(op: string, x: Shape, operands: BatchNormOperands, options: BatchNormOptions): void {
+  const { runningMean, runningVar, weight, bias } = operands;
+  expectRank(op, 'input', x, [2, 3, 4, 5]);
+  const { training, momentum = 0.1, eps = 1e-5 } = options;
+  if (typeof training !== 'boolean') fail(op, `options.training must be true or false, got ${String(training)}`);
+  if (!Number.isFinite(momentum)) fail(op, `momentum must be a finite number, got ${momentum}`);
+  if (!Number.isFinite(eps) || eps < 0) fail(op, `eps must be a finite number >= 0, got ${eps}`);
+  if ((runningMean === undefined) !== (runningVar === undefined)) {
+    fail(op, 'runningMean and runningVar must be given together (or both omitted)');
+  }
+  const input = { shape: x };
+  checkPerChannel(op, 'runningMean', runningMean, input);
+  checkPerChannel(op, 'runningVar', runningVar, input);
+  checkPerChannel(op, 'weight', weight, input);
+  checkPerChannel(op, 'bias', bias, input);
+  if (training) {
+    const count = x[0]! * x.slice(2).reduce((a, b) => a * b, 1);
+    if (count <= 1) fail(op, `expected more than 1 value per channel when training, got input ${shapeString(x)}`);
+  } else if (!runningMean || !runningVar) {
+    fail(op, 'runningMean and runningVar are required when training is false');
+  }
+}
+
 /**
  * The forward pass shared by batchNorm and batchNormTrain. Returns the output and, in training,
  * the coefficients buffer [mean | scale | shift | unbiased var | invstd] (the caller disposes it).
@@ -78,30 +113,18 @@ function forward(
   options: BatchNormOptions,
 ): { output: Tensor; coef?: Tensor } {
   expectSameEngine(op, x, runningMean, runningVar, weight, bias);
-  expectRank(op, 'input', x, [2, 3, 4, 5]);
+  checkBatchNormShapes(op, x.shape, { runningMean, runningVar, weight, bias }, options);
   const { training, momentum = 0.1, eps = 1e-5 } = options;
-  if (typeof training !== 'boolean') fail(op, `options.training must be true or false, got ${String(training)}`);
-  if (!Number.isFinite(momentum)) fail(op, `momentum must be a finite number, got ${momentum}`);
-  if (!Number.isFinite(eps) || eps < 0) fail(op, `eps must be a finite number >= 0, got ${eps}`);
-  if ((runningMean === undefined) !== (runningVar === undefined)) {
-    fail(op, 'runningMean and runningVar must be given together (or both omitted)');
-  }
-  checkPerChannel(op, 'runningMean', runningMean, x);
-  checkPerChannel(op, 'runningVar', runningVar, x);
-  checkPerChannel(op, 'weight', weight, x);
-  checkPerChannel(op, 'bias', bias, x);
 
-  const { channels, count, chunks } = geometry(x);
+  const { channels, chunks } = geometry(x);
   const flags = (weight ? 1 : 0) | (bias ? 2 : 0);
   const e = x.engine;
   if (training) {
-    if (count <= 1) fail(op, `expected more than 1 value per channel when training, got input ${shapeString(x.shape)}`);
     if (runningMean && runningMean.buffer === runningVar!.buffer) {
       fail(op, 'runningMean and runningVar must be different tensors (both are updated in place)');
     }
-  } else {
-    if (!runningMean || !runningVar) fail(op, 'runningMean and runningVar are required when training is false');
-    if (x.size === 0) return { output: e.empty(x.shape) };
+  } else if (x.size === 0) {
+    return { output: e.empty(x.shape) };
   }
 
   const coef = e.empty([5 * channels], 'batch_norm.coef');

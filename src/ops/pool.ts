@@ -290,6 +290,30 @@ function avgGeometry(op: string, shape: Shape, options: AvgPoolOptions): { g: Po
   return { g, mode, divisor: divisorOverride ?? 0 };
 }
 
+function adaptiveGeometry(op: string, shape: Shape, outputSize: number | [number, number]): PoolGeometry {
+  expectPoolInput(op, shape, 2);
+  const [oh, ow] = expand(op, 'outputSize', outputSize, 2, 0) as [number, number];
+  const [h, w] = shape.slice(-2) as [number, number];
+  const lead = shape.slice(0, -2);
+  const unused = [0, 0];
+  return { planes: numel(lead), h, w, oh, ow, kernel: unused, stride: unused, padding: unused, dilation: unused, outShape: [...lead, oh, ow], window: '' };
+}
+
+// Output shapes from input shapes alone, with the ops' own checks and messages (the graph's shape
+// inference runs them before any tensor exists).
+
+export function maxPool2dShape(shape: Shape, options: MaxPoolOptions): number[] {
+  return poolGeometry('maxPool2d', shape, options, 2, true).outShape;
+}
+
+export function avgPool2dShape(shape: Shape, options: AvgPoolOptions): number[] {
+  return avgGeometry('avgPool2d', shape, options).g.outShape;
+}
+
+export function adaptiveAvgPool2dShape(shape: Shape, outputSize: number | [number, number]): number[] {
+  return adaptiveGeometry('adaptiveAvgPool2d', shape, outputSize).outShape;
+}
+
 /**
  * F.adaptive_avg_pool2d over x [N, C, H, W] (or [C, H, W]): output cell i averages input rows
  * floor(i * H / OH) to ceil((i + 1) * H / OH) (and likewise columns). The 1x1 case (global average
@@ -298,23 +322,8 @@ function avgGeometry(op: string, shape: Shape, options: AvgPoolOptions): { g: Po
 export function adaptiveAvgPool2d(x: Tensor, outputSize: number | [number, number]): Tensor {
   const op = 'adaptiveAvgPool2d';
   expectSameEngine(op, x);
-  expectPoolInput(op, x.shape, 2);
-  const [oh, ow] = expand(op, 'outputSize', outputSize, 2, 0) as [number, number];
-  const [h, w] = x.shape.slice(-2) as [number, number];
-  const lead = x.shape.slice(0, -2);
-  const g: PoolGeometry = {
-    planes: numel(lead),
-    h,
-    w,
-    oh,
-    ow,
-    kernel: [0, 0],
-    stride: [0, 0],
-    padding: [0, 0],
-    dilation: [0, 0],
-    outShape: [...lead, oh, ow],
-    window: '',
-  };
+  const g = adaptiveGeometry(op, x.shape, outputSize);
+  const { h, w, oh, ow } = g;
   return runOverPlanes(op, x, g.planes, [g.outShape], (input, planes, [out]) => {
     if (oh === 1 && ow === 1) {
       // One workgroup per plane: wide enough to keep a big plane's threads busy, small for ResNet's 7x7.

@@ -2,7 +2,7 @@
 // default) and 'bilinear' with either alignCorners. Kernel in shaders/resize.wgsl.
 import { grid1d } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
-import { shapeString, type Tensor } from '../runtime/tensor.js';
+import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import { expectRank, expectSameEngine, fail } from './check.js';
 import { runOverPlanes } from './pool.js';
@@ -56,11 +56,27 @@ function sourceRatio(inSize: number, outSize: number, alignCorners: boolean, sca
   return scale !== undefined ? Math.fround(1 / scale) : Math.fround(inSize / outSize);
 }
 
-/** Resizes the planes of x [N, C, H, W] to a size or by a scale factor, as F.interpolate. */
-export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
+/** Where each output cell reads from: the checked arguments of one interpolate call. */
+interface ResizeGeometry {
+  outShape: [number, number, number, number];
+  h: number;
+  w: number;
+  oh: number;
+  ow: number;
+  ratioH: number;
+  ratioW: number;
+  bilinear: boolean;
+  alignCorners: boolean;
+}
+
+/** The output shape of interpolate on an input of `shape`, with its checks and messages, without running it. */
+export function interpolateShape(shape: Shape, options: InterpolateOptions): number[] {
+  return resizeGeometry(shape, options).outShape;
+}
+
+function resizeGeometry(shape: Shape, options: InterpolateOptions): ResizeGeometry {
   const op = 'interpolate';
-  expectSameEngine(op, x);
-  expectRank(op, 'input ([N, C, H, W])', x, 4);
+  expectRank(op, 'input ([N, C, H, W])', shape, 4);
   const mode = options.mode ?? 'nearest';
   if (mode !== 'nearest' && mode !== 'bilinear') fail(op, `mode must be 'nearest' or 'bilinear', got ${JSON.stringify(mode)}`);
   if (options.size !== undefined && options.scaleFactor !== undefined) fail(op, 'only one of size or scaleFactor should be defined');
@@ -72,17 +88,26 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
     fail(op, "alignCorners can only be set with mode 'bilinear' (PyTorch: the interpolating modes)");
   }
   const alignCorners = options.alignCorners ?? false;
-  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [n, c, h, w] = shape as [number, number, number, number];
   // A scale factor's output size is floor(in * scale), computed in double as PyTorch does.
   const [oh, ow] = size ?? [Math.floor(h * scale![0]), Math.floor(w * scale![1])];
   if (!(h > 0 && w > 0 && oh > 0 && ow > 0)) {
-    fail(op, `input and output sizes should be greater than 0, but got input (H: ${h}, W: ${w}) output (H: ${oh}, W: ${ow}) for input ${shapeString(x.shape)}`);
+    fail(op, `input and output sizes should be greater than 0, but got input (H: ${h}, W: ${w}) output (H: ${oh}, W: ${ow}) for input ${shapeString(shape)}`);
   }
   const passScale = scale !== undefined && !options.recomputeScaleFactor;
   const ratioH = sourceRatio(h, oh, alignCorners, passScale ? scale[0] : undefined);
   const ratioW = sourceRatio(w, ow, alignCorners, passScale ? scale[1] : undefined);
-  const spec = kernel(mode === 'bilinear', alignCorners);
-  return runOverPlanes(op, x, n * c, [[n, c, oh, ow]], (input, planes, [out]) => {
+  return { outShape: [n, c, oh, ow], h, w, oh, ow, ratioH, ratioW, bilinear: mode === 'bilinear', alignCorners };
+}
+
+/** Resizes the planes of x [N, C, H, W] to a size or by a scale factor, as F.interpolate. */
+export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
+  const op = 'interpolate';
+  expectSameEngine(op, x);
+  const { outShape, h, w, oh, ow, ratioH, ratioW, bilinear, alignCorners } = resizeGeometry(x.shape, options);
+  const spec = kernel(bilinear, alignCorners);
+  const [n, c] = outShape;
+  return runOverPlanes(op, x, n * c, [outShape], (input, planes, [out]) => {
     const total = planes * oh * ow;
     x.engine.dispatch(spec, [input, out!], grid1d(total, WG), params().u32(total, h, w, oh, ow).f32(ratioH, ratioW));
   })[0]!;

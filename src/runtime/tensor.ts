@@ -16,6 +16,17 @@ export function shapeString(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
+/** The shape torch.flatten gives: dimensions startDim..endDim merged into one (a scalar becomes [1]). */
+export function flattenShape(shape: Shape, startDim = 0, endDim = -1): number[] {
+  const r = shape.length;
+  const s = startDim < 0 ? startDim + r : startDim;
+  const e = endDim < 0 ? endDim + r : endDim;
+  if (r === 0) return [1];
+  if (s < 0 || e >= r || s > e) throw new Error(`flatten: bad dims (${startDim}, ${endDim}) for a tensor of rank ${r}`);
+  const merged = shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
+  return [...shape.slice(0, s), merged, ...shape.slice(e + 1)];
+}
+
 /** One GPU buffer shared by a tensor and its views; returned to the pool when the last one is disposed. */
 class Storage {
   refs = 1;
@@ -85,13 +96,7 @@ export class Tensor {
 
   /** Flattens dimensions startDim..endDim into one, as torch.flatten does. */
   flatten(startDim = 0, endDim = -1): Tensor {
-    const r = this.rank;
-    const s = startDim < 0 ? startDim + r : startDim;
-    const e = endDim < 0 ? endDim + r : endDim;
-    if (r === 0) return this.reshape([1]);
-    if (s < 0 || e >= r || s > e) throw new Error(`flatten: bad dims (${startDim}, ${endDim}) for a tensor of rank ${r}`);
-    const merged = this.shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
-    return this.reshape([...this.shape.slice(0, s), merged, ...this.shape.slice(e + 1)]);
+    return this.reshape(flattenShape(this.shape, startDim, endDim));
   }
 
   toArray(): Promise<Float32Array> {

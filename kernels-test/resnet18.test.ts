@@ -1,0 +1,115 @@
+// ResNet18 on the graph executor: the state dict's names and shapes, bad weight files, and parity
+// with PyTorch's logits for the same seeded weights and inputs (kernels-test/fixtures/resnet18/,
+// written by scripts/golden/make_resnet18_fixtures.py).
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeSafetensors, type SafeTensor } from '../src/io/safetensors.js';
+import { checkStateDict, loadResNet18, resnet18Graph, resnet18StateShapes, type ResNet18 } from '../src/nn/models/resnet18.js';
+import { resnet18TensorShapes, seededImages, seededResNet18Safetensors, seededResNet18Weights } from '../src/nn/models/seeded-weights.js';
+import { useEngine } from './helpers.js';
+
+const engine = useEngine();
+
+interface ParityCase {
+  name: string;
+  inputSeed: number;
+  shape: [number, number, number, number];
+  logits: { shape: number[]; data: number[] };
+}
+
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/resnet18/resnet18.json', import.meta.url), 'utf8')) as {
+  weightSeed: number;
+  cases: ParityCase[];
+};
+
+let seeded: Map<string, SafeTensor> | undefined;
+
+/** The seeded weights as a safetensors file, with `edit` applied to its entries first. */
+function weightFile(edit: (entries: Map<string, SafeTensor>) => void): Uint8Array {
+  seeded ??= new Map([...seededResNet18Weights(fixture.weightSeed)].map(([name, t]) => [name, { dtype: 'F32', shape: t.shape, data: t.data }]));
+  const entries = new Map(seeded);
+  edit(entries);
+  return encodeSafetensors(entries);
+}
+
+describe('ResNet18 state dict', () => {
+  it("has torchvision's names and shapes", () => {
+    const shapes = resnet18StateShapes();
+    expect(shapes.size).toBe(102);
+    expect(shapes.get('layer2.0.downsample.0.weight')).toEqual([128, 64, 1, 1]);
+    expect(shapes.get('layer3.1.bn2.running_var')).toEqual([256]);
+    expect(shapes.has('layer1.0.downsample.0.weight')).toBe(false);
+    // The same list as the seeded generator's (written independently, from torchvision's state_dict).
+    expect([...shapes]).toEqual(resnet18TensorShapes(1000));
+    expect(resnet18StateShapes({ numClasses: 10 }).get('fc.weight')).toEqual([10, 512]);
+  });
+
+  it('names every missing, unexpected and mis-shaped tensor', () => {
+    const shapes = resnet18StateShapes();
+    const weights = new Map([...shapes].map(([n, s]) => [n, { shape: s }]));
+    weights.delete('layer3.1.bn2.running_var');
+    weights.delete('fc.bias');
+    weights.set('layer4.2.conv1.weight', { shape: [512, 512, 3, 3] });
+    weights.set('conv1.weight', { shape: [64, 1, 7, 7] });
+    weights.set('bn1.num_batches_tracked', { shape: [] }); // PyTorch's counter: accepted
+    expect(() => checkStateDict('ResNet18', weights, shapes)).toThrow(
+      'ResNet18 state dict: 2 missing tensors: layer3.1.bn2.running_var, fc.bias; 1 unexpected tensor: layer4.2.conv1.weight; ' +
+        '1 mis-shaped tensor: conv1.weight (expected [64, 3, 7, 7], got [64, 1, 7, 7])',
+    );
+    const record = Object.fromEntries([...shapes].map(([n, s]) => [n, { shape: s }]));
+    expect(() => checkStateDict('ResNet18', record, shapes)).not.toThrow();
+    expect(() => resnet18Graph({})).toThrow(/ResNet18 state dict: 102 missing tensors: conv1\.weight, bn1\.weight, .* and 90 more$/);
+  });
+
+  it('refuses bad weight files by name, before uploading anything', async () => {
+    const e = engine();
+    const before = e.stats().bytesAllocated;
+    const misshaped = weightFile((m) => m.set('fc.bias', { dtype: 'F32', shape: [999], data: new Float32Array(999) }));
+    await expect(loadResNet18(e, misshaped)).rejects.toThrow('ResNet18 state dict: 1 mis-shaped tensor: fc.bias (expected [1000], got [999])');
+    const missing = weightFile((m) => m.delete('layer2.0.downsample.1.running_mean'));
+    await expect(loadResNet18(e, missing)).rejects.toThrow('ResNet18 state dict: 1 missing tensor: layer2.0.downsample.1.running_mean');
+    const integer = weightFile((m) => m.set('bn1.running_var', { dtype: 'I64', shape: [64], data: new BigInt64Array(64) }));
+    await expect(loadResNet18(e, integer)).rejects.toThrow('ResNet18 state dict: expected floating-point tensors, got bn1.running_var (I64)');
+    await expect(loadResNet18(e, misshaped.subarray(0, misshaped.length - 10), { source: 'resnet18.safetensors' })).rejects.toThrow(
+      /safetensors \(resnet18\.safetensors\): .*truncated/,
+    );
+    expect(e.stats().bytesAllocated).toBe(before);
+  });
+});
+
+describe('ResNet18 parity with PyTorch', () => {
+  let model: ResNet18 | undefined;
+  beforeAll(async () => {
+    // The file PyTorch would export (with its int64 num_batches_tracked counters), through the loader.
+    model = await loadResNet18(engine(), seededResNet18Safetensors(fixture.weightSeed));
+  });
+  afterAll(() => model?.dispose());
+
+  for (const c of fixture.cases) {
+    it(`matches the logits within 1e-3 at ${c.name} ${JSON.stringify(c.shape)}`, async () => {
+      const images = seededImages(c.inputSeed, c.shape);
+      const logits = await model!.classify(images, c.shape);
+      expect(logits.length).toBe(c.logits.data.length);
+      let worst = 0;
+      for (let i = 0; i < logits.length; i++) worst = Math.max(worst, Math.abs(logits[i]! - c.logits.data[i]!));
+      const scale = Math.max(...c.logits.data.map(Math.abs));
+      console.log(`${c.name}: max abs error ${worst.toExponential(2)} (largest |logit| ${scale.toFixed(2)})`);
+      expect(worst).toBeLessThanOrEqual(1e-3);
+    });
+  }
+
+  it('compiled one plan per shape, every batch norm folded and every add and relu fused', async () => {
+    const executor = model!.executor;
+    expect(executor.compiles).toBe(new Set(fixture.cases.map((c) => JSON.stringify(c.shape))).size);
+    const plan = await executor.plan({ image: fixture.cases[0]!.shape });
+    // 20 batch norms; 8 residual adds; the stem's relu and two per block.
+    expect(plan.rewrites).toEqual({ foldedBatchNorms: 20, fusedAdds: 8, fusedRelus: 17 });
+    expect(plan.peakBytes).toBeGreaterThan(0);
+  });
+
+  it('refuses images of the wrong shape with the op and node named', async () => {
+    await expect(model!.classify(new Float32Array(4 * 32 * 32), [1, 4, 32, 32])).rejects.toThrow(
+      /graph node 'conv1' \(conv2d\) on input \[1, 4, 32, 32\] from 'image': conv2d: expected input with 3 channels/,
+    );
+  });
+});

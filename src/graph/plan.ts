@@ -1,0 +1,304 @@
+// A graph compiled for one set of input shapes: every dispatch captured once (Engine.capture), with
+// its pipelines compiled concurrently up front, its bind groups made once, and its activations in
+// buffers reused by liveness (each intermediate is disposed right after its last reader, so later
+// ops of the capture take its buffer). A run writes the inputs, replays the recording and reads the
+// outputs back in one submission, allocating nothing.
+import { adaptiveAvgPool2d, avgPool2d, maxPool2d } from '../ops/pool.js';
+import { add, relu } from '../ops/elementwise.js';
+import { batchNorm } from '../ops/norm.js';
+import { conv2d } from '../ops/conv.js';
+import { interpolate } from '../ops/resize.js';
+import { linear } from '../ops/gemm.js';
+import { softmax } from '../ops/softmax.js';
+import type { Engine, Recording } from '../runtime/engine.js';
+import { shapeString, type Tensor } from '../runtime/tensor.js';
+import { GraphError, inputsOf, type Graph, type GraphNode } from './graph.js';
+import { rewriteForInference, type RewriteCounts } from './rewrite.js';
+import { inferShapes, type InputShapes } from './shapes.js';
+
+export interface CompileOptions {
+  /** Apply the inference rewrites (batch norm folding, epilogue fusion); default true. */
+  rewrite?: boolean;
+}
+
+/** Runs one node's op on the tensors of the nodes it reads. */
+function execute(node: GraphNode, t: (n: GraphNode) => Tensor): Tensor {
+  const opt = (n: GraphNode | undefined) => (n ? t(n) : undefined);
+  switch (node.op) {
+    case 'input':
+    case 'constant':
+      throw new Error(`graph: ${node.op} '${node.name}' is not computed`);
+    case 'conv2d':
+      return conv2d(t(node.x), t(node.weight), opt(node.bias), { ...node.options, residual: opt(node.residual) });
+    case 'batchNorm':
+      return batchNorm(t(node.x), t(node.mean), t(node.variance), opt(node.weight), opt(node.bias), { training: false, eps: node.eps });
+    case 'relu':
+      return relu(t(node.x));
+    case 'add':
+      return add(t(node.a), t(node.b), { relu: node.relu });
+    case 'maxPool2d':
+      return maxPool2d(t(node.x), node.options);
+    case 'avgPool2d':
+      return avgPool2d(t(node.x), node.options);
+    case 'adaptiveAvgPool2d':
+      return adaptiveAvgPool2d(t(node.x), node.outputSize);
+    case 'flatten':
+      return t(node.x).flatten(node.startDim, node.endDim);
+    case 'linear':
+      return linear(t(node.x), t(node.weight), opt(node.bias), { relu: node.relu });
+    case 'softmax':
+      return softmax(t(node.x), node.dim);
+    case 'interpolate':
+      return interpolate(t(node.x), node.options);
+  }
+}
+
+/** The nodes the outputs depend on, in graph order (dead nodes are left out). */
+function liveNodes(graph: Graph): GraphNode[] {
+  const live = new Set<GraphNode>();
+  const visit = (n: GraphNode) => {
+    if (live.has(n)) return;
+    live.add(n);
+    for (const input of inputsOf(n)) visit(input);
+  };
+  for (const n of graph.outputs.values()) visit(n);
+  for (const n of graph.inputs) live.add(n); // every input is written by run(), used or not
+  return graph.nodes.filter((n) => live.has(n));
+}
+
+interface Captured {
+  inputs: Map<string, Tensor>;
+  outputs: Map<string, Tensor>;
+}
+
+/**
+ * Records every live node's op once, in order, on fresh input tensors, disposing each intermediate
+ * right after its last reader so the recording's pool hands its buffer to a later op.
+ */
+function captureGraph(engine: Engine, graph: Graph, inputShapes: InputShapes): { value: Captured; recording: Recording } {
+  const order = liveNodes(graph);
+  const lastRead = new Map<GraphNode, number>();
+  order.forEach((node, i) => {
+    for (const input of inputsOf(node)) lastRead.set(input, i);
+  });
+  const kept = new Set(graph.outputs.values());
+  return engine.capture(() => {
+    const tensors = new Map<GraphNode, Tensor>();
+    const t = (n: GraphNode) => tensors.get(n)!;
+    const inputs = new Map<string, Tensor>();
+    order.forEach((node, i) => {
+      if (node.op === 'input') {
+        const input = engine.empty(inputShapes[node.name]!, `input ${node.name}`);
+        inputs.set(node.name, input);
+        tensors.set(node, input);
+        return;
+      }
+      if (node.op === 'constant') {
+        tensors.set(node, node.tensor);
+        return;
+      }
+      let result: Tensor;
+      try {
+        result = execute(node, t);
+      } catch (err) {
+        throw new GraphError(`graph node '${node.name}' (${node.op}): ${err instanceof Error ? err.message : String(err)}`);
+      }
+      tensors.set(node, result);
+      for (const input of new Set(inputsOf(node))) {
+        const intermediate = input.op !== 'input' && input.op !== 'constant' && !kept.has(input);
+        if (intermediate && lastRead.get(input) === i) tensors.get(input)!.dispose();
+      }
+    });
+    const outputs = new Map<string, Tensor>();
+    for (const [name, node] of graph.outputs) outputs.set(name, t(node));
+    return { inputs, outputs };
+  });
+}
+
+/** One graph compiled for one set of input shapes. Runs are serialised; each is one submission. */
+export class Plan {
+  readonly inputShapes: Readonly<Record<string, readonly number[]>>;
+  readonly outputShapes: Readonly<Record<string, readonly number[]>>;
+  /** What the inference rewrites did (all zero when they were off). */
+  readonly rewrites: RewriteCounts;
+  private readonly readback: GPUBuffer;
+  private readonly readbackBytes: number;
+  private queue: Promise<unknown> = Promise.resolve();
+  private running = 0;
+  private disposed = false;
+  private freed = false;
+
+  /** @param owned tensors freed with the plan (folded weights of a plan compiled on its own). */
+  constructor(
+    private readonly engine: Engine,
+    private readonly recording: Recording,
+    private readonly captured: Captured,
+    rewrites: RewriteCounts,
+    private readonly owned: Tensor[] = [],
+  ) {
+    this.rewrites = rewrites;
+    this.inputShapes = Object.fromEntries([...captured.inputs].map(([n, t]) => [n, t.shape]));
+    this.outputShapes = Object.fromEntries([...captured.outputs].map(([n, t]) => [n, t.shape]));
+    this.readbackBytes = [...captured.outputs.values()].reduce((sum, t) => sum + t.size * 4, 0);
+    // One mappable buffer for every output, kept for the plan's life: a run allocates nothing.
+    this.readback = engine.device.createBuffer({
+      label: 'plan readback',
+      size: Math.max(4, this.readbackBytes),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  /** Dispatches per run. */
+  get dispatchCount(): number {
+    return this.recording.dispatchCount;
+  }
+
+  /**
+   * Bytes of the activation buffers (inputs, intermediates, outputs) after liveness reuse: the
+   * most the plan's ops hold at once, rounded up to the pool's buckets.
+   */
+  get peakBytes(): number {
+    return this.recording.bytesAllocated;
+  }
+
+  /** Every GPU byte the plan owns: activations, the readback buffer, and folded weights it owns. */
+  get bytesAllocated(): number {
+    if (this.freed) return 0;
+    return this.peakBytes + this.readback.size + this.owned.reduce((sum, t) => sum + (t.isDisposed ? 0 : t.size * 4), 0);
+  }
+
+  /**
+   * Writes `inputs` (one Float32Array per graph input, of its compiled shape), runs every dispatch
+   * and returns the outputs by name. Concurrent calls run one after another.
+   */
+  run(inputs: Readonly<Record<string, Float32Array>>): Promise<Record<string, Float32Array>> {
+    try {
+      this.checkInputs(inputs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.running += 1;
+    const result = this.queue.then(() => this.runNow(inputs));
+    this.queue = result.then(
+      () => this.settled(),
+      () => this.settled(),
+    );
+    return result;
+  }
+
+  private settled(): void {
+    this.running -= 1;
+    if (this.running === 0 && this.disposed) this.free();
+  }
+
+  private checkInputs(inputs: Readonly<Record<string, Float32Array>>): void {
+    if (this.disposed) throw new GraphError('Plan used after dispose()');
+    for (const [name, tensor] of this.captured.inputs) {
+      const data = inputs[name];
+      if (!(data instanceof Float32Array)) throw new GraphError(`plan: input '${name}' ${shapeString(tensor.shape)} needs a Float32Array`);
+      if (data.length !== tensor.size) {
+        throw new GraphError(`plan: input '${name}' was compiled for shape ${shapeString(tensor.shape)} (${tensor.size} values), got ${data.length} values`);
+      }
+    }
+    const unknown = Object.keys(inputs).filter((n) => !this.captured.inputs.has(n));
+    if (unknown.length > 0) throw new GraphError(`plan: no input named ${unknown.map((n) => `'${n}'`).join(', ')}`);
+  }
+
+  private async runNow(inputs: Readonly<Record<string, Float32Array>>): Promise<Record<string, Float32Array>> {
+    const { engine } = this;
+    // queue.writeBuffer lands before the next submission; safe because the input buffers belong to
+    // this plan alone and its previous run has finished (runs are serialised).
+    for (const [name, tensor] of this.captured.inputs) {
+      const data = inputs[name]!;
+      if (data.byteLength > 0) engine.device.queue.writeBuffer(tensor.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    }
+    engine.replay(this.recording);
+    const offsets: Array<[string, number, number]> = [];
+    let offset = 0;
+    for (const [name, tensor] of this.captured.outputs) {
+      const bytes = tensor.size * 4;
+      if (bytes > 0) engine.copy(tensor.buffer, this.readback, bytes, 0, offset);
+      offsets.push([name, offset, tensor.size]);
+      offset += bytes;
+    }
+    await engine.flush();
+    await this.readback.mapAsync(GPUMapMode.READ, 0, this.readback.size);
+    try {
+      const mapped = this.readback.getMappedRange(0, this.readback.size);
+      const outputs: Record<string, Float32Array> = {};
+      for (const [name, start, count] of offsets) outputs[name] = new Float32Array(mapped.slice(start, start + count * 4));
+      return outputs;
+    } finally {
+      this.readback.unmap();
+    }
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /**
+   * Frees the plan's buffers: now, or when the runs already started have finished. The graph's
+   * constants are not the plan's and stay.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.running === 0) this.free();
+  }
+
+  private free(): void {
+    this.freed = true;
+    this.recording.dispose();
+    this.readback.destroy();
+    for (const t of this.owned) t.dispose();
+  }
+}
+
+/** Compiled plan parts that do not depend on who owns the rewritten graph. */
+export interface CompileParts {
+  /** The original graph, for shape inference (its node names appear in errors). */
+  source: Graph;
+  /** The graph that runs (the source, or its inference rewrite). */
+  program: Graph;
+  rewrites: RewriteCounts;
+}
+
+const NO_REWRITES: RewriteCounts = { foldedBatchNorms: 0, fusedAdds: 0, fusedRelus: 0 };
+
+/**
+ * Captures `parts.program` for `inputShapes` after checking every node's shape on the source graph,
+ * and waits for its pipelines (compiled concurrently). `owned` tensors are freed with the plan.
+ */
+export async function buildPlan(engine: Engine, parts: CompileParts, inputShapes: InputShapes, owned: Tensor[] = []): Promise<Plan> {
+  inferShapes(parts.source, inputShapes);
+  if (parts.program.outputs.size === 0) throw new GraphError('graph: no outputs (mark results with graph.output(name, node))');
+  const { value, recording } = captureGraph(engine, parts.program, inputShapes);
+  try {
+    await recording.compiled();
+    // Finish the work recorded before the capture (weight uploads, the fold kernels) now, so its
+    // errors and its time belong to the compile, not to the first run.
+    await engine.sync();
+  } catch (err) {
+    recording.dispose();
+    throw err;
+  }
+  return new Plan(engine, recording, value, parts.rewrites, owned);
+}
+
+/**
+ * Compiles `graph` for `inputShapes` into a Plan: shape inference (the ops' messages, naming the
+ * node), the inference rewrites (unless `rewrite: false`; folded weights are computed on the GPU
+ * and freed with the plan), one capture of every dispatch, all pipelines compiled up front.
+ */
+export async function compileGraph(engine: Engine, graph: Graph, inputShapes: InputShapes, options: CompileOptions = {}): Promise<Plan> {
+  inferShapes(graph, inputShapes);
+  if (options.rewrite === false) return buildPlan(engine, { source: graph, program: graph, rewrites: NO_REWRITES }, inputShapes);
+  const rewritten = rewriteForInference(graph);
+  try {
+    return await buildPlan(engine, { source: graph, program: rewritten.graph, rewrites: rewritten.counts }, inputShapes, rewritten.owned);
+  } catch (err) {
+    for (const t of rewritten.owned) t.dispose();
+    throw err;
+  }
+}

@@ -1,0 +1,209 @@
+// ResNet18 (torchvision's topology and state_dict names) as a graph for inference, and a loader
+// for its weights from a safetensors file (as exported from PyTorch: num_batches_tracked included).
+import { Graph, type GraphNode } from '../../graph/graph.js';
+import { GraphExecutor } from '../../graph/executor.js';
+import { decodeSafetensors, toFloat32, type Dtype } from '../../io/safetensors.js';
+import type { Engine } from '../../runtime/engine.js';
+import { shapeString, type Shape, type Tensor } from '../../runtime/tensor.js';
+
+export interface ResNet18Options {
+  /** Rows of fc (default 1000, ImageNet's classes). */
+  numClasses?: number;
+}
+
+/** Weights by state_dict name: a Map or a plain object. */
+export type StateDict<T> = ReadonlyMap<string, T> | Readonly<Record<string, T>>;
+
+/** [stage name, channels, stride of its first block] for torchvision's resnet18 (BasicBlock x [2, 2, 2, 2]). */
+const STAGES: ReadonlyArray<readonly [string, number, number]> = [
+  ['layer1', 64, 1],
+  ['layer2', 128, 2],
+  ['layer3', 256, 2],
+  ['layer4', 512, 2],
+];
+const BLOCKS_PER_STAGE = 2;
+const BN_TENSORS = ['weight', 'bias', 'running_mean', 'running_var'];
+
+/** Every float tensor of torchvision's resnet18 state_dict with its shape, in state_dict order. */
+export function resnet18StateShapes(options: ResNet18Options = {}): Map<string, number[]> {
+  const numClasses = options.numClasses ?? 1000;
+  if (!Number.isInteger(numClasses) || numClasses < 1) throw new Error(`ResNet18: numClasses must be a positive integer, got ${numClasses}`);
+  const shapes = new Map<string, number[]>();
+  const bn = (prefix: string, c: number) => BN_TENSORS.forEach((t) => shapes.set(`${prefix}.${t}`, [c]));
+  shapes.set('conv1.weight', [64, 3, 7, 7]);
+  bn('bn1', 64);
+  let inChannels = 64;
+  for (const [stage, channels, stride] of STAGES) {
+    for (let b = 0; b < BLOCKS_PER_STAGE; b++) {
+      const prefix = `${stage}.${b}`;
+      const cin = b === 0 ? inChannels : channels;
+      shapes.set(`${prefix}.conv1.weight`, [channels, cin, 3, 3]);
+      bn(`${prefix}.bn1`, channels);
+      shapes.set(`${prefix}.conv2.weight`, [channels, channels, 3, 3]);
+      bn(`${prefix}.bn2`, channels);
+      if (b === 0 && (stride !== 1 || cin !== channels)) {
+        shapes.set(`${prefix}.downsample.0.weight`, [channels, cin, 1, 1]);
+        bn(`${prefix}.downsample.1`, channels);
+      }
+    }
+    inChannels = channels;
+  }
+  shapes.set('fc.weight', [numClasses, 512]);
+  shapes.set('fc.bias', [numClasses]);
+  return shapes;
+}
+
+export class StateDictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StateDictError';
+  }
+}
+
+function entriesOf<T>(dict: StateDict<T>): Array<[string, T]> {
+  return dict instanceof Map ? [...dict] : Object.entries(dict as Readonly<Record<string, T>>);
+}
+
+/** PyTorch's batch norm step counter: in every exported state_dict, meaningless for inference. */
+function isBatchCounter(name: string, expected: ReadonlyMap<string, unknown>): boolean {
+  return name.endsWith('.num_batches_tracked') && expected.has(name.replace(/num_batches_tracked$/, 'running_mean'));
+}
+
+function listed(names: string[], limit = 12): string {
+  const shown = names.slice(0, limit).join(', ');
+  return names.length > limit ? `${shown} and ${names.length - limit} more` : shown;
+}
+
+/**
+ * Checks that `weights` holds exactly the `expected` tensors (name -> shape), num_batches_tracked
+ * counters aside. Throws one StateDictError naming every missing, unexpected and mis-shaped tensor.
+ */
+export function checkStateDict(model: string, weights: StateDict<{ readonly shape: Shape }>, expected: ReadonlyMap<string, Shape>): void {
+  const found = new Map(entriesOf(weights));
+  const missing = [...expected.keys()].filter((n) => !found.has(n));
+  const unexpected = [...found.keys()].filter((n) => !expected.has(n) && !isBatchCounter(n, expected));
+  const misshaped: string[] = [];
+  for (const [name, shape] of expected) {
+    const got = found.get(name)?.shape;
+    if (got && (got.length !== shape.length || got.some((d, i) => d !== shape[i]))) {
+      misshaped.push(`${name} (expected ${shapeString(shape)}, got ${shapeString(got)})`);
+    }
+  }
+  const problems: string[] = [];
+  const count = (n: number, what: string) => `${n} ${what} tensor${n === 1 ? '' : 's'}`;
+  if (missing.length > 0) problems.push(`${count(missing.length, 'missing')}: ${listed(missing)}`);
+  if (unexpected.length > 0) problems.push(`${count(unexpected.length, 'unexpected')}: ${listed(unexpected)}`);
+  if (misshaped.length > 0) problems.push(`${count(misshaped.length, 'mis-shaped')}: ${listed(misshaped)}`);
+  if (problems.length > 0) throw new StateDictError(`${model} state dict: ${problems.join('; ')}`);
+}
+
+/**
+ * ResNet18's inference graph over GPU weights named as torchvision's state_dict: input 'image'
+ * [N, 3, H, W] (ImageNet-normalised), output 'logits' [N, numClasses]. The weights are borrowed:
+ * keep them alive while the graph is in use.
+ */
+export function resnet18Graph(weights: StateDict<Tensor>, options: ResNet18Options = {}): Graph {
+  const expected = resnet18StateShapes(options);
+  checkStateDict('ResNet18', weights, expected);
+  const tensors = new Map(entriesOf(weights));
+  const g = new Graph();
+  const constant = (name: string) => g.constant(name, tensors.get(name)!);
+  const conv = (x: GraphNode, name: string, stride: number, padding: number) =>
+    g.conv2d(x, constant(`${name}.weight`), undefined, { stride, padding }, name);
+  const bn = (x: GraphNode, name: string) =>
+    g.batchNorm(x, constant(`${name}.running_mean`), constant(`${name}.running_var`), constant(`${name}.weight`), constant(`${name}.bias`), { eps: 1e-5 }, name);
+
+  const image = g.input('image');
+  let h = g.relu(bn(conv(image, 'conv1', 2, 3), 'bn1'), 'relu');
+  h = g.maxPool2d(h, { kernelSize: 3, stride: 2, padding: 1 }, 'maxpool');
+  for (const [stage, , stride] of STAGES) {
+    for (let b = 0; b < BLOCKS_PER_STAGE; b++) {
+      const p = `${stage}.${b}`;
+      const s = b === 0 ? stride : 1;
+      // BasicBlock: relu(bn2(conv2(relu(bn1(conv1(x))))) + identity), identity downsampled when the shape changes.
+      const inner = g.relu(bn(conv(h, `${p}.conv1`, s, 1), `${p}.bn1`), `${p}.relu1`);
+      const out = bn(conv(inner, `${p}.conv2`, 1, 1), `${p}.bn2`);
+      const identity = expected.has(`${p}.downsample.0.weight`) ? bn(conv(h, `${p}.downsample.0`, s, 0), `${p}.downsample.1`) : h;
+      h = g.relu(g.add(out, identity, `${p}.add`), `${p}.relu2`);
+    }
+  }
+  const features = g.flatten(g.adaptiveAvgPool2d(h, 1, 'avgpool'), 1, -1, 'flatten');
+  g.output('logits', g.linear(features, constant('fc.weight'), constant('fc.bias'), 'fc'));
+  return g;
+}
+
+/** ResNet18 ready to classify: its weights on the GPU and a plan per input shape. */
+export class ResNet18 {
+  readonly executor: GraphExecutor;
+  readonly numClasses: number;
+  private disposed = false;
+
+  /** Takes ownership of `weights` (disposed with the model). */
+  constructor(
+    readonly engine: Engine,
+    private readonly weights: Map<string, Tensor>,
+    options: ResNet18Options = {},
+  ) {
+    this.numClasses = options.numClasses ?? 1000;
+    this.executor = new GraphExecutor(engine, resnet18Graph(weights, options));
+  }
+
+  /**
+   * Logits [N, numClasses] (row-major) for ImageNet-normalised images [N, 3, H, W]. The first call
+   * for a shape compiles its plan; later calls with the same shape reuse it.
+   */
+  async classify(images: Float32Array, shape: readonly [number, number, number, number] | Shape): Promise<Float32Array> {
+    if (this.disposed) throw new Error('ResNet18 used after dispose()');
+    const out = await this.executor.run({ image: { data: images, shape } });
+    return out.logits!;
+  }
+
+  /** Frees the plans and the weights. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.executor.dispose();
+    for (const t of this.weights.values()) t.dispose();
+  }
+}
+
+/** Host arrays for `resnet18FromArrays`: any float32 data with its shape, by state_dict name. */
+export type HostWeights = StateDict<{ readonly shape: Shape; readonly data: Float32Array }>;
+
+/**
+ * ResNet18 from host arrays (e.g. seeded weights): checked against torchvision's names and shapes
+ * (extra num_batches_tracked entries are ignored), uploaded, and wrapped in a ResNet18.
+ */
+export function resnet18FromArrays(engine: Engine, weights: HostWeights, options: ResNet18Options = {}): ResNet18 {
+  const expected = resnet18StateShapes(options);
+  checkStateDict('ResNet18', weights, expected);
+  const found = new Map(entriesOf(weights));
+  const tensors = new Map<string, Tensor>();
+  for (const name of expected.keys()) {
+    const t = found.get(name)!;
+    tensors.set(name, engine.tensor(t.data, t.shape));
+  }
+  return new ResNet18(engine, tensors, options);
+}
+
+const FLOAT_DTYPES: ReadonlySet<Dtype> = new Set(['F64', 'F32', 'F16', 'BF16']);
+
+/**
+ * ResNet18 from a safetensors file holding torchvision's resnet18 state_dict (as written by
+ * scripts/export_resnet18.py). numClasses defaults to the rows of the file's fc.weight. Refuses a
+ * malformed or truncated file, and missing, unexpected, mis-shaped or non-float tensors, by name.
+ */
+export async function loadResNet18(engine: Engine, bytes: Uint8Array, options: ResNet18Options & { source?: string } = {}): Promise<ResNet18> {
+  const { tensors } = decodeSafetensors(bytes, options.source ?? '');
+  const fc = tensors.get('fc.weight');
+  const numClasses = options.numClasses ?? (fc?.shape.length === 2 ? fc.shape[0]! : 1000);
+  const expected = resnet18StateShapes({ numClasses });
+  checkStateDict('ResNet18', tensors, expected);
+  const notFloat = [...expected.keys()].filter((n) => !FLOAT_DTYPES.has(tensors.get(n)!.dtype));
+  if (notFloat.length > 0) {
+    const described = notFloat.map((n) => `${n} (${tensors.get(n)!.dtype})`);
+    throw new StateDictError(`ResNet18 state dict: expected floating-point tensors, got ${listed(described)}`);
+  }
+  const arrays = new Map([...expected.keys()].map((n) => [n, { shape: tensors.get(n)!.shape, data: toFloat32(tensors.get(n)!) }]));
+  return resnet18FromArrays(engine, arrays, { numClasses });
+}
