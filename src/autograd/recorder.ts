@@ -1,0 +1,194 @@
+// The bookkeeping of reverse-mode autodiff: which ops were recorded, the backward traversal,
+// gradient accumulation and the ownership of every tensor the tape made. The differentiable ops
+// themselves are the Tape's methods (tape.ts).
+import { OpError, fail } from '../ops/check.js';
+import { addInPlace } from '../ops/elementwise.js';
+import type { Engine } from '../runtime/engine.js';
+import { shapeString, type Tensor } from '../runtime/tensor.js';
+import { Variable, type BackwardRule, type Node } from './variable.js';
+
+export interface TapeOptions {
+  /** false records nothing, as under torch.no_grad() (evaluation); default true. */
+  grad?: boolean;
+}
+
+/** How a recorded op goes back; see Node. */
+export interface Recording {
+  backward: BackwardRule;
+  backwardFromOnes?: Node['backwardFromOnes'];
+  saved?: Tensor[];
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** A gradient waiting to be consumed: a tensor the tape owns, or the implicit ones of the seed. */
+type Pending = Tensor | 'ones';
+
+export class Recorder {
+  readonly gradEnabled: boolean;
+  private readonly nodes: Node[] = [];
+  private readonly outputOf = new Map<Node, Variable>();
+  /** Every variable a tape op returned (recorded or not): freed by dispose() unless kept. */
+  private readonly created = new Set<Variable>();
+  private state: 'recording' | 'done' | 'disposed' = 'recording';
+
+  constructor(
+    readonly engine: Engine,
+    options: TapeOptions = {},
+  ) {
+    this.gradEnabled = options.grad ?? true;
+  }
+
+  /** Number of ops recorded for the backward pass. */
+  get recordedOps(): number {
+    return this.nodes.length;
+  }
+
+  /**
+   * Checks an op's inputs and says whether the op is recorded: only when gradients are enabled
+   * and some input requires one (a frozen or data-only branch records nothing).
+   */
+  protected begin(op: string, inputs: ReadonlyArray<Variable | undefined>): boolean {
+    if (this.state === 'disposed') fail(op, 'the tape was used after dispose()');
+    for (const v of inputs) {
+      if (!v) continue;
+      if (!(v instanceof Variable)) fail(op, 'expected Variable inputs (wrap tensors with constant() or parameter())');
+      if (v.value.isDisposed) fail(op, `an input of shape ${shapeString(v.value.shape)} was used after dispose()`);
+      if (v.value.engine !== this.engine) fail(op, 'an input belongs to a different engine than the tape');
+      if (v.creator && v.creator.owner !== this) fail(op, 'an input was produced by another tape');
+    }
+    return this.gradEnabled && inputs.some((v) => v?.requiresGrad);
+  }
+
+  /** The result of an op that was not recorded (begin() said false). */
+  protected plain(value: Tensor): Variable {
+    const v = new Variable(value);
+    this.created.add(v);
+    return v;
+  }
+
+  /** The result of a recorded op: a non-leaf variable that requires a gradient. */
+  protected record(op: string, inputs: Variable[], value: Tensor, how: Recording): Variable {
+    const node: Node = { op, inputs, backward: how.backward, backwardFromOnes: how.backwardFromOnes, saved: how.saved ?? [], owner: this };
+    const v = new Variable(value, { requiresGrad: true }, node);
+    this.nodes.push(node);
+    this.outputOf.set(node, v);
+    this.created.add(v);
+    return v;
+  }
+
+  /**
+   * Computes the gradients of `loss` with respect to every leaf that requires one and ADDS them
+   * to the leaves' `.grad` (PyTorch's accumulation; clear with optimizer.zeroGrad()). A scalar
+   * loss is seeded with 1; otherwise pass `gradient`, shaped like the loss (copied, not kept).
+   * Nodes run in reverse recording order (a topological order); only those on a path to the loss
+   * run. Each intermediate gradient is freed as soon as its node consumed it, and each node's
+   * saved tensors right after its backward ran. Everything is recorded; nothing is submitted.
+   * A tape goes backward once.
+   */
+  backward(loss: Variable, gradient?: Tensor): void {
+    const op = 'backward';
+    if (this.state === 'disposed') fail(op, 'the tape was used after dispose()');
+    if (this.state === 'done') {
+      fail(op, 'trying to backward through the graph a second time (the saved tensors were already freed); record a new tape');
+    }
+    if (!loss.requiresGrad || !loss.creator) fail(op, 'element 0 of tensors does not require grad and does not have a grad_fn');
+    if (loss.creator.owner !== this) fail(op, 'the loss was recorded by another tape');
+    let seed: Pending = 'ones';
+    if (gradient) {
+      if (!sameShape(gradient.shape, loss.shape)) {
+        fail(op, `gradient of shape ${shapeString(gradient.shape)} does not match the loss ${shapeString(loss.shape)}`);
+      }
+      seed = this.engine.empty(gradient.shape);
+      if (gradient.size > 0) this.engine.copy(gradient.buffer, seed.buffer, gradient.size * 4);
+    } else if (loss.value.size !== 1) {
+      fail(op, `grad can be implicitly created only for scalar outputs, got a loss of shape ${shapeString(loss.shape)}`);
+    }
+    this.state = 'done';
+
+    const reachable = new Set<Node>();
+    const stack: Node[] = [loss.creator];
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      if (reachable.has(node)) continue;
+      reachable.add(node);
+      for (const input of node.inputs) if (input.creator && input.requiresGrad) stack.push(input.creator);
+    }
+
+    const pending = new Map<Variable, Pending>([[loss, seed]]);
+    for (let k = this.nodes.length - 1; k >= 0; k--) {
+      const node = this.nodes[k]!;
+      if (!reachable.has(node)) continue;
+      const out = this.outputOf.get(node)!;
+      const g = pending.get(out);
+      if (g === undefined) continue;
+      pending.delete(out);
+      const needs = node.inputs.map((v) => v.requiresGrad);
+      const grads = this.runRule(node, out, g, needs);
+      for (const t of node.saved) t.dispose();
+      node.saved.length = 0;
+      node.inputs.forEach((input, i) => this.deliver(node, input, needs[i]!, grads[i], pending));
+    }
+    for (const g of pending.values()) if (g !== 'ones') g.dispose();
+  }
+
+  private runRule(node: Node, out: Variable, g: Pending, needs: boolean[]): Array<Tensor | undefined> {
+    if (g !== 'ones') {
+      const grads = node.backward(g, needs);
+      g.dispose(); // consumed (a pass-through result is a view and keeps the storage alive)
+      return grads;
+    }
+    if (node.backwardFromOnes) return node.backwardFromOnes(needs);
+    const ones = this.engine.tensor(new Float32Array(out.value.size).fill(1), out.shape);
+    const grads = node.backward(ones, needs);
+    ones.dispose();
+    return grads;
+  }
+
+  /** Hands one input's gradient to its producer (pending) or accumulates it into a leaf's .grad. */
+  private deliver(node: Node, input: Variable, needed: boolean, grad: Tensor | undefined, pending: Map<Variable, Pending>): void {
+    if (!needed) {
+      grad?.dispose();
+      return;
+    }
+    if (!grad) throw new OpError('backward', `internal error: ${node.op} returned no gradient for an input that requires one`);
+    if (!sameShape(grad.shape, input.shape)) {
+      throw new OpError('backward', `internal error: ${node.op} returned a gradient of shape ${shapeString(grad.shape)} for an input of shape ${shapeString(input.shape)}`);
+    }
+    if (input.creator) {
+      const prev = pending.get(input);
+      if (prev === undefined) pending.set(input, grad);
+      else {
+        addInPlace(prev as Tensor, grad);
+        grad.dispose();
+      }
+      return;
+    }
+    if (input.grad) {
+      addInPlace(input.grad, grad);
+      grad.dispose();
+    } else {
+      input.grad = grad;
+    }
+  }
+
+  /** Takes `v` out of the tape's care: dispose() leaves its value alone and the caller owns it. */
+  keep(v: Variable): Variable {
+    if (!this.created.delete(v)) fail('keep', 'the variable was not created by this tape (or was already kept)');
+    return v;
+  }
+
+  /**
+   * Frees every tensor the tape made: the values its ops returned (except kept ones) and what
+   * recorded ops saved for backward. Leaves (parameters, inputs) and their gradients stay.
+   */
+  dispose(): void {
+    if (this.state === 'disposed') return;
+    this.state = 'disposed';
+    for (const node of this.nodes) for (const t of node.saved) t.dispose();
+    for (const v of this.created) v.dispose();
+    this.created.clear();
+    this.nodes.length = 0;
+    this.outputOf.clear();
+  }
+}

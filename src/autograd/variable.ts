@@ -1,0 +1,93 @@
+import type { Shape, Tensor } from '../runtime/tensor.js';
+
+/**
+ * How a recorded op turns the gradient of its output into gradients of its inputs. `needs[i]`
+ * says whether input i requires a gradient; the result holds, for each input that does, a tensor
+ * the tape then owns (whose storage no other live tensor shares), and undefined elsewhere.
+ * `gradOut` belongs to the tape: a rule must not dispose it, and returns a view of it only where
+ * it passes it through unchanged.
+ */
+export type BackwardRule = (gradOut: Tensor, needs: readonly boolean[]) => Array<Tensor | undefined>;
+
+/** One recorded differentiable call: which variables went in, which came out, how to go back. */
+export interface Node {
+  readonly op: string;
+  readonly inputs: readonly Variable[];
+  readonly backward: BackwardRule;
+  /**
+   * The same for an implicit gradient of ones (the seed of a backward pass from a scalar), where
+   * the op can skip materialising it (cross-entropy hands over the gradient it already computed).
+   */
+  readonly backwardFromOnes?: (needs: readonly boolean[]) => Array<Tensor | undefined>;
+  /** Tensors kept only for the backward pass (indices, saved statistics), freed once it ran. */
+  readonly saved: Tensor[];
+  /** The tape that recorded the node. */
+  readonly owner: object;
+}
+
+export interface VariableOptions {
+  requiresGrad?: boolean;
+  name?: string;
+}
+
+/**
+ * A tensor in a differentiable computation. Leaves are created by the user (parameters, inputs);
+ * the others come out of a Tape's ops and remember the node that made them. `grad` is filled by
+ * Tape.backward on leaves that require a gradient (accumulating, as PyTorch's .grad does).
+ */
+export class Variable {
+  grad: Tensor | undefined;
+  name: string | undefined;
+  private requires: boolean;
+
+  constructor(
+    readonly value: Tensor,
+    options: VariableOptions = {},
+    /** The recorded op that produced this variable; undefined for leaves and unrecorded results. */
+    readonly creator?: Node,
+  ) {
+    this.requires = options.requiresGrad ?? false;
+    this.name = options.name;
+  }
+
+  get requiresGrad(): boolean {
+    return this.requires;
+  }
+
+  /** Freezes (false) or unfreezes (true) a leaf; a frozen leaf gets no gradient and drops the one it had. */
+  set requiresGrad(value: boolean) {
+    if (this.creator) throw new Error('requiresGrad can only be changed on leaf variables (parameters and inputs)');
+    this.requires = value;
+    if (!value) this.clearGrad();
+  }
+
+  get isLeaf(): boolean {
+    return this.creator === undefined;
+  }
+
+  get shape(): Shape {
+    return this.value.shape;
+  }
+
+  /** Drops the gradient (returning its buffer to the pool). */
+  clearGrad(): void {
+    this.grad?.dispose();
+    this.grad = undefined;
+  }
+
+  /** Frees the value and the gradient. */
+  dispose(): void {
+    this.clearGrad();
+    this.value.dispose();
+  }
+}
+
+/** A leaf that requires a gradient: a trainable parameter. */
+export function parameter(value: Tensor, name?: string): Variable {
+  return new Variable(value, { requiresGrad: true, name });
+}
+
+/** A leaf that requires no gradient: data flowing into the model. */
+export function constant(value: Tensor, name?: string): Variable {
+  return new Variable(value, { requiresGrad: false, name });
+}

@@ -1,0 +1,94 @@
+// Layers without parameters: activations, dropout, flattening and pooling.
+import type { Tape } from '../autograd/tape.js';
+import type { Variable } from '../autograd/variable.js';
+import type { AvgPoolOptions, MaxPoolOptions } from '../ops/pool.js';
+import { defaultRng, type Rng } from './init.js';
+import { Module } from './module.js';
+
+export class ReLU extends Module {
+  forward(tape: Tape, x: Variable): Variable {
+    return tape.relu(x);
+  }
+}
+
+/** nn.Flatten: merges dimensions startDim..endDim (default 1..-1: everything but the batch). */
+export class Flatten extends Module {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
+    super();
+  }
+
+  forward(tape: Tape, x: Variable): Variable {
+    return tape.flatten(x, this.startDim, this.endDim);
+  }
+}
+
+export interface DropoutModuleOptions {
+  /** Seed of the Philox stream (default: drawn from the generator). */
+  seed?: number;
+  rng?: Rng;
+}
+
+/**
+ * nn.Dropout: in training mode each call draws a fresh mask (the Philox offset advances by one per
+ * call, so masks are independent and a run is reproducible from the seed); in evaluation mode
+ * it returns its input.
+ */
+export class Dropout extends Module {
+  readonly seed: number;
+  /** Training calls so far: the Philox offset of the next mask. */
+  calls = 0;
+
+  constructor(
+    readonly p = 0.5,
+    options: DropoutModuleOptions = {},
+  ) {
+    super();
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`Dropout: dropout probability has to be between 0 and 1, but got ${p}`);
+    this.seed = options.seed ?? (options.rng ?? defaultRng()).nextU32();
+  }
+
+  forward(tape: Tape, x: Variable): Variable {
+    if (!this.training || this.p === 0) return x; // the identity, as F.dropout returns its input
+    return tape.dropout(x, { p: this.p, seed: this.seed, offset: this.calls++, training: true });
+  }
+}
+
+export class MaxPool2d extends Module {
+  readonly options: MaxPoolOptions;
+
+  /** kernelSize, with stride (default: kernelSize), padding, dilation and ceilMode as F.max_pool2d. */
+  constructor(kernelSize: number | [number, number], options: Omit<MaxPoolOptions, 'kernelSize'> = {}) {
+    super();
+    this.options = { ...options, kernelSize };
+  }
+
+  forward(tape: Tape, x: Variable): Variable {
+    return tape.maxPool2d(x, this.options);
+  }
+}
+
+export class AvgPool2d extends Module {
+  readonly options: AvgPoolOptions;
+
+  constructor(kernelSize: number | [number, number], options: Omit<AvgPoolOptions, 'kernelSize'> = {}) {
+    super();
+    this.options = { ...options, kernelSize };
+  }
+
+  forward(tape: Tape, x: Variable): Variable {
+    return tape.avgPool2d(x, this.options);
+  }
+}
+
+export class AdaptiveAvgPool2d extends Module {
+  constructor(readonly outputSize: number | [number, number]) {
+    super();
+  }
+
+  forward(tape: Tape, x: Variable): Variable {
+    return tape.adaptiveAvgPool2d(x, this.outputSize);
+  }
+}

@@ -1,0 +1,85 @@
+import type { Tape } from '../autograd/tape.js';
+import { parameter, type Variable } from '../autograd/variable.js';
+import type { Engine } from '../runtime/engine.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { Module } from './module.js';
+
+export interface BatchNormModuleOptions {
+  eps?: number;
+  momentum?: number;
+  /** Learnable weight (ones) and bias (zeros); default true. */
+  affine?: boolean;
+  /** Keep running statistics (zeros and ones) for evaluation; default true. */
+  trackRunningStats?: boolean;
+}
+
+/**
+ * Batch normalisation over dimension 1. Training mode normalises with the batch statistics and
+ * updates the running ones in place; evaluation mode uses the running ones (or the batch's, when
+ * they are not tracked), as nn.BatchNorm does.
+ */
+abstract class BatchNormBase extends Module {
+  readonly weight: Variable | undefined;
+  readonly bias: Variable | undefined;
+  readonly runningMean: Tensor | undefined;
+  readonly runningVar: Tensor | undefined;
+  readonly eps: number;
+  readonly momentum: number;
+
+  constructor(
+    engine: Engine,
+    readonly numFeatures: number,
+    options: BatchNormModuleOptions,
+  ) {
+    super();
+    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${this.constructor.name}: num_features must be a positive integer, got ${numFeatures}`);
+    this.eps = options.eps ?? 1e-5;
+    this.momentum = options.momentum ?? 0.1;
+    const ones = () => engine.tensor(new Float32Array(numFeatures).fill(1), [numFeatures]);
+    if (options.affine ?? true) {
+      this.weight = this.registerParameter('weight', parameter(ones()));
+      this.bias = this.registerParameter('bias', parameter(engine.zeros([numFeatures])));
+    }
+    if (options.trackRunningStats ?? true) {
+      this.runningMean = this.registerBuffer('running_mean', engine.zeros([numFeatures]));
+      this.runningVar = this.registerBuffer('running_var', ones());
+    }
+  }
+
+  /** The input ranks this module accepts, and how PyTorch words the error. */
+  protected abstract readonly ranks: readonly number[];
+  protected abstract readonly expected: string;
+
+  /** PyTorch keeps a step counter this engine does not need: a loaded one is accepted and ignored. */
+  protected override ignoredStateKeys(): readonly string[] {
+    return ['num_batches_tracked'];
+  }
+
+  forward(tape: Tape, x: Variable): Variable {
+    if (!this.ranks.includes(x.shape.length)) {
+      throw new Error(`${this.constructor.name}: expected ${this.expected} input (got ${x.shape.length}D input)`);
+    }
+    const training = this.training || this.runningMean === undefined;
+    return tape.batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training, momentum: this.momentum, eps: this.eps });
+  }
+}
+
+/** nn.BatchNorm1d: input [N, C] or [N, C, L]. */
+export class BatchNorm1d extends BatchNormBase {
+  protected readonly ranks = [2, 3];
+  protected readonly expected = '2D or 3D';
+
+  constructor(engine: Engine, numFeatures: number, options: BatchNormModuleOptions = {}) {
+    super(engine, numFeatures, options);
+  }
+}
+
+/** nn.BatchNorm2d: input [N, C, H, W]. */
+export class BatchNorm2d extends BatchNormBase {
+  protected readonly ranks = [4];
+  protected readonly expected = '4D';
+
+  constructor(engine: Engine, numFeatures: number, options: BatchNormModuleOptions = {}) {
+    super(engine, numFeatures, options);
+  }
+}
