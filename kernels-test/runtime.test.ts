@@ -42,6 +42,21 @@ describe('engine', () => {
     y.dispose();
   });
 
+  it('submits concurrent flushes in recording order, even while an earlier one waits for compilation', async () => {
+    const e = engine();
+    const x = e.tensor([-1, 2, -3, 4]);
+    const y = e.tensor([9, 9, 9, 9]);
+    // add_relu is compiled for the first time here, so this flush waits on the compiler...
+    const r = add(x, x, { relu: true });
+    const first = r.toArray();
+    // ...while this one has nothing to compile; it must still reach the queue second.
+    e.copy(r.buffer, y.buffer, 16);
+    const second = y.toArray();
+    expect(Array.from(await second)).toEqual([0, 4, 0, 8]);
+    expect(Array.from(await first)).toEqual([0, 4, 0, 8]);
+    for (const t of [x, y, r]) t.dispose();
+  });
+
   it('reuses buffers: a repeated op allocates nothing new', async () => {
     const e = engine();
     const x = e.tensor(random(3000, 3), [3000]);

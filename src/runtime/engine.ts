@@ -38,6 +38,8 @@ export class Engine {
   /** Where dispatches, copies and allocations go: `main`, or a Recording while capturing. */
   private target: Recorder;
   private readonly readStaging = new Map<number, GPUBuffer[]>();
+  /** Resolves when the latest flush has submitted (or failed). */
+  private submitted: Promise<void> = Promise.resolve();
   private uncaptured: string[] = [];
   private lost: DeviceLostError | undefined;
   private disposed = false;
@@ -211,7 +213,27 @@ export class Engine {
     const transient = this.main.transient;
     this.main.commands = [];
     this.main.transient = [];
-    if (commands.length > 0) {
+    // Submissions must reach the queue in the order their commands were recorded, even when an
+    // earlier flush is still waiting for pipelines to compile: each flush waits for the one before.
+    const previous = this.submitted;
+    let done!: () => void;
+    this.submitted = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await previous;
+      await this.submit(commands, transient);
+    } finally {
+      done();
+    }
+    this.throwUncaptured();
+  }
+
+  private async submit(commands: Command[], transient: GPUBuffer[]): Promise<void> {
+    if (commands.length === 0) {
+      for (const b of transient) b.destroy();
+      return;
+    }
+    let errors: [GPUError | null, GPUError | null];
+    try {
       // Pipelines still compiling are awaited together, not one by one.
       const pipelines = await Promise.all(commands.map((c) => (c.kind === 'dispatch' ? c.pipeline : undefined)));
       this.checkUsable();
@@ -234,15 +256,20 @@ export class Engine {
       pass?.end();
       this.device.queue.submit([encoder.finish()]);
       const oom = await this.device.popErrorScope();
-      const invalid = await this.device.popErrorScope();
+      errors = [oom, await this.device.popErrorScope()];
+    } finally {
+      // Destroying after submit is safe: WebGPU frees them once the queued work is done.
       for (const b of transient) b.destroy();
       this.main.uniforms.evict();
+    }
+    const [oom, invalid] = errors;
+    if (oom || invalid) {
       const names = [...new Set(commands.flatMap((c) => (c.kind === 'dispatch' ? [c.spec.name] : [])))].join(', ');
       if (oom) throw new Error(`GPU out of memory while running [${names}]: ${oom.message}`);
-      if (invalid) throw new Error(`WebGPU validation error while running [${names}]: ${invalid.message}`);
+      throw new Error(`WebGPU validation error while running [${names}]: ${invalid!.message}`);
     }
-    this.throwUncaptured();
   }
+
 
   private throwUncaptured(): void {
     if (this.uncaptured.length > 0) {

@@ -22,7 +22,19 @@ export function kernelCode(spec: KernelSpec): string {
   return specialize(shaderSource(spec.shader), spec.defines);
 }
 
-/** Identifies a kernel's pipeline: the full WGSL text, entry point and binding layout. */
+/**
+ * Identifies a kernel's pipeline: its WGSL text (the shader file plus its defines, which determine
+ * the text exactly), entry point and binding layout. Built from those parts rather than the full
+ * text, because ops ask for the key on every dispatch.
+ */
 export function kernelKey(spec: KernelSpec): string {
-  return `${spec.entryPoint ?? 'main'}|${spec.bindings.join(',')}|${kernelCode(spec)}`;
+  const defines = spec.defines;
+  let key = `${spec.shader}|${spec.entryPoint ?? 'main'}|${spec.bindings.join(',')}|`;
+  if (defines) {
+    for (const name of Object.keys(defines).sort()) {
+      const v = defines[name]!;
+      key += `${name}=${typeof v === 'object' ? JSON.stringify(v) : v};`;
+    }
+  }
+  return key;
 }
