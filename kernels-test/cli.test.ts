@@ -1,0 +1,272 @@
+// The training CLI's pieces: progress line formatting and redraw policy, report math and tables,
+// the plot renderer (axes, ticks, legend, curves actually drawn), and a short real training run.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GLYPH_HEIGHT, GLYPH_WIDTH, glyph, textWidth } from '../src/cli/bitmap-font.js';
+import { COLORS, Canvas, formatTick, niceTicks, renderPlot, type Rgb } from '../src/cli/plot.js';
+import { ProgressBar, formatBar, formatDuration, formatProgress } from '../src/cli/progress.js';
+import {
+  argmaxRows,
+  confusionMatrix,
+  formatComparison,
+  formatConfusionMatrix,
+  formatPerClass,
+  formatReport,
+  matrixAccuracy,
+  perClassAccuracy,
+} from '../src/cli/report.js';
+import { evaluateCheckpoint, smoothSteps, trainFashion, trainSettings } from '../src/cli/train-fashion.js';
+import { FASHION_CLASSES } from '../src/data/fashion-mnist.js';
+import { loadFashionMnist } from '../src/data/fashion-mnist-node.js';
+import { PNG_SIGNATURE } from '../src/io/png.js';
+import { decodeSafetensors } from '../src/io/safetensors.js';
+import { useEngine } from './helpers.js';
+
+const engine = useEngine();
+
+describe('progress line', () => {
+  it('formats durations, bars and the whole line', () => {
+    expect([formatDuration(0), formatDuration(83.4), formatDuration(3725), formatDuration(undefined), formatDuration(Infinity)]).toEqual([
+      '0:00',
+      '1:23',
+      '1:02:05',
+      '--:--',
+      '--:--',
+    ]);
+    expect(formatBar(0, 10)).toBe('[          ]');
+    expect(formatBar(0.5, 10)).toBe('[=====>    ]');
+    expect(formatBar(1, 10)).toBe('[==========]');
+    expect(formatProgress({ epoch: 2, epochs: 5, step: 120, steps: 600, loss: 0.43214, accuracy: 0.8421, samplesPerSecond: 1234.4, etaSeconds: 83 }, 10)).toBe(
+      'epoch 2/5  [==>       ]  120/600  loss 0.4321  acc  84.2%   1234 samples/s  ETA 1:23',
+    );
+    expect(formatProgress({ epoch: 1, epochs: 1, step: 0, steps: 60 }, 4)).toBe('epoch 1/1  [    ]   0/60  loss   -     acc   -    - samples/s  ETA --:--');
+  });
+
+  it('prints plain lines every N steps when not a terminal', () => {
+    const lines: string[] = [];
+    const bar = new ProgressBar({ write: (s) => lines.push(s), isTTY: false }, { everySteps: 4 });
+    for (let step = 1; step <= 10; step++) bar.update({ epoch: 1, epochs: 1, step, steps: 10, loss: 1 / step });
+    bar.finish();
+    expect(lines.map((l) => l.slice(0, 30))).toEqual([
+      formatProgress({ epoch: 1, epochs: 1, step: 4, steps: 10 }).slice(0, 30) + '',
+      formatProgress({ epoch: 1, epochs: 1, step: 8, steps: 10 }).slice(0, 30),
+      formatProgress({ epoch: 1, epochs: 1, step: 10, steps: 10 }).slice(0, 30),
+    ]);
+    expect(lines.every((l) => l.endsWith('\n') && !l.includes('\r'))).toBe(true);
+    expect(lines[0]).toContain('loss 0.2500');
+  });
+
+  it('redraws in place on a terminal, throttled, and ends the line', () => {
+    const out: string[] = [];
+    let now = 0;
+    const bar = new ProgressBar({ write: (s) => out.push(s), isTTY: true }, { minIntervalMs: 100, now: () => now });
+    for (let step = 1; step <= 10; step++) {
+      now += 30;
+      bar.update({ epoch: 1, epochs: 1, step, steps: 10 });
+    }
+    // Draws at t=30, then every >= 100 ms (t=150, 270), and always at the last step (t=300).
+    expect(out.length).toBe(4);
+    expect(out.every((s) => s.startsWith('\r') && s.endsWith('\x1b[K'))).toBe(true);
+    expect(out[3]).toContain('10/10');
+    bar.log('saved checkpoint');
+    expect(out.slice(4)).toEqual(['\r\x1b[K', 'saved checkpoint\n']);
+    bar.update({ epoch: 1, epochs: 1, step: 10, steps: 10 });
+    bar.finish();
+    expect(out.at(-1)).toBe('\n');
+  });
+});
+
+describe('report', () => {
+  const predicted = [0, 1, 1, 2, 2, 2, 0];
+  const actual = [0, 1, 2, 2, 2, 0, 0];
+
+  it('computes argmax, the confusion matrix and accuracies', () => {
+    expect(Array.from(argmaxRows([0.1, 0.7, 0.2, 3, -1, 3, -5, -4, -6], 3))).toEqual([1, 0, 1]);
+    expect(() => argmaxRows([1, 2, 3, 4], 3)).toThrow('argmaxRows: 4 values do not form rows of 3');
+    const m = confusionMatrix(predicted, actual, 3);
+    expect(m).toEqual([
+      [2, 0, 1],
+      [0, 1, 0],
+      [0, 1, 2],
+    ]);
+    expect(matrixAccuracy(m)).toBeCloseTo(5 / 7, 12);
+    expect(perClassAccuracy(m)).toEqual([2 / 3, 1, 2 / 3]);
+    expect(perClassAccuracy([[0, 0], [1, 1]])[0]).toBeNaN();
+    expect(() => confusionMatrix([3], [0], 3)).toThrow('confusionMatrix: sample 0 has target 0 and prediction 3, expected classes 0..2');
+  });
+
+  it('prints per-class accuracy and the confusion matrix as aligned tables', () => {
+    const m = confusionMatrix(predicted, actual, 3);
+    const names = ['T-shirt/top', 'Trouser', 'Pullover'];
+    expect(formatPerClass(m, names).split('\n')).toEqual([
+      'class        samples  correct  accuracy',
+      'T-shirt/top        3        2    66.67%',
+      'Trouser            1        1   100.00%',
+      'Pullover           3        2    66.67%',
+    ]);
+    expect(formatConfusionMatrix(m, names).split('\n')).toEqual([
+      'true \\ predicted    0    1    2',
+      '0 T-shirt/top       2    0    1',
+      '1 Trouser           0    1    0',
+      '2 Pullover          0    1    2',
+    ]);
+    const report = formatReport('CNN', { matrix: m, loss: 0.5 }, names);
+    expect(report.split('\n')[0]).toBe('CNN: test accuracy 71.43% (5/7), test loss 0.5000');
+  });
+
+  it('puts two models side by side', () => {
+    const m = confusionMatrix(predicted, actual, 3);
+    const text = formatComparison(
+      [
+        { name: 'DNN', evaluation: { matrix: m }, parameters: 235146, trainSeconds: 12.34, samplesPerSecond: 4000, epochs: 1, trainSamples: 6000 },
+        { name: 'CNN', evaluation: { matrix: [[3, 0, 0], [0, 1, 0], [0, 0, 3]], loss: 0.1 }, parameters: 1475338, trainSeconds: 60, samplesPerSecond: 800, epochs: 1, trainSamples: 6000 },
+      ],
+      FASHION_CLASSES.slice(0, 3),
+    );
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^ +DNN +CNN$/);
+    expect(lines[1]).toMatch(/^test accuracy +71\.43% +100\.00%$/);
+    expect(lines[3]).toMatch(/^parameters +235,146 +1,475,338$/);
+    expect(lines[5]).toMatch(/^train time +12\.3 s +60\.0 s$/);
+    expect(text).toMatch(/\nPullover +66\.7% +100\.0%/);
+  });
+});
+
+describe('plot', () => {
+  const count = (c: Canvas, color: Rgb): number => {
+    let n = 0;
+    for (let i = 0; i < c.width * c.height; i++) if (c.data[i * 4] === color[0] && c.data[i * 4 + 1] === color[1] && c.data[i * 4 + 2] === color[2]) n++;
+    return n;
+  };
+
+  it('has a well-formed font and picks nice ticks', () => {
+    for (const ch of '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.%-:()') {
+      const g = glyph(ch);
+      expect(g.length).toBe(GLYPH_HEIGHT);
+      expect(g.flat().some(Boolean), ch).toBe(true);
+      expect(g.every((r) => r.length === GLYPH_WIDTH)).toBe(true);
+    }
+    expect(glyph('a')).toEqual(glyph('A'));
+    expect(textWidth('AB', 2)).toBe(22);
+    expect(niceTicks(0, 1.83)).toEqual({ lo: 0, hi: 2, step: 0.5, ticks: [0, 0.5, 1, 1.5, 2] });
+    expect(niceTicks(71.2, 90.4).ticks).toEqual([70, 75, 80, 85, 90, 95]);
+    expect(niceTicks(3, 3).ticks.length).toBeGreaterThan(1);
+    expect([formatTick(0.5, 0.5), formatTick(80, 5), formatTick(0.25, 0.05)]).toEqual(['0.5', '80', '0.25']);
+  });
+
+  it('draws text pixel for pixel from the font', () => {
+    const c = new Canvas(20, 10);
+    c.text(1, 1, '1', [0, 0, 0], 1);
+    const ink = (x: number, y: number): boolean => c.data[(y * 20 + x) * 4] === 0;
+    glyph('1').forEach((row, y) => row.forEach((on, x) => expect(ink(1 + x, 1 + y), `${x},${y}`).toBe(on)));
+  });
+
+  it('renders panels with axes, curves in their colours and a legend', () => {
+    const train = Array.from({ length: 30 }, (_, i) => ({ x: (i + 1) / 10, y: 2 * Math.exp(-i / 5) }));
+    const test = [1, 2, 3].map((x) => ({ x, y: 0.4 / x }));
+    const canvas = renderPlot(
+      [
+        { title: 'LOSS', xLabel: 'EPOCH', series: [{ label: 'train', color: COLORS.blue, points: train }, { label: 'test', color: COLORS.orange, points: test, markers: true }] },
+        { title: 'ACCURACY (%)', xLabel: 'EPOCH', yRange: [0, 100], series: [{ label: 'test', color: COLORS.green, points: test.map((p) => ({ x: p.x, y: 80 + p.x })) }] },
+      ],
+      { title: 'TEST PLOT', panelWidth: 400, height: 300 },
+    );
+    expect([canvas.width, canvas.height]).toEqual([800, 300 + 14 + 24]);
+    expect(count(canvas, COLORS.blue)).toBeGreaterThan(300); // curve + legend swatch
+    expect(count(canvas, COLORS.orange)).toBeGreaterThan(3 * 49); // three 7x7 markers
+    expect(count(canvas, COLORS.green)).toBeGreaterThan(100);
+    expect(count(canvas, [30, 30, 30])).toBeGreaterThan(2000); // axes, ticks, labels, titles
+    // The left panel's y axis: a vertical dark line at least 200 pixels long.
+    let longest = 0;
+    for (let x = 0; x < 400; x++) {
+      let run = 0;
+      for (let y = 0; y < canvas.height; y++) {
+        run = canvas.data[(y * canvas.width + x) * 4] === 30 ? run + 1 : 0;
+        longest = Math.max(longest, run);
+      }
+    }
+    expect(longest).toBeGreaterThan(200);
+    // The curve falls: the blue pixels on the left half of the panel sit higher than on the right.
+    const meanRow = (x0: number, x1: number): number => {
+      let sum = 0;
+      let n = 0;
+      for (let y = 40; y < canvas.height; y++) for (let x = x0; x < x1; x++) if (canvas.data[(y * canvas.width + x) * 4 + 2] === COLORS.blue[2] && canvas.data[(y * canvas.width + x) * 4] === COLORS.blue[0]) (sum += y), n++;
+      return sum / n;
+    };
+    expect(meanRow(60, 150)).toBeLessThan(meanRow(200, 260) - 50); // (the legend sits further right)
+  });
+});
+
+describe('command-line settings', () => {
+  it('parses options with defaults and refuses bad values', () => {
+    const d = trainSettings({});
+    expect(d).toMatchObject({ epochs: 1, batchSize: 100, lr: 1e-3, seed: 1, outDir: 'runs' });
+    expect(trainSettings({ 'limit-train': 'all', epochs: '5', lr: '3e-4', seed: '0' })).toMatchObject({ limitTrain: undefined, epochs: 5, lr: 3e-4, seed: 0 });
+    expect(() => trainSettings({ epochs: '0' })).toThrow("--epochs must be a positive integer, got '0'");
+    expect(() => trainSettings({ 'limit-train': 'some' })).toThrow("--limit-train must be a positive integer or 'all', got 'some'");
+    expect(() => trainSettings({ lr: '-1' })).toThrow("--lr must be a positive number, got '-1'");
+    expect(() => trainSettings({ seed: '1.5' })).toThrow("--seed must be an integer >= 0, got '1.5'");
+  });
+
+  it('averages per-step figures into at most ~60 points', () => {
+    const steps = Array.from({ length: 130 }, (_, i) => ({ epoch: (i + 1) / 130, loss: i, accuracy: 0.5 }));
+    const points = smoothSteps(steps);
+    expect(points.length).toBe(44); // groups of 3
+    expect(points[0]).toEqual({ x: 3 / 130, loss: 1, accuracy: 0.5 });
+    expect(points.at(-1)!.x).toBe(1);
+    expect(smoothSteps(steps.slice(0, 5)).length).toBe(5);
+  });
+});
+
+describe('training on Fashion-MNIST (real, short)', () => {
+  it('trains the DNN 2 x 150 steps (resuming from its checkpoint), well above chance on held-out images', async () => {
+    const data = await loadFashionMnist();
+    const dir = await mkdtemp(join(tmpdir(), 'fashion-'));
+    try {
+      const progress: string[] = [];
+      const lines: string[] = [];
+      const io = { progress: { write: (s: string) => progress.push(s), isTTY: false }, log: (l: string) => lines.push(l) };
+      const settings = { epochs: 1, batchSize: 32, lr: 1e-3, seed: 1, limitTrain: 4800, limitTest: 1000, outDir: dir, readEvery: 10, evalBatchSize: 500 };
+
+      const first = await trainFashion(engine(), data, 'dnn', settings, io);
+      expect(first.history.steps.length).toBe(150);
+      expect(first.parameters).toBe(784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10);
+      const firstAccuracy = matrixAccuracy(first.evaluation.matrix);
+      expect(firstAccuracy).toBeGreaterThan(0.65); // chance is 0.1
+      expect(progress.some((l) => l.startsWith('epoch 1/1') && l.includes('150/150'))).toBe(true);
+
+      // A second epoch from the saved model and Adam state.
+      const second = await trainFashion(engine(), data, 'dnn', { ...settings, epochs: 2 }, io, true);
+      expect(second.history.epochs.map((e) => e.epoch)).toEqual([1, 2]);
+      expect(second.history.steps.length).toBe(300);
+      const accuracy = matrixAccuracy(second.evaluation.matrix);
+      expect(accuracy).toBeGreaterThan(0.72);
+      const [e1, e2] = second.history.epochs;
+      expect(e2!.trainLoss).toBeLessThan(e1!.trainLoss);
+      expect(lines.join('\n')).toContain('resuming DNN');
+      expect(lines.join('\n')).toContain('confusion matrix (rows: true class, columns: predicted class)');
+
+      // The checkpoint holds the PyTorch-named state dict and says what it is.
+      const ckpt = decodeSafetensors(new Uint8Array(await readFile(second.checkpoint)));
+      expect([...ckpt.tensors.keys()].sort()).toEqual(['fc1.bias', 'fc1.weight', 'fc2.bias', 'fc2.weight', 'fc3.bias', 'fc3.weight']);
+      expect(ckpt.tensors.get('fc1.weight')!.shape).toEqual([256, 784]);
+      expect(ckpt.metadata).toMatchObject({ model: 'dnn', epoch: '2', format: 'pt' });
+      expect(Number(ckpt.metadata['test_accuracy'])).toBeCloseTo(accuracy, 6);
+      const png = new Uint8Array(await readFile(second.plot));
+      expect(png.subarray(0, 8)).toEqual(PNG_SIGNATURE);
+
+      // `evaluate` on the checkpoint reproduces the final evaluation exactly.
+      const evaluation = await evaluateCheckpoint(engine(), data, second.checkpoint, undefined, { limitTest: 1000, evalBatchSize: 250 }, io);
+      expect(evaluation.matrix).toEqual(second.evaluation.matrix);
+      await expect(evaluateCheckpoint(engine(), data, second.checkpoint, 'cnn', { limitTest: 10, evalBatchSize: 10 }, io)).rejects.toThrow(
+        `${second.checkpoint} holds a dnn model, not cnn`,
+      );
+      // Nothing left on the GPU but the pool's free buffers.
+      expect(engine().stats().bytesInUse).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

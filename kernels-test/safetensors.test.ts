@@ -1,0 +1,246 @@
+// safetensors: round trips of every dtype, the byte layout the format specifies, and a strict
+// refusal (naming the tensor) of each kind of malformed file. Plus the atomic file writer.
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeFileAtomic } from '../src/io/atomic-write.js';
+import { optimizerStateFromSafetensors, optimizerStateToSafetensors, tensorsFromSafetensors, tensorsToSafetensors } from '../src/io/checkpoint.js';
+import { decodeSafetensors, encodeSafetensors, f32, toFloat32, type SafeTensor } from '../src/io/safetensors.js';
+import type { Tensor } from '../src/runtime/tensor.js';
+import { random, useEngine } from './helpers.js';
+
+const engine = useEngine();
+
+/** Builds a file from a hand-written header object and raw data bytes. */
+function handMade(header: unknown, data: Uint8Array | number, rawHeader?: string): Uint8Array {
+  const json = new TextEncoder().encode(rawHeader ?? JSON.stringify(header));
+  const body = typeof data === 'number' ? new Uint8Array(data) : data;
+  const out = new Uint8Array(8 + json.length + body.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  out.set(body, 8 + json.length);
+  return out;
+}
+
+function refuse(bytes: Uint8Array): string {
+  try {
+    decodeSafetensors(bytes, 'model.safetensors');
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('expected the file to be refused');
+}
+
+describe('safetensors', () => {
+  it('round-trips tensors of every dtype with metadata, in order', () => {
+    const tensors: Array<[string, SafeTensor]> = [
+      ['conv.weight', f32(Float32Array.from({ length: 24 }, (_, i) => i * 0.5 - 3), [2, 3, 2, 2])],
+      ['bn.num_batches_tracked', { dtype: 'I64', shape: [], data: BigInt64Array.of(123456789012n) }],
+      ['ids', { dtype: 'I32', shape: [3], data: Int32Array.of(-1, 0, 2 ** 31 - 1) }],
+      ['mask', { dtype: 'BOOL', shape: [2, 2], data: Uint8Array.of(1, 0, 0, 1) }],
+      ['pixels', { dtype: 'U8', shape: [5], data: Uint8Array.of(0, 1, 127, 128, 255) }],
+      ['half', { dtype: 'F16', shape: [3], data: Uint16Array.of(0x3c00, 0xc000, 0x3555) }],
+      ['bf', { dtype: 'BF16', shape: [2], data: Uint16Array.of(0x3f80, 0xc2f7) }],
+      ['wide', { dtype: 'F64', shape: [2], data: Float64Array.of(Math.PI, -1e300) }],
+      ['empty', f32(new Float32Array(0), [0, 4])],
+    ];
+    const bytes = encodeSafetensors(tensors, { epoch: '3', format: 'pt' });
+    const { tensors: back, metadata } = decodeSafetensors(bytes);
+    expect(metadata).toEqual({ epoch: '3', format: 'pt' });
+    expect([...back.keys()]).toEqual(tensors.map(([n]) => n));
+    for (const [name, t] of tensors) {
+      const got = back.get(name)!;
+      expect(got.dtype, name).toBe(t.dtype);
+      expect(got.shape, name).toEqual(t.shape);
+      expect(got.data, name).toEqual(t.data);
+    }
+    expect(Array.from(toFloat32(back.get('half')!))).toEqual([1, -2, Math.fround(0.333251953125)]);
+    expect(Array.from(toFloat32(back.get('bf')!))).toEqual([1, -123.5]);
+    expect(Array.from(toFloat32(back.get('ids')!))).toEqual([-1, 0, 2 ** 31]);
+    expect(Array.from(toFloat32(back.get('bn.num_batches_tracked')!))).toEqual([Math.fround(123456789012)]);
+  });
+
+  it('writes the layout the format specifies: u64 header length, padded JSON, packed data', () => {
+    const bytes = encodeSafetensors({ a: f32(Float32Array.of(1, 2), [2]), b: f32(Float32Array.of(3), [1, 1]) }, { k: 'v' });
+    const view = new DataView(bytes.buffer);
+    const n = Number(view.getBigUint64(0, true));
+    expect(n % 8).toBe(0);
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    expect(header).toEqual({
+      __metadata__: { k: 'v' },
+      a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+      b: { dtype: 'F32', shape: [1, 1], data_offsets: [8, 12] },
+    });
+    expect(bytes.length).toBe(8 + n + 12);
+    expect(view.getFloat32(8 + n + 8, true)).toBe(3);
+  });
+
+  it('copies data out, so results survive the input buffer and sit aligned', () => {
+    // Unaligned start: a header of odd length.
+    const bytes = handMade({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(new Float32Array([7]).buffer));
+    const t = decodeSafetensors(bytes).tensors.get('x')!;
+    bytes.fill(0);
+    expect(Array.from(t.data as Float32Array)).toEqual([7]);
+  });
+
+  it('refuses writing data that does not match its shape or dtype', () => {
+    expect(() => encodeSafetensors({ w: f32(new Float32Array(5), [2, 3]) })).toThrow(
+      "safetensors: tensor 'w': shape [2, 3] holds 6 values but the data has 5",
+    );
+    expect(() => encodeSafetensors({ w: { dtype: 'I32', shape: [1], data: new Float32Array(1) } })).toThrow(
+      "safetensors: tensor 'w': dtype I32 needs a Int32Array, got Float32Array",
+    );
+    expect(() => encodeSafetensors({ __metadata__: f32(new Float32Array(1), [1]) })).toThrow("'__metadata__' is reserved");
+  });
+
+  describe('refuses malformed files with a message naming the problem', () => {
+    const ok = { w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } };
+
+    it('too short for the length', () => {
+      expect(refuse(new Uint8Array(5))).toBe('safetensors (model.safetensors): file is 5 bytes, too short for the 8-byte header length (truncated?)');
+    });
+
+    it('header longer than the file', () => {
+      const bytes = handMade(ok, 8).subarray(0, 20);
+      expect(refuse(bytes)).toMatch(/header says it is \d+ bytes but only 12 follow the length \(truncated file\?\)/);
+    });
+
+    it('absurd header length', () => {
+      const bytes = new Uint8Array(16);
+      new DataView(bytes.buffer).setBigUint64(0, 2n ** 40n, true);
+      expect(refuse(bytes)).toContain("header length 1099511627776 is over the format's limit");
+    });
+
+    it('invalid JSON', () => {
+      expect(refuse(handMade(null, 0, '{"w": {"dtype": "F32",'))).toMatch(/^safetensors \(model.safetensors\): header is not valid JSON: /);
+    });
+
+    it('a header that is not an object', () => {
+      expect(refuse(handMade(null, 0, '[1, 2]'))).toContain("header must be a JSON object starting with '{'");
+    });
+
+    it('unsupported dtype', () => {
+      expect(refuse(handMade({ w: { dtype: 'F8_E4M3', shape: [2], data_offsets: [0, 2] } }, 2))).toContain(
+        "tensor 'w': unsupported dtype \"F8_E4M3\"",
+      );
+    });
+
+    it('bad shape', () => {
+      expect(refuse(handMade({ w: { dtype: 'F32', shape: [2, -1], data_offsets: [0, 8] } }, 8))).toContain(
+        "tensor 'w': shape must be an array of integers >= 0, got [2,-1]",
+      );
+    });
+
+    it('shape that disagrees with the byte length', () => {
+      expect(refuse(handMade({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8))).toBe(
+        "safetensors (model.safetensors): tensor 'w': shape [3] of F32 needs 12 bytes but data_offsets [0, 8] span 8",
+      );
+    });
+
+    it('bad offsets', () => {
+      expect(refuse(handMade({ w: { dtype: 'F32', shape: [2], data_offsets: [0] } }, 8))).toContain(
+        "tensor 'w': data_offsets must be [begin, end] with integers >= 0, got [0]",
+      );
+      expect(refuse(handMade({ w: { dtype: 'F32', shape: [0], data_offsets: [8, 0] } }, 8))).toContain(
+        "tensor 'w': data_offsets [8, 0] end before they begin",
+      );
+    });
+
+    it('unknown fields in an entry', () => {
+      expect(refuse(handMade({ w: { ...ok.w, layout: 'nhwc' } }, 8))).toContain("tensor 'w': unexpected header field 'layout'");
+    });
+
+    it('non-string metadata', () => {
+      expect(refuse(handMade({ __metadata__: { epoch: 3 }, ...ok }, 8))).toContain("__metadata__ value 'epoch' must be a string, got 3");
+    });
+
+    it('truncated data', () => {
+      const header = { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [4], data_offsets: [8, 24] } };
+      expect(refuse(handMade(header, 20))).toBe(
+        "safetensors (model.safetensors): tensor 'b': data_offsets [8, 24] reach past the end of the data (20 bytes; truncated file?)",
+      );
+    });
+
+    it('overlapping ranges', () => {
+      const header = { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } };
+      expect(refuse(handMade(header, 12))).toContain("tensor 'b': data_offsets [4, 12] overlap tensor 'a' [0, 8]");
+    });
+
+    it('gaps between ranges', () => {
+      const header = { a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } };
+      expect(refuse(handMade(header, 12))).toContain("tensor 'b': data_offsets [8, 12] leave a gap of 4 bytes after byte 4");
+    });
+
+    it('trailing bytes the header does not describe', () => {
+      expect(refuse(handMade(ok, 12))).toContain("4 bytes after the last tensor's data are not described by the header");
+    });
+  });
+});
+
+describe('writeFileAtomic', () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('replaces a file in one step and leaves no temporary files behind', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
+    dirs.push(dir);
+    const path = join(dir, 'sub', 'ckpt.safetensors');
+    await writeFileAtomic(path, 'first');
+    await writeFileAtomic(path, Uint8Array.of(1, 2, 3));
+    expect(new Uint8Array(await readFile(path))).toEqual(Uint8Array.of(1, 2, 3));
+    expect(await readdir(join(dir, 'sub'))).toEqual(['ckpt.safetensors']);
+  });
+
+  it('leaves the old file intact and cleans up when the write fails', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
+    dirs.push(dir);
+    const path = join(dir, 'ckpt.bin');
+    await writeFileAtomic(path, 'old');
+    // A directory in the file's place makes the final rename fail after the data was written.
+    const blocked = join(dir, 'blocked');
+    await writeFileAtomic(join(blocked, 'x'), 'x');
+    await expect(writeFileAtomic(blocked, 'new')).rejects.toThrow();
+    expect(await readFile(path, 'utf8')).toBe('old');
+    expect((await readdir(dir)).sort()).toEqual(['blocked', 'ckpt.bin']);
+  });
+});
+
+describe('checkpoints of GPU tensors', () => {
+  it('round-trips a state dict through safetensors bytes, converting I64 to float32', async () => {
+    const e = engine();
+    const state = new Map<string, Tensor>([
+      ['features.0.weight', e.tensor(random(2 * 3 * 3 * 3, 1), [2, 3, 3, 3])],
+      ['features.0.bias', e.tensor(random(2, 2), [2])],
+    ]);
+    const bytes = await tensorsToSafetensors(state, { model: 'cnn' });
+    const contents = decodeSafetensors(bytes);
+    expect(contents.metadata).toEqual({ model: 'cnn' });
+    contents.tensors.set('bn.num_batches_tracked', { dtype: 'I64', shape: [], data: BigInt64Array.of(42n) });
+    const back = tensorsFromSafetensors(e, contents);
+    for (const [name, t] of state) {
+      expect(back.get(name)!.shape).toEqual(t.shape);
+      expect(await back.get(name)!.toArray()).toEqual(await t.toArray());
+    }
+    expect(Array.from(await back.get('bn.num_batches_tracked')!.toArray())).toEqual([42]);
+    for (const t of [...state.values(), ...back.values()]) t.dispose();
+  });
+
+  it('round-trips an optimizer state: tensors as entries, numbers in the metadata', async () => {
+    const e = engine();
+    const avg = e.tensor(random(6, 3), [2, 3]);
+    const bytes = await optimizerStateToSafetensors({ 'state.0.exp_avg': avg, 'state.0.step': 7, 'param_groups.0.lr': 0.001 }, { epoch: '2' });
+    const state = optimizerStateFromSafetensors(e, bytes, 'opt.safetensors');
+    expect(state['state.0.step']).toBe(7);
+    expect(state['param_groups.0.lr']).toBe(0.001);
+    expect(await (state['state.0.exp_avg'] as Tensor).toArray()).toEqual(await avg.toArray());
+    expect(decodeSafetensors(bytes).metadata['epoch']).toBe('2');
+    expect(() => optimizerStateFromSafetensors(e, encodeSafetensors({}), 'model.safetensors')).toThrow(
+      "model.safetensors: no 'optimizer_numbers' in the safetensors metadata (not an optimizer state file?)",
+    );
+    avg.dispose();
+    (state['state.0.exp_avg'] as Tensor).dispose();
+  });
+});

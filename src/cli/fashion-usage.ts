@@ -1,0 +1,27 @@
+// The Fashion-MNIST commands' defaults and usage text, apart from the training code so that
+// `main.ts` loads the models and the data only when one of these commands runs.
+
+/** Defaults that finish in a few minutes on a 2-core machine with lavapipe (see the README). */
+export const DEFAULTS = {
+  epochs: 1,
+  batchSize: 100,
+  lr: 1e-3,
+  seed: 1,
+  limitTrain: 6000,
+  limitTest: 2000,
+  outDir: 'runs',
+  readEvery: 10,
+  evalBatchSize: 100,
+};
+
+export const FASHION_USAGE = `  train [--model cnn|dnn] [--epochs N] [--batch N] [--lr X] [--seed N]
+        [--limit-train N|all] [--limit-test N|all] [--out DIR] [--resume]
+                                train on Fashion-MNIST and evaluate on the test split after each epoch
+                                (default: CNN, ${DEFAULTS.epochs} epoch on the first ${DEFAULTS.limitTrain} training images, tested on
+                                the first ${DEFAULTS.limitTest}; the full run: --epochs 5 --limit-train all --limit-test all);
+                                saves DIR/fashion-<model>.safetensors (+ .optim.safetensors) and .png
+  evaluate --checkpoint FILE [--model cnn|dnn] [--limit-test N|all]
+                                test accuracy, per-class accuracy and confusion matrix of a checkpoint
+  compare [--epochs N] [--batch N] [--lr X] [--seed N] [--limit-train N|all] [--limit-test N|all] [--out DIR]
+                                train the DNN and the CNN alike and print them side by side
+`;
