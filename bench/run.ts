@@ -29,7 +29,9 @@ interface Options {
 }
 
 const USAGE = `usage: npx tsx bench/run.ts [options]
-  --only LIST     comma-separated groups (${GROUPS.join(', ')}) or words of case names; default gemm,conv
+  --only LIST     comma-separated groups (${GROUPS.join(', ')}, resnet18, training) or words of case names; default gemm,conv
+                  (resnet18: the whole model at 224x224, batch 1 and 8, see bench/resnet18.ts;
+                  training: the Fashion-MNIST CNN's training step at batch 100, see bench/training.ts)
   --reps N        timed pairs (ours, tfjs) per case; default 15
   --warmup N      untimed runs per side after the first call; default 2
   --repeat K      ops recorded per wait (per-submit overhead divided by K); default 1
@@ -240,8 +242,11 @@ function report(results: CaseResult[]): string {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  const cases = suite().filter((c) => selected(c, options.only));
-  if (cases.length === 0) throw new Error(`--only ${options.only.join(',')} selects no case\n${USAGE}`);
+  const withResNet18 = options.only.includes('resnet18');
+  const withTraining = options.only.includes('training');
+  const kernelWords = options.only.filter((w) => w !== 'resnet18' && w !== 'training');
+  const cases = suite().filter((c) => selected(c, kernelWords));
+  if (cases.length === 0 && !withResNet18 && !withTraining) throw new Error(`--only ${options.only.join(',')} selects no case\n${USAGE}`);
 
   const cache = mesaCacheState(); // before anything compiles
   const loadBefore = loadavg()[0]!;
@@ -251,13 +256,18 @@ async function main(): Promise<void> {
   const ops: OurOps = { matmul: (a, b) => matmul(a, b), conv2d, relu, add };
 
   const log = (s: string) => process.stderr.write(`${s}\n`);
-  log(`running ${cases.length} case(s): ${cases.map((c) => c.name).join(', ')}`);
+  if (cases.length > 0) log(`running ${cases.length} case(s): ${cases.map((c) => c.name).join(', ')}`);
   const results: CaseResult[] = [];
   for (const c of cases) {
     const r = await runCase(c, engine, ops, peer, options);
     results.push(r);
     log(`  ${c.name}: ours ${ms(r.timing.a.median)} ms, tfjs ${ms(r.timing.b.median)} ms, tfjs/ours ${r.timing.ratio.median.toFixed(2)}`);
   }
+  // Loaded only when asked for: it builds the whole model on both sides.
+  const resnet = withResNet18 ? await import('./resnet18.js') : undefined;
+  const resnetResults = resnet ? await resnet.runResNet18Bench(engine, peer, { ...options, log }) : [];
+  const training = withTraining ? await import('./training.js') : undefined;
+  const trainingResult = training ? await training.runTrainingBench(engine, peer, { ...options, log }) : undefined;
 
   const method =
     options.mode === 'wait'
@@ -269,16 +279,34 @@ async function main(): Promise<void> {
   // Other processes' load slows both sides, not always equally: the numbers need it beside them.
   console.log(`machine:      ${availableParallelism()} CPUs; 1-min load average ${loadBefore.toFixed(1)} at start, ${loadAfter.toFixed(1)} at end`);
   console.log(`peer:         TensorFlow.js ${peer.version} WebGPU backend; node ${process.versions.node}`);
-  console.log(
-    `method:       ${method}; ${options.repeat} op(s) per wait; ${options.warmup} warm-up run(s) per side; ` +
-      `pairs alternate ours, tfjs; medians ±half the interquartile range; tfjs/ours = median of per-pair ratios (>1: ours faster)`,
-  );
-  console.log('');
-  console.log(report(results));
-  console.log('');
-  console.log(`max|diff| = largest |ours - tfjs| over the whole output; vs f64 = largest error of either side against a float64`);
-  console.log(`CPU sum at ${SPOT_CHECKS} sampled outputs; ! = over 1e-4 of the largest |value|. "first" = first call (ms), compiling`);
-  console.log(`pipelines and uploading inputs.${results.some((r) => r.timing.truncated) ? ' * = the time budget cut the pairs short.' : ''}`);
+  if (results.length > 0) {
+    console.log(
+      `method:       ${method}; ${options.repeat} op(s) per wait; ${options.warmup} warm-up run(s) per side; ` +
+        `pairs alternate ours, tfjs; medians ±half the interquartile range; tfjs/ours = median of per-pair ratios (>1: ours faster)`,
+    );
+  }
+  if (results.length > 0) {
+    console.log('');
+    console.log(report(results));
+    console.log('');
+    console.log(`max|diff| = largest |ours - tfjs| over the whole output; vs f64 = largest error of either side against a float64`);
+    console.log(`CPU sum at ${SPOT_CHECKS} sampled outputs; ! = over 1e-4 of the largest |value|. "first" = first call (ms), compiling`);
+    console.log(`pipelines and uploading inputs.${results.some((r) => r.timing.truncated) ? ' * = the time budget cut the pairs short.' : ''}`);
+  }
+  if (resnet) {
+    console.log('');
+    console.log(resnet.formatResNet18Report(resnetResults));
+    console.log('');
+    console.log(resnet.RESNET18_NOTES);
+    if (resnetResults.some((r) => r.timing.truncated)) console.log('* = the time budget cut the pairs short.');
+  }
+  if (training && trainingResult) {
+    console.log('');
+    console.log(training.formatTrainingReport(trainingResult));
+    console.log('');
+    console.log(training.TRAINING_NOTES);
+    if (trainingResult.timing.truncated) console.log('* = the time budget cut the pairs short.');
+  }
 
   if (options.json) {
     const side = (samples: number[], s: Summary, first: number, work: number) => ({
@@ -309,6 +337,13 @@ async function main(): Promise<void> {
         ratio: { median: timing.ratio.median, q1: timing.ratio.q1, q3: timing.ratio.q3, perPair: timing.ratios },
         agreement,
       })),
+      resnet18: resnetResults.map(({ timing, ...r }) => ({
+        ...r,
+        ours: { medianMs: timing.a.median, q1Ms: timing.a.q1, q3Ms: timing.a.q3, samplesMs: timing.samplesA },
+        tfjs: { medianMs: timing.b.median, q1Ms: timing.b.q1, q3Ms: timing.b.q3, samplesMs: timing.samplesB },
+        ratio: { median: timing.ratio.median, q1: timing.ratio.q1, q3: timing.ratio.q3, perPair: timing.ratios },
+      })),
+      training: trainingResult,
     };
     writeFileSync(options.json, `${JSON.stringify(json, null, 2)}\n`);
     log(`wrote ${options.json}`);

@@ -1,0 +1,178 @@
+// `infer`: classifies PNG/JPEG images with a ResNet18 safetensors file (torchvision's names, e.g.
+// from scripts/export_resnet18.py) and prints the top classes per image. Everything that can be
+// refused (arguments, the weights file, every image) is checked before the first GPU batch, and
+// results are printed only once every batch has run: an error leaves no partial output.
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { IMAGENET_CLASSES } from '../data/imagenet.js';
+import { readImage, type DecodedImage } from '../io/image-node.js';
+import { loadResNet18, type ResNet18 } from '../nn/models/resnet18.js';
+import { preprocessImages, type PreprocessOptions } from '../ops/preprocess.js';
+import { Engine } from '../runtime/engine.js';
+import { INFER_USAGE } from './infer-usage.js';
+
+
+export interface InferSettings {
+  weights: string;
+  images: string[];
+  /** Network input size (default 224): resize the shorter side to size * 8/7, centre crop size. */
+  size: number;
+  fit: NonNullable<PreprocessOptions['fit']>;
+  /** Images per GPU batch. */
+  batch: number;
+  top: number;
+  json: boolean;
+}
+
+export interface Prediction {
+  index: number;
+  label: string;
+  probability: number;
+}
+
+export interface ImageResult {
+  image: string;
+  width: number;
+  height: number;
+  format: string;
+  top: Prediction[];
+}
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${value}'`);
+  return n;
+}
+
+export function parseInferArgs(argv: string[]): InferSettings {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      weights: { type: 'string' },
+      size: { type: 'string' },
+      fit: { type: 'string' },
+      batch: { type: 'string' },
+      top: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (!values.weights) throw new Error(`infer: --weights FILE is required\nusage:\n${INFER_USAGE}`);
+  if (positionals.length === 0) throw new Error(`infer: give one or more images (PNG or JPEG)\nusage:\n${INFER_USAGE}`);
+  const fit = values.fit ?? 'center-crop';
+  if (fit !== 'center-crop' && fit !== 'stretch') throw new Error(`--fit must be center-crop or stretch, got '${fit}'`);
+  const size = positiveInt('size', values.size, 224);
+  // ResNet18 halves the size five times; below 32 the last stage has nothing left to pool.
+  if (size < 32) throw new Error(`--size must be at least 32 for ResNet18, got ${size}`);
+  return {
+    weights: values.weights,
+    images: positionals,
+    size,
+    fit,
+    batch: positiveInt('batch', values.batch, 8),
+    top: positiveInt('top', values.top, 5),
+    json: values.json ?? false,
+  };
+}
+
+/** Softmax of each row of `logits` (float64, max subtracted) and its `k` largest entries. */
+export function topK(logits: Float32Array, classes: number, k: number, labels: readonly string[] = IMAGENET_CLASSES): Prediction[][] {
+  if (classes <= 0 || logits.length % classes !== 0) throw new Error(`topK: ${logits.length} logits do not form rows of ${classes}`);
+  const rows: Prediction[][] = [];
+  for (let r = 0; r < logits.length / classes; r++) {
+    const row = logits.subarray(r * classes, (r + 1) * classes);
+    const max = row.reduce((m, v) => Math.max(m, v), -Infinity);
+    const exps = Array.from(row, (v) => Math.exp(v - max));
+    const sum = exps.reduce((a, b) => a + b, 0);
+    const order = exps.map((_, i) => i).sort((a, b) => exps[b]! - exps[a]! || a - b);
+    rows.push(order.slice(0, k).map((index) => ({ index, label: labels[index] ?? `class ${index}`, probability: exps[index]! / sum })));
+  }
+  return rows;
+}
+
+async function readWeights(path: string): Promise<Uint8Array> {
+  try {
+    const bytes = await readFile(path);
+    // A plain Uint8Array view: a Node Buffer's slice() shares memory, where the reader expects a copy.
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`${path}: cannot read the weights file: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
+
+/** Loads the model and classifies every image, in batches; returns the results in image order. */
+export async function classifyImages(engine: Engine, settings: InferSettings): Promise<ImageResult[]> {
+  // Every image is decoded before anything runs, so a bad one stops the command up front.
+  const images: DecodedImage[] = [];
+  for (const path of settings.images) images.push(await readImage(path));
+  const bytes = await readWeights(settings.weights);
+  let model: ResNet18;
+  try {
+    model = await loadResNet18(engine, bytes, { source: settings.weights });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new Error(message.includes(settings.weights) ? message : `${settings.weights}: ${message}`);
+  }
+  try {
+    const results: ImageResult[] = [];
+    const preprocess: PreprocessOptions = { size: settings.size, fit: settings.fit };
+    for (let first = 0; first < images.length; first += settings.batch) {
+      const batch = images.slice(first, first + settings.batch);
+      const input = preprocessImages(engine, batch, preprocess);
+      let data: Float32Array;
+      try {
+        data = await input.toArray();
+      } finally {
+        input.dispose();
+      }
+      const logits = await model.classify(data, input.shape as [number, number, number, number]);
+      const classes = logits.length / batch.length;
+      // ImageNet's names only fit a 1000-class head; another fine-tuned head gets class numbers.
+      const labels = classes === IMAGENET_CLASSES.length ? IMAGENET_CLASSES : [];
+      topK(logits, classes, settings.top, labels).forEach((top, i) => {
+        const image = batch[i]!;
+        results.push({ image: settings.images[first + i]!, width: image.width, height: image.height, format: image.format, top });
+      });
+    }
+    return results;
+  } finally {
+    model.dispose();
+  }
+}
+
+export function formatResults(results: readonly ImageResult[]): string {
+  const lines: string[] = [];
+  for (const r of results) {
+    lines.push(`${r.image} (${r.width}x${r.height} ${r.format.toUpperCase()})`);
+    r.top.forEach((p, i) => {
+      lines.push(`  ${String(i + 1).padStart(2)}. ${(p.probability * 100).toFixed(2).padStart(6)}%  ${p.label} (${p.index})`);
+    });
+  }
+  return lines.join('\n');
+}
+
+/** The `infer` command: parse, classify, then print everything at once. */
+export async function runInferCommand(argv: string[], log: (text: string) => void, engine?: Engine): Promise<ImageResult[]> {
+  const settings = parseInferArgs(argv);
+  const own = engine ?? (await Engine.create());
+  try {
+    const started = performance.now();
+    const results = await classifyImages(own, settings);
+    const seconds = (performance.now() - started) / 1000;
+    if (settings.json) {
+      log(JSON.stringify(results, null, 2));
+    } else {
+      const batches = Math.ceil(settings.images.length / settings.batch);
+      log(formatResults(results));
+      log(
+        `ResNet18 at ${settings.size}x${settings.size} on ${own.adapterName}: ${results.length} image(s) in ${batches} batch(es), ` +
+          `${seconds.toFixed(2)} s including loading the weights and compiling`,
+      );
+    }
+    return results;
+  } finally {
+    if (!engine) own.dispose();
+  }
+}
