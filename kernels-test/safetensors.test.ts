@@ -84,6 +84,13 @@ describe('safetensors', () => {
     expect(Array.from(t.data as Float32Array)).toEqual([7]);
   });
 
+  it('copies only the tensor out of a Node Buffer (whose own slice is a view of the whole file)', () => {
+    const bytes = Buffer.from(encodeSafetensors({ a: f32(new Float32Array([1, 2]), [2]), b: f32(new Float32Array([3]), [1]) }));
+    const decoded = decodeSafetensors(bytes).tensors;
+    expect(Array.from(decoded.get('a')!.data as Float32Array)).toEqual([1, 2]);
+    expect(Array.from(decoded.get('b')!.data as Float32Array)).toEqual([3]);
+  });
+
   it('refuses writing data that does not match its shape or dtype', () => {
     expect(() => encodeSafetensors({ w: f32(new Float32Array(5), [2, 3]) })).toThrow(
       "safetensors: tensor 'w': shape [2, 3] holds 6 values but the data has 5",

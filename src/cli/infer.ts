@@ -93,9 +93,7 @@ export function topK(logits: Float32Array, classes: number, k: number, labels: r
 
 async function readWeights(path: string): Promise<Uint8Array> {
   try {
-    const bytes = await readFile(path);
-    // A plain Uint8Array view: a Node Buffer's slice() shares memory, where the reader expects a copy.
-    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(`${path}: cannot read the weights file: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);

@@ -252,8 +252,9 @@ export function decodeSafetensors(bytes: Uint8Array, source = ''): SafetensorsCo
 
   const tensors = new Map<string, SafeTensor>();
   for (const e of entries) {
-    // Copy out: the data may sit at any alignment and the caller may keep it past `bytes`.
-    const copy = bytes.slice(dataStart + e.begin, dataStart + e.end).buffer;
+    // Copy out: the data may sit at any alignment and the caller may keep it past `bytes`. (Called
+    // through Uint8Array's own slice: a Node Buffer's slice is a view of the whole file.)
+    const copy = Uint8Array.prototype.slice.call(bytes, dataStart + e.begin, dataStart + e.end).buffer;
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: DTYPES[e.dtype].array(copy) });
   }
   return { tensors, metadata };
