@@ -16,3 +16,32 @@ export { batchNorm, type BatchNormOptions } from './ops/norm.js';
 export { softmax, logSoftmax } from './ops/softmax.js';
 export { crossEntropy, crossEntropyWithIndices, type CrossEntropyOptions } from './ops/loss.js';
 export { dropout, dropoutMask, type DropoutOptions } from './ops/dropout.js';
+export { maxPool2dBackward, maxPool1dBackward, avgPool2dBackward, adaptiveAvgPool2dBackward } from './ops/pool.js';
+export { conv1dBackward, conv2dBackward, conv3dBackward } from './ops/conv-backward.js';
+export { linearBackward, matmulBackward } from './ops/linear-backward.js';
+export { batchNormTrain, batchNormBackward, batchNormEvalBackward } from './ops/norm.js';
+export { softmaxBackward, logSoftmaxBackward } from './ops/softmax.js';
+export { crossEntropyWithGrad } from './ops/loss.js';
+export { dropoutBackward } from './ops/dropout.js';
+export { reluBackward, mul, scale, addInPlace } from './ops/elementwise.js';
+export { sumRows, sumPerChannel } from './ops/reduce.js';
+export { augmentBatch, centerCropBatch, sampleAugmentParams, sampleRandomResizedCrop } from './ops/augment.js';
+export { preprocessImages, IMAGENET_MEAN, IMAGENET_STD, type RgbaImage } from './ops/preprocess.js';
+
+// Training: autodiff, optimisers, modules and models.
+export { Tape } from './autograd/tape.js';
+export { Variable, parameter, constant } from './autograd/variable.js';
+export { SGD, type SGDOptions } from './optim/sgd.js';
+export { Adam, AdamW, type AdamOptions } from './optim/adam.js';
+export { Module, type StateDict } from './nn/module.js';
+export { Conv2d } from './nn/conv.js';
+export { Linear } from './nn/linear.js';
+export { BatchNorm1d, BatchNorm2d } from './nn/norm.js';
+export { ReLU, Flatten, Dropout, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './nn/layers.js';
+export { Sequential } from './nn/sequential.js';
+export { fashionCnn, fashionDnn, FashionCNN, FashionDNN } from './nn/models/fashion.js';
+
+// Inference graphs and ResNet18.
+export * from './graph/index.js';
+export { ResNet18, loadResNet18, resnet18Graph, resnet18FromArrays, checkStateDict, StateDictError } from './nn/models/resnet18.js';
+export { encodeSafetensors, decodeSafetensors, SafetensorsError } from './io/safetensors.js';
