@@ -1,5 +1,6 @@
 // Tuning benchmark for the GEMM core and the convolution routes: median time and GFLOPS per
-// tile shape on this adapter. Usage:
+// tile shape on this adapter (conv GFLOPS count the direct convolution's FLOPs, so Winograd's are
+// effective rates). Usage:
 //   npx tsx bench/gemm-tune.ts [--tiles sg:24x4x8,pt:16x2x8] [--only gemm|conv] [--runs 7]
 // A tile is kernel:rows x cols x threads, kernel 'sg' (subgroup) or 'pt' (portable), e.g. sg:24x4x8.
 import { conv2d, type ConvOptions } from '../src/ops/conv.js';
@@ -104,11 +105,13 @@ if (only !== 'gemm') {
     const [, O, OH, OW] = probe.shape as [number, number, number, number];
     probe.dispose();
     const flops = 2 * c.x[0]! * O * OH * OW * c.w[1]! * c.w[2]! * c.w[3]!;
-    for (const algorithm of ['implicit', 'im2col'] as const) {
+    const winograd = c.w[2] === 3 && c.w[3] === 3 && (c.options.stride ?? 1) === 1;
+    const algorithms = ['implicit', 'im2col', ...(winograd ? (['winograd2', 'winograd4'] as const) : [])] as const;
+    for (const algorithm of algorithms) {
       for (const tile of tiles) {
         const t = await time(() => {
           if (!tile) return conv2d(x, w, undefined, { ...c.options, algorithm });
-          if (algorithm === 'im2col') return conv2d(x, w, undefined, { ...c.options, algorithm });
+          if (algorithm !== 'implicit') return conv2d(x, w, undefined, { ...c.options, algorithm });
           const out = engine.empty([1, O, OH, OW]);
           const s = (c.options.stride as number) ?? 1;
           const p = (c.options.padding as number) ?? 0;
@@ -125,7 +128,7 @@ if (only !== 'gemm') {
           return out;
         });
         report(`${c.name} ${algorithm}`, tile ?? gemmTile(engine, O), flops, t);
-        if (algorithm === 'im2col' && tile) break;
+        if (algorithm !== 'implicit' && tile) break;
       }
     }
     x.dispose();

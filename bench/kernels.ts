@@ -10,6 +10,8 @@ import type { Tf } from './tfjs-peer.js';
 export interface OurOps {
   matmul(a: Tensor, b: Tensor): Tensor;
   conv2d(x: Tensor, weight: Tensor, bias?: Tensor, options?: { stride?: number; padding?: number }): Tensor;
+  /** The algorithm conv2d's 'auto' takes for these operands (named in the table). */
+  conv2dRoute(x: Tensor, weight: Tensor, bias?: Tensor, options?: { stride?: number; padding?: number }): string;
   relu(x: Tensor): Tensor;
   add(a: Tensor, b: Tensor): Tensor;
 }
@@ -23,6 +25,8 @@ export interface Side<T> {
   release(output: T): void;
   /** Frees the inputs. */
   dispose(): void;
+  /** How this side computes the case, where it has a choice (our conv2d's algorithm). */
+  algorithm?: string;
 }
 
 export type Group = 'gemm' | 'conv' | 'elementwise';
@@ -180,7 +184,7 @@ function convCase(c: ConvShape): BenchCase {
     ours: (engine, ops) => {
       const tx = engine.tensor(x(), xShape);
       const tw = engine.tensor(w(), wShape);
-      return oursSide(engine, [tx, tw], () => ops.conv2d(tx, tw, undefined, { stride, padding }));
+      return { ...oursSide(engine, [tx, tw], () => ops.conv2d(tx, tw, undefined, { stride, padding })), algorithm: ops.conv2dRoute(tx, tw, undefined, { stride, padding }) };
     },
     tfjs: (tf) => {
       const tx = tf.tensor4d(permute4(x(), xShape, NCHW_TO_NHWC), [batch, size, size, inC]);

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { conv1d, conv2d, conv3d, type ConvOptions } from '../src/ops/conv.js';
+import { conv1d, conv2d, conv2dRoute, conv3d, type ConvOptions } from '../src/ops/conv.js';
+import { checkConv } from '../src/ops/conv-args.js';
+import { runWinograd, winogradImagesPerChunk, winogradTiles } from '../src/ops/conv-winograd.js';
 import { conv1dRef, conv2dRef, conv3dRef } from '../src/reference/conv.js';
+import { addRef, reluRef } from '../src/reference/elementwise.js';
 import { host, type HostTensor } from '../src/reference/host-tensor.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { ELEMENTWISE, assertClose, random, reduction, useEngine } from './helpers.js';
@@ -105,10 +108,123 @@ describe('conv2d', () => {
     expect(() => conv2d(x, w4, e.tensor([1, 2, 3]))).toThrow('conv2d: expected bias of shape [8], got [3]');
     expect(() => conv2d(x.reshape([4, 81]), w4)).toThrow('conv2d: expected input of rank 3 (unbatched) or 4 (batched [N, C, H, W]), got [4, 81]');
     expect(() => conv2d(x, w4.reshape([8, 36]))).toThrow('conv2d: expected weight of rank 4 [out, in / groups, kH, kW], got [8, 36]');
-    expect(() => conv2d(x, w4, undefined, { algorithm: 'fft' as 'auto' })).toThrow(`conv2d: algorithm must be 'auto', 'implicit' or 'im2col', got "fft"`);
+    expect(() => conv2d(x, w4, undefined, { algorithm: 'fft' as 'auto' })).toThrow(
+      `conv2d: algorithm must be one of 'auto', 'implicit', 'im2col', 'winograd2', 'winograd4', got "fft"`,
+    );
     const other = e.tensor(random(1, 1), [1]);
     other.dispose();
     expect(() => conv2d(x, w4, other)).toThrow('conv2d: a tensor of shape [1] was used after dispose()');
+  });
+});
+
+describe('conv2d by Winograd', () => {
+  // Every 3x3 / stride 1 / dilation 1 / groups 1 shape runs through both tiles: partial tiles at
+  // the right and bottom edges (odd and non-square outputs), padding 0 to 2 (and larger than the
+  // kernel's half), channels not a multiple of 4 (K padding), enough channels for the subgroup
+  // GEMM (K >= 16) and output channels over one GEMM row tile, batches whose tiles run across
+  // images, bias and ReLU.
+  const cases: Case[] = [
+    { name: 'odd channels and sizes, bias', x: [1, 3, 9, 11], w: [5, 3, 3, 3], bias: true, options: { padding: 1 } },
+    { name: 'no padding, batch 2', x: [2, 5, 10, 7], w: [6, 5, 3, 3], options: { padding: 0 } },
+    { name: 'padding 2, batch 3, ReLU', x: [3, 7, 5, 6], w: [4, 7, 3, 3], bias: true, options: { padding: 2, relu: true } },
+    { name: 'per-axis padding (0, 1)', x: [2, 4, 6, 13], w: [3, 4, 3, 3], options: { padding: [0, 1] } },
+    { name: "'same', one output row", x: [1, 2, 1, 9], w: [3, 2, 3, 3], bias: true, options: { padding: 'same' } },
+    { name: 'padding 3 (larger than the kernel half)', x: [1, 3, 4, 5], w: [2, 3, 3, 3], options: { padding: 3 } },
+    { name: '20 channels, 37 output channels, batch 2', x: [2, 20, 12, 10], w: [37, 20, 3, 3], bias: true, options: { padding: 1, relu: true } },
+    { name: 'many tiles across 2 images (several GEMM column blocks)', x: [2, 16, 23, 21], w: [24, 16, 3, 3], bias: true, options: { padding: 1 } },
+    { name: '64 channels (the longest reductions here)', x: [1, 64, 9, 10], w: [8, 64, 3, 3], bias: true, options: { padding: 1 } },
+  ];
+  for (const c of cases) {
+    it(c.name, () => check(conv2d, conv2dRef, c, ['winograd2', 'winograd4']));
+  }
+
+  it('adds a residual before the ReLU, on both tiles', async () => {
+    const x = pair([2, 6, 9, 10]);
+    const w = pair([5, 6, 3, 3]);
+    const b = pair([5]);
+    const plain = conv2dRef(x.ref, w.ref, b.ref, { padding: 1 });
+    const r = pair(plain.shape);
+    const want = reluRef(addRef(plain, r.ref));
+    for (const algorithm of ['winograd2', 'winograd4'] as const) {
+      const y = conv2d(x.gpu, w.gpu, b.gpu, { padding: 1, relu: true, residual: r.gpu, algorithm });
+      assertClose(await y.toArray(), want.data, reduction(54), `residual (${algorithm})`);
+      y.dispose();
+    }
+    for (const t of [x.gpu, w.gpu, b.gpu, r.gpu]) t.dispose();
+  });
+
+  it('takes an unbatched input', async () => {
+    const x = pair([3, 7, 8]);
+    const w = pair([4, 3, 3, 3]);
+    const want = conv2dRef({ shape: [1, 3, 7, 8], data: x.ref.data }, w.ref, undefined, { padding: 1 });
+    for (const algorithm of ['winograd2', 'winograd4'] as const) {
+      const y = conv2d(x.gpu, w.gpu, undefined, { padding: 1, algorithm });
+      expect(y.shape).toEqual([4, 7, 8]);
+      assertClose(await y.toArray(), want.data, reduction(27), `unbatched (${algorithm})`);
+      y.dispose();
+    }
+    x.gpu.dispose();
+    w.gpu.dispose();
+  });
+
+  it("'auto' takes F(4x4) with enough 4x4 tiles, F(2x2) with enough 2x2 tiles, and the GEMM routes for small or thin convolutions", () => {
+    const e = engine();
+    const route = (x: number[], w: number[], options: ConvOptions = { padding: 1 }) => {
+      const tx = e.zeros(x);
+      const tw = e.zeros(w);
+      const r = conv2dRoute(tx, tw, undefined, options);
+      tx.dispose();
+      tw.dispose();
+      return r;
+    };
+    // ResNet18's 3x3 convolutions at batch 1: 196, 49, 16 and 4 tiles of 4x4; 784, 196, 49, 16 of 2x2.
+    expect(route([1, 64, 56, 56], [64, 64, 3, 3])).toBe('winograd4');
+    expect(route([1, 128, 28, 28], [128, 128, 3, 3])).toBe('winograd4');
+    expect(route([1, 256, 14, 14], [256, 256, 3, 3])).toBe('winograd2');
+    expect(route([1, 512, 7, 7], [512, 512, 3, 3])).toBe('im2col');
+    expect(route([2, 512, 7, 7], [512, 512, 3, 3])).toBe('winograd2');
+    // Too few channels on either side, or too little work.
+    expect(route([8, 16, 56, 56], [64, 16, 3, 3])).toBe('implicit');
+    expect(route([8, 64, 56, 56], [16, 64, 3, 3])).toBe('implicit');
+    expect(route([1, 32, 28, 28], [32, 32, 3, 3])).toBe('im2col');
+    expect(route([8, 32, 14, 14], [64, 32, 3, 3], { padding: 0 })).toBe('winograd4');
+    // Shapes Winograd does not compute.
+    expect(route([1, 64, 112, 112], [64, 64, 3, 3], { padding: 1, stride: 2 })).toBe('implicit');
+    expect(route([1, 64, 56, 56], [64, 32, 3, 3], { padding: 1, groups: 2 })).toBe('implicit');
+    expect(route([1, 64, 56, 56], [64, 64, 3, 3], { padding: 2, dilation: 2 })).toBe('implicit');
+    expect(route([1, 64, 56, 56], [64, 64, 5, 5], { padding: 2 })).toBe('implicit');
+    expect(route([1, 64, 56, 56], [64, 64, 1, 1], {})).toBe('pointwise');
+    expect(route([1, 64, 56, 56], [64, 64, 3, 3], { padding: 1, algorithm: 'im2col' })).toBe('im2col');
+  });
+
+  it("computes the shapes 'auto' sends to each tile", async () => {
+    const e = engine();
+    const cases: Array<[Case, string]> = [
+      [{ name: 'auto F(4x4)', x: [2, 32, 28, 28], w: [40, 32, 3, 3], bias: true, options: { padding: 1, relu: true } }, 'winograd4'],
+      [{ name: 'auto F(2x2)', x: [1, 96, 14, 14], w: [96, 96, 3, 3], options: { padding: 1 } }, 'winograd2'],
+    ];
+    for (const [c, want] of cases) {
+      const x = e.zeros(c.x);
+      const w = e.zeros(c.w);
+      expect(conv2dRoute(x, w, undefined, c.options)).toBe(want);
+      x.dispose();
+      w.dispose();
+      await check(conv2d, conv2dRef, c, ['auto']);
+    }
+  });
+
+  it('refuses shapes it cannot compute, naming why', () => {
+    const e = engine();
+    const x = e.zeros([1, 4, 9, 9]);
+    const w = e.zeros([4, 4, 3, 3]);
+    const refusal = (what: string) => `conv2d: algorithm 'winograd2' cannot compute this convolution: ${what}; use 'auto', 'implicit' or 'im2col'`;
+    expect(() => conv2d(x, w, undefined, { stride: 2, algorithm: 'winograd2' })).toThrow(refusal('it needs stride 1, got (2, 2)'));
+    expect(() => conv2d(x, w, undefined, { dilation: [1, 2], algorithm: 'winograd2' })).toThrow(refusal('it needs dilation 1, got (1, 2)'));
+    expect(() => conv2d(x, e.zeros([4, 2, 3, 3]), undefined, { groups: 2, algorithm: 'winograd2' })).toThrow(refusal('it needs groups 1, got 2'));
+    expect(() => conv2d(x, e.zeros([4, 4, 3, 5]), undefined, { algorithm: 'winograd2' })).toThrow(refusal('it needs a 3x3 kernel, got 3x5'));
+    expect(() => conv1d(e.zeros([1, 4, 9]), e.zeros([4, 4, 3]), undefined, { algorithm: 'winograd4' })).toThrow(
+      "conv1d: algorithm 'winograd4' cannot compute this convolution: it handles conv2d only, not conv1d",
+    );
   });
 });
 
@@ -189,5 +305,35 @@ describe('binding limit', () => {
     }
     x.dispose();
     y.dispose();
+  });
+
+  it('runs Winograd in chunks of images whose transformed operands fit in a binding', async () => {
+    const e = engine();
+    const c: Case = { name: 'chunks', x: [5, 3, 7, 6], w: [6, 3, 3, 3], bias: true, options: { padding: 1, relu: true } };
+    const x = pair(c.x);
+    const w = pair(c.w);
+    const b = pair([6]);
+    const r = pair([5, 6, 7, 6]);
+    const want = reluRef(addRef(conv2dRef(x.ref, w.ref, b.ref, { padding: 1 }), r.ref));
+    const p = checkConv('conv2d', 2, x.gpu, w.gpu, b.gpu, c.options!);
+    for (const tile of [2, 4] as const) {
+      // One image's transformed input or products: points x max(Cp = 4, O = 6) x tiles (rounded up to 4).
+      const { points, perImage } = winogradTiles(p, tile);
+      const oneImage = points * 6 * Math.ceil(perImage / 4) * 4 * 4;
+      for (const [limit, images] of [[oneImage, 1], [2 * oneImage + 64, 2], [1 << 20, 5]] as const) {
+        expect(winogradImagesPerChunk(p, tile, 5, limit)).toBe(images);
+        const y = e.empty(want.shape);
+        runWinograd(e, p, tile, x.gpu, w.gpu, b.gpu, y, 5, r.gpu, limit);
+        assertClose(await y.toArray(), want.data, reduction(27), `F(${tile}x${tile}) in chunks of ${images}`);
+        y.dispose();
+      }
+      const y = e.empty(want.shape);
+      expect(() => runWinograd(e, p, tile, x.gpu, w.gpu, b.gpu, y, 5, r.gpu, oneImage - 4)).toThrow(
+        `conv2d: the Winograd operands of one image (${points} x 6 x ${Math.ceil(perImage / 4) * 4} floats) or of the weights ` +
+          `(${points} x 6 x 4 floats) are over the device's maxStorageBufferBindingSize of ${oneImage - 4} bytes; use algorithm 'implicit'`,
+      );
+      expect(y.isDisposed).toBe(true);
+    }
+    for (const t of [x.gpu, w.gpu, b.gpu, r.gpu]) t.dispose();
   });
 });

@@ -13,9 +13,19 @@ export interface ConvOptions {
   relu?: boolean;
   /** Added to the output before the ReLU, in the GEMM's epilogue; shaped like the output. */
   residual?: Tensor;
-  /** 'auto' picks per shape; the others force one path (the tests run both). */
-  algorithm?: 'auto' | 'implicit' | 'im2col';
+  /** 'auto' picks per shape; the others force one path (the tests run each). */
+  algorithm?: ConvAlgorithm;
 }
+
+/**
+ * How a convolution is computed: 'implicit' GEMM (im2col inside the GEMM's loads), an explicit
+ * 'im2col' buffer feeding the GEMM, or Winograd F(2x2, 3x3) / F(4x4, 3x3) ('winograd2',
+ * 'winograd4': conv2d with 3x3 kernels, stride 1, dilation 1 and groups 1 only). 'auto' picks
+ * per shape.
+ */
+export type ConvAlgorithm = 'auto' | 'implicit' | 'im2col' | 'winograd2' | 'winograd4';
+
+const ALGORITHMS: readonly ConvAlgorithm[] = ['auto', 'implicit', 'im2col', 'winograd2', 'winograd4'];
 
 type Triple = [number, number, number];
 
@@ -38,7 +48,7 @@ export interface ConvProblem {
   padBefore: Triple;
   output: Triple;
   relu: boolean;
-  algorithm: 'auto' | 'implicit' | 'im2col';
+  algorithm: ConvAlgorithm;
   outShape: number[];
 }
 
@@ -127,8 +137,8 @@ export function convProblem(op: string, dims: number, xShape: Shape, weightShape
     );
   }
   const algorithm = options.algorithm ?? 'auto';
-  if (!['auto', 'implicit', 'im2col'].includes(algorithm)) {
-    fail(op, `algorithm must be 'auto', 'implicit' or 'im2col', got ${JSON.stringify(algorithm)}`);
+  if (!ALGORITHMS.includes(algorithm)) {
+    fail(op, `algorithm must be one of ${ALGORITHMS.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(algorithm)}`);
   }
   const outShape = [...(unbatched ? [] : [xs[0]!]), outChannels, ...output];
   const residual = options.residual?.shape;

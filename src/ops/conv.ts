@@ -1,19 +1,24 @@
 // Convolution forward on the GEMM core: per image and group, out[o, pos] = W[o, :] x im2col(x)[:, pos].
-// Three routes: 1x1 / stride 1 / no padding is a plain GEMM over the input; the implicit GEMM
+// Four routes: 1x1 / stride 1 / no padding is a plain GEMM over the input; the implicit GEMM
 // reads the im2col view straight from the image inside the GEMM's B loads (1-D and 2-D); the
-// explicit route writes im2col columns to a buffer first (any dimension, the simplest path).
-// Bias (per output channel = per GEMM row), a residual add and ReLU run in the GEMM's epilogue.
+// explicit route writes im2col columns to a buffer first (any dimension, the simplest path);
+// Winograd F(2x2, 3x3) or F(4x4, 3x3) (conv-winograd.ts) takes 3x3 stride-1 2-D convolutions
+// with enough output tiles.
+// Bias (per output channel = per GEMM row), a residual add and ReLU run in the GEMM's epilogue
+// (in the output transform on the Winograd route).
 import { grid1d, type Engine } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import { shapeString, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import { fail } from './check.js';
 import { checkConv, type ConvOptions, type ConvProblem } from './conv-args.js';
+import { runWinograd, winogradImagesPerChunk, winogradMismatch, winogradTiles, type WinogradTile } from './conv-winograd.js';
 import { gemm, padColumns } from './gemm.js';
 
 export type { ConvOptions } from './conv-args.js';
 
-type Route = 'pointwise' | 'implicit' | 'im2col';
+/** How a convolution runs: `algorithm` with 'auto' resolved, 'pointwise' being the plain GEMM of a 1x1 convolution. */
+export type ConvRoute = 'pointwise' | 'implicit' | 'im2col' | 'winograd2' | 'winograd4';
 
 /** torch.nn.functional.conv1d: x [N, C, L] (or [C, L]), weight [O, C/groups, K]. */
 export function conv1d(x: Tensor, weight: Tensor, bias?: Tensor, options: ConvOptions = {}): Tensor {
@@ -30,17 +35,58 @@ export function conv3d(x: Tensor, weight: Tensor, bias?: Tensor, options: ConvOp
   return convolve(checkConv('conv3d', 3, x, weight, bias, options), x, weight, bias, options.residual);
 }
 
+/** The route conv2d takes for these operands and options (after the same checks): for benchmarks and tests. */
+export function conv2dRoute(x: Tensor, weight: Tensor, bias?: Tensor, options: ConvOptions = {}): ConvRoute {
+  return chooseRoute(x.engine, checkConv('conv2d', 2, x, weight, bias, options));
+}
+
 const product = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
 
-function chooseRoute(p: ConvProblem): Route {
+/**
+ * When 'auto' takes Winograd (measured on lavapipe, batch 1 unless said):
+ * - Its product is a GEMM over N = batch x tiles columns, which the GEMM core covers 32 at a
+ *   time: below one full block the transforms (the weights' above all, redone every call) cost
+ *   more than the product saves. 512 channels at 7x7 (16 tiles of 2x2) ran ~1.6x slower by
+ *   F(2x2) than by im2col at batch 1, ~1.3x faster at batch 2.
+ * - The transforms grow with C + O and the savings with C x O: with 16 channels or fewer the
+ *   implicit GEMM (K = 9C is short) won everywhere tried; 32 -> 64 channels at 12x12 won by
+ *   F(4x4) from batch 8 (1.5x) and lost at batch 1 (2x slower).
+ * - Four dispatches cost a fixed ~1 ms: 32 channels at 28x28 (14.5 MFLOP) still lost by 1.4x,
+ *   at 56x56 (58 MFLOP) F(4x4) was level with the implicit GEMM.
+ * F(4x4) beat F(2x2) wherever it had enough tiles (~1.8x at 64 channels, 56x56).
+ */
+const WINOGRAD_MIN_TILES = 32;
+const WINOGRAD_MIN_CHANNELS = 32;
+const WINOGRAD_MIN_FLOPS = 32e6;
+
+/** The Winograd tile `auto` takes for `p`, or undefined where the GEMM routes win. */
+function autoWinogradTile(engine: Engine, p: ConvProblem): WinogradTile | undefined {
+  if (winogradMismatch(p) || Math.min(p.inChannels, p.outChannels) < WINOGRAD_MIN_CHANNELS) return undefined;
+  const flops = 2 * p.batch * p.outChannels * p.inChannels * 9 * product(p.output);
+  if (flops < WINOGRAD_MIN_FLOPS) return undefined;
+  return ([4, 2] as const).find(
+    (tile) =>
+      p.batch * winogradTiles(p, tile).perImage >= WINOGRAD_MIN_TILES &&
+      winogradImagesPerChunk(p, tile, 1, engine.limits.maxStorageBufferBindingSize) > 0,
+  );
+}
+
+function chooseRoute(engine: Engine, p: ConvProblem): ConvRoute {
   const flat = p.input[0] === 1 && p.kernel[0] === 1 && p.output[0] === 1;
   if (p.algorithm === 'implicit') {
     if (!flat) fail(p.op, `algorithm 'implicit' handles 1-D and 2-D convolutions; use 'auto' or 'im2col' for 3-D`);
     return 'implicit';
   }
   if (p.algorithm === 'im2col') return 'im2col';
+  if (p.algorithm === 'winograd2' || p.algorithm === 'winograd4') {
+    const mismatch = winogradMismatch(p);
+    if (mismatch) fail(p.op, `algorithm '${p.algorithm}' cannot compute this convolution: ${mismatch}; use 'auto', 'implicit' or 'im2col'`);
+    return p.algorithm;
+  }
   const pointwise = p.kernel.every((k) => k === 1) && p.stride.every((s) => s === 1) && p.padBefore.every((q) => q === 0);
   if (pointwise) return 'pointwise';
+  const tile = autoWinogradTile(engine, p);
+  if (tile) return tile === 4 ? 'winograd4' : 'winograd2';
   // Measured on lavapipe: the implicit GEMM wins on large outputs (64 ch @ 56x56: ~15% faster);
   // on small ones (28x28 and below) the explicit buffer is as fast or faster (256 @ 14x14:
   // ~1.4x), its GEMM reading B as vec4 and its columns costing little to write.
@@ -49,7 +95,7 @@ function chooseRoute(p: ConvProblem): Route {
 
 function convolve(p: ConvProblem, x: Tensor, weight: Tensor, bias: Tensor | undefined, residual: Tensor | undefined): Tensor {
   const engine = x.engine;
-  const route = chooseRoute(p);
+  const route = chooseRoute(engine, p);
   const out = engine.empty(p.outShape);
   if (out.size === 0) return out;
   const maxBinding = engine.limits.maxStorageBufferBindingSize;
@@ -92,7 +138,7 @@ function convolve(p: ConvProblem, x: Tensor, weight: Tensor, bias: Tensor | unde
 /** Runs one route over `batch` images whose input and output both fit in a binding. */
 function runRoute(
   engine: Engine,
-  route: Route,
+  route: ConvRoute,
   p: ConvProblem,
   x: Tensor,
   weight: Tensor,
@@ -107,6 +153,10 @@ function runRoute(
   const K = Cg * product(p.kernel);
   const P = product(p.output);
   const plane = product(p.input);
+  if (route === 'winograd2' || route === 'winograd4') {
+    runWinograd(engine, p, route === 'winograd2' ? 2 : 4, x, weight, bias, out, batch, residual);
+    return;
+  }
   const common = {
     name: p.op,
     a: weight,

@@ -1,0 +1,84 @@
+// Winograd F(TILE x TILE, 3 x 3), output transform: Y = A^T M A for every output channel o and
+// tile n, where M[xi][o][n] are the ALPHA^2 products of the batched GEMM (ALPHA = TILE + 2,
+// row stride Np). Then bias, residual and ReLU, and the TILE x TILE block is stored into the
+// NCHW output, cut at its right and bottom edges. One invocation per (o, n).
+// Defines: WG (workgroup size), TILE (2 or 4), BIAS, RESIDUAL, RELU (bool). The grid may be
+// folded into two dimensions (engine.grid1d).
+
+struct Params {
+  total: u32,          // O * N
+  outChannels: u32,
+  tiles: u32,          // N
+  paddedTiles: u32,    // Np
+  tilesPerImage: u32,
+  tilesW: u32,
+  outH: u32,
+  outW: u32,
+  image0: u32,         // the chunk's first image in out
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> m: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> residual: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+const ALPHA = TILE + 2u;
+
+// A^T m for one row or column of the products (the first TILE entries are used).
+fn gather(d: array<f32, 6>) -> vec4f {
+  if (TILE == 2u) {
+    return vec4f(d[0] + d[1] + d[2], d[1] - d[2] - d[3], 0.0, 0.0);
+  }
+  let sum = d[1] + d[2];
+  let dif = d[1] - d[2];
+  return vec4f(
+    d[0] + sum + d[3] + d[4],
+    dif + 2.0 * d[3] - 0.5 * d[4],
+    sum + 4.0 * d[3] + 0.25 * d[4],
+    dif + 8.0 * d[3] - 0.125 * d[4] + d[5],
+  );
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= p.total) { return; }
+  let o = i / p.tiles;
+  let n = i % p.tiles;
+  let plane = p.outChannels * p.paddedTiles;
+  let at = o * p.paddedTiles + n;
+
+  // Each row of products gathered along x as it is read: rows[r][s] = (M A)[r][s].
+  var rows: array<vec4f, 6>;
+  for (var r = 0u; r < ALPHA; r++) {
+    var d: array<f32, 6>;
+    for (var s = 0u; s < ALPHA; s++) { d[s] = m[(ALPHA * r + s) * plane + at]; }
+    rows[r] = gather(d);
+  }
+
+  let t = n % p.tilesPerImage;
+  let image = p.image0 + n / p.tilesPerImage;
+  let oy0 = (t / p.tilesW) * TILE;
+  let ox0 = (t % p.tilesW) * TILE;
+  var b = 0.0;
+  if (BIAS) { b = bias[o]; }
+  let base = (image * p.outChannels + o) * p.outH * p.outW;
+  // Then along y, one output column at a time.
+  for (var s = 0u; s < TILE; s++) {
+    var d: array<f32, 6>;
+    for (var r = 0u; r < ALPHA; r++) { d[r] = rows[r][s]; }
+    let col = gather(d);
+    let ox = ox0 + s;
+    for (var r = 0u; r < TILE; r++) {
+      let oy = oy0 + r;
+      if (oy < p.outH && ox < p.outW) {
+        let dst = base + oy * p.outW + ox;
+        var value = col[r] + b;
+        if (RESIDUAL) { value += residual[dst]; }
+        if (RELU) { value = max(value, 0.0); }
+        out[dst] = value;
+      }
+    }
+  }
+}
