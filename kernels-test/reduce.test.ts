@@ -45,6 +45,11 @@ describe('sumPerChannel against the reference', () => {
     [2, 3, 3, 4, 5], // [N, C, D, H, W]
     [5, 3, 33, 31], // 5115 values per channel: two chunks merged by a second pass
     [20, 32, 28, 28], // the Fashion-MNIST CNN's first conv layer at batch 20: 4 chunks a channel
+    // planes of at least a workgroup (256) are summed whole rows at a time:
+    [3, 2, 16, 16], // exactly one workgroup wide
+    [7, 3, 20, 30], // 6 rows a chunk: a last chunk of one row
+    [2, 3, 70, 65], // a plane longer than a chunk: one row per chunk
+    [1, 5, 17, 19], // batch 1, one chunk
   ];
   for (const shape of shapes) {
     it(`[${shape.join(', ')}]`, async () => {

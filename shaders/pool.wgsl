@@ -1,11 +1,17 @@
 // 2-D pooling over NCHW planes (PyTorch semantics), forward and backward. A tensor is `planes` =
-// N*C planes of H x W; outputs are planes of OH x OW. Define: WG (workgroup size; a power of two for
-// global_avg_pool).
+// N*C planes of H x W; outputs are planes of OH x OW. Defines: WG (workgroup size; a power of two for
+// global_avg_pool); NORM, RELU (bools: what max_pool_fused applies before pooling, and RELU also
+// what max_pool_backward_single masks by).
 // Each kernel reads `x` and writes `y`: forward, the input and the pooled output; backward, the
 // output gradient and the input gradient.
 // Forward entry points:
 //   max_pool, max_pool_indices: one invocation per output; the window's max (NaN wins, as in
 //     PyTorch) and, for max_pool_indices, its flat index ih * W + iw within the plane, as f32.
+//   max_pool_fused: max_pool_indices over f(x) instead of x, where f normalises each channel with
+//     the batch-norm coefficients in `aux` (NORM: (x - mean) * scale + shift, aux = [mean | scale |
+//     shift], as batch_norm.normalize) and then rectifies (RELU: negatives become 0), so neither
+//     intermediate tensor is written. The window scan is the same, so the value and index are those
+//     PyTorch's max_pool2d gives for the materialised f(x).
 //   avg_pool: one invocation per output; the divisor follows PyTorch's count_include_pad rule.
 //   adaptive_avg_pool: one invocation per output, window [floor(i*in/out), ceil((i+1)*in/out)).
 //   global_avg_pool: one workgroup per plane, partial sums merged by a workgroup-shared tree.
@@ -15,13 +21,17 @@
 //   max_pool_backward: outputs whose recorded argmax (`argmax`, from max_pool_indices) is this cell.
 //   max_pool_backward_plane: the same without the window geometry: one workgroup per plane zeroes
 //     it, then one invocation adds each output's gradient at its argmax, in output order.
+//   max_pool_backward_single: windows that do not overlap (stride >= dilated kernel on both axes):
+//     one invocation per output writes the input cells of its stride block (no gather). With
+//     RELU the pooled output (`aux`) masks it: the gradient of max_pool(relu(v)) reaches v only
+//     where the pooled value is > 0 (relu's gradient at 0 is 0, as PyTorch's).
 //   avg_pool_backward, adaptive_avg_pool_backward: each covering output's gradient over its divisor.
 //   global_avg_pool_backward: the 1x1 case, every cell gets its plane's gradient / (H*W).
 // The one-invocation-per-item grids may be folded into two dimensions (engine.grid1d).
 
 struct Params {
-  // Items of the grid: outputs (N*C*OH*OW) forward, input cells (N*C*H*W) backward, or planes for
-  // global_avg_pool and max_pool_backward_plane.
+  // Items of the grid: outputs (N*C*OH*OW) forward and for max_pool_backward_single, input cells
+  // (N*C*H*W) for the other backward kernels, or planes for global_avg_pool and max_pool_backward_plane.
   total: u32,
   h: u32,
   w: u32,
@@ -38,6 +48,10 @@ struct Params {
   // avg_pool: 0 counts padded cells in the divisor, 1 counts only input cells, 2 divides by `divisor`.
   divisor_mode: u32,
   divisor: f32,
+  // max_pool_fused: channels per batch item (a plane's channel is (first_plane + plane) % channels),
+  // and the index of the first plane of this dispatch (dispatches split past the binding limit).
+  channels: u32,
+  first_plane: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -47,6 +61,9 @@ struct Params {
 // The backward kernels' saved argmax. It shares binding 3 with `indices`, which WGSL allows because
 // no entry point uses both.
 @group(0) @binding(3) var<storage, read> argmax: array<f32>;
+
+// max_pool_fused's batch-norm coefficients; max_pool_backward_single's pooled output.
+@group(0) @binding(4) var<storage, read> aux: array<f32>;
 
 var<workgroup> partial: array<f32, WG>;
 
@@ -107,6 +124,53 @@ fn max_pool_indices(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let o = linear_index(wid, nwg, lid);
   if (o >= p.total) { return; }
   let best = window_max(output_position(o));
+  y[o] = best.value;
+  indices[o] = f32(best.index);
+}
+
+// The value max_pool_fused pools: x[base + index] of channel c, normalised (NORM) and rectified
+// (RELU). The select keeps NaN (as PyTorch's relu does).
+fn fused_value(v: f32, c: u32) -> f32 {
+  var u = v;
+  if (NORM) {
+    u = (u - aux[c]) * aux[p.channels + c] + aux[2u * p.channels + c];
+  }
+  if (RELU) {
+    u = select(u, 0.0, u < 0.0);
+  }
+  return u;
+}
+
+// window_max over fused_value: the same scan, the same tie and NaN rules.
+fn fused_window_max(at: Out) -> Max {
+  let base = at.plane * p.h * p.w;
+  let c = (p.first_plane + at.plane) % p.channels;
+  let h0 = i32(at.row * p.sh) - i32(p.ph);
+  let w0 = i32(at.col * p.sw) - i32(p.pw);
+  var best = Max(0.0, 0u);
+  var seen = false;
+  for (var i = 0u; i < p.kh; i++) {
+    let ih = h0 + i32(i * p.dh);
+    if (ih < 0 || ih >= i32(p.h)) { continue; }
+    for (var j = 0u; j < p.kw; j++) {
+      let iw = w0 + i32(j * p.dw);
+      if (iw < 0 || iw >= i32(p.w)) { continue; }
+      let index = u32(ih) * p.w + u32(iw);
+      let v = fused_value(x[base + index], c);
+      if (!seen || v > best.value || is_nan(v)) {
+        best = Max(v, index);
+        seen = true;
+      }
+    }
+  }
+  return best;
+}
+
+@compute @workgroup_size(WG)
+fn max_pool_fused(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = linear_index(wid, nwg, lid);
+  if (o >= p.total) { return; }
+  let best = fused_window_max(output_position(o));
   y[o] = best.value;
   indices[o] = f32(best.index);
 }
@@ -246,6 +310,35 @@ fn max_pool_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     }
   }
   y[i] = sum;
+}
+
+@compute @workgroup_size(WG)
+fn max_pool_backward_single(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = linear_index(wid, nwg, lid);
+  if (o >= p.total) { return; }
+  let at = output_position(o);
+  // Window r spans rows [r*sh - ph, r*sh - ph + dh*(kh-1)], inside its stride block
+  // [r*sh - ph, (r+1)*sh - ph) when windows do not overlap. The blocks (the first from row 0, the
+  // last to the end of the input) partition the plane, so each output writes its block: its
+  // gradient at the argmax, zeros elsewhere (cells outside every window included).
+  let r0 = max(i32(at.row * p.sh) - i32(p.ph), 0);
+  let c0 = max(i32(at.col * p.sw) - i32(p.pw), 0);
+  var r1 = i32(p.h);
+  if (at.row + 1u < p.oh) { r1 = i32((at.row + 1u) * p.sh) - i32(p.ph); }
+  var c1 = i32(p.w);
+  if (at.col + 1u < p.ow) { c1 = i32((at.col + 1u) * p.sw) - i32(p.pw); }
+  var g = x[o];
+  if (RELU && !(aux[o] > 0.0)) { g = 0.0; }
+  // Indices are exact in f32 (planes are at most 2^24 cells); one that names no cell routes nowhere.
+  let chosen = argmax[o];
+  let base = at.plane * p.h * p.w;
+  for (var ih = r0; ih < r1; ih++) {
+    let row = u32(ih) * p.w;
+    for (var iw = c0; iw < c1; iw++) {
+      let cell = row + u32(iw);
+      y[base + cell] = select(0.0, g, f32(cell) == chosen);
+    }
+  }
 }
 
 @compute @workgroup_size(WG)

@@ -7,6 +7,9 @@
 // Entry points:
 //   channels: one workgroup per (k, chunk of `chunk` values of the o-major (o, i) sequence);
 //             writes partial[k * chunks + chunk]. For inner > 1: each run of `inner` is contiguous.
+//   channel_rows: the same sums for inner >= WG, with `chunk` counting whole rows (runs of `inner`)
+//             per workgroup: the invocations stride along each contiguous row, so no index needs a
+//             division per value.
 //   columns:  inner == 1, the input is a row-major [outer, len] matrix. A workgroup owns WG / LANES
 //             adjacent columns and a block of `chunk` rows; LANES invocations per column stride
 //             through the rows (so neighbouring invocations read neighbouring addresses), then a
@@ -38,6 +41,29 @@ fn channels(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   for (var j = first + lid; j < end; j += WG) {
     let o = j / p.inner;
     sum += x[(o * p.len + k) * p.inner + (j - o * p.inner)];
+  }
+  shared_sum[lid] = sum;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    if (lid < half) { shared_sum[lid] += shared_sum[lid + half]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { partial[group] = shared_sum[0]; }
+}
+
+@compute @workgroup_size(WG)
+fn channel_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let group = wid.y * nwg.x + wid.x;
+  if (group >= p.len * p.chunks) { return; } // the same for the whole workgroup
+  let k = group / p.chunks;
+  let first = (group - k * p.chunks) * p.chunk;
+  let end = min(first + p.chunk, p.outer);
+  var sum = 0.0;
+  for (var o = first; o < end; o++) {
+    let row = (o * p.len + k) * p.inner;
+    for (var i = lid; i < p.inner; i += WG) {
+      sum += x[row + i];
+    }
   }
   shared_sum[lid] = sum;
   workgroupBarrier();

@@ -2,7 +2,17 @@
 // gradient, records how to go back with the backward kernels. An op none of whose inputs requires
 // a gradient (data, frozen parameters) records nothing and does no extra forward work (no pooling
 // indices, no saved batch statistics).
-import { adaptiveAvgPool2dBackward, adaptiveAvgPool2d, avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, maxPool2dWithIndices } from '../ops/pool.js';
+import {
+  adaptiveAvgPool2dBackward,
+  adaptiveAvgPool2d,
+  avgPool2d,
+  avgPool2dBackward,
+  maxPool2d,
+  maxPool2dBackward,
+  maxPool2dFused,
+  maxPool2dWithIndices,
+  reluMaxPool2dBackward,
+} from '../ops/pool.js';
 import type { AvgPoolOptions, MaxPoolOptions } from '../ops/pool.js';
 import { dropout, dropoutBackward, dropoutMask, type DropoutOptions } from '../ops/dropout.js';
 import { add, mul, relu, reluBackward } from '../ops/elementwise.js';
@@ -11,7 +21,7 @@ import { conv2d, type ConvOptions } from '../ops/conv.js';
 import { conv2dBackward } from '../ops/conv-backward.js';
 import { linearBackward } from '../ops/linear-backward.js';
 import { crossEntropy, crossEntropyWithGrad, type CrossEntropyOptions } from '../ops/loss.js';
-import { batchNorm, batchNormBackward, batchNormEvalBackward, batchNormTrain } from '../ops/norm.js';
+import { batchNorm, batchNormBackward, batchNormCoefficients, batchNormEvalBackward, batchNormTrain } from '../ops/norm.js';
 import { sumPerChannel } from '../ops/reduce.js';
 import { logSoftmax, logSoftmaxBackward, softmax, softmaxBackward } from '../ops/softmax.js';
 import type { Tensor } from '../runtime/tensor.js';
@@ -35,6 +45,37 @@ function copyOf(gradOut: Tensor): Tensor {
   const out = gradOut.engine.empty(gradOut.shape);
   if (gradOut.size > 0) gradOut.engine.copy(gradOut.buffer, out.buffer, gradOut.size * 4);
   return out;
+}
+
+/**
+ * The gradients of F.batch_norm for the `want`ed inputs: through the batch statistics (saveMean and
+ * saveInvStd, from training mode), or with the running statistics as constants (evaluation).
+ */
+function batchNormGradients(
+  g: Tensor,
+  x: Tensor,
+  runningMean: Tensor | undefined,
+  runningVar: Tensor | undefined,
+  weight: Tensor | undefined,
+  options: TapeBatchNormOptions,
+  want: { input: boolean; weight: boolean; bias: boolean },
+  saveMean?: Tensor,
+  saveInvStd?: Tensor,
+): LayerGradients {
+  if (options.training) return batchNormBackward(g, x, weight, saveMean!, saveInvStd!, want);
+  const eps = options.eps ?? 1e-5;
+  const grads: LayerGradients = {};
+  if (want.input) grads.gradInput = batchNormEvalBackward(g, runningVar!, weight, eps);
+  if (want.bias) grads.gradBias = sumPerChannel(g);
+  if (want.weight) {
+    // d/dweight = sum over N and space of g * xhat, xhat = (x - mean) / sqrt(var + eps).
+    const xhat = batchNorm(x, runningMean, runningVar, undefined, undefined, { training: false, eps });
+    const prod = mul(g, xhat);
+    grads.gradWeight = sumPerChannel(prod);
+    xhat.dispose();
+    prod.dispose();
+  }
+  return grads;
 }
 
 interface LayerGradients {
@@ -179,28 +220,75 @@ export class Tape extends Recorder {
     if (options.training) {
       const { output, saveMean, saveInvStd } = batchNormTrain(x.value, runningMean, runningVar, w, b, options);
       return this.record('batchNorm', inputs, output, {
-        backward: (g, needs) => inOrder(batchNormBackward(g, x.value, w, saveMean, saveInvStd, needsOf(needs))),
+        backward: (g, needs) => inOrder(batchNormGradients(g, x.value, runningMean, runningVar, w, options, needsOf(needs), saveMean, saveInvStd)),
         saved: [saveMean, saveInvStd],
       });
     }
     const output = batchNorm(x.value, runningMean, runningVar, w, b, options);
-    const eps = options.eps ?? 1e-5;
     return this.record('batchNorm', inputs, output, {
+      backward: (g, needs) => inOrder(batchNormGradients(g, x.value, runningMean, runningVar, w, options, needsOf(needs))),
+    });
+  }
+
+  /**
+   * maxPool2d(relu(x)) as one op: the same values and gradients as tape.relu then tape.maxPool2d
+   * (PyTorch's), without writing relu(x) or running separate relu passes.
+   */
+  reluMaxPool2d(x: Variable, options: MaxPoolOptions): Variable {
+    const recorded = this.begin('reluMaxPool2d', [x]);
+    const { output, indices } = maxPool2dFused(x.value, options, { relu: true });
+    if (!recorded) {
+      indices.dispose();
+      return this.plain(output);
+    }
+    return this.record('reluMaxPool2d', [x], output, {
+      backward: (g) => [reluMaxPool2dBackward(g, indices, output, x.shape, options)],
+      saved: [indices],
+    });
+  }
+
+  /**
+   * maxPool2d(relu(batchNorm(x))) as one op, the block conv -> BatchNorm2d -> ReLU -> MaxPool2d
+   * ends with: the same values, running-statistics update and gradients (for x, weight and bias)
+   * as the three ops recorded one by one, but neither the normalised nor the rectified tensor is
+   * written: the pooling kernel normalises and rectifies the cells it reads, and the backward pass
+   * routes the pooled gradient straight into batch norm's backward.
+   */
+  batchNormReluMaxPool2d(
+    x: Variable,
+    runningMean: Tensor | undefined,
+    runningVar: Tensor | undefined,
+    weight: Variable | undefined,
+    bias: Variable | undefined,
+    options: TapeBatchNormOptions,
+    pool: MaxPoolOptions,
+  ): Variable {
+    const { inputs, needsOf, inOrder } = layerInputs(x, weight, bias);
+    const recorded = this.begin('batchNormReluMaxPool2d', inputs);
+    const w = weight?.value;
+    const { affine, saveMean, saveInvStd } = batchNormCoefficients(x.value, runningMean, runningVar, w, bias?.value, options);
+    let pooled: { output: Tensor; indices: Tensor };
+    try {
+      pooled = maxPool2dFused(x.value, pool, { affine, relu: true });
+    } catch (error) {
+      for (const t of [affine, saveMean, saveInvStd]) t?.dispose();
+      throw error;
+    }
+    affine.dispose();
+    const { output, indices } = pooled;
+    const stats = saveMean && saveInvStd ? [saveMean, saveInvStd] : [];
+    if (!recorded) {
+      for (const t of [indices, ...stats]) t.dispose();
+      return this.plain(output);
+    }
+    return this.record('batchNormReluMaxPool2d', inputs, output, {
       backward: (g, needs) => {
-        const want = needsOf(needs);
-        const grads: LayerGradients = {};
-        if (want.input) grads.gradInput = batchNormEvalBackward(g, runningVar!, w, eps);
-        if (want.bias) grads.gradBias = sumPerChannel(g);
-        if (want.weight) {
-          // d/dweight = sum over N and space of g * xhat, xhat = (x - mean) / sqrt(var + eps).
-          const xhat = batchNorm(x.value, runningMean, runningVar, undefined, undefined, { training: false, eps });
-          const prod = mul(g, xhat);
-          grads.gradWeight = sumPerChannel(prod);
-          xhat.dispose();
-          prod.dispose();
-        }
+        const gy = reluMaxPool2dBackward(g, indices, output, x.shape, pool);
+        const grads = batchNormGradients(gy, x.value, runningMean, runningVar, w, options, needsOf(needs), saveMean, saveInvStd);
+        gy.dispose();
         return inOrder(grads);
       },
+      saved: [indices, ...stats],
     });
   }
 

@@ -1,5 +1,6 @@
-import type { Tape } from '../autograd/tape.js';
+import type { Tape, TapeBatchNormOptions } from '../autograd/tape.js';
 import { parameter, type Variable } from '../autograd/variable.js';
+import type { MaxPoolOptions } from '../ops/pool.js';
 import type { Engine } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { Module } from './module.js';
@@ -56,11 +57,24 @@ abstract class BatchNormBase extends Module {
   }
 
   forward(tape: Tape, x: Variable): Variable {
+    return tape.batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, this.callOptions(x));
+  }
+
+  /**
+   * maxPool2d(relu(this.forward(x))) as one fused op (tape.batchNormReluMaxPool2d): what
+   * Sequential runs for BatchNorm2d, ReLU, MaxPool2d in a row. The same values, running-statistics
+   * update and gradients as the three modules one by one.
+   */
+  forwardReluMaxPool(tape: Tape, x: Variable, pool: MaxPoolOptions): Variable {
+    return tape.batchNormReluMaxPool2d(x, this.runningMean, this.runningVar, this.weight, this.bias, this.callOptions(x), pool);
+  }
+
+  private callOptions(x: Variable): TapeBatchNormOptions {
     if (!this.ranks.includes(x.shape.length)) {
       throw new Error(`${this.constructor.name}: expected ${this.expected} input (got ${x.shape.length}D input)`);
     }
     const training = this.training || this.runningMean === undefined;
-    return tape.batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training, momentum: this.momentum, eps: this.eps });
+    return { training, momentum: this.momentum, eps: this.eps };
   }
 }
 

@@ -1,6 +1,13 @@
 import type { Tape } from '../autograd/tape.js';
 import type { Variable } from '../autograd/variable.js';
+import { MaxPool2d, ReLU } from './layers.js';
 import { Module } from './module.js';
+import { BatchNorm2d } from './norm.js';
+
+/** Whether m is an instance of C itself (a subclass may override forward, so it is not fused). */
+function exactly<T extends Module>(m: Module | undefined, C: abstract new (...args: never[]) => T): m is T {
+  return m !== undefined && Object.getPrototypeOf(m) === C.prototype;
+}
 
 /** nn.Sequential: runs its modules in order; they are named '0', '1', … (or as given). */
 export class Sequential extends Module {
@@ -30,9 +37,24 @@ export class Sequential extends Module {
     return this.layers[i];
   }
 
+  /**
+   * Runs the modules in order. BatchNorm2d, ReLU, MaxPool2d in a row (and ReLU, MaxPool2d) run as
+   * one fused op with the same values and gradients, so the tensors between them are never written.
+   */
   forward(tape: Tape, x: Variable): Variable {
     let y = x;
-    for (const m of this.layers) y = m.forward(tape, y);
+    for (let i = 0; i < this.layers.length; i++) {
+      const [m, next, after] = [this.layers[i]!, this.layers[i + 1], this.layers[i + 2]];
+      if (exactly(m, BatchNorm2d) && exactly(next, ReLU) && exactly(after, MaxPool2d)) {
+        y = m.forwardReluMaxPool(tape, y, after.options);
+        i += 2;
+      } else if (exactly(m, ReLU) && exactly(next, MaxPool2d) && (y.shape.length === 3 || y.shape.length === 4)) {
+        y = tape.reluMaxPool2d(y, next.options);
+        i += 1;
+      } else {
+        y = m.forward(tape, y);
+      }
+    }
     return y;
   }
 }

@@ -100,10 +100,11 @@ export function checkBatchNormShapes(op: string, x: Shape, operands: BatchNormOp
 }
 
 /**
- * The forward pass shared by batchNorm and batchNormTrain. Returns the output and, in training,
- * the coefficients buffer [mean | scale | shift | unbiased var | invstd] (the caller disposes it).
+ * The per-channel coefficients of a batch norm call: [mean | scale | shift | unbiased var | invstd]
+ * (5C; the last two only in training), so that y = (x - mean) * scale + shift. Training computes
+ * the batch statistics and updates the running ones in place.
  */
-function forward(
+function coefficients(
   op: string,
   x: Tensor,
   runningMean: Tensor | undefined,
@@ -111,22 +112,16 @@ function forward(
   weight: Tensor | undefined,
   bias: Tensor | undefined,
   options: BatchNormOptions,
-): { output: Tensor; coef?: Tensor } {
+): Tensor {
   expectSameEngine(op, x, runningMean, runningVar, weight, bias);
   checkBatchNormShapes(op, x.shape, { runningMean, runningVar, weight, bias }, options);
   const { training, momentum = 0.1, eps = 1e-5 } = options;
-
+  if (training && runningMean && runningMean.buffer === runningVar!.buffer) {
+    fail(op, 'runningMean and runningVar must be different tensors (both are updated in place)');
+  }
   const { channels, chunks } = geometry(x);
   const flags = (weight ? 1 : 0) | (bias ? 2 : 0);
   const e = x.engine;
-  if (training) {
-    if (runningMean && runningMean.buffer === runningVar!.buffer) {
-      fail(op, 'runningMean and runningVar must be different tensors (both are updated in place)');
-    }
-  } else if (x.size === 0) {
-    return { output: e.empty(x.shape) };
-  }
-
   const coef = e.empty([5 * channels], 'batch_norm.coef');
   const perChannel = Math.ceil(channels / WG);
   if (training) {
@@ -142,9 +137,31 @@ function forward(
     const [mean, variance] = [runningMean!, runningVar!];
     e.dispatch(kernel('eval_coefficients'), [mean, variance, weight ?? mean, bias ?? mean, coef], perChannel, uniforms(x, { flags, eps }));
   }
-  const output = e.empty(x.shape);
-  e.dispatch(kernel('normalize'), [x, coef, coef, coef, output], grid1d(x.size, NORMALIZE_WG), uniforms(x, {}));
-  if (training) return { output, coef };
+  return coef;
+}
+
+/**
+ * The forward pass shared by batchNorm and batchNormTrain. Returns the output and, in training,
+ * the coefficients buffer [mean | scale | shift | unbiased var | invstd] (the caller disposes it).
+ */
+function forward(
+  op: string,
+  x: Tensor,
+  runningMean: Tensor | undefined,
+  runningVar: Tensor | undefined,
+  weight: Tensor | undefined,
+  bias: Tensor | undefined,
+  options: BatchNormOptions,
+): { output: Tensor; coef?: Tensor } {
+  if (!options.training && x.size === 0) {
+    expectSameEngine(op, x, runningMean, runningVar, weight, bias);
+    checkBatchNormShapes(op, x.shape, { runningMean, runningVar, weight, bias }, options);
+    return { output: x.engine.empty(x.shape) };
+  }
+  const coef = coefficients(op, x, runningMean, runningVar, weight, bias, options);
+  const output = x.engine.empty(x.shape);
+  x.engine.dispatch(kernel('normalize'), [x, coef, coef, coef, output], grid1d(x.size, NORMALIZE_WG), uniforms(x, {}));
+  if (options.training) return { output, coef };
   coef.dispose();
   return { output };
 }
@@ -206,6 +223,36 @@ export function batchNormTrain(
   const saveInvStd = section(coef!, channels, 4);
   coef!.dispose();
   return { output, saveMean, saveInvStd };
+}
+
+export interface BatchNormCoefficients {
+  /**
+   * [mean | scale | shift | ...], each C long: batchNorm's output is (x - mean) * scale + shift
+   * (maxPool2dFused's `affine`).
+   */
+  affine: Tensor;
+  /** Training only: the batch mean and 1 / sqrt(biased var + eps), [C] each, for batchNormBackward. */
+  saveMean?: Tensor;
+  saveInvStd?: Tensor;
+}
+
+/**
+ * batchNorm (training: batchNormTrain) up to but without the normalisation pass: the same checks,
+ * statistics and running-statistics update, returning the per-channel coefficients for a kernel
+ * that applies them itself (fused into the next op). The caller disposes what it gets.
+ */
+export function batchNormCoefficients(
+  x: Tensor,
+  runningMean: Tensor | undefined,
+  runningVar: Tensor | undefined,
+  weight: Tensor | undefined,
+  bias: Tensor | undefined,
+  options: BatchNormOptions,
+): BatchNormCoefficients {
+  const affine = coefficients('batchNormCoefficients', x, runningMean, runningVar, weight, bias, options);
+  if (!options.training) return { affine };
+  const channels = x.shape[1]!;
+  return { affine, saveMean: section(affine, channels, 0), saveInvStd: section(affine, channels, 4) };
 }
 
 /** Which gradients a backward call should compute (the others are neither computed nor returned). */

@@ -6,6 +6,7 @@ import type { BindingKind, KernelSpec } from '../runtime/kernel.js';
 import { numel, shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params, type ParamWriter } from '../runtime/uniforms.js';
 import { expectRank, expectSameEngine, fail, tuple } from './check.js';
+import { reluBackward } from './elementwise.js';
 
 export interface MaxPoolOptions {
   kernelSize: number | number[];
@@ -130,8 +131,10 @@ function poolGeometry(op: string, shape: Shape, o: WindowOptions, dims: 1 | 2, h
   };
 }
 
-function poolKernel(entryPoint: string, bindings: readonly BindingKind[], wg = WG): KernelSpec {
-  return { name: `pool.${entryPoint}`, shader: 'pool', entryPoint, defines: { WG: wg }, bindings };
+function poolKernel(entryPoint: string, bindings: readonly BindingKind[], wg = WG, fusion: { norm?: boolean; relu?: boolean } = {}): KernelSpec {
+  const { norm = false, relu = false } = fusion;
+  const name = `pool.${entryPoint}` + (norm ? '+norm' : '') + (relu ? '+relu' : '');
+  return { name, shader: 'pool', entryPoint, defines: { WG: wg, NORM: norm, RELU: relu }, bindings };
 }
 
 const MAX_POOL = poolKernel('max_pool', ['uniform', 'read', 'write']);
@@ -141,17 +144,21 @@ const ADAPTIVE_AVG_POOL = poolKernel('adaptive_avg_pool', ['uniform', 'read', 'w
 // Backward kernels read the output gradient and write the input gradient; max pooling also reads the argmax.
 const MAX_POOL_BACKWARD = poolKernel('max_pool_backward', ['uniform', 'read', 'write', 'read']);
 const MAX_POOL_BACKWARD_PLANE = poolKernel('max_pool_backward_plane', ['uniform', 'read', 'write', 'read']);
+// The fused and single-window kernels also read `aux` (coefficients forward, the pooled output backward).
+const maxPoolFusedKernel = (norm: boolean, relu: boolean) => poolKernel('max_pool_fused', ['uniform', 'read', 'write', 'write', 'read'], WG, { norm, relu });
+const maxPoolBackwardSingleKernel = (relu: boolean) => poolKernel('max_pool_backward_single', ['uniform', 'read', 'write', 'read', 'read'], WG, { relu });
 const AVG_POOL_BACKWARD = poolKernel('avg_pool_backward', ['uniform', 'read', 'write']);
 const ADAPTIVE_AVG_POOL_BACKWARD = poolKernel('adaptive_avg_pool_backward', ['uniform', 'read', 'write']);
 const GLOBAL_AVG_POOL_BACKWARD = poolKernel('global_avg_pool_backward', ['uniform', 'read', 'write']);
 
 /** shaders/pool.wgsl's Params, in its field order. */
-function poolParams(g: PoolGeometry, total: number, divisorMode = 0, divisor = 0): ParamWriter {
+function poolParams(g: PoolGeometry, total: number, divisorMode = 0, divisor = 0, channels = 1, firstPlane = 0): ParamWriter {
   return params()
     .u32(total, g.h, g.w, g.oh, g.ow)
     .u32(g.kernel[0]!, g.kernel[1]!, g.stride[0]!, g.stride[1]!, g.padding[0]!, g.padding[1]!, g.dilation[0]!, g.dilation[1]!)
     .u32(divisorMode)
-    .f32(divisor);
+    .f32(divisor)
+    .u32(channels, firstPlane);
 }
 
 /**
@@ -166,9 +173,9 @@ export function runOverPlanes(
   x: Tensor,
   planes: number,
   outShapes: readonly Shape[],
-  record: (input: Tensor, planes: number, outputs: Tensor[]) => void,
+  record: (input: Tensor, planes: number, outputs: Tensor[], firstPlane: number) => void,
 ): Tensor[] {
-  return runOverPlaneSets(op, [x], planes, outShapes, ([input], count, outputs) => record(input!, count, outputs));
+  return runOverPlaneSets(op, [x], planes, outShapes, ([input], count, outputs, first) => record(input!, count, outputs, first));
 }
 
 /** runOverPlanes for kernels reading several tensors of `planes` equal planes each. */
@@ -177,7 +184,7 @@ export function runOverPlaneSets(
   xs: readonly Tensor[],
   planes: number,
   outShapes: readonly Shape[],
-  record: (inputs: Tensor[], planes: number, outputs: Tensor[]) => void,
+  record: (inputs: Tensor[], planes: number, outputs: Tensor[], firstPlane: number) => void,
 ): Tensor[] {
   const engine = xs[0]!.engine;
   const limit = engine.limits.maxStorageBufferBindingSize;
@@ -186,7 +193,7 @@ export function runOverPlaneSets(
   const planeBytes = Math.max(...inPlanes, ...outPlanes) * 4;
   if (planeBytes * planes <= limit) {
     const outputs = outShapes.map((s) => engine.empty(s));
-    record([...xs], planes, outputs);
+    record([...xs], planes, outputs, 0);
     return outputs;
   }
   if (planeBytes > limit) {
@@ -205,7 +212,7 @@ export function runOverPlaneSets(
       return part;
     });
     const parts = outPlanes.map((n) => engine.empty([count * n]));
-    record(inputs, count, parts);
+    record(inputs, count, parts, first);
     parts.forEach((part, i) => engine.copy(part.buffer, outputs[i]!.buffer, count * outPlanes[i]! * 4, 0, first * outPlanes[i]! * 4));
     // Returned to the pool now: the next chunk may reuse them, in order, in the same submission.
     for (const part of [...inputs, ...parts]) part.dispose();
@@ -262,6 +269,70 @@ function maxPoolWithIndices(op: string, x: Tensor, options: MaxPoolOptions, dims
   expectFloatIndexable(op, g, x.shape);
   const [output, indices] = maxPool(op, x, g, true);
   return { output: output!, indices: indices! };
+}
+
+/** What maxPool2dFused applies to its input before pooling. */
+export interface MaxPoolFusion {
+  /**
+   * Batch-norm coefficients [mean | scale | shift | ...] (each C long, C = the input's channels, so
+   * at least 3C values; batchNormCoefficients gives them): each cell becomes
+   * (x - mean) * scale + shift first, as batchNorm's output would be.
+   */
+  affine?: Tensor;
+  /** Then max(., 0), as relu (NaN stays NaN). */
+  relu?: boolean;
+}
+
+/**
+ * maxPool2dWithIndices over f(x), f = the batch normalisation and/or ReLU of `fusion`, without
+ * writing f(x): the same outputs and indices as pooling the materialised f(x) (the same scan, the
+ * same tie and NaN rules). x is [N, C, H, W] (or [C, H, W]).
+ */
+export function maxPool2dFused(x: Tensor, options: MaxPoolOptions, fusion: MaxPoolFusion): { output: Tensor; indices: Tensor } {
+  const op = 'maxPool2dFused';
+  const { affine, relu = false } = fusion;
+  expectSameEngine(op, x, affine);
+  const g = poolGeometry(op, x.shape, options, 2, true);
+  expectFloatIndexable(op, g, x.shape);
+  const channels = x.shape[x.rank - 3]!;
+  if (affine && (affine.rank !== 1 || affine.size < 3 * channels)) {
+    fail(op, `affine should hold at least 3 * ${channels} per-channel coefficients (input ${shapeString(x.shape)}), got ${shapeString(affine.shape)}`);
+  }
+  const spec = maxPoolFusedKernel(affine !== undefined, relu);
+  const [output, indices] = runOverPlanes(op, x, g.planes, [g.outShape, g.outShape], (input, planes, outputs, first) => {
+    const total = planes * g.oh * g.ow;
+    x.engine.dispatch(spec, [input, outputs[0]!, outputs[1]!, affine ?? input], grid1d(total, WG), poolParams(g, total, 0, 0, channels, first));
+  });
+  return { output: output!, indices: indices! };
+}
+
+/**
+ * The gradient of maxPool2d(relu(v)) with respect to v (shape `inputShape`), given gradOut, the
+ * indices and the pooled output of maxPool2dFused with relu: the output gradient reaches its
+ * argmax where the pooled value is > 0 (relu's gradient is 0 at and below 0, as PyTorch's), so
+ * it equals reluBackward(maxPool2dBackward(gradOut, indices, ...), relu(v)).
+ */
+export function reluMaxPool2dBackward(gradOut: Tensor, indices: Tensor, output: Tensor, inputShape: Shape, options: MaxPoolOptions): Tensor {
+  const op = 'reluMaxPool2dBackward';
+  expectSameEngine(op, gradOut, indices, output);
+  expectBackwardInput(op, gradOut, inputShape, 2);
+  const g = poolGeometry(op, inputShape, options, 2, true);
+  expectPooledGradOut(op, gradOut, g, inputShape);
+  for (const [name, t] of [['indices', indices], ['output', output]] as const) {
+    if (!sameShape(t.shape, gradOut.shape)) fail(op, `expected ${name} of the same shape as gradOut ${shapeString(gradOut.shape)}, got ${shapeString(t.shape)}`);
+  }
+  expectFloatIndexable(op, g, inputShape);
+  if (!windowsDisjoint(g)) {
+    // Overlapping windows: the gather path, then the mask by the materialised relu output.
+    const masked = reluBackward(gradOut, output);
+    const grad = maxPoolBackward(op, masked, indices, inputShape, options, 2);
+    masked.dispose();
+    return grad;
+  }
+  return runOverPlaneSets(op, [gradOut, indices, output], g.planes, [inputShape], ([dy, argmax, pooled], planes, [dx]) => {
+    const total = planes * g.oh * g.ow;
+    gradOut.engine.dispatch(maxPoolBackwardSingleKernel(true), [dy!, dx!, argmax!, pooled!], grid1d(total, WG), poolParams(g, total));
+  })[0]!;
 }
 
 /**
@@ -389,6 +460,14 @@ function planesOf(inputShape: Shape, gradOut: Tensor, dims: 1 | 2): PoolGeometry
   };
 }
 
+/**
+ * Whether no two pooling windows share a cell (stride at least the dilated kernel on both axes, as
+ * for the usual 2x2 stride 2): then each input cell has at most one candidate output.
+ */
+function windowsDisjoint(g: PoolGeometry): boolean {
+  return [0, 1].every((i) => g.stride[i]! >= g.dilation[i]! * (g.kernel[i]! - 1) + 1);
+}
+
 function maxPoolBackward(op: string, gradOut: Tensor, indices: Tensor, inputShape: Shape, options: MaxPoolOptions | undefined, dims: 1 | 2): Tensor {
   expectSameEngine(op, gradOut, indices);
   expectBackwardInput(op, gradOut, inputShape, dims);
@@ -398,8 +477,13 @@ function maxPoolBackward(op: string, gradOut: Tensor, indices: Tensor, inputShap
     fail(op, `expected indices of the same shape as gradOut ${shapeString(gradOut.shape)}, got ${shapeString(indices.shape)}`);
   }
   expectFloatIndexable(op, g, inputShape);
+  const single = options !== undefined && windowsDisjoint(g);
   return runOverPlaneSets(op, [gradOut, indices], g.planes, [inputShape], ([dy, argmax], planes, [dx]) => {
-    if (options) {
+    if (single) {
+      // One invocation per output; `aux` is unused without relu, argmax stands in for it.
+      const total = planes * g.oh * g.ow;
+      gradOut.engine.dispatch(maxPoolBackwardSingleKernel(false), [dy!, dx!, argmax!, argmax!], grid1d(total, WG), poolParams(g, total));
+    } else if (options) {
       const total = planes * g.h * g.w;
       gradOut.engine.dispatch(MAX_POOL_BACKWARD, [dy!, dx!, argmax!], grid1d(total, WG), poolParams(g, total));
     } else {

@@ -12,7 +12,7 @@ const CHANNEL_CHUNK = 4096;
 /** Rows reduced by one workgroup of `columns` (64 per invocation). */
 const ROW_CHUNK = 256;
 
-function kernel(entry: 'channels' | 'columns'): KernelSpec {
+function kernel(entry: 'channels' | 'channel_rows' | 'columns'): KernelSpec {
   return { name: `reduce.${entry}`, shader: 'reduce', entryPoint: entry, defines: { WG, LANES }, bindings: ['uniform', 'read', 'write'] };
 }
 
@@ -35,6 +35,16 @@ function sumAround(x: Tensor, outer: number, len: number, inner: number): Tensor
       if (blocks === 1) return partial;
       src = partial;
       outer = blocks; // the partial sums are a [blocks, len] matrix: sum its columns
+    } else if (inner >= WG) {
+      // Whole rows per workgroup, about CHANNEL_CHUNK values.
+      const rows = Math.max(1, Math.floor(CHANNEL_CHUNK / inner));
+      const chunks = Math.ceil(outer / rows);
+      const partial = e.empty(chunks === 1 ? [len] : [len, chunks], 'reduce.partial');
+      e.dispatch(kernel('channel_rows'), [src, partial], grid1d(len * chunks, 1), params().u32(outer, len, inner, rows, chunks));
+      if (src !== x) src.dispose();
+      if (chunks === 1) return partial;
+      src = partial;
+      [outer, inner] = [1, chunks]; // the partial sums are [len, chunks]: sum each row
     } else {
       const chunks = Math.ceil((outer * inner) / CHANNEL_CHUNK);
       const partial = e.empty(chunks === 1 ? [len] : [len, chunks], 'reduce.partial');
