@@ -1,0 +1,251 @@
+// A training run's whole state in one safetensors file, so that one atomic write (new file, then
+// rename) replaces the previous checkpoint and a crash at any moment leaves a complete one:
+// - tensors `model.<name>`: the model's state dict (parameters and batch-norm buffers);
+// - tensors `optimizer.<key>`: the optimiser's state tensors (momentum buffers, Adam's moments);
+// - metadata: the optimiser's type and numbers (step counters, hyperparameters), the position
+//   (epoch, batch within it, steps taken), the RNG state, and a caller-defined JSON `info`.
+// The data order and the augmentation are pure functions of (seed, epoch, image) (see
+// src/data/image-folder.ts), so the seed and the position are their whole state; dropout's Philox
+// offsets (one counter per Dropout module) complete it. Bytes only: no `node:` imports (writing
+// the file atomically is src/io/atomic-write.ts's job in Node).
+import { Dropout } from '../nn/layers.js';
+import type { Module } from '../nn/module.js';
+import { Adam, AdamW } from '../optim/adam.js';
+import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
+import { SGD } from '../optim/sgd.js';
+import type { Engine } from '../runtime/engine.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { decodeSafetensors, encodeSafetensors, toFloat32, type SafeTensor } from './safetensors.js';
+
+/** The metadata value that marks a training checkpoint (and its layout's version). */
+export const TRAINING_CHECKPOINT_FORMAT = 'webgpu-cnn.training-checkpoint.v1';
+
+const MODEL_PREFIX = 'model.';
+const OPTIMIZER_PREFIX = 'optimizer.';
+
+/** Where training stands. */
+export interface TrainingPosition {
+  /** The epoch in progress, counted from 0. */
+  epoch: number;
+  /** Batches of that epoch already trained, i.e. the next batch to train. */
+  batch: number;
+  /** Optimiser steps taken in all. */
+  step: number;
+}
+
+export interface RngState {
+  /** Seeds the shuffling order and the augmentation draws (with the position, their whole state). */
+  seed: number;
+  /** Training-mode calls of each Dropout module (the Philox offset of its next mask), by module name. */
+  dropout: Record<string, number>;
+}
+
+export type OptimizerType = 'SGD' | 'Adam' | 'AdamW';
+
+export interface TrainingCheckpoint<Info = unknown> {
+  /** The model's state dict as stored (float32). */
+  model: Map<string, SafeTensor>;
+  optimizer: { type: OptimizerType; numbers: Record<string, number>; tensors: Map<string, SafeTensor> };
+  position: TrainingPosition;
+  rng: RngState;
+  /** What the caller saved beside the state (settings, history); JSON. */
+  info: Info;
+}
+
+export class CheckpointError extends Error {
+  constructor(source: string, message: string) {
+    super(`${source || 'training checkpoint'}: ${message}`);
+    this.name = 'CheckpointError';
+  }
+}
+
+export function optimizerType(optimizer: Optimizer): OptimizerType {
+  // AdamW is not an Adam subclass (both extend the Adam family), so the order does not matter.
+  if (optimizer instanceof SGD) return 'SGD';
+  if (optimizer instanceof AdamW) return 'AdamW';
+  if (optimizer instanceof Adam) return 'Adam';
+  throw new Error(`training checkpoint: unsupported optimizer ${optimizer.constructor.name}`);
+}
+
+/** The Dropout modules' call counters, by module name. */
+export function dropoutCounters(model: Module): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, m] of model.namedModules()) if (m instanceof Dropout) out[name] = m.calls;
+  return out;
+}
+
+/** The most bytes gathered into one readback buffer. */
+const GATHER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads many tensors back with few submissions: consecutive tensors are copied into one
+ * scratch buffer (up to GATHER_BYTES) that is read once, instead of one map per tensor.
+ */
+export async function readTensors(engine: Engine, tensors: readonly Tensor[]): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  let at = 0;
+  while (at < tensors.length) {
+    let end = at;
+    let floats = 0;
+    while (end < tensors.length && (end === at || (floats + tensors[end]!.size) * 4 <= GATHER_BYTES)) floats += tensors[end++]!.size;
+    if (end === at + 1 || floats === 0) {
+      out.push(floats === 0 ? new Float32Array(0) : await tensors[at]!.toArray());
+    } else {
+      const scratch = engine.empty([floats], 'checkpoint.gather');
+      try {
+        let offset = 0;
+        for (let i = at; i < end; i++) {
+          const t = tensors[i]!;
+          if (t.size > 0) engine.copy(t.buffer, scratch.buffer, t.size * 4, 0, offset * 4);
+          offset += t.size;
+        }
+        const all = new Float32Array(await engine.readBuffer(scratch.buffer, floats * 4));
+        offset = 0;
+        for (let i = at; i < end; i++) {
+          out.push(all.slice(offset, offset + tensors[i]!.size));
+          offset += tensors[i]!.size;
+        }
+      } finally {
+        scratch.dispose();
+      }
+    }
+    at = end;
+  }
+  return out;
+}
+
+/**
+ * Serialises the model, the optimiser, the position, the RNG state and `info` into one
+ * safetensors file (bytes). The GPU state is read after everything recorded so far has run.
+ */
+export async function encodeTrainingCheckpoint(
+  model: Module,
+  optimizer: Optimizer,
+  state: { position: TrainingPosition; seed: number; info?: unknown },
+): Promise<Uint8Array> {
+  checkPosition('', state.position);
+  if (!Number.isSafeInteger(state.seed) || state.seed < 0) throw new CheckpointError('', `seed must be an integer >= 0, got ${state.seed}`);
+  const named: Array<[string, Tensor]> = [];
+  for (const [name, t] of model.stateDict()) named.push([MODEL_PREFIX + name, t]);
+  const numbers: Record<string, number> = {};
+  for (const [key, v] of Object.entries(optimizer.stateDict() as OptimizerState)) {
+    if (typeof v === 'number') numbers[key] = v;
+    else named.push([OPTIMIZER_PREFIX + key, v]);
+  }
+  const engine = optimizer.engine;
+  const data = await readTensors(
+    engine,
+    named.map(([, t]) => t),
+  );
+  const rng: RngState = { seed: state.seed, dropout: dropoutCounters(model) };
+  return encodeSafetensors(
+    named.map(([name, t], i): [string, SafeTensor] => [name, { dtype: 'F32', shape: [...t.shape], data: data[i]! }]),
+    {
+      format: TRAINING_CHECKPOINT_FORMAT,
+      optimizer: JSON.stringify({ type: optimizerType(optimizer), numbers }),
+      position: JSON.stringify(state.position),
+      rng: JSON.stringify(rng),
+      info: JSON.stringify(state.info ?? null),
+    },
+  );
+}
+
+function checkPosition(source: string, p: unknown): TrainingPosition {
+  const ok =
+    typeof p === 'object' &&
+    p !== null &&
+    (['epoch', 'batch', 'step'] as const).every((k) => Number.isSafeInteger((p as Record<string, unknown>)[k]) && ((p as Record<string, number>)[k] ?? -1) >= 0);
+  if (!ok) throw new CheckpointError(source, `position must be { epoch, batch, step } of integers >= 0, got ${JSON.stringify(p)}`);
+  const { epoch, batch, step } = p as TrainingPosition;
+  return { epoch, batch, step };
+}
+
+function parseJson(source: string, metadata: Record<string, string>, key: string): unknown {
+  const text = metadata[key];
+  if (text === undefined) throw new CheckpointError(source, `the metadata has no '${key}' entry`);
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new CheckpointError(source, `metadata '${key}' is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+const isRecordOf = (v: unknown, ok: (x: unknown) => boolean): v is Record<string, never> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(ok);
+
+/** Whether these safetensors metadata mark a training checkpoint. */
+export function isTrainingCheckpoint(metadata: Record<string, string>): boolean {
+  return metadata['format'] === TRAINING_CHECKPOINT_FORMAT;
+}
+
+/** Parses and checks a training checkpoint's bytes (nothing touches the GPU). */
+export function decodeTrainingCheckpoint<Info = unknown>(bytes: Uint8Array, source = ''): TrainingCheckpoint<Info> {
+  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  if (!isTrainingCheckpoint(metadata)) {
+    const found = metadata['format'] === undefined ? 'no format entry' : `format ${JSON.stringify(metadata['format'])}`;
+    throw new CheckpointError(source, `not a training checkpoint (expected metadata format '${TRAINING_CHECKPOINT_FORMAT}', found ${found})`);
+  }
+  const optimizer = parseJson(source, metadata, 'optimizer') as { type?: unknown; numbers?: unknown };
+  if (!['SGD', 'Adam', 'AdamW'].includes(optimizer?.type as string) || !isRecordOf(optimizer.numbers, (x) => typeof x === 'number')) {
+    throw new CheckpointError(source, `metadata 'optimizer' must be { type: 'SGD' | 'Adam' | 'AdamW', numbers: {...} }, got ${metadata['optimizer']}`);
+  }
+  const position = checkPosition(source, parseJson(source, metadata, 'position'));
+  const rng = parseJson(source, metadata, 'rng') as { seed?: unknown; dropout?: unknown };
+  if (!Number.isSafeInteger(rng?.seed) || (rng.seed as number) < 0 || !isRecordOf(rng.dropout, (x) => Number.isSafeInteger(x) && (x as number) >= 0)) {
+    throw new CheckpointError(source, `metadata 'rng' must be { seed, dropout: { module: calls } } of integers >= 0, got ${metadata['rng']}`);
+  }
+  const model = new Map<string, SafeTensor>();
+  const optimizerTensors = new Map<string, SafeTensor>();
+  for (const [name, t] of tensors) {
+    if (name.startsWith(MODEL_PREFIX)) model.set(name.slice(MODEL_PREFIX.length), t);
+    else if (name.startsWith(OPTIMIZER_PREFIX)) optimizerTensors.set(name.slice(OPTIMIZER_PREFIX.length), t);
+    else throw new CheckpointError(source, `tensor '${name}' is neither 'model.*' nor 'optimizer.*'`);
+  }
+  if (model.size === 0) throw new CheckpointError(source, 'the checkpoint holds no model tensors');
+  return {
+    model,
+    optimizer: { type: optimizer.type as OptimizerType, numbers: optimizer.numbers as Record<string, number>, tensors: optimizerTensors },
+    position,
+    rng: { seed: rng.seed as number, dropout: rng.dropout as Record<string, number> },
+    info: parseJson(source, metadata, 'info') as Info,
+  };
+}
+
+/** Uploads host tensors (any dtype, as float32); the caller disposes them. */
+export function uploadTensors(engine: Engine, tensors: ReadonlyMap<string, SafeTensor>): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [name, t] of tensors) out.set(name, engine.tensor(toFloat32(t), t.shape));
+  return out;
+}
+
+/**
+ * Puts a checkpoint's state into a freshly built model and optimiser of the same kind (the
+ * optimiser over the same parameters, in the same order): model tensors (strictly: every name and
+ * shape must match), optimiser state and dropout counters. On an error the model may be loaded
+ * and the optimiser not: discard both. The position and seed are the caller's to apply to its
+ * data loader.
+ */
+export function restoreTrainingCheckpoint(engine: Engine, checkpoint: TrainingCheckpoint, model: Module, optimizer: Optimizer, source = ''): void {
+  const type = optimizerType(optimizer);
+  if (type !== checkpoint.optimizer.type) throw new CheckpointError(source, `the checkpoint holds ${checkpoint.optimizer.type} state, but training uses ${type}`);
+  const counters = dropoutCounters(model);
+  const saved = checkpoint.rng.dropout;
+  const names = [...new Set([...Object.keys(counters), ...Object.keys(saved)])];
+  const strangers = names.filter((n) => !(n in counters) || !(n in saved));
+  if (strangers.length > 0) throw new CheckpointError(source, `the Dropout modules differ from the model's: ${strangers.join(', ')}`);
+  const modelTensors = uploadTensors(engine, checkpoint.model);
+  const optimizerTensors = uploadTensors(engine, checkpoint.optimizer.tensors);
+  try {
+    const state: OptimizerState = { ...checkpoint.optimizer.numbers };
+    for (const [key, t] of optimizerTensors) state[key] = t;
+    // Each loadStateDict checks everything before it copies anything.
+    model.loadStateDict(modelTensors, { strict: true });
+    optimizer.loadStateDict(state);
+    for (const [name, m] of model.namedModules()) if (m instanceof Dropout) m.calls = saved[name]!;
+  } catch (err) {
+    if (err instanceof CheckpointError) throw err;
+    throw new CheckpointError(source, (err as Error).message);
+  } finally {
+    for (const t of [...modelTensors.values(), ...optimizerTensors.values()]) t.dispose();
+  }
+}
