@@ -23,6 +23,7 @@ import { linearBackward } from '../src/ops/linear-backward.js';
 import { Engine } from '../src/runtime/engine.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { summarise } from './timing.js';
+import { seededUniform } from '../src/data/random.js';
 
 interface ConvCase {
   name: string;
@@ -49,16 +50,7 @@ const LINEARS: Array<[string, number, number, number]> = [
 type Pass = [name: string, run: () => Tensor | undefined];
 
 function random(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
+  return seededUniform(n, seed, -scale, scale);
 }
 
 const { values } = parseArgs({ options: { reps: { type: 'string' }, only: { type: 'string' }, routes: { type: 'boolean' } } });

@@ -5,6 +5,7 @@ import type * as TfCore from '@tensorflow/tfjs-core';
 import type { Engine } from '../src/runtime/engine.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import type { Tf } from './tfjs-peer.js';
+import { seededUniform } from '../src/data/random.js';
 
 /** Our ops the suite measures, passed in by the runner (see run.ts). */
 export interface OurOps {
@@ -47,16 +48,7 @@ export interface BenchCase {
 
 /** Deterministic uniform numbers in [-1, 1) (mulberry32), the same for both sides. */
 function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
+  return seededUniform(n, seed, -1, 1);
 }
 
 /** Computes a value on first use (so filtered-out cases never generate their data). */

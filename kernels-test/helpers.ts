@@ -3,6 +3,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { Engine } from '../src/runtime/engine.js';
 import { checkKernelLayout } from './layout-check.js';
+import { seededUniform } from '../src/data/random.js';
 
 /**
  * Opens one engine for the test file (every kernel it compiles gets its bindings checked
@@ -22,17 +23,7 @@ export function useEngine(): () => Engine {
 
 /** Deterministic uniform numbers in [lo, hi) (mulberry32), so failures reproduce. */
 export function random(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    out[i] = lo + (hi - lo) * u;
-  }
-  return out;
+  return seededUniform(n, seed, lo, hi);
 }
 
 /**

@@ -11,7 +11,7 @@ import { linearRef } from '../reference/gemm.js';
 import { maxPool2dRef } from '../reference/pool.js';
 import { softmaxRef } from '../reference/softmax.js';
 import { host, type HostTensor } from '../reference/host-tensor.js';
-import { seededUniform } from './random.js';
+import { seededUniform } from '../data/random.js';
 
 export interface DemoOptions {
   batch: number;
