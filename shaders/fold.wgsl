@@ -3,8 +3,9 @@
 //   scale[o] = gamma[o] / sqrt(var[o] + eps)
 //   w'[o, k] = w[o, k] * scale[o]            k < per_channel (the weights of one output channel)
 //   b'[o]    = (b[o] - mean[o]) * scale[o] + beta[o]
-// Defines: WG (workgroup size). One invocation per weight and one per output channel; the grid may
-// be folded into two dimensions (engine.grid1d).
+// Defines: WG (workgroup size). One workgroup per output channel (the grid may be folded into two
+// dimensions, engine.grid1d), its invocations striding over the channel's weights: one scale per
+// workgroup, no division per weight, and few workgroups (lavapipe pays per workgroup).
 
 struct Params {
   out_channels: u32,
@@ -23,22 +24,19 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> weight_out: array<f32>;
 @group(0) @binding(8) var<storage, read_write> bias_out: array<f32>;
 
-fn scale_of(o: u32) -> f32 {
-  let g = select(1.0, gamma[o], (p.flags & 2u) != 0u);
-  return g / sqrt(variance[o] + p.eps);
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
-  let weights = p.out_channels * p.per_channel;
-  if (i < weights) {
-    weight_out[i] = weight[i] * scale_of(i / p.per_channel);
-    return;
-  }
-  let o = i - weights;
+  let o = wid.y * nwg.x + wid.x;
   if (o >= p.out_channels) { return; }
-  let b = select(0.0, conv_bias[o], (p.flags & 1u) != 0u);
-  let shift = select(0.0, beta[o], (p.flags & 4u) != 0u);
-  bias_out[o] = (b - mean[o]) * scale_of(o) + shift;
+  let g = select(1.0, gamma[o], (p.flags & 2u) != 0u);
+  let scale = g / sqrt(variance[o] + p.eps);
+  let base = o * p.per_channel;
+  for (var k = lid; k < p.per_channel; k += WG) {
+    weight_out[base + k] = weight[base + k] * scale;
+  }
+  if (lid == 0u) {
+    let b = select(0.0, conv_bias[o], (p.flags & 1u) != 0u);
+    let shift = select(0.0, beta[o], (p.flags & 4u) != 0u);
+    bias_out[o] = (b - mean[o]) * scale + shift;
+  }
 }

@@ -9,9 +9,11 @@
 //   IM2COL       B is not a matrix but the im2col view of an image (implicit GEMM convolution):
 //                B[(c, kh, kw), (oh, ow)] = x[c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw], or 0 in
 //                the padding. K runs over (c, kh, kw) in that order, N over (oh, ow).
-//   BIAS         0 none, 1 one value per output column, 2 one value per output row
-//   RESIDUAL     add a tensor laid out like the output (before the ReLU)
-//   RELU         max(v, 0) last
+//
+// Epilogue (p.epilogue, a runtime parameter so that one pipeline serves every fused variant and a
+// model compiles fewer pipelines): bits 0-1 the bias (0 none, 1 one value per output column, 2 one
+// value per output row), bit 2 add a residual laid out like the output (before the ReLU), bit 3
+// ReLU, max(v, 0), last.
 //
 // Why the mapping: rows are shared by the whole workgroup, so A's addresses are uniform (GPUs
 // serve them from one load) and each B value loaded feeds TM fused multiply-adds; adjacent
@@ -32,6 +34,7 @@ struct Params {
   channels: u32, inH: u32, inW: u32, outW: u32,
   kH: u32, kW: u32, strideH: u32, strideW: u32,
   dilH: u32, dilW: u32, padH: u32, padW: u32,
+  epilogue: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -127,6 +130,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 
   // Epilogue: bias, residual, ReLU, store.
   let biasBase = p.biasOffset + inner * p.biasInner;
+  let biasMode = p.epilogue & 3u;
+  let addResidual = (p.epilogue & 4u) != 0u;
+  let relu = (p.epilogue & 8u) != 0u;
   for (var i = 0u; i < TM; i++) {
     let m = m0 + i;
     if (m >= p.M) { break; }
@@ -134,11 +140,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       let n = n0 + j * WG;
       if (n < p.N) {
         var v = acc[i * TN + j];
-        if (BIAS == 1u) { v += bias[biasBase + n]; }
-        if (BIAS == 2u) { v += bias[biasBase + m]; }
+        if (biasMode == 1u) { v += bias[biasBase + n]; }
+        if (biasMode == 2u) { v += bias[biasBase + m]; }
         let at = cBase + m * p.ldc + n;
-        if (RESIDUAL) { v += residual[at]; }
-        if (RELU) { v = max(v, 0.0); }
+        if (addResidual) { v += residual[at]; }
+        if (relu) { v = max(v, 0.0); }
         out[at] = v;
       }
     }

@@ -18,7 +18,7 @@ enable subgroups;
 //           1: B is stored [N, K] (transB), read as vec4 along K
 //           2: B is the im2col view of an image (implicit-GEMM convolution, as in gemm.wgsl);
 //              K may be padded past channels * kH * kW (with zero weights), those terms read 0
-//   BIAS, RESIDUAL, RELU   as in gemm.wgsl
+// The epilogue (p.epilogue, runtime) is as in gemm.wgsl.
 // The host checks alignment: every A and B offset, stride and row length is a multiple of 4.
 
 struct Params {
@@ -31,6 +31,7 @@ struct Params {
   channels: u32, inH: u32, inW: u32, outW: u32,
   kH: u32, kW: u32, strideH: u32, strideW: u32,
   dilH: u32, dilW: u32, padH: u32, padW: u32,
+  epilogue: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -153,6 +154,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
 
   // Epilogue: bias, residual, ReLU, store.
   let biasBase = p.biasOffset + inner * p.biasInner;
+  let biasMode = p.epilogue & 3u;
+  let addResidual = (p.epilogue & 4u) != 0u;
+  let relu = (p.epilogue & 8u) != 0u;
   for (var i = 0u; i < TM; i++) {
     let m = m0 + i;
     if (m >= p.M) { break; }
@@ -161,11 +165,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
         let n = col0 + 32u * jj + q;
         if (n < p.N) {
           var v = acc[i * TN4 + jj][q];
-          if (BIAS == 1u) { v += bias[biasBase + n]; }
-          if (BIAS == 2u) { v += bias[biasBase + m]; }
+          if (biasMode == 1u) { v += bias[biasBase + n]; }
+          if (biasMode == 2u) { v += bias[biasBase + m]; }
           let at = cBase + m * p.ldc + n;
-          if (RESIDUAL) { v += residual[at]; }
-          if (RELU) { v = max(v, 0.0); }
+          if (addResidual) { v += residual[at]; }
+          if (relu) { v = max(v, 0.0); }
           out[at] = v;
         }
       }

@@ -2,8 +2,9 @@
 // tile n, where M[xi][o][n] are the ALPHA^2 products of the batched GEMM (ALPHA = TILE + 2,
 // row stride Np). Then bias, residual and ReLU, and the TILE x TILE block is stored into the
 // NCHW output, cut at its right and bottom edges. One invocation per (o, n).
-// Defines: WG (workgroup size), TILE (2 or 4), BIAS, RESIDUAL, RELU (bool). The grid may be
-// folded into two dimensions (engine.grid1d).
+// Defines: WG (workgroup size), TILE (2 or 4). The epilogue is a runtime parameter (one pipeline
+// for every fused variant), as in gemm.wgsl: bit 0 bias, bit 2 residual, bit 3 ReLU. The grid may
+// be folded into two dimensions (engine.grid1d).
 
 struct Params {
   total: u32,          // O * N
@@ -15,6 +16,7 @@ struct Params {
   outH: u32,
   outW: u32,
   image0: u32,         // the chunk's first image in out
+  epilogue: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -62,7 +64,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let oy0 = (t / p.tilesW) * TILE;
   let ox0 = (t % p.tilesW) * TILE;
   var b = 0.0;
-  if (BIAS) { b = bias[o]; }
+  if ((p.epilogue & 1u) != 0u) { b = bias[o]; }
+  let addResidual = (p.epilogue & 4u) != 0u;
+  let relu = (p.epilogue & 8u) != 0u;
   let base = (image * p.outChannels + o) * p.outH * p.outW;
   // Then along y, one output column at a time.
   for (var s = 0u; s < TILE; s++) {
@@ -75,8 +79,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       if (oy < p.outH && ox < p.outW) {
         let dst = base + oy * p.outW + ox;
         var value = col[r] + b;
-        if (RESIDUAL) { value += residual[dst]; }
-        if (RELU) { value = max(value, 0.0); }
+        if (addResidual) { value += residual[dst]; }
+        if (relu) { value = max(value, 0.0); }
         out[dst] = value;
       }
     }

@@ -7,7 +7,7 @@ import { shapeString, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import { expectSameEngine, fail } from '../ops/check.js';
 
-const WG = 64;
+const WG = 256;
 
 const FOLD: KernelSpec = {
   name: 'fold_batch_norm',
@@ -50,13 +50,12 @@ export function foldBatchNorm(weight: Tensor, bias: Tensor | undefined, bn: Batc
   if (!Number.isFinite(bn.eps) || bn.eps < 0) fail(op, `eps must be a finite number >= 0, got ${bn.eps}`);
   const engine = weight.engine;
   const folded = { weight: engine.empty(weight.shape), bias: engine.empty([outChannels]) };
-  const total = weight.size + outChannels;
-  if (total === 0) return folded;
+  if (outChannels === 0) return folded;
   const flags = (bias ? 1 : 0) | (bn.weight ? 2 : 0) | (bn.bias ? 4 : 0);
   // Absent operands are bound to a tensor that is read by no invocation (flags say which).
   const stand = bn.mean;
   const buffers = [weight, bias ?? stand, bn.mean, bn.variance, bn.weight ?? stand, bn.bias ?? stand, folded.weight, folded.bias];
   const u = params().u32(outChannels, perChannel, flags).f32(bn.eps);
-  engine.dispatch(FOLD, buffers, grid1d(total, WG, engine.limits.maxComputeWorkgroupsPerDimension), u);
+  engine.dispatch(FOLD, buffers, grid1d(outChannels, 1, engine.limits.maxComputeWorkgroupsPerDimension), u);
   return folded;
 }

@@ -29,6 +29,7 @@ import { params } from '../runtime/uniforms.js';
 import { fail } from './check.js';
 import type { ConvProblem } from './conv-args.js';
 import { gemm } from './gemm.js';
+import { epilogueBits } from './gemm-tile.js';
 
 /** Output tile edge: F(2x2, 3x3) or F(4x4, 3x3). */
 export type WinogradTile = 2 | 4;
@@ -67,8 +68,8 @@ export function winogradImagesPerChunk(p: ConvProblem, tile: WinogradTile, batch
   return images;
 }
 
-function kernel(op: string, tile: WinogradTile, shader: string, bindings: KernelSpec['bindings'], defines: KernelSpec['defines'] = {}): KernelSpec {
-  return { name: `${op}.winograd${tile}x${tile}`, shader, defines: { WG, TILE: tile, ...defines }, bindings };
+function kernel(op: string, tile: WinogradTile, shader: string, bindings: KernelSpec['bindings']): KernelSpec {
+  return { name: `${op}.winograd${tile}x${tile}`, shader, defines: { WG, TILE: tile }, bindings };
 }
 
 /**
@@ -108,7 +109,7 @@ export function runWinograd(
 
   const [, inH, inW] = p.input;
   const [, outH, outW] = p.output;
-  const epilogue = { BIAS: bias !== undefined, RESIDUAL: residual !== undefined, RELU: p.relu };
+  const epilogue = epilogueBits({ bias: bias === undefined ? 0 : 1, residual: residual !== undefined, relu: p.relu });
   for (let n0 = 0; n0 < batch; n0 += images) {
     const N = Math.min(images, batch - n0) * perImage;
     const Np = roundUp4(N);
@@ -135,10 +136,10 @@ export function runWinograd(
     });
     v.dispose();
     engine.dispatch(
-      kernel(p.op, tile, 'winograd_output', ['uniform', 'read', 'read', 'read', 'write'], epilogue),
+      kernel(p.op, tile, 'winograd_output', ['uniform', 'read', 'read', 'read', 'write']),
       [m, bias ?? m, residual ?? m, out],
       grid1d(O * N, WG, max),
-      params().u32(O * N, O, N, Np, perImage, tilesW, outH, outW, n0),
+      params().u32(O * N, O, N, Np, perImage, tilesW, outH, outW, n0, epilogue),
     );
     m.dispose();
   }

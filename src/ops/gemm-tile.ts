@@ -69,25 +69,36 @@ export function gemmTile(engine: Engine, M: number, kernel: GemmTile['kernel'] =
 export interface GemmFeatures {
   transA: boolean;
   bMode: 0 | 1 | 2;
+}
+
+/** What follows a product (GEMM or Winograd): bias 0 none, 1 per output column, 2 per output row. */
+export interface Epilogue {
   bias: 0 | 1 | 2;
   residual: boolean;
   relu: boolean;
 }
 
+/**
+ * The epilogue as the shaders' runtime `epilogue` parameter (bits 0-1 bias, 2 residual, 3 ReLU):
+ * a uniform rather than a define, so one pipeline serves every fused variant.
+ */
+export function epilogueBits(e: Epilogue): number {
+  return e.bias | (e.residual ? 4 : 0) | (e.relu ? 8 : 0);
+}
+
 export function gemmKernelSpec(name: string, tile: GemmTile, f: GemmFeatures): KernelSpec {
-  const epilogue = { BIAS: f.bias, RESIDUAL: f.residual, RELU: f.relu };
   if (tile.kernel === 'subgroup') {
     return {
       name,
       shader: 'gemm_subgroup',
-      defines: { TM: tile.rows, TN4: tile.cols / 4, B_MODE: f.bMode, ...epilogue },
+      defines: { TM: tile.rows, TN4: tile.cols / 4, B_MODE: f.bMode },
       bindings: ['uniform', 'read', 'read', 'read', 'read', 'write', 'read'],
     };
   }
   return {
     name,
     shader: 'gemm',
-    defines: { TM: tile.rows, TN: tile.cols, WG: tile.threads, TRANS_A: f.transA, TRANS_B: f.bMode === 1, IM2COL: f.bMode === 2, ...epilogue },
+    defines: { TM: tile.rows, TN: tile.cols, WG: tile.threads, TRANS_A: f.transA, TRANS_B: f.bMode === 1, IM2COL: f.bMode === 2 },
     bindings: ['uniform', 'read', 'read', 'read', 'read', 'write'],
   };
 }

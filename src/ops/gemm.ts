@@ -8,7 +8,7 @@ import type { Engine } from '../runtime/engine.js';
 import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import { expectSameEngine, fail } from './check.js';
-import { SHORT_K, checkTile, defaultGemmKernel, gemmKernelSpec, gemmTile, padColumns, type GemmTile } from './gemm-tile.js';
+import { SHORT_K, checkTile, defaultGemmKernel, epilogueBits, gemmKernelSpec, gemmTile, padColumns, type GemmTile } from './gemm-tile.js';
 
 export { defaultGemmKernel, gemmTile, hasSubgroupGemm, padColumns, type GemmTile } from './gemm-tile.js';
 
@@ -165,13 +165,8 @@ export function gemm(engine: Engine, args: GemmArgs): void {
     offA = 0;
     stridesA = [0, M * K2];
   }
-  const spec = gemmKernelSpec(op, tile, {
-    transA,
-    bMode,
-    bias: args.bias ? (biasPer === 'row' ? 2 : 1) : 0,
-    residual: args.residual !== undefined,
-    relu: args.relu ?? false,
-  });
+  const spec = gemmKernelSpec(op, tile, { transA, bMode });
+  const epilogue = epilogueBits({ bias: args.bias ? (biasPer === 'row' ? 2 : 1) : 0, residual: args.residual !== undefined, relu: args.relu ?? false });
   const g = args.conv;
   const rowTiles = Math.ceil(M / tile.rows);
   const colTiles = Math.ceil(N / (tile.threads * tile.cols));
@@ -187,7 +182,8 @@ export function gemm(engine: Engine, args: GemmArgs): void {
           .u32(stridesA[0], stridesA[1], sB[0], sB[1], sC[0], sC[1], offA, off.b, off.c, off.bias)
           .u32(x0, y0, z0)
           .u32(g?.channels ?? 0, g?.inH ?? 0, g?.inW ?? 0, g?.outW ?? 1, g?.kH ?? 0, g?.kW ?? 0)
-          .u32(g?.strideH ?? 1, g?.strideW ?? 1, g?.dilH ?? 1, g?.dilW ?? 1, g?.padH ?? 0, g?.padW ?? 0);
+          .u32(g?.strideH ?? 1, g?.strideW ?? 1, g?.dilH ?? 1, g?.dilW ?? 1, g?.padH ?? 0, g?.padW ?? 0)
+          .u32(epilogue);
         const groupsXYZ = [Math.min(max, rowTiles - x0), Math.min(max, colTiles - y0), Math.min(max, problems - z0)] as const;
         engine.dispatch(spec, buffers, groupsXYZ, u);
       }
