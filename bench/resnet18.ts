@@ -3,8 +3,8 @@
 // bench/run.ts (`npx tsx bench/run.ts --only resnet18`); see bench/README.md.
 import type * as TfCore from '@tensorflow/tfjs-core';
 import { compileGraph, type Plan } from '../src/graph/index.js';
-import { resnet18Graph } from '../src/nn/models/resnet18.js';
-import { seededImages, seededResNet18Weights, type SeededTensor } from '../src/nn/models/seeded-weights.js';
+import { foldResNet18BatchNorms, resnet18Graph, type HostTensor } from '../src/nn/models/resnet18.js';
+import { seededImages, seededResNet18Weights } from '../src/nn/models/seeded-weights.js';
 import type { Engine } from '../src/runtime/engine.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import type { TfjsPeer, Tf } from './tfjs-peer.js';
@@ -12,10 +12,8 @@ import { paired, type PairedResult, type Workload } from './timing.js';
 
 // ---- tfjs's ResNet18 -----------------------------------------------------------------------
 
-const BN_EPS = 1e-5;
-
 /** OIHW -> HWIO (tfjs's filter layout). */
-function oihwToHwio(w: SeededTensor): Float32Array {
+function oihwToHwio(w: HostTensor): Float32Array {
   const [o, i, h, k] = w.shape as [number, number, number, number];
   const out = new Float32Array(w.data.length);
   for (let oo = 0; oo < o; oo++) {
@@ -36,8 +34,9 @@ interface FoldedConv {
 }
 
 /**
- * tfjs's ResNet18: each convolution with its eval-mode batch norm folded in (on the CPU, in
- * float64), bias and ReLU fused into tf.fused.conv2d, as a converted TensorFlow model runs. NHWC.
+ * tfjs's ResNet18 over the weights with their batch norms folded in (foldResNet18BatchNorms, the
+ * same host-side fold ours loads), bias and ReLU fused into tf.fused.conv2d, as a converted
+ * TensorFlow model runs. NHWC.
  */
 export class TfjsResNet18 {
   private readonly convs = new Map<string, FoldedConv>();
@@ -46,36 +45,26 @@ export class TfjsResNet18 {
 
   constructor(
     private readonly tf: Tf,
-    weights: ReadonlyMap<string, SeededTensor>,
+    weights: ReadonlyMap<string, HostTensor>,
   ) {
-    const get = (name: string): SeededTensor => {
+    const get = (name: string): HostTensor => {
       const t = weights.get(name);
       if (!t) throw new Error(`tfjs ResNet18: no weight '${name}'`);
       return t;
     };
-    const fold = (conv: string, bn: string, stride: number, pad: number): void => {
-      const w = get(`${conv}.weight`);
-      const [o] = w.shape as [number];
-      const perOut = w.data.length / o;
-      const [gamma, beta, mean, variance] = ['weight', 'bias', 'running_mean', 'running_var'].map((s) => get(`${bn}.${s}`).data);
-      const scaled: SeededTensor = { shape: w.shape, data: new Float32Array(w.data.length) };
-      const bias = new Float32Array(o);
-      for (let c = 0; c < o; c++) {
-        const scale = gamma![c]! / Math.sqrt(variance![c]! + BN_EPS);
-        for (let j = 0; j < perOut; j++) scaled.data[c * perOut + j] = w.data[c * perOut + j]! * scale;
-        bias[c] = beta![c]! - mean![c]! * scale;
-      }
-      const [, i, h, k] = w.shape as [number, number, number, number];
-      this.convs.set(conv, { filter: tf.tensor4d(oihwToHwio(scaled), [h, k, i, o]), bias: tf.tensor1d(bias), stride, pad });
+    const conv = (name: string, stride: number, pad: number): void => {
+      const w = get(`${name}.weight`);
+      const [o, i, h, k] = w.shape as [number, number, number, number];
+      this.convs.set(name, { filter: tf.tensor4d(oihwToHwio(w), [h, k, i, o]), bias: tf.tensor1d(get(`${name}.bias`).data), stride, pad });
     };
-    fold('conv1', 'bn1', 2, 3);
+    conv('conv1', 2, 3);
     for (let stage = 1; stage <= 4; stage++) {
       for (let block = 0; block < 2; block++) {
         const p = `layer${stage}.${block}`;
         const stride = stage > 1 && block === 0 ? 2 : 1;
-        fold(`${p}.conv1`, `${p}.bn1`, stride, 1);
-        fold(`${p}.conv2`, `${p}.bn2`, 1, 1);
-        if (weights.has(`${p}.downsample.0.weight`)) fold(`${p}.downsample.0`, `${p}.downsample.1`, stride, 0);
+        conv(`${p}.conv1`, stride, 1);
+        conv(`${p}.conv2`, 1, 1);
+        if (weights.has(`${p}.downsample.0.weight`)) conv(`${p}.downsample.0`, stride, 0);
       }
     }
     const fc = get('fc.weight');
@@ -191,11 +180,12 @@ export async function runResNet18Bench(engine: Engine, peer: TfjsPeer, options: 
   const { tf } = peer;
   const size = options.size ?? 224;
   const log = options.log ?? (() => {});
-  const seeded = seededResNet18Weights(1);
+  // Both sides load the same weights with batch norms folded on the host, as a deployed model does.
+  const folded = foldResNet18BatchNorms(seededResNet18Weights(1));
   const weights = new Map<string, Tensor>();
-  for (const [name, t] of seeded) weights.set(name, engine.tensor(t.data, t.shape));
-  const graph = resnet18Graph(weights);
-  const theirs = new TfjsResNet18(tf, seeded);
+  for (const [name, t] of folded) weights.set(name, engine.tensor(t.data, t.shape));
+  const graph = resnet18Graph(weights, { foldedBatchNorms: true });
+  const theirs = new TfjsResNet18(tf, folded);
   const results: ResNet18BenchResult[] = [];
   try {
     for (const batch of options.batches ?? [1, 8]) {

@@ -4,7 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSafetensors, type SafeTensor } from '../src/io/safetensors.js';
-import { checkStateDict, loadResNet18, resnet18Graph, resnet18StateShapes, type ResNet18 } from '../src/nn/models/resnet18.js';
+import { GraphExecutor } from '../src/graph/executor.js';
+import type { Tensor } from '../src/runtime/tensor.js';
+import { checkStateDict, foldResNet18BatchNorms, loadResNet18, resnet18Graph, resnet18StateShapes, type ResNet18 } from '../src/nn/models/resnet18.js';
 import { resnet18TensorShapes, seededImages, seededResNet18Safetensors, seededResNet18Weights } from '../src/nn/models/seeded-weights.js';
 import { useEngine } from './helpers.js';
 
@@ -42,6 +44,26 @@ describe('ResNet18 state dict', () => {
     // The same list as the seeded generator's (written independently, from torchvision's state_dict).
     expect([...shapes]).toEqual(resnet18TensorShapes(1000));
     expect(resnet18StateShapes({ numClasses: 10 }).get('fc.weight')).toEqual([10, 512]);
+  });
+
+  it('folds every batch norm into its convolution on the host', () => {
+    const weights = seededResNet18Weights(fixture.weightSeed);
+    const folded = foldResNet18BatchNorms(weights);
+    // 20 convolutions, each with a new bias, and fc; no batch norm tensors.
+    expect([...folded.keys()]).toEqual([...resnet18StateShapes({ foldedBatchNorms: true }).keys()]);
+    expect(folded.size).toBe(20 * 2 + 2);
+    expect(folded.get('layer2.0.downsample.0.bias')!.shape).toEqual([128]);
+    expect([...folded.keys()].some((n) => /bn|downsample\.1|running/.test(n))).toBe(false);
+    // One channel by the formula, in float64.
+    const w = weights.get('layer3.1.conv2.weight')!;
+    const [gamma, beta, mean, variance] = ['weight', 'bias', 'running_mean', 'running_var'].map((t) => weights.get(`layer3.1.bn2.${t}`)!.data);
+    const o = 17;
+    const per = 256 * 9;
+    const scale = gamma![o]! / Math.sqrt(variance![o]! + 1e-5);
+    expect(folded.get('layer3.1.conv2.weight')!.data[o * per + 5]).toBeCloseTo(w.data[o * per + 5]! * scale, 6);
+    expect(folded.get('layer3.1.conv2.bias')!.data[o]).toBeCloseTo(beta![o]! - mean![o]! * scale, 6);
+    weights.delete('layer1.1.bn1.running_var');
+    expect(() => foldResNet18BatchNorms(weights)).toThrow('ResNet18 state dict: 1 missing tensor: layer1.1.bn1.running_var');
   });
 
   it('names every missing, unexpected and mis-shaped tensor', () => {
@@ -98,13 +120,29 @@ describe('ResNet18 parity with PyTorch', () => {
     });
   }
 
-  it('compiled one plan per shape, every batch norm folded and every add and relu fused', async () => {
+  it('compiled one plan per shape, batch norms folded at load and every add and relu fused', async () => {
     const executor = model!.executor;
     expect(executor.compiles).toBe(new Set(fixture.cases.map((c) => JSON.stringify(c.shape))).size);
     const plan = await executor.plan({ image: fixture.cases[0]!.shape });
-    // 20 batch norms; 8 residual adds; the stem's relu and two per block.
-    expect(plan.rewrites).toEqual({ foldedBatchNorms: 20, fusedAdds: 8, fusedRelus: 17 });
+    // No batch norm left to fold on the GPU; 8 residual adds; the stem's relu and two per block.
+    expect(plan.rewrites).toEqual({ foldedBatchNorms: 0, fusedAdds: 8, fusedRelus: 17 });
     expect(plan.peakBytes).toBeGreaterThan(0);
+  });
+
+  it("matches with torchvision's unfolded weights too (the graph's GPU fold rewrite)", async () => {
+    const e = engine();
+    const c = fixture.cases.find((k) => k.name === 'batch2-64')!;
+    const weights = new Map<string, Tensor>([...seededResNet18Weights(fixture.weightSeed)].map(([n, t]) => [n, e.tensor(t.data, t.shape)]));
+    const executor = new GraphExecutor(e, resnet18Graph(weights));
+    try {
+      const logits = (await executor.run({ image: { data: seededImages(c.inputSeed, c.shape), shape: c.shape } })).logits!;
+      const worst = Math.max(...[...logits].map((v, i) => Math.abs(v - c.logits.data[i]!)));
+      expect(worst).toBeLessThanOrEqual(1e-3);
+      expect((await executor.plan({ image: c.shape })).rewrites).toEqual({ foldedBatchNorms: 20, fusedAdds: 8, fusedRelus: 17 });
+    } finally {
+      executor.dispose();
+      for (const t of weights.values()) t.dispose();
+    }
   });
 
   it('refuses images of the wrong shape with the op and node named', async () => {

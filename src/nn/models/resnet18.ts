@@ -9,6 +9,12 @@ import { shapeString, type Shape, type Tensor } from '../../runtime/tensor.js';
 export interface ResNet18Options {
   /** Rows of fc (default 1000, ImageNet's classes). */
   numClasses?: number;
+  /**
+   * The weights come with every batch norm folded into its convolution (foldResNet18BatchNorms):
+   * a bias per convolution (`conv1.bias`, `layer2.0.downsample.0.bias`, ...) and no batch norm
+   * tensors. Default false: torchvision's state_dict as it is.
+   */
+  foldedBatchNorms?: boolean;
 }
 
 /** Weights by state_dict name: a Map or a plain object. */
@@ -50,7 +56,23 @@ export function resnet18StateShapes(options: ResNet18Options = {}): Map<string, 
   }
   shapes.set('fc.weight', [numClasses, 512]);
   shapes.set('fc.bias', [numClasses]);
-  return shapes;
+  if (!options.foldedBatchNorms) return shapes;
+  const folded = new Map<string, number[]>();
+  for (const [name, shape] of shapes) {
+    if (batchNormTensor(name)) continue;
+    folded.set(name, shape);
+    if (shape.length === 4) folded.set(name.replace(/weight$/, 'bias'), [shape[0]!]);
+  }
+  return folded;
+}
+
+/** The batch norm after a convolution: conv1 -> bn1, layer1.0.conv2 -> layer1.0.bn2, downsample.0 -> downsample.1. */
+function batchNormAfter(conv: string): string {
+  return conv.endsWith('downsample.0') ? conv.replace(/0$/, '1') : conv.replace(/conv(\d)$/, 'bn$1');
+}
+
+function batchNormTensor(name: string): boolean {
+  return /(^|\.)(bn\d|downsample\.1)\./.test(name);
 }
 
 export class StateDictError extends Error {
@@ -97,10 +119,12 @@ export function checkStateDict(model: string, weights: StateDict<{ readonly shap
   if (problems.length > 0) throw new StateDictError(`${model} state dict: ${problems.join('; ')}`);
 }
 
+const BN_EPS = 1e-5;
+
 /**
- * ResNet18's inference graph over GPU weights named as torchvision's state_dict: input 'image'
- * [N, 3, H, W] (ImageNet-normalised), output 'logits' [N, numClasses]. The weights are borrowed:
- * keep them alive while the graph is in use.
+ * ResNet18's inference graph over GPU weights named as torchvision's state_dict (or its folded
+ * form, options.foldedBatchNorms): input 'image' [N, 3, H, W] (ImageNet-normalised), output
+ * 'logits' [N, numClasses]. The weights are borrowed: keep them alive while the graph is in use.
  */
 export function resnet18Graph(weights: StateDict<Tensor>, options: ResNet18Options = {}): Graph {
   const expected = resnet18StateShapes(options);
@@ -108,22 +132,25 @@ export function resnet18Graph(weights: StateDict<Tensor>, options: ResNet18Optio
   const tensors = new Map(entriesOf(weights));
   const g = new Graph();
   const constant = (name: string) => g.constant(name, tensors.get(name)!);
-  const conv = (x: GraphNode, name: string, stride: number, padding: number) =>
-    g.conv2d(x, constant(`${name}.weight`), undefined, { stride, padding }, name);
-  const bn = (x: GraphNode, name: string) =>
-    g.batchNorm(x, constant(`${name}.running_mean`), constant(`${name}.running_var`), constant(`${name}.weight`), constant(`${name}.bias`), { eps: 1e-5 }, name);
+  // A convolution and the batch norm after it (already in its weights and bias when folded).
+  const convBn = (x: GraphNode, name: string, stride: number, padding: number) => {
+    if (options.foldedBatchNorms) return g.conv2d(x, constant(`${name}.weight`), constant(`${name}.bias`), { stride, padding }, name);
+    const bn = batchNormAfter(name);
+    const y = g.conv2d(x, constant(`${name}.weight`), undefined, { stride, padding }, name);
+    return g.batchNorm(y, constant(`${bn}.running_mean`), constant(`${bn}.running_var`), constant(`${bn}.weight`), constant(`${bn}.bias`), { eps: BN_EPS }, bn);
+  };
 
   const image = g.input('image');
-  let h = g.relu(bn(conv(image, 'conv1', 2, 3), 'bn1'), 'relu');
+  let h = g.relu(convBn(image, 'conv1', 2, 3), 'relu');
   h = g.maxPool2d(h, { kernelSize: 3, stride: 2, padding: 1 }, 'maxpool');
   for (const [stage, , stride] of STAGES) {
     for (let b = 0; b < BLOCKS_PER_STAGE; b++) {
       const p = `${stage}.${b}`;
       const s = b === 0 ? stride : 1;
       // BasicBlock: relu(bn2(conv2(relu(bn1(conv1(x))))) + identity), identity downsampled when the shape changes.
-      const inner = g.relu(bn(conv(h, `${p}.conv1`, s, 1), `${p}.bn1`), `${p}.relu1`);
-      const out = bn(conv(inner, `${p}.conv2`, 1, 1), `${p}.bn2`);
-      const identity = expected.has(`${p}.downsample.0.weight`) ? bn(conv(h, `${p}.downsample.0`, s, 0), `${p}.downsample.1`) : h;
+      const inner = g.relu(convBn(h, `${p}.conv1`, s, 1), `${p}.relu1`);
+      const out = convBn(inner, `${p}.conv2`, 1, 1);
+      const identity = expected.has(`${p}.downsample.0.weight`) ? convBn(h, `${p}.downsample.0`, s, 0) : h;
       h = g.relu(g.add(out, identity, `${p}.add`), `${p}.relu2`);
     }
   }
@@ -167,23 +194,72 @@ export class ResNet18 {
   }
 }
 
+/** One host array with its shape. */
+export interface HostTensor {
+  readonly shape: Shape;
+  readonly data: Float32Array;
+}
+
 /** Host arrays for `resnet18FromArrays`: any float32 data with its shape, by state_dict name. */
-export type HostWeights = StateDict<{ readonly shape: Shape; readonly data: Float32Array }>;
+export type HostWeights = StateDict<HostTensor>;
+
+/**
+ * torchvision's resnet18 state_dict with every batch norm folded into the convolution before it,
+ * on the host in float64 (s = gamma / sqrt(var + eps) per output channel; w' = w s; b' = beta -
+ * mean s), as an exported inference model carries them: half the weights to upload, and nothing
+ * to fold on the GPU when the model first runs. The graph's own fold rewrite does the same for
+ * any graph; this is the cheaper place for weights that are still on the host.
+ */
+export function foldResNet18BatchNorms(weights: HostWeights, options: { numClasses?: number } = {}): Map<string, HostTensor> {
+  const expected = resnet18StateShapes({ numClasses: options.numClasses });
+  checkStateDict('ResNet18', weights, expected);
+  const found = new Map(entriesOf(weights));
+  const folded = new Map<string, HostTensor>();
+  for (const [name, shape] of expected) {
+    if (batchNormTensor(name)) continue;
+    const w = found.get(name)!;
+    if (shape.length !== 4) {
+      folded.set(name, w);
+      continue;
+    }
+    const conv = name.replace(/\.weight$/, '');
+    const bn = batchNormAfter(conv);
+    const [gamma, beta, mean, variance] = ['weight', 'bias', 'running_mean', 'running_var'].map((t) => found.get(`${bn}.${t}`)!.data);
+    const outChannels = shape[0]!;
+    const perChannel = w.data.length / outChannels;
+    const weight = new Float32Array(w.data.length);
+    const bias = new Float32Array(outChannels);
+    for (let o = 0; o < outChannels; o++) {
+      const scale = gamma![o]! / Math.sqrt(variance![o]! + BN_EPS);
+      for (let k = o * perChannel; k < (o + 1) * perChannel; k++) weight[k] = w.data[k]! * scale;
+      bias[o] = beta![o]! - mean![o]! * scale;
+    }
+    folded.set(name, { shape, data: weight });
+    folded.set(`${conv}.bias`, { shape: [outChannels], data: bias });
+  }
+  return folded;
+}
 
 /**
  * ResNet18 from host arrays (e.g. seeded weights): checked against torchvision's names and shapes
- * (extra num_batches_tracked entries are ignored), uploaded, and wrapped in a ResNet18.
+ * (extra num_batches_tracked entries are ignored), its batch norms folded on the host (unless
+ * options.foldedBatchNorms says they already are), uploaded, and wrapped in a ResNet18.
  */
 export function resnet18FromArrays(engine: Engine, weights: HostWeights, options: ResNet18Options = {}): ResNet18 {
-  const expected = resnet18StateShapes(options);
-  checkStateDict('ResNet18', weights, expected);
-  const found = new Map(entriesOf(weights));
+  const numClasses = options.numClasses;
+  let folded: ReadonlyMap<string, HostTensor>;
+  if (options.foldedBatchNorms) {
+    checkStateDict('ResNet18 (batch norms folded)', weights, resnet18StateShapes(options));
+    folded = new Map(entriesOf(weights));
+  } else {
+    folded = foldResNet18BatchNorms(weights, { numClasses });
+  }
   const tensors = new Map<string, Tensor>();
-  for (const name of expected.keys()) {
-    const t = found.get(name)!;
+  for (const name of resnet18StateShapes({ numClasses, foldedBatchNorms: true }).keys()) {
+    const t = folded.get(name)!;
     tensors.set(name, engine.tensor(t.data, t.shape));
   }
-  return new ResNet18(engine, tensors, options);
+  return new ResNet18(engine, tensors, { numClasses, foldedBatchNorms: true });
 }
 
 const FLOAT_DTYPES: ReadonlySet<Dtype> = new Set(['F64', 'F32', 'F16', 'BF16']);
