@@ -5,6 +5,9 @@ export interface CachedPipeline {
   layout: GPUBindGroupLayout;
 }
 
+/** A shader that does not compile (the message names the kernel and the lines). */
+class WgslError extends Error {}
+
 const BUFFER_TYPE: Record<BindingKind, GPUBufferBindingType> = {
   uniform: 'uniform',
   read: 'read-only-storage',
@@ -20,6 +23,8 @@ export class PipelineCache {
   private readonly entries = new Map<string, Promise<CachedPipeline>>();
   private readonly ready = new Map<string, CachedPipeline>();
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  /** Shader modules by WGSL text: entry points of one file (pool.wgsl's, say) share a parse. */
+  private readonly modules = new Map<string, Promise<GPUShaderModule>>();
 
   /**
    * @param checkKernel called with each kernel's WGSL before it compiles; the tests use it to
@@ -71,6 +76,30 @@ export class PipelineCache {
   private async compile(spec: KernelSpec, key: string): Promise<CachedPipeline> {
     const code = kernelCode(spec);
     this.checkKernel?.(spec, code);
+    let module = this.modules.get(code);
+    if (!module) {
+      module = this.compileModule(spec, code);
+      this.modules.set(code, module);
+      module.catch(() => this.modules.delete(code));
+    }
+    const layout = this.bindGroupLayout(spec.bindings);
+    let pipeline: GPUComputePipeline;
+    try {
+      pipeline = await this.device.createComputePipelineAsync({
+        label: spec.name,
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module: await module, entryPoint: spec.entryPoint ?? 'main' },
+      });
+    } catch (err) {
+      if (err instanceof WgslError) throw err;
+      throw new Error(`cannot create the pipeline of kernel '${spec.name}': ${(err as Error).message}`);
+    }
+    const cached = { pipeline, layout };
+    this.ready.set(key, cached);
+    return cached;
+  }
+
+  private async compileModule(spec: KernelSpec, code: string): Promise<GPUShaderModule> {
     // The scope keeps a bad shader from also surfacing later as an uncaptured error.
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ label: spec.name, code });
@@ -83,21 +112,8 @@ export class PipelineCache {
       const detail = errors
         .map((m) => `  ${spec.shader}.wgsl (specialised) line ${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1]?.trim() ?? ''}`)
         .join('\n');
-      throw new Error(`WGSL compile error in kernel '${spec.name}':\n${detail}`);
+      throw new WgslError(`WGSL compile error in kernel '${spec.name}':\n${detail}`);
     }
-    const layout = this.bindGroupLayout(spec.bindings);
-    let pipeline: GPUComputePipeline;
-    try {
-      pipeline = await this.device.createComputePipelineAsync({
-        label: spec.name,
-        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module, entryPoint: spec.entryPoint ?? 'main' },
-      });
-    } catch (err) {
-      throw new Error(`cannot create the pipeline of kernel '${spec.name}': ${(err as Error).message}`);
-    }
-    const cached = { pipeline, layout };
-    this.ready.set(key, cached);
-    return cached;
+    return module;
   }
 }
