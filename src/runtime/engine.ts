@@ -228,48 +228,60 @@ export class Engine {
   }
 
   private async submit(commands: Command[], transient: GPUBuffer[]): Promise<void> {
-    if (commands.length === 0) {
-      for (const b of transient) b.destroy();
-      return;
-    }
-    let errors: [GPUError | null, GPUError | null];
     try {
-      // Pipelines still compiling are awaited together, not one by one.
-      const pipelines = await Promise.all(commands.map((c) => (c.kind === 'dispatch' ? c.pipeline : undefined)));
-      this.checkUsable();
-      this.device.pushErrorScope('validation');
-      this.device.pushErrorScope('out-of-memory');
-      const encoder = this.device.createCommandEncoder();
-      let pass: GPUComputePassEncoder | undefined;
-      commands.forEach((c, i) => {
-        if (c.kind === 'dispatch') {
-          pass ??= encoder.beginComputePass();
-          pass.setPipeline(pipelines[i]!.pipeline);
-          pass.setBindGroup(0, c.bindGroup);
-          pass.dispatchWorkgroups(c.groups[0], c.groups[1], c.groups[2]);
-        } else {
-          pass?.end();
-          pass = undefined;
-          encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.size);
-        }
-      });
-      pass?.end();
-      this.device.queue.submit([encoder.finish()]);
-      const oom = await this.device.popErrorScope();
-      errors = [oom, await this.device.popErrorScope()];
+      // The GPU starts on the commands whose pipelines are compiled while the rest still compile
+      // (a model's first run overlaps its compilation): each pass waits for the next command's
+      // pipeline, then submits it with every following command that is ready too. Once all are
+      // compiled, that is a single submission.
+      for (let start = 0; start < commands.length; ) {
+        const next = commands[start]!;
+        if (next.kind === 'dispatch') await next.pipeline;
+        this.checkUsable();
+        let end = start + 1;
+        while (end < commands.length && this.isReady(commands[end]!)) end++;
+        await this.encodeAndSubmit(commands.slice(start, end));
+        start = end;
+      }
     } finally {
       // Destroying after submit is safe: WebGPU frees them once the queued work is done.
       for (const b of transient) b.destroy();
       this.main.uniforms.evict();
     }
-    const [oom, invalid] = errors;
+  }
+
+  private isReady(c: Command): boolean {
+    return c.kind === 'copy' || this.pipelines.getReady(c.spec, c.key) !== undefined;
+  }
+
+  /** One command buffer for `commands`, whose pipelines are all compiled. */
+  private async encodeAndSubmit(commands: readonly Command[]): Promise<void> {
+    this.device.pushErrorScope('validation');
+    this.device.pushErrorScope('out-of-memory');
+    const encoder = this.device.createCommandEncoder();
+    let pass: GPUComputePassEncoder | undefined;
+    for (const c of commands) {
+      if (c.kind === 'dispatch') {
+        pass ??= encoder.beginComputePass();
+        pass.setPipeline(this.pipelines.getReady(c.spec, c.key)!.pipeline);
+        pass.setBindGroup(0, c.bindGroup);
+        pass.dispatchWorkgroups(c.groups[0], c.groups[1], c.groups[2]);
+      } else {
+        pass?.end();
+        pass = undefined;
+        encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.size);
+      }
+    }
+    pass?.end();
+    this.device.queue.submit([encoder.finish()]);
+    const oomScope = this.device.popErrorScope();
+    const invalidScope = this.device.popErrorScope();
+    const [oom, invalid] = [await oomScope, await invalidScope];
     if (oom || invalid) {
       const names = [...new Set(commands.flatMap((c) => (c.kind === 'dispatch' ? [c.spec.name] : [])))].join(', ');
       if (oom) throw new Error(`GPU out of memory while running [${names}]: ${oom.message}`);
       throw new Error(`WebGPU validation error while running [${names}]: ${invalid!.message}`);
     }
   }
-
 
   private throwUncaptured(): void {
     if (this.uncaptured.length > 0) {
