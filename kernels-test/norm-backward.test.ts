@@ -106,7 +106,7 @@ describe('batchNormBackward against the reference', () => {
     [4, 7], // [N, C]
     [2, 3, 5], // [N, C, L]
     [2, 3, 2, 3, 4], // [N, C, D, H, W]
-    [3, 2, 50, 50], // 7500 values per channel: two partial sums merged
+    [3, 2, 50, 50], // 7500 values per channel: two partial sums merged; planes of 2500 (the per-plane entry)
   ];
   shapes.forEach((shape, i) => {
     it(`[${shape.join(', ')}] with and without weight`, async () => {

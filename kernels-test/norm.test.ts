@@ -57,7 +57,7 @@ describe('batchNorm against the reference', () => {
     [4, 7], // [N, C]
     [2, 3, 5], // [N, C, L]
     [2, 3, 2, 3, 4], // [N, C, D, H, W]
-    [3, 2, 50, 50], // 7500 values per channel: two partial reductions merged
+    [3, 2, 50, 50], // 7500 values per channel: two partial reductions merged; planes of 2500 (the per-plane entry)
   ];
   shapes.forEach((shape, i) => {
     const s = `[${shape.join(', ')}]`;

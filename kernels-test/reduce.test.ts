@@ -44,10 +44,14 @@ describe('sumPerChannel against the reference', () => {
     [3, 5, 7], // [N, C, L]
     [2, 3, 3, 4, 5], // [N, C, D, H, W]
     [5, 3, 33, 31], // 5115 values per channel: two chunks merged by a second pass
-    [20, 32, 28, 28], // the Fashion-MNIST CNN's first conv layer at batch 20: 4 chunks a channel
-    // planes of at least a workgroup (256) are summed whole rows at a time:
-    [3, 2, 16, 16], // exactly one workgroup wide
-    [7, 3, 20, 30], // 6 rows a chunk: a last chunk of one row
+    // planes of a multiple of 4 are summed whole rows at a time, as vec4:
+    [20, 32, 28, 28], // the Fashion-MNIST CNN's first conv layer at batch 20: one chunk a channel
+    [3, 2, 16, 16],
+    [7, 3, 20, 30],
+    [30, 2, 32, 32], // 16 rows a chunk: two chunks, the last of 14 rows, merged by a second pass
+    [3, 2, 2, 2], // below 16 values: the generic kernel
+    // other planes of at least a workgroup (256) too, as scalars:
+    [5, 2, 17, 17], // 289 values a plane: one chunk of 5 rows
     [2, 3, 70, 65], // a plane longer than a chunk: one row per chunk
     [1, 5, 17, 19], // batch 1, one chunk
   ];

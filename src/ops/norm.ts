@@ -28,16 +28,42 @@ type Entry =
   | 'backward_partial'
   | 'backward_finalize'
   | 'backward_input'
-  | 'eval_backward';
+  | 'eval_backward'
+  | 'normalize_planes'
+  | 'backward_input_planes'
+  | 'partial_stats4'
+  | 'backward_partial4';
 
 const ELEMENTWISE_ENTRIES: ReadonlySet<Entry> = new Set(['normalize', 'backward_input', 'eval_backward']);
+const PLANE_WG = 64;
+
+/**
+ * Whether the per-plane entry points take x (a workgroup per (n, c) plane, read as vec4): planes
+ * of a multiple of 4 values, and enough of them per workgroup to beat one invocation per value.
+ */
+function byPlanes(spatial: number): boolean {
+  return spatial % 4 === 0 && spatial >= 32;
+}
+
+/** Whether x's planes split into vec4 (the partial sums' vec4 entry points). */
+function vec4Planes(x: Tensor): boolean {
+  return geometry(x).spatial % 4 === 0;
+}
+
+/** The dispatch of an elementwise entry over x: per plane where byPlanes allows, else per value. */
+function elementwise(x: Tensor, entry: 'normalize' | 'backward_input'): { spec: KernelSpec; groups: [number, number, number] } {
+  const { spatial } = geometry(x);
+  const max = x.engine.limits.maxComputeWorkgroupsPerDimension;
+  if (byPlanes(spatial)) return { spec: kernel(`${entry}_planes`), groups: grid1d(x.size / spatial, 1, max) };
+  return { spec: kernel(entry), groups: grid1d(x.size, NORMALIZE_WG, max) };
+}
 
 function kernel(entry: Entry): KernelSpec {
   return {
     name: `batch_norm.${entry}`,
     shader: 'norm',
     entryPoint: entry,
-    defines: { WG: ELEMENTWISE_ENTRIES.has(entry) ? NORMALIZE_WG : WG },
+    defines: { WG: ELEMENTWISE_ENTRIES.has(entry) ? NORMALIZE_WG : entry.endsWith('_planes') ? PLANE_WG : WG },
     bindings: ['uniform', 'read', 'read', 'read', 'read', 'write'],
   };
 }
@@ -126,7 +152,7 @@ function coefficients(
   const perChannel = Math.ceil(channels / WG);
   if (training) {
     const moments = e.empty([channels * chunks * 2], 'batch_norm.moments');
-    e.dispatch(kernel('partial_stats'), [x, x, x, x, moments], grid1d(channels * chunks, 1), uniforms(x, { flags }));
+    e.dispatch(kernel(vec4Planes(x) ? 'partial_stats4' : 'partial_stats'), [x, x, x, x, moments], grid1d(channels * chunks, 1), uniforms(x, { flags }));
     e.dispatch(kernel('finalize'), [moments, weight ?? moments, bias ?? moments, moments, coef], perChannel, uniforms(x, { flags, eps }));
     moments.dispose();
     if (runningMean && runningVar) {
@@ -160,7 +186,8 @@ function forward(
   }
   const coef = coefficients(op, x, runningMean, runningVar, weight, bias, options);
   const output = x.engine.empty(x.shape);
-  x.engine.dispatch(kernel('normalize'), [x, coef, coef, coef, output], grid1d(x.size, NORMALIZE_WG), uniforms(x, {}));
+  const normalize = elementwise(x, 'normalize');
+  x.engine.dispatch(normalize.spec, [x, coef, coef, coef, output], normalize.groups, uniforms(x, {}));
   if (options.training) return { output, coef };
   coef.dispose();
   return { output };
@@ -301,7 +328,7 @@ export function batchNormBackward(
   const e = x.engine;
   const flags = weight ? 1 : 0;
   const sums = e.empty([channels * chunks * 2], 'batch_norm.grad_sums');
-  e.dispatch(kernel('backward_partial'), [gradOut, x, saveMean, saveMean, sums], grid1d(channels * chunks, 1), uniforms(x, {}));
+  e.dispatch(kernel(vec4Planes(x) ? 'backward_partial4' : 'backward_partial'), [gradOut, x, saveMean, saveMean, sums], grid1d(channels * chunks, 1), uniforms(x, {}));
   const bcoef = e.empty([5 * channels], 'batch_norm.grad_coef');
   const perChannel = Math.ceil(channels / WG);
   e.dispatch(kernel('backward_finalize'), [sums, weight ?? sums, saveInvStd, sums, bcoef], perChannel, uniforms(x, { flags }));
@@ -310,7 +337,8 @@ export function batchNormBackward(
   if (needs.weight) grads.gradWeight = section(bcoef, channels, 1);
   if (needs.input) {
     const gradInput = e.empty(x.shape);
-    e.dispatch(kernel('backward_input'), [gradOut, x, bcoef, saveMean, gradInput], grid1d(x.size, NORMALIZE_WG), uniforms(x, {}));
+    const backward = elementwise(x, 'backward_input');
+    e.dispatch(backward.spec, [gradOut, x, bcoef, saveMean, gradInput], backward.groups, uniforms(x, {}));
     grads.gradInput = gradInput;
   }
   bcoef.dispose();

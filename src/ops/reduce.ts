@@ -11,8 +11,10 @@ const LANES = 4;
 const CHANNEL_CHUNK = 4096;
 /** Rows reduced by one workgroup of `columns` (64 per invocation). */
 const ROW_CHUNK = 256;
+/** Values of one output reduced by one workgroup of `channel_rows4` (64 vec4 per invocation). */
+const ROWS4_CHUNK = 16384;
 
-function kernel(entry: 'channels' | 'channel_rows' | 'columns'): KernelSpec {
+function kernel(entry: 'channels' | 'channel_rows' | 'channel_rows4' | 'columns'): KernelSpec {
   return { name: `reduce.${entry}`, shader: 'reduce', entryPoint: entry, defines: { WG, LANES }, bindings: ['uniform', 'read', 'write'] };
 }
 
@@ -35,6 +37,16 @@ function sumAround(x: Tensor, outer: number, len: number, inner: number): Tensor
       if (blocks === 1) return partial;
       src = partial;
       outer = blocks; // the partial sums are a [blocks, len] matrix: sum its columns
+    } else if (inner % 4 === 0 && inner >= 16) {
+      // Whole rows per workgroup as vec4, about ROWS4_CHUNK values.
+      const rows = Math.max(1, Math.floor(ROWS4_CHUNK / inner));
+      const chunks = Math.ceil(outer / rows);
+      const partial = e.empty(chunks === 1 ? [len] : [len, chunks], 'reduce.partial');
+      e.dispatch(kernel('channel_rows4'), [src, partial], grid1d(len * chunks, 1), params().u32(outer, len, inner, rows, chunks));
+      if (src !== x) src.dispose();
+      if (chunks === 1) return partial;
+      src = partial;
+      [outer, inner] = [1, chunks]; // the partial sums are [len, chunks]: sum each row
     } else if (inner >= WG) {
       // Whole rows per workgroup, about CHANNEL_CHUNK values.
       const rows = Math.max(1, Math.floor(CHANNEL_CHUNK / inner));
