@@ -115,6 +115,22 @@ describe('capture and replay', () => {
     value.out.dispose(); // harmless after the recording freed its buffers
   });
 
+  it('primes every pipeline before the first replay without changing its results', async () => {
+    const e = engine();
+    const n = 70000; // several workgroups: the primes run only the first
+    const { value, recording } = e.capture(() => {
+      const input = e.empty([n]);
+      return { input, out: add(relu(input), input) };
+    });
+    const data = random(n, 7);
+    e.upload(value.input.buffer, data);
+    await e.sync();
+    await e.prime(recording);
+    e.replay(recording);
+    assertClose(await value.out.toArray(), Array.from(data, (v) => Math.max(v, 0) + v), ELEMENTWISE, 'primed replay');
+    recording.dispose();
+  });
+
   it('refuses to submit or nest while capturing', () => {
     const e = engine();
     expect(() => e.capture(() => e.capture(() => 0))).toThrow(/already capturing/);

@@ -275,7 +275,8 @@ export async function buildPlan(engine: Engine, parts: CompileParts, inputShapes
   if (parts.program.outputs.size === 0) throw new GraphError('graph: no outputs (mark results with graph.output(name, node))');
   const { value, recording } = captureGraph(engine, parts.program, inputShapes);
   try {
-    await recording.compiled();
+    // Every pipeline compiled and run once (graph ops write their outputs, never read them).
+    await engine.prime(recording);
     // Finish the work recorded before the capture (weight uploads, the fold kernels) now, so its
     // errors and its time belong to the compile, not to the first run.
     await engine.sync();

@@ -15,9 +15,16 @@ export class DeviceLostError extends Error {
 
 export type Workgroups = number | readonly [number, number?, number?];
 
-type Command =
-  | { kind: 'dispatch'; spec: KernelSpec; key: string; pipeline: Promise<CachedPipeline>; bindGroup: GPUBindGroup; groups: [number, number, number] }
-  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
+interface DispatchCommand {
+  kind: 'dispatch';
+  spec: KernelSpec;
+  key: string;
+  pipeline: Promise<CachedPipeline>;
+  bindGroup: GPUBindGroup;
+  groups: [number, number, number];
+}
+
+type Command = DispatchCommand | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
 
 export interface EngineOptions extends DeviceOptions {
   /** Called once when the device is lost (the Engine then refuses further work). */
@@ -189,6 +196,37 @@ export class Engine {
     }
     this.target = this.main;
     return { value, recording: new Recording(recorder) };
+  }
+
+  /**
+   * Waits for every pipeline of `recording`, running each once (one workgroup of its first
+   * dispatch) as soon as it is compiled. Some drivers compile a pipeline at its first dispatch
+   * (lavapipe generates its machine code then, or loads it from Mesa's cache): priming does that
+   * here, overlapped with the pipelines still compiling, instead of in the first run. Only for
+   * recordings whose dispatches write their outputs without reading what was there before (a graph
+   * plan's): the first replay overwrites whatever the primes wrote.
+   */
+  async prime(recording: Recording): Promise<void> {
+    const firsts = new Map<string, DispatchCommand>();
+    for (const c of recording.commands()) {
+      if (c.kind === 'dispatch' && !firsts.has(c.key) && c.groups.every((g) => g > 0)) firsts.set(c.key, c);
+    }
+    await Promise.all(
+      [...firsts.values()].map(async (c) => {
+        const { pipeline } = await c.pipeline;
+        this.checkUsable();
+        const encoder = this.device.createCommandEncoder();
+        const pass = encoder.beginComputePass();
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, c.bindGroup);
+        pass.dispatchWorkgroups(1);
+        pass.end();
+        this.device.queue.submit([encoder.finish()]);
+      }),
+    );
+    await recording.compiled(); // pipelines without a dispatch to prime
+    await this.device.queue.onSubmittedWorkDone();
+    this.checkUsable();
   }
 
   /** Appends a recording's commands to what will be submitted next. */
