@@ -202,7 +202,9 @@ describe('plot', () => {
 describe('command-line settings', () => {
   it('parses options with defaults and refuses bad values', () => {
     const d = trainSettings({});
-    expect(d).toMatchObject({ epochs: 1, batchSize: 100, lr: 1e-3, seed: 1, outDir: 'runs' });
+    expect(d).toMatchObject({ epochs: 1, batchSize: 32, lr: 1e-3, schedule: 'cosine', seed: 1, outDir: 'runs' });
+    expect(trainSettings({ schedule: 'constant' }).schedule).toBe('constant');
+    expect(() => trainSettings({ schedule: 'linear' })).toThrow("--schedule must be one of constant, cosine, got 'linear'");
     expect(trainSettings({ 'limit-train': 'all', epochs: '5', lr: '3e-4', seed: '0' })).toMatchObject({ limitTrain: undefined, epochs: 5, lr: 3e-4, seed: 0 });
     expect(() => trainSettings({ epochs: '0' })).toThrow("--epochs must be a positive integer, got '0'");
     expect(() => trainSettings({ 'limit-train': 'some' })).toThrow("--limit-train must be a positive integer or 'all', got 'some'");
@@ -228,7 +230,8 @@ describe('training on Fashion-MNIST (real, short)', () => {
       const progress: string[] = [];
       const lines: string[] = [];
       const io = { progress: { write: (s: string) => progress.push(s), isTTY: false }, log: (l: string) => lines.push(l) };
-      const settings = { epochs: 1, batchSize: 32, lr: 1e-3, seed: 1, limitTrain: 4800, limitTest: 1000, outDir: dir, readEvery: 10, evalBatchSize: 500 };
+      // A constant rate: the resumed run extends the first (a cosine schedule spans the run it is given).
+      const settings = { epochs: 1, batchSize: 32, lr: 1e-3, schedule: 'constant' as const, seed: 1, limitTrain: 4800, limitTest: 1000, outDir: dir, readEvery: 10, evalBatchSize: 500 };
 
       const first = await trainFashion(engine(), data, 'dnn', settings, io);
       expect(first.history.steps.length).toBe(150);

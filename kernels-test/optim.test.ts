@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parameter, type Variable } from '../src/autograd/variable.js';
 import { Adam, AdamW, type AdamOptions } from '../src/optim/adam.js';
+import { scheduledLr } from '../src/optim/schedule.js';
 import { SGD, type SGDOptions } from '../src/optim/sgd.js';
 import { adamStateRef, adamStepRef, sgdStepRef } from '../src/reference/optim.js';
 import { assertClose, random, useEngine } from './helpers.js';
@@ -249,5 +250,18 @@ describe('argument errors', () => {
     ps[0]!.grad = engine().zeros([2]);
     expect(() => opt.step()).toThrow('Adam: gradient of shape [2] does not match parameter 0 (p0) of shape [1]');
     for (const p of ps) p.dispose();
+  });
+});
+
+describe('learning-rate schedules', () => {
+  it("cosine annealing follows CosineAnnealingLR's closed form (eta_min 0), constant keeps the rate", () => {
+    const T = 400;
+    // torch: lr_t = eta_min + (base - eta_min) * (1 + cos(pi * t / T)) / 2
+    expect(scheduledLr('cosine', 1e-3, 0, T)).toBe(1e-3);
+    expect(scheduledLr('cosine', 1e-3, 100, T)).toBeCloseTo(1e-3 * (1 + Math.SQRT1_2) / 2, 15);
+    expect(scheduledLr('cosine', 1e-3, 200, T)).toBeCloseTo(5e-4, 15);
+    expect(scheduledLr('cosine', 1e-3, 400, T)).toBeCloseTo(0, 15);
+    expect(scheduledLr('cosine', 1e-3, 900, T)).toBeCloseTo(0, 15); // past the end: the last rate
+    expect(scheduledLr('constant', 1e-3, 200, T)).toBe(1e-3);
   });
 });

@@ -8,6 +8,7 @@ import { constant, type Variable } from '../autograd/variable.js';
 import { NUM_CLASSES, batchCount, batches, type LabelledImages } from '../data/fashion-mnist.js';
 import { fashionCnn, fashionDnn } from '../nn/models/fashion.js';
 import { Adam } from '../optim/adam.js';
+import { scheduledLr, type LrSchedule } from '../optim/schedule.js';
 import type { Engine } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { argmaxRows, confusionMatrix, type Evaluation } from './report.js';
@@ -71,6 +72,10 @@ export interface EpochProgress {
 
 export interface TrainerOptions {
   lr: number;
+  /** How the rate moves over the run ('cosine': from lr to 0 over `epochs` epochs). */
+  schedule: LrSchedule;
+  /** The run's length in epochs (the cosine schedule's span). */
+  epochs: number;
   batchSize: number;
   seed: number;
   /** Steps between readbacks of the logged losses and logits. */
@@ -154,6 +159,7 @@ export class FashionTrainer {
           const loss = tape.crossEntropy(logits, target);
           optimizer.zeroGrad();
           tape.backward(loss);
+          optimizer.lr = scheduledLr(this.options.schedule, this.options.lr, this.steps, this.options.epochs * steps);
           optimizer.step();
           const slot = pending.length;
           engine.copy(logits.value.buffer, log.buffer, batch.size * NUM_CLASSES * 4, 0, slot * batchSize * NUM_CLASSES * 4);

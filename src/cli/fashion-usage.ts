@@ -4,7 +4,13 @@
 /** Defaults that finish in a few minutes on a 2-core machine with lavapipe (see the README). */
 export const DEFAULTS = {
   epochs: 1,
-  batchSize: 100,
+  // 32 rather than the textbook's 100: on this split (the README's), PyTorch's own run of the
+  // textbook CNN peaked at 90.65% test accuracy in 5 epochs at batch 100 and passed 91% by the
+  // third at batch 32 (more, noisier steps per epoch).
+  batchSize: 32,
+  // Cosine annealing from lr to 0 over the run (--schedule constant keeps lr): the last epochs'
+  // smaller steps settle the weights instead of bouncing around the minimum.
+  schedule: 'cosine' as const,
   lr: 1e-3,
   seed: 1,
   limitTrain: 6000,
@@ -14,7 +20,7 @@ export const DEFAULTS = {
   evalBatchSize: 100,
 };
 
-export const FASHION_USAGE = `  train [--model cnn|dnn] [--epochs N] [--batch N] [--lr X] [--seed N]
+export const FASHION_USAGE = `  train [--model cnn|dnn] [--epochs N] [--batch N] [--lr X] [--schedule cosine|constant] [--seed N]
         [--limit-train N|all] [--limit-test N|all] [--out DIR] [--resume]
                                 train on Fashion-MNIST and evaluate on the test split after each epoch
                                 (default: CNN, ${DEFAULTS.epochs} epoch on the first ${DEFAULTS.limitTrain} training images, tested on
@@ -22,6 +28,6 @@ export const FASHION_USAGE = `  train [--model cnn|dnn] [--epochs N] [--batch N]
                                 saves DIR/fashion-<model>.safetensors (+ .optim.safetensors) and .png
   evaluate --checkpoint FILE [--model cnn|dnn] [--limit-test N|all]
                                 test accuracy, per-class accuracy and confusion matrix of a checkpoint
-  compare [--epochs N] [--batch N] [--lr X] [--seed N] [--limit-train N|all] [--limit-test N|all] [--out DIR]
+  compare [--epochs N] [--batch N] [--lr X] [--schedule cosine|constant] [--seed N] [--limit-train N|all] [--limit-test N|all] [--out DIR]
                                 train the DNN and the CNN alike and print them side by side
 `;

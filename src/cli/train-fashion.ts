@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../io/atomic-write.js';
 import { optimizerStateFromSafetensors, optimizerStateToSafetensors, tensorsFromSafetensors, tensorsToSafetensors } from '../io/checkpoint.js';
 import { encodePng } from '../io/png.js';
 import { decodeSafetensors, type SafetensorsContents } from '../io/safetensors.js';
+import { LR_SCHEDULES, type LrSchedule } from '../optim/schedule.js';
 import { Engine } from '../runtime/engine.js';
 import {
   FashionTrainer,
@@ -33,6 +34,7 @@ export interface TrainSettings {
   epochs: number;
   batchSize: number;
   lr: number;
+  schedule: LrSchedule;
   seed: number;
   /** Train on the first N training images (class-balanced); all 60,000 when unset. */
   limitTrain?: number;
@@ -145,7 +147,15 @@ function modelFromMetadata(path: string, metadata: Record<string, string>): Mode
  * from the checkpoint in `outDir` (same model, same settings) after the epoch it saved.
  */
 export async function trainFashion(engine: Engine, data: FashionMnistSplits, kind: ModelKind, s: TrainSettings, io: CommandIO, resume = false): Promise<TrainOutcome> {
-  const trainer = new FashionTrainer(engine, kind, { lr: s.lr, batchSize: s.batchSize, seed: s.seed, readEvery: s.readEvery, evalBatchSize: s.evalBatchSize });
+  const trainer = new FashionTrainer(engine, kind, {
+    lr: s.lr,
+    schedule: s.schedule,
+    epochs: s.epochs,
+    batchSize: s.batchSize,
+    seed: s.seed,
+    readEvery: s.readEvery,
+    evalBatchSize: s.evalBatchSize,
+  });
   try {
     return await trainEpochs(trainer, data, s, io, resume);
   } finally {
@@ -196,7 +206,7 @@ async function trainEpochs(trainer: FashionTrainer, data: FashionMnistSplits, s:
   }
   io.log(
     `${MODEL_TITLES[kind]}: ${parameters.toLocaleString('en-US')} parameters; ${train.count} training and ${test.count} test images; ` +
-      `${s.epochs} epoch${s.epochs === 1 ? '' : 's'}, batch ${s.batchSize}, Adam lr ${s.lr}, seed ${s.seed}`,
+      `${s.epochs} epoch${s.epochs === 1 ? '' : 's'}, batch ${s.batchSize}, Adam lr ${s.lr} (${s.schedule}), seed ${s.seed}`,
   );
   // Without a terminal: about ten progress lines per epoch, at readback steps (when figures change).
   const stepsPerEpoch = batchCount(train.count, s.batchSize);
@@ -239,6 +249,7 @@ async function trainEpochs(trainer: FashionTrainer, data: FashionMnistSplits, s:
       steps: String(trainer.steps),
       seed: String(s.seed),
       lr: String(s.lr),
+      schedule: s.schedule,
       batch_size: String(s.batchSize),
       train_samples: String(train.count),
       test_accuracy: testAccuracy.toFixed(6),
@@ -353,6 +364,12 @@ function numberOption(name: string, value: string | undefined, fallback: number)
   return n;
 }
 
+function scheduleOption(value: string | undefined): LrSchedule {
+  if (value === undefined) return DEFAULTS.schedule;
+  if (!LR_SCHEDULES.includes(value as LrSchedule)) throw new Error(`--schedule must be one of ${LR_SCHEDULES.join(', ')}, got '${value}'`);
+  return value as LrSchedule;
+}
+
 function modelOption(value: string | undefined): ModelKind | undefined {
   if (value === undefined) return undefined;
   if (!MODEL_KINDS.includes(value as ModelKind)) throw new Error(`--model must be one of ${MODEL_KINDS.join(', ')}, got '${value}'`);
@@ -364,6 +381,7 @@ const TRAIN_OPTIONS = {
   epochs: { type: 'string' },
   batch: { type: 'string' },
   lr: { type: 'string' },
+  schedule: { type: 'string' },
   seed: { type: 'string' },
   'limit-train': { type: 'string' },
   'limit-test': { type: 'string' },
@@ -380,6 +398,7 @@ export function trainSettings(values: Partial<Record<keyof typeof TRAIN_OPTIONS,
     epochs: intOption('epochs', str('epochs'), DEFAULTS.epochs)!,
     batchSize: intOption('batch', str('batch'), DEFAULTS.batchSize)!,
     lr: numberOption('lr', str('lr'), DEFAULTS.lr),
+    schedule: scheduleOption(str('schedule')),
     seed,
     limitTrain: intOption('limit-train', str('limit-train'), DEFAULTS.limitTrain, true),
     limitTest: intOption('limit-test', str('limit-test'), DEFAULTS.limitTest, true),
