@@ -5,9 +5,6 @@ export interface CachedPipeline {
   layout: GPUBindGroupLayout;
 }
 
-/** A shader that does not compile (the message names the kernel and the lines). */
-class WgslError extends Error {}
-
 const BUFFER_TYPE: Record<BindingKind, GPUBufferBindingType> = {
   uniform: 'uniform',
   read: 'read-only-storage',
@@ -76,27 +73,32 @@ export class PipelineCache {
   private async compile(spec: KernelSpec, key: string): Promise<CachedPipeline> {
     const code = kernelCode(spec);
     this.checkKernel?.(spec, code);
-    let module = this.modules.get(code);
-    if (!module) {
-      module = this.compileModule(spec, code);
-      this.modules.set(code, module);
-      module.catch(() => this.modules.delete(code));
-    }
+    const module = await this.module(spec, code);
     const layout = this.bindGroupLayout(spec.bindings);
     let pipeline: GPUComputePipeline;
     try {
       pipeline = await this.device.createComputePipelineAsync({
         label: spec.name,
         layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module: await module, entryPoint: spec.entryPoint ?? 'main' },
+        compute: { module, entryPoint: spec.entryPoint ?? 'main' },
       });
     } catch (err) {
-      if (err instanceof WgslError) throw err;
       throw new Error(`cannot create the pipeline of kernel '${spec.name}': ${(err as Error).message}`);
     }
     const cached = { pipeline, layout };
     this.ready.set(key, cached);
     return cached;
+  }
+
+  /** The module for `code`, compiled once (a failed one is not cached: the next request reports again). */
+  private module(spec: KernelSpec, code: string): Promise<GPUShaderModule> {
+    let module = this.modules.get(code);
+    if (!module) {
+      module = this.compileModule(spec, code);
+      this.modules.set(code, module);
+      module.catch(() => this.modules.delete(code));
+    }
+    return module;
   }
 
   private async compileModule(spec: KernelSpec, code: string): Promise<GPUShaderModule> {
@@ -112,7 +114,7 @@ export class PipelineCache {
       const detail = errors
         .map((m) => `  ${spec.shader}.wgsl (specialised) line ${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1]?.trim() ?? ''}`)
         .join('\n');
-      throw new WgslError(`WGSL compile error in kernel '${spec.name}':\n${detail}`);
+      throw new Error(`WGSL compile error in kernel '${spec.name}':\n${detail}`);
     }
     return module;
   }
