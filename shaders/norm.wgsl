@@ -86,18 +86,26 @@ fn partial_stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   reduce_moments(m, group, lid);
 }
 
+// The vec4 indices [first, end) of channel c's chunk that workgroup `group` of partial_stats4 or
+// backward_partial4 reads, in the channel's (n, s) order.
+struct Chunk4 { c: u32, first: u32, end: u32 }
+
+fn chunk4(group: u32) -> Chunk4 {
+  let c = group / p.chunks;
+  let first = (group - c * p.chunks) * p.chunk / 4u;
+  return Chunk4(c, first, min(first + p.chunk / 4u, p.count / 4u));
+}
+
 @compute @workgroup_size(WG)
 fn partial_stats4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let group = wid.y * nwg.x + wid.x;
   if (group >= p.channels * p.chunks) { return; } // the same for the whole workgroup
-  let c = group / p.chunks;
-  let first = (group - c * p.chunks) * p.chunk / 4u;
-  let end = min(first + p.chunk / 4u, p.count / 4u);
+  let k = chunk4(group);
   let s4 = p.spatial / 4u;
   var m = Moments(0u, 0.0, 0.0);
-  for (var j = first + lid; j < end; j += WG) {
+  for (var j = k.first + lid; j < k.end; j += WG) {
     let batch = j / s4;
-    let v = src0_4[(batch * p.channels + c) * s4 + (j - batch * s4)];
+    let v = src0_4[(batch * p.channels + k.c) * s4 + (j - batch * s4)];
     m = welford(welford(welford(welford(m, v.x), v.y), v.z), v.w);
   }
   reduce_moments(m, group, lid);
@@ -230,16 +238,14 @@ fn backward_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 fn backward_partial4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let group = wid.y * nwg.x + wid.x;
   if (group >= p.channels * p.chunks) { return; } // the same for the whole workgroup
-  let c = group / p.chunks;
-  let first = (group - c * p.chunks) * p.chunk / 4u;
-  let end = min(first + p.chunk / 4u, p.count / 4u);
+  let k = chunk4(group);
   let s4 = p.spatial / 4u;
-  let mean = src2[c];
+  let mean = src2[k.c];
   var sum_g = vec4f(0.0);
   var sum_gx = vec4f(0.0);
-  for (var j = first + lid; j < end; j += WG) {
+  for (var j = k.first + lid; j < k.end; j += WG) {
     let batch = j / s4;
-    let i = (batch * p.channels + c) * s4 + (j - batch * s4);
+    let i = (batch * p.channels + k.c) * s4 + (j - batch * s4);
     let g = src0_4[i];
     sum_g += g;
     sum_gx += g * (src1_4[i] - mean);

@@ -37,22 +37,14 @@ function sumAround(x: Tensor, outer: number, len: number, inner: number): Tensor
       if (blocks === 1) return partial;
       src = partial;
       outer = blocks; // the partial sums are a [blocks, len] matrix: sum its columns
-    } else if (inner % 4 === 0 && inner >= 16) {
-      // Whole rows per workgroup as vec4, about ROWS4_CHUNK values.
-      const rows = Math.max(1, Math.floor(ROWS4_CHUNK / inner));
+    } else if (inner >= WG || (inner % 4 === 0 && inner >= 16)) {
+      // Whole rows per workgroup: as vec4 where rows split into them (about ROWS4_CHUNK values a
+      // workgroup), else about CHANNEL_CHUNK values.
+      const vec4 = inner % 4 === 0 && inner >= 16;
+      const rows = Math.max(1, Math.floor((vec4 ? ROWS4_CHUNK : CHANNEL_CHUNK) / inner));
       const chunks = Math.ceil(outer / rows);
       const partial = e.empty(chunks === 1 ? [len] : [len, chunks], 'reduce.partial');
-      e.dispatch(kernel('channel_rows4'), [src, partial], grid1d(len * chunks, 1), params().u32(outer, len, inner, rows, chunks));
-      if (src !== x) src.dispose();
-      if (chunks === 1) return partial;
-      src = partial;
-      [outer, inner] = [1, chunks]; // the partial sums are [len, chunks]: sum each row
-    } else if (inner >= WG) {
-      // Whole rows per workgroup, about CHANNEL_CHUNK values.
-      const rows = Math.max(1, Math.floor(CHANNEL_CHUNK / inner));
-      const chunks = Math.ceil(outer / rows);
-      const partial = e.empty(chunks === 1 ? [len] : [len, chunks], 'reduce.partial');
-      e.dispatch(kernel('channel_rows'), [src, partial], grid1d(len * chunks, 1), params().u32(outer, len, inner, rows, chunks));
+      e.dispatch(kernel(vec4 ? 'channel_rows4' : 'channel_rows'), [src, partial], grid1d(len * chunks, 1), params().u32(outer, len, inner, rows, chunks));
       if (src !== x) src.dispose();
       if (chunks === 1) return partial;
       src = partial;
