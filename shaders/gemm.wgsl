@@ -128,7 +128,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
   }
 
-  // Epilogue: bias, residual, ReLU, store.
+  // Epilogue: bias, residual, ReLU, store (the flags tested per row where they can be, as in
+  // gemm_subgroup.wgsl).
   let biasBase = p.biasOffset + inner * p.biasInner;
   let biasMode = p.epilogue & 3u;
   let addResidual = (p.epilogue & 4u) != 0u;
@@ -136,16 +137,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   for (var i = 0u; i < TM; i++) {
     let m = m0 + i;
     if (m >= p.M) { break; }
+    let row = cBase + m * p.ldc;
+    var rowBias = 0.0;
+    if (biasMode == 2u) { rowBias = bias[biasBase + m]; }
     for (var j = 0u; j < TN; j++) {
       let n = n0 + j * WG;
       if (n < p.N) {
-        var v = acc[i * TN + j];
+        var v = acc[i * TN + j] + rowBias;
         if (biasMode == 1u) { v += bias[biasBase + n]; }
-        if (biasMode == 2u) { v += bias[biasBase + m]; }
-        let at = cBase + m * p.ldc + n;
-        if (addResidual) { v += residual[at]; }
-        if (relu) { v = max(v, 0.0); }
-        out[at] = v;
+        if (addResidual) { v += residual[row + n]; }
+        out[row + n] = select(v, max(v, 0.0), relu);
       }
     }
   }

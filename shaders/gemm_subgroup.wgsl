@@ -152,7 +152,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
     }
   }
 
-  // Epilogue: bias, residual, ReLU, store.
+  // Epilogue: bias, residual, ReLU, store. The flags are tested per row where they can be (a row's
+  // bias is loaded once) and the plain store has its own loop, so that a runtime epilogue costs
+  // about what a specialised one did.
   let biasBase = p.biasOffset + inner * p.biasInner;
   let biasMode = p.epilogue & 3u;
   let addResidual = (p.epilogue & 4u) != 0u;
@@ -160,17 +162,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
   for (var i = 0u; i < TM; i++) {
     let m = m0 + i;
     if (m >= p.M) { break; }
+    let row = cBase + m * p.ldc;
+    if (p.epilogue == 0u) {
+      for (var jj = 0u; jj < TN4; jj++) {
+        for (var q = 0u; q < 4u; q++) {
+          let n = col0 + 32u * jj + q;
+          if (n < p.N) { out[row + n] = acc[i * TN4 + jj][q]; }
+        }
+      }
+      continue;
+    }
+    var rowBias = 0.0;
+    if (biasMode == 2u) { rowBias = bias[biasBase + m]; }
     for (var jj = 0u; jj < TN4; jj++) {
       for (var q = 0u; q < 4u; q++) {
         let n = col0 + 32u * jj + q;
         if (n < p.N) {
-          var v = acc[i * TN4 + jj][q];
+          var v = acc[i * TN4 + jj][q] + rowBias;
           if (biasMode == 1u) { v += bias[biasBase + n]; }
-          if (biasMode == 2u) { v += bias[biasBase + m]; }
-          let at = cBase + m * p.ldc + n;
-          if (addResidual) { v += residual[at]; }
-          if (relu) { v = max(v, 0.0); }
-          out[at] = v;
+          if (addResidual) { v += residual[row + n]; }
+          out[row + n] = select(v, max(v, 0.0), relu);
         }
       }
     }
