@@ -293,7 +293,7 @@ export const RESNET18_NOTES = [
   'of per-pair ratios (>1: ours faster).',
   'Both load the same weights with batch norms folded on the host (foldResNet18BatchNorms), as exported models carry them.',
   '"first" = the first run including compiling (ours: compileGraph, i.e. shape inference, the epilogue fusions,',
-  'capture, all pipelines; tfjs: its shaders compile as the first forward pass meets them), with the shader cache state',
+  'capture, every pipeline compiled and primed; tfjs: its shaders compile as the first forward pass meets them), with the shader cache state',
   'above (batches after the first reuse, on both sides, the pipelines an earlier batch compiled where they are the same);',
   '"(compile)" = our compileGraph alone; first/warm = our first run / our warm median. peak ours = Plan.peakBytes',
   '(activations after liveness reuse; the 46.8 MB of folded weights come on top); tfjs pool = its GPU buffer pool after the',
