@@ -24,7 +24,8 @@ export const FASHION_USAGE = `  train [--model cnn|dnn] [--epochs N] [--batch N]
         [--limit-train N|all] [--limit-test N|all] [--out DIR] [--resume]
                                 train on Fashion-MNIST and evaluate on the test split after each epoch
                                 (default: CNN, ${DEFAULTS.epochs} epoch on the first ${DEFAULTS.limitTrain} training images, tested on
-                                the first ${DEFAULTS.limitTest}; the full run: --epochs 5 --limit-train all --limit-test all);
+                                the first ${DEFAULTS.limitTest}, batch ${DEFAULTS.batchSize}, lr annealed to 0 by cosine; the full
+                                run: --epochs 5 --limit-train all --limit-test all);
                                 saves DIR/fashion-<model>.safetensors (+ .optim.safetensors) and .png
   evaluate --checkpoint FILE [--model cnn|dnn] [--limit-test N|all]
                                 test accuracy, per-class accuracy and confusion matrix of a checkpoint
