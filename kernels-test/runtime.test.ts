@@ -141,6 +141,20 @@ describe('capture and replay', () => {
     recording.dispose();
     return expect(flushed).rejects.toThrow(/cannot submit while capturing/);
   });
+
+  it('refuses a readback while capturing, leaving nothing in the recording', async () => {
+    const e = engine();
+    const x = e.tensor([1, 2, 3, 4]);
+    let read: Promise<ArrayBuffer> | undefined;
+    const { recording } = e.capture(() => {
+      read = e.readBuffer(x.buffer, 16);
+    });
+    await expect(read).rejects.toThrow('Engine.readBuffer: cannot read back while capturing');
+    expect(recording.commands()).toHaveLength(0);
+    recording.dispose();
+    expect(await x.toArray()).toEqual(new Float32Array([1, 2, 3, 4]));
+    x.dispose();
+  });
 });
 
 describe('tensor views', () => {

@@ -148,9 +148,7 @@ export class Engine {
       throw new Error(`kernel '${spec.name}' ${hasUniform ? 'needs' : 'takes no'} uniform parameters`);
     }
     const maxBinding = this.device.limits.maxStorageBufferBindingSize;
-    const entries: GPUBindGroupEntry[] = [];
-    if (uniforms) entries.push({ binding: 0, resource: { buffer: this.target.uniforms.get(uniforms.bytes()) } });
-    buffers.forEach((b, i) => {
+    const storage = buffers.map((b, i) => {
       const buffer = b instanceof Tensor ? b.buffer : b;
       const size = b instanceof Tensor ? Math.max(4, b.size * 4) : b.size;
       if (size > maxBinding) {
@@ -158,13 +156,16 @@ export class Engine {
           `kernel '${spec.name}': binding ${i} is ${size} bytes, over the device's maxStorageBufferBindingSize of ${maxBinding}`,
         );
       }
-      entries.push({ binding: entries.length, resource: { buffer, offset: 0, size } });
+      return { buffer, offset: 0, size };
     });
     const groups = normaliseWorkgroups(spec.name, workgroups, this.device.limits.maxComputeWorkgroupsPerDimension);
+    if (groups[0] * groups[1] * groups[2] === 0) return; // nothing to run: no uniforms, no bind group
+    const entries: GPUBindGroupEntry[] = [];
+    if (uniforms) entries.push({ binding: 0, resource: { buffer: this.target.uniforms.get(uniforms.bytes()) } });
+    for (const resource of storage) entries.push({ binding: entries.length, resource });
     const key = kernelKey(spec);
     const layout = this.pipelines.bindGroupLayout(spec.bindings);
     const bindGroup = this.device.createBindGroup({ label: spec.name, layout, entries });
-    if (groups[0] * groups[1] * groups[2] === 0) return;
     this.target.commands.push({ kind: 'dispatch', spec, key, pipeline: this.pipelines.get(spec, key), bindGroup, groups });
   }
 
@@ -209,7 +210,7 @@ export class Engine {
   async prime(recording: Recording): Promise<void> {
     const firsts = new Map<string, DispatchCommand>();
     for (const c of recording.commands()) {
-      if (c.kind === 'dispatch' && !firsts.has(c.key) && c.groups.every((g) => g > 0)) firsts.set(c.key, c);
+      if (c.kind === 'dispatch' && !firsts.has(c.key)) firsts.set(c.key, c);
     }
     await Promise.all(
       [...firsts.values()].map(async (c) => {
@@ -224,7 +225,6 @@ export class Engine {
         this.device.queue.submit([encoder.finish()]);
       }),
     );
-    await recording.compiled(); // pipelines without a dispatch to prime
     await this.device.queue.onSubmittedWorkDone();
     this.checkUsable();
   }
@@ -339,6 +339,8 @@ export class Engine {
   /** Copies `bytes` of a buffer back to the CPU (submitting what is recorded first). */
   async readBuffer(src: GPUBuffer, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
     this.checkUsable();
+    // Checked before recording the copy: during a capture it would land in the recording.
+    if (this.target !== this.main) throw new Error('Engine.readBuffer: cannot read back while capturing');
     const size = Math.ceil(bytes / 4) * 4;
     // Staging buffers are kept by size: creating a big MAP_READ buffer per read costs more than the copy.
     const bucket = bucketSize(size);
