@@ -243,6 +243,10 @@ describe('gemm core', () => {
       'gemm: output [4] is too small: the product reads or writes element 5',
     );
     expect(() => gemm(e, { a, b: a, out, M: -1, N: 3, K: 2 })).toThrow('gemm: M must be an integer >= 0, got -1');
+    const conv = { channels: 1, inH: 1, inW: 3, outW: 3, kH: 1, kW: 1, strideH: 1, strideW: 1, dilH: 1, dilW: 1, padH: 0, padW: 0 };
+    expect(() => gemm(e, { a, b: a, out, M: 1, N: 3, K: 1, transA: true, conv })).toThrow(
+      'gemm: an implicit-GEMM convolution reads A as [M, K] weights and B as an image; transA and transB do not apply',
+    );
     expect(() => gemm(e, { a, b: a, out, M: 2, N: 2, K: 1, residual: out })).toThrow(
       'gemm: residual shares its buffer with the output (a kernel cannot read and write one buffer)',
     );

@@ -16,6 +16,7 @@ import { fail } from './check.js';
 import type { ConvProblem } from './conv-args.js';
 import { addInPlace } from './elementwise.js';
 import { gemm, gemmTile } from './gemm.js';
+import { isCpuAdapter } from './gemm-tile.js';
 import { sumRows } from './reduce.js';
 import { transposeAxes } from './transpose-axes.js';
 
@@ -136,8 +137,7 @@ function columns(engine: Engine, g: Geometry, w: Window, src: Tensor, srcImage0:
 function weightSplits(engine: Engine, g: Geometry, images: number, rowLength: number): number {
   const tile = gemmTile(engine, g.Og);
   const tiles = Math.ceil(g.Og / tile.rows) * Math.ceil(g.K / (tile.threads * tile.cols)) * g.G;
-  const cpu = /llvmpipe|lavapipe|swiftshader/i.test(engine.adapterName);
-  const wanted = Math.ceil((cpu ? 16 : 512) / tiles);
+  const wanted = Math.ceil((isCpuAdapter(engine) ? 16 : 512) / tiles);
   return Math.max(1, Math.min(wanted, images, Math.floor((images * rowLength) / 1024)));
 }
 

@@ -33,7 +33,7 @@ export function hasSubgroupGemm(engine: Engine): boolean {
 }
 
 /** CPU adapters run a workgroup on one thread, its invocations in SIMD lanes. */
-function isCpuAdapter(engine: Engine): boolean {
+export function isCpuAdapter(engine: Engine): boolean {
   return /llvmpipe|lavapipe|swiftshader|warp/i.test(engine.adapterName);
 }
 

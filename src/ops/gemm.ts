@@ -95,7 +95,7 @@ export function gemm(engine: Engine, args: GemmArgs): void {
   for (const [what, v, min] of [['M', M, 0], ['N', N, 0], ['K', K, 0], ['batch', batch, 1], ['groups', groups, 1]] as const) {
     checkCount(op, what, v, min);
   }
-  if (args.conv && transB) fail(op, 'an implicit-GEMM convolution reads B as an image; transB does not apply');
+  if (args.conv && (transA || transB)) fail(op, 'an implicit-GEMM convolution reads A as [M, K] weights and B as an image; transA and transB do not apply');
   expectSameEngine(op, args.a, args.b, args.out, args.bias, args.residual);
   if (args.a.engine !== engine) fail(op, 'tensors belong to a different engine');
   for (const [what, t] of [['A', args.a], ['B', args.b], ['bias', args.bias], ['residual', args.residual]] as const) {
