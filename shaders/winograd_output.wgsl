@@ -3,8 +3,9 @@
 // row stride Np). Then bias, residual and ReLU, and the TILE x TILE block is stored into the
 // NCHW output, cut at its right and bottom edges. One invocation per (o, n).
 // Defines: WG (workgroup size), TILE (2 or 4). The epilogue is a runtime parameter (one pipeline
-// for every fused variant), as in gemm.wgsl: bit 0 bias, bit 2 residual, bit 3 ReLU. The grid may
-// be folded into two dimensions (engine.grid1d).
+// for every fused variant), as in gemm.wgsl: bits 0-1 the bias (2: one per output channel, i.e. per
+// row of M; 0 none), bit 2 residual, bit 3 ReLU. The grid may be folded into two dimensions
+// (engine.grid1d).
 
 struct Params {
   total: u32,          // O * N
@@ -64,7 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let oy0 = (t / p.tilesW) * TILE;
   let ox0 = (t % p.tilesW) * TILE;
   var b = 0.0;
-  if ((p.epilogue & 1u) != 0u) { b = bias[o]; }
+  if ((p.epilogue & 3u) != 0u) { b = bias[o]; }
   let addResidual = (p.epilogue & 4u) != 0u;
   let relu = (p.epilogue & 8u) != 0u;
   let base = (image * p.outChannels + o) * p.outH * p.outW;

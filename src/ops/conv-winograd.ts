@@ -109,7 +109,7 @@ export function runWinograd(
 
   const [, inH, inW] = p.input;
   const [, outH, outW] = p.output;
-  const epilogue = epilogueBits({ bias: bias === undefined ? 0 : 1, residual: residual !== undefined, relu: p.relu });
+  const epilogue = epilogueBits({ bias: bias === undefined ? 0 : 2, residual: residual !== undefined, relu: p.relu });
   for (let n0 = 0; n0 < batch; n0 += images) {
     const N = Math.min(images, batch - n0) * perImage;
     const Np = roundUp4(N);
