@@ -214,7 +214,12 @@ export function decodeTrainingCheckpoint<Info = unknown>(bytes: Uint8Array, sour
 /** Uploads host tensors (any dtype, as float32); the caller disposes them. */
 export function uploadTensors(engine: Engine, tensors: ReadonlyMap<string, SafeTensor>): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
-  for (const [name, t] of tensors) out.set(name, engine.tensor(toFloat32(t), t.shape));
+  try {
+    for (const [name, t] of tensors) out.set(name, engine.tensor(toFloat32(t), t.shape));
+  } catch (err) {
+    for (const t of out.values()) t.dispose(); // no partial upload outlives the error
+    throw err;
+  }
   return out;
 }
 
@@ -234,8 +239,9 @@ export function restoreTrainingCheckpoint(engine: Engine, checkpoint: TrainingCh
   const strangers = names.filter((n) => !(n in counters) || !(n in saved));
   if (strangers.length > 0) throw new CheckpointError(source, `the Dropout modules differ from the model's: ${strangers.join(', ')}`);
   const modelTensors = uploadTensors(engine, checkpoint.model);
-  const optimizerTensors = uploadTensors(engine, checkpoint.optimizer.tensors);
+  let optimizerTensors = new Map<string, Tensor>();
   try {
+    optimizerTensors = uploadTensors(engine, checkpoint.optimizer.tensors);
     const state: OptimizerState = { ...checkpoint.optimizer.numbers };
     for (const [key, t] of optimizerTensors) state[key] = t;
     // Each loadStateDict checks everything before it copies anything.
