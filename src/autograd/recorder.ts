@@ -116,33 +116,41 @@ export class Recorder {
     }
 
     const pending = new Map<Variable, Pending>([[loss, seed]]);
-    for (let k = this.nodes.length - 1; k >= 0; k--) {
-      const node = this.nodes[k]!;
-      if (!reachable.has(node)) continue;
-      const out = this.outputOf.get(node)!;
-      const g = pending.get(out);
-      if (g === undefined) continue;
-      pending.delete(out);
-      const needs = node.inputs.map((v) => v.requiresGrad);
-      const grads = this.runRule(node, out, g, needs);
-      for (const t of node.saved) t.dispose();
-      node.saved.length = 0;
-      node.inputs.forEach((input, i) => this.deliver(node, input, needs[i]!, grads[i], pending));
+    try {
+      for (let k = this.nodes.length - 1; k >= 0; k--) {
+        const node = this.nodes[k]!;
+        if (!reachable.has(node)) continue;
+        const out = this.outputOf.get(node)!;
+        const g = pending.get(out);
+        if (g === undefined) continue;
+        pending.delete(out);
+        const needs = node.inputs.map((v) => v.requiresGrad);
+        const grads = this.runRule(node, out, g, needs);
+        for (const t of node.saved) t.dispose();
+        node.saved.length = 0;
+        node.inputs.forEach((input, i) => this.deliver(node, input, needs[i]!, grads[i], pending));
+      }
+    } finally {
+      // Unconsumed gradients (all of them when a rule throws) are freed.
+      for (const g of pending.values()) if (g !== 'ones') g.dispose();
     }
-    for (const g of pending.values()) if (g !== 'ones') g.dispose();
   }
 
   private runRule(node: Node, out: Variable, g: Pending, needs: boolean[]): Array<Tensor | undefined> {
     if (g !== 'ones') {
-      const grads = node.backward(g, needs);
-      g.dispose(); // consumed (a pass-through result is a view and keeps the storage alive)
-      return grads;
+      try {
+        return node.backward(g, needs);
+      } finally {
+        g.dispose(); // consumed (a pass-through result is a view and keeps the storage alive)
+      }
     }
     if (node.backwardFromOnes) return node.backwardFromOnes(needs);
     const ones = this.engine.tensor(new Float32Array(out.value.size).fill(1), out.shape);
-    const grads = node.backward(ones, needs);
-    ones.dispose();
-    return grads;
+    try {
+      return node.backward(ones, needs);
+    } finally {
+      ones.dispose();
+    }
   }
 
   /** Hands one input's gradient to its producer (pending) or accumulates it into a leaf's .grad. */
