@@ -4,8 +4,7 @@
 import type { Engine } from '../runtime/engine.js';
 import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { GraphError, type Graph } from './graph.js';
-import { buildPlan, type CompileOptions, type CompileParts, type Plan } from './plan.js';
-import { rewriteForInference } from './rewrite.js';
+import { buildPlan, prepareGraph, type CompileOptions, type CompileParts, type Plan } from './plan.js';
 import { inferShapes, type InputShapes } from './shapes.js';
 
 /** One input of a run: its values and its shape. */
@@ -77,15 +76,7 @@ export class GraphExecutor {
   }
 
   private prepared(): CompileParts {
-    if (!this.parts) {
-      if (this.options.rewrite === false) {
-        this.parts = { source: this.graph, program: this.graph, rewrites: { foldedBatchNorms: 0, fusedAdds: 0, fusedRelus: 0 } };
-      } else {
-        const rewritten = rewriteForInference(this.graph);
-        this.owned = rewritten.owned;
-        this.parts = { source: this.graph, program: rewritten.graph, rewrites: rewritten.counts };
-      }
-    }
+    if (!this.parts) ({ parts: this.parts, owned: this.owned } = prepareGraph(this.graph, this.options));
     return this.parts;
   }
 
@@ -121,6 +112,3 @@ export class GraphExecutor {
     this.owned = [];
   }
 }
-
-/** The same class under the name the design notes use for a graph compiled for every shape. */
-export { GraphExecutor as CompiledGraph };

@@ -5,4 +5,4 @@ export { inferShapes, checkInputShapes, type InputShapes, type ShapeMap } from '
 export { rewriteForInference, type RewriteCounts, type RewrittenGraph } from './rewrite.js';
 export { foldBatchNorm, type BatchNormParams } from './fold.js';
 export { compileGraph, Plan, type CompileOptions } from './plan.js';
-export { GraphExecutor, CompiledGraph, type HostInput } from './executor.js';
+export { GraphExecutor, type HostInput } from './executor.js';

@@ -264,14 +264,22 @@ export interface CompileParts {
   rewrites: RewriteCounts;
 }
 
-const NO_REWRITES: RewriteCounts = { foldedBatchNorms: 0, fusedAdds: 0, fusedRelus: 0 };
+/**
+ * The graph a plan runs: `graph` itself, or (unless `rewrite: false`) its inference rewrite, whose
+ * folded weights (`owned`) the caller frees when its plans are gone.
+ */
+export function prepareGraph(graph: Graph, options: CompileOptions = {}): { parts: CompileParts; owned: Tensor[] } {
+  if (options.rewrite === false) return { parts: { source: graph, program: graph, rewrites: { foldedBatchNorms: 0, fusedAdds: 0, fusedRelus: 0 } }, owned: [] };
+  const rewritten = rewriteForInference(graph);
+  return { parts: { source: graph, program: rewritten.graph, rewrites: rewritten.counts }, owned: rewritten.owned };
+}
 
 /**
- * Captures `parts.program` for `inputShapes` after checking every node's shape on the source graph,
- * and waits for its pipelines (compiled concurrently). `owned` tensors are freed with the plan.
+ * Captures `parts.program` for `inputShapes` (the caller has checked the shapes with inferShapes on
+ * the source graph) and waits for its pipelines (compiled concurrently). `owned` tensors are freed
+ * with the plan.
  */
 export async function buildPlan(engine: Engine, parts: CompileParts, inputShapes: InputShapes, owned: Tensor[] = []): Promise<Plan> {
-  inferShapes(parts.source, inputShapes);
   if (parts.program.outputs.size === 0) throw new GraphError('graph: no outputs (mark results with graph.output(name, node))');
   const { value, recording } = captureGraph(engine, parts.program, inputShapes);
   try {
@@ -294,12 +302,11 @@ export async function buildPlan(engine: Engine, parts: CompileParts, inputShapes
  */
 export async function compileGraph(engine: Engine, graph: Graph, inputShapes: InputShapes, options: CompileOptions = {}): Promise<Plan> {
   inferShapes(graph, inputShapes);
-  if (options.rewrite === false) return buildPlan(engine, { source: graph, program: graph, rewrites: NO_REWRITES }, inputShapes);
-  const rewritten = rewriteForInference(graph);
+  const { parts, owned } = prepareGraph(graph, options);
   try {
-    return await buildPlan(engine, { source: graph, program: rewritten.graph, rewrites: rewritten.counts }, inputShapes, rewritten.owned);
+    return await buildPlan(engine, parts, inputShapes, owned);
   } catch (err) {
-    for (const t of rewritten.owned) t.dispose();
+    for (const t of owned) t.dispose();
     throw err;
   }
 }
