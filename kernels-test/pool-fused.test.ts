@@ -109,6 +109,10 @@ describe('maxPool2dFused with batch-norm coefficients', () => {
     const ref = batchNormRef(host(data, shape), host(rm, [c]), host(rv, [c]), host(w, [c]), host(b, [c]), bn);
     const want = maxPool2dWithIndicesRef(reluRef(ref.output), options);
     assertClose(await fused.output.toArray(), want.output.data, reduction(numel(shape) / c), 'output against the reference');
+    assertClose(await fused.indices.toArray(), want.indices.data, EXACT, 'indices against the reference');
+    const [wantMean, wantVar] = training ? [ref.runningMean!.data, ref.runningVar!.data] : [rm, rv];
+    assertClose(await fusedMean.toArray(), wantMean, reduction(numel(shape) / c), 'running mean against the reference');
+    assertClose(await fusedVar.toArray(), wantVar, reduction(numel(shape) / c), 'running var against the reference');
     for (const t of [x, weight, bias, fusedMean, fusedVar, plainMean, plainVar, affine, fused.output, fused.indices, normalised, rectified, plain.output, plain.indices]) t.dispose();
     saveMean?.dispose();
     saveInvStd?.dispose();
