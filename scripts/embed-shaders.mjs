@@ -1,6 +1,6 @@
 // Embeds shaders/*.wgsl into src/runtime/shader-sources.generated.ts, so Node (tsx, vitest) and the
 // esbuild browser bundle all get the WGSL text without a file system or a loader plugin.
-// `--check` exits 1 instead of writing when the generated file is out of date.
+// The file is rewritten (atomically) only when a shader changed.
 import { readdirSync, readFileSync, writeFileSync, renameSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,12 +19,7 @@ for (const file of files) {
 out += '};\n';
 
 const current = existsSync(target) ? readFileSync(target, 'utf8') : '';
-if (process.argv.includes('--check')) {
-  if (current !== out) {
-    console.error('src/runtime/shader-sources.generated.ts is out of date: run node scripts/embed-shaders.mjs');
-    process.exit(1);
-  }
-} else if (current !== out) {
+if (current !== out) {
   writeFileSync(target + '.tmp', out);
   renameSync(target + '.tmp', target);
 }

@@ -26,8 +26,15 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@"
 }
 
+# Node itself is not installed here (bookworm's nodejs is 18, too old for the webgpu package).
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: Node.js 20 or newer is needed (found: $(node --version 2>/dev/null || echo none)); install it first, e.g. from nodejs.org" >&2
+  exit 1
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
+  npm ci --no-audit --no-fund
 fi
 
 if ! node scripts/probe-adapter.mjs >/dev/null 2>&1; then
