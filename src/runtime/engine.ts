@@ -288,7 +288,7 @@ export class Engine {
   }
 
   private isReady(c: Command): boolean {
-    return c.kind === 'copy' || this.pipelines.getReady(c.spec, c.key) !== undefined;
+    return c.kind === 'copy' || this.pipelines.getReady(c.key) !== undefined;
   }
 
   /** One command buffer for `commands`, whose pipelines are all compiled. */
@@ -300,7 +300,7 @@ export class Engine {
     for (const c of commands) {
       if (c.kind === 'dispatch') {
         pass ??= encoder.beginComputePass();
-        pass.setPipeline(this.pipelines.getReady(c.spec, c.key)!.pipeline);
+        pass.setPipeline(this.pipelines.getReady(c.key)!.pipeline);
         pass.setBindGroup(0, c.bindGroup);
         pass.dispatchWorkgroups(c.groups[0], c.groups[1], c.groups[2]);
       } else {

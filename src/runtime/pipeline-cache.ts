@@ -55,7 +55,7 @@ export class PipelineCache {
   }
 
   /** The compiled pipeline if it is already done, else undefined. */
-  getReady(spec: KernelSpec, key = kernelKey(spec)): CachedPipeline | undefined {
+  getReady(key: string): CachedPipeline | undefined {
     return this.ready.get(key);
   }
 
