@@ -2,18 +2,13 @@
 // sum y[n, o, od, oh, ow] = b[o] + sum over (c, kd, kh, kw) of x[n, g*Cg + c, id, ih, iw] * w[o, c,
 // kd, kh, kw] (i = o*stride - pad + k*dilation, inside the input) and, for every product, add
 // gradOut * (the other factor) to the factor's gradient. float64 throughout.
-import type { ConvRefOptions } from './conv.js';
+import { expand, geometry, type ConvRefOptions } from './conv.js';
 import { hostZeros, type HostTensor } from './host-tensor.js';
 
 export interface ConvGradientsRef {
   gradInput: HostTensor;
   gradWeight: HostTensor;
   gradBias: HostTensor;
-}
-
-function perAxis(v: number | number[] | undefined, n: number, fallback: number): number[] {
-  if (v === undefined) return Array(n).fill(fallback);
-  return typeof v === 'number' ? Array(n).fill(v) : [...v];
 }
 
 /** The gradients of conv3d (x [N, C, D, H, W], weight [O, C/groups, KD, KH, KW]) for gradOut [N, O, OD, OH, OW]. */
@@ -24,25 +19,7 @@ export function conv3dBackwardRef(gradOut: HostTensor, x: HostTensor, weight: Ho
   const groups = options.groups ?? 1;
   const Og = O / groups;
   if (Cg * groups !== C) throw new Error('conv3dBackwardRef: channel mismatch');
-  const input = [D, H, W];
-  const kernel = [KD, KH, KW];
-  const stride = perAxis(options.stride, 3, 1);
-  const dilation = perAxis(options.dilation, 3, 1);
-  const before: number[] = [];
-  const output: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const span = dilation[i]! * (kernel[i]! - 1) + 1;
-    let lo = 0;
-    let hi = 0;
-    if (options.padding === 'same') {
-      lo = Math.floor((span - 1) / 2);
-      hi = span - 1 - lo;
-    } else if (options.padding !== 'valid') {
-      lo = hi = perAxis(options.padding, 3, 0)[i]!;
-    }
-    before.push(lo);
-    output.push(Math.floor((input[i]! + lo + hi - span) / stride[i]!) + 1);
-  }
+  const { stride, dilation, before, output } = geometry([D, H, W], [KD, KH, KW], options);
   const [OD, OH, OW] = output as [number, number, number];
   const expected = [N, O, OD, OH, OW];
   if (gradOut.shape.join() !== expected.join()) {
@@ -93,7 +70,7 @@ function lift(t: HostTensor, at: number, count: number): HostTensor {
 /** An option given for fewer axes, as the 3-D one: the leading axes get `fill`. */
 function liftOption(v: number | number[] | undefined, count: number, dims: number, fill: number): number | number[] | undefined {
   if (v === undefined) return undefined;
-  return [...Array(count).fill(fill), ...perAxis(v, dims, fill)];
+  return [...Array(count).fill(fill), ...expand(v, dims, fill)];
 }
 
 function liftOptions(options: ConvRefOptions, count: number, dims: number): ConvRefOptions {

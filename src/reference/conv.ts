@@ -10,13 +10,13 @@ export interface ConvRefOptions {
   relu?: boolean;
 }
 
-function expand(v: number | number[] | undefined, n: number, fallback: number): number[] {
+export function expand(v: number | number[] | undefined, n: number, fallback: number): number[] {
   if (v === undefined) return Array(n).fill(fallback);
-  return typeof v === 'number' ? Array(n).fill(v) : v;
+  return typeof v === 'number' ? Array(n).fill(v) : [...v];
 }
 
 /** Padding before each spatial dim, and the output sizes. */
-function geometry(input: number[], kernel: number[], options: ConvRefOptions) {
+export function geometry(input: number[], kernel: number[], options: ConvRefOptions) {
   const n = input.length;
   const stride = expand(options.stride, n, 1);
   const dilation = expand(options.dilation, n, 1);
