@@ -25,6 +25,7 @@ import {
   maxPool2dWithIndicesRef,
 } from '../src/reference/pool.js';
 import { numel, shapeString, type Tensor } from '../src/runtime/tensor.js';
+import { dot, finiteDifferences } from './gradcheck.js';
 import { assertClose, random, reduction, useEngine, type Tolerance } from './helpers.js';
 
 const engine = useEngine();
@@ -54,22 +55,11 @@ function distinct(n: number, seed: number): Float64Array {
 }
 
 /**
- * d(sum(gradOut * f(x)))/dx by central differences, one input cell at a time. `step` is far below
- * the gap between distinct values, so no maximum changes hands.
+ * d(sum(gradOut * f(x)))/dx by central differences. The step is far below the gap between
+ * distinct values, so no maximum changes hands.
  */
-function numericGradient(f: (x: HostTensor) => HostTensor, x: HostTensor, gradOut: ArrayLike<number>, step = 1e-4): Float64Array {
-  const loss = (): number => f(x).data.reduce((sum, y, i) => sum + y * gradOut[i]!, 0);
-  const grad = new Float64Array(x.data.length);
-  for (let i = 0; i < x.data.length; i++) {
-    const keep = x.data[i]!;
-    x.data[i] = keep + step;
-    const up = loss();
-    x.data[i] = keep - step;
-    const down = loss();
-    x.data[i] = keep;
-    grad[i] = (up - down) / (2 * step);
-  }
-  return grad;
+function numericGradient(f: (x: HostTensor) => HostTensor, x: HostTensor, gradOut: ArrayLike<number>): Float64Array {
+  return finiteDifferences(() => dot(f(x).data, gradOut), x.data, 1e-4);
 }
 
 /** Asserts the analytic gradient matches finite differences and is not trivially zero. */
