@@ -21,14 +21,16 @@ export const DEFAULTS = {
 };
 
 export const FASHION_USAGE = `  train [--model cnn|dnn] [--epochs N] [--batch N] [--lr X] [--schedule cosine|constant] [--seed N]
-        [--limit-train N|all] [--limit-test N|all] [--out DIR] [--resume]
+        [--limit-train N|all] [--limit-test N|all] [--out DIR] [--read-every N] [--resume]
                                 train on Fashion-MNIST and evaluate on the test split after each epoch
                                 (default: CNN, ${DEFAULTS.epochs} epoch on the first ${DEFAULTS.limitTrain} training images, tested on
                                 the first ${DEFAULTS.limitTest}, batch ${DEFAULTS.batchSize}, lr annealed to 0 by cosine; the full
                                 run: --epochs 5 --limit-train all --limit-test all);
-                                saves DIR/fashion-<model>.safetensors (+ .optim.safetensors) and .png
+                                saves DIR/fashion-<model>.safetensors (+ .optim.safetensors) and .png;
+                                --read-every: steps between loss readbacks (default ${DEFAULTS.readEvery})
   evaluate --checkpoint FILE [--model cnn|dnn] [--limit-test N|all]
                                 test accuracy, per-class accuracy and confusion matrix of a checkpoint
-  compare [--epochs N] [--batch N] [--lr X] [--schedule cosine|constant] [--seed N] [--limit-train N|all] [--limit-test N|all] [--out DIR]
+  compare [--epochs N] [--batch N] [--lr X] [--schedule cosine|constant] [--seed N] [--limit-train N|all] [--limit-test N|all]
+        [--out DIR] [--read-every N]
                                 train the DNN and the CNN alike and print them side by side
 `;
