@@ -16,6 +16,7 @@ import { encodeSafetensors, type SafeTensor } from '../io/safetensors.js';
 import { readTensors } from '../io/training-checkpoint.js';
 import type { RgbaImage } from '../ops/preprocess.js';
 import { resnet18Module, type ResNet18Module } from '../nn/models/resnet18-module.js';
+import type { HostTensor } from '../nn/models/resnet18.js';
 import { prepareTransfer, trainableParameters, type TransferMode, type Unfreeze } from '../nn/transfer.js';
 import type { Engine } from '../runtime/engine.js';
 import { COLORS, type Rgb, type Series } from './plot.js';
@@ -32,7 +33,6 @@ import {
   weightsFromBytes,
   writePlot,
   type CommandIO,
-  type HostWeights,
   type Validation,
 } from './transfer.js';
 import { DEMO_DEFAULTS } from './transfer-usage.js';
@@ -146,13 +146,13 @@ async function trainWithProgress(
 }
 
 /** The model's state dict as host arrays (one readback) and as torchvision-named safetensors. */
-async function exportWeights(engine: Engine, model: ResNet18Module): Promise<{ weights: HostWeights; bytes: Uint8Array }> {
+async function exportWeights(engine: Engine, model: ResNet18Module): Promise<{ weights: Map<string, HostTensor>; bytes: Uint8Array }> {
   const named = [...model.stateDict()];
   const data = await readTensors(
     engine,
     named.map(([, t]) => t),
   );
-  const weights: HostWeights = new Map(named.map(([name, t], i) => [name, { shape: [...t.shape], data: data[i]! }]));
+  const weights = new Map<string, HostTensor>(named.map(([name, t], i) => [name, { shape: [...t.shape], data: data[i]! }]));
   const tensors = named.map(([name, t], i): [string, SafeTensor] => [name, { dtype: 'F32', shape: [...t.shape], data: data[i]! }]);
   return { weights, bytes: encodeSafetensors(tensors, { format: 'pt', note: 'ResNet18 pretrained by transfer-demo on Fashion-MNIST classes 0-4' }) };
 }
@@ -214,7 +214,7 @@ export async function transferDemo(engine: Engine, s: DemoSettings, io: CommandI
   const paths = { pretrained: join(s.outDir, 'pretrained.safetensors'), curves: join(s.outDir, 'curves.png'), predictions: join(s.outDir, 'predictions.png') };
 
   // 1. Pretraining on classes 0-4 (or weights from an earlier run).
-  let weights: HostWeights;
+  let weights: Map<string, HostTensor>;
   let pretrainAccuracy: number | undefined;
   if (s.pretrained !== null) {
     weights = weightsFromBytes(await readFile(s.pretrained), s.pretrained);

@@ -24,6 +24,7 @@ import {
   type TrainingPosition,
 } from '../io/training-checkpoint.js';
 import { resnet18Module, type ResNet18Module } from '../nn/models/resnet18-module.js';
+import type { HostTensor } from '../nn/models/resnet18.js';
 import { freezeForTransfer, prepareTransfer, resolveTransfer, trainableParameters, TRANSFER_MODES, UNFREEZE_CHOICES, type TransferMode, type Unfreeze } from '../nn/transfer.js';
 import { Adam } from '../optim/adam.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -231,22 +232,20 @@ export function makeOptimizer(kind: OptimizerKind, params: Variable[], lr: numbe
   return kind === 'sgd' ? new SGD(params, { lr, momentum: TRANSFER_DEFAULTS.momentum }) : new Adam(params, { lr });
 }
 
-export type HostWeights = Map<string, { shape: number[]; data: Float32Array }>;
-
 /**
  * The model tensors of a weights file: a torchvision resnet18 state dict in safetensors, or a
  * training checkpoint (its `model.*` tensors).
  */
-export function weightsFromBytes(bytes: Uint8Array, source: string): HostWeights {
+export function weightsFromBytes(bytes: Uint8Array, source: string): Map<string, HostTensor> {
   const contents = decodeSafetensors(bytes, source);
   const tensors = isTrainingCheckpoint(contents.metadata) ? decodeTrainingCheckpoint(bytes, source).model : contents.tensors;
-  const out: HostWeights = new Map();
+  const out = new Map<string, HostTensor>();
   for (const [name, t] of tensors) out.set(name, { shape: t.shape, data: toFloat32(t) });
   return out;
 }
 
 /** ResNet18 with pretrained weights (its fc as many classes as the weights have). */
-export function pretrainedResNet18(engine: Engine, weights: HostWeights, source: string): ResNet18Module {
+export function pretrainedResNet18(engine: Engine, weights: ReadonlyMap<string, HostTensor>, source: string): ResNet18Module {
   const fc = weights.get('fc.weight');
   if (!fc || fc.shape.length !== 2 || fc.shape[1] !== 512) {
     throw new Error(`${source}: not ResNet18 weights (expected an 'fc.weight' of shape [classes, 512], got ${fc ? `[${fc.shape.join(', ')}]` : 'none'})`);

@@ -7,9 +7,8 @@
 import type { Tape } from '../../autograd/tape.js';
 import { constant, parameter, type Variable } from '../../autograd/variable.js';
 import { foldBatchNorm } from '../../graph/fold.js';
-import { decodeSafetensors, toFloat32 } from '../../io/safetensors.js';
 import type { Engine } from '../../runtime/engine.js';
-import type { Shape, Tensor } from '../../runtime/tensor.js';
+import type { Tensor } from '../../runtime/tensor.js';
 import type { ConvOptions } from '../../ops/conv.js';
 import { Rng } from '../init.js';
 import { AdaptiveAvgPool2d, MaxPool2d } from '../layers.js';
@@ -18,7 +17,7 @@ import { Module, type LoadStateDictOptions, type LoadStateDictResult, type State
 import { BatchNorm2d } from '../norm.js';
 import { Sequential } from '../sequential.js';
 import { seededUniform } from './seeded-weights.js';
-import { checkStateDict, resnet18StateShapes, StateDictError, type HostWeights } from './resnet18.js';
+import { checkStateDict, readResNet18Weights, resnet18StateShapes, StateDictError, type HostWeights } from './resnet18.js';
 
 export interface ResNet18ModuleOptions {
   /** Rows of fc (default 1000, ImageNet's classes). */
@@ -373,26 +372,14 @@ export function resnet18Module(engine: Engine, options: ResNet18ModuleOptions = 
   return new ResNet18Module(engine, options);
 }
 
-const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16']);
-
 /**
  * A trainable ResNet18 with the weights of a safetensors file holding torchvision's resnet18
  * state_dict (scripts/export_resnet18.py; numClasses defaults to the rows of its fc.weight).
  * Refuses missing, unexpected, mis-shaped and non-float tensors by name.
  */
 export function loadResNet18Module(engine: Engine, bytes: Uint8Array, options: ResNet18ModuleOptions & { source?: string } = {}): ResNet18Module {
-  const { tensors } = decodeSafetensors(bytes, options.source ?? '');
-  const fc = tensors.get('fc.weight');
-  const numClasses = options.numClasses ?? (fc?.shape.length === 2 ? fc.shape[0]! : 1000);
-  const expected = resnet18StateShapes({ numClasses });
-  checkStateDict('ResNet18', tensors, expected);
-  const notFloat = [...expected.keys()].filter((n) => !FLOAT_DTYPES.has(tensors.get(n)!.dtype));
-  if (notFloat.length > 0) {
-    throw new StateDictError(`ResNet18 state dict: expected floating-point tensors, got ${notFloat.map((n) => `${n} (${tensors.get(n)!.dtype})`).join(', ')}`);
-  }
-  const arrays = new Map<string, { shape: Shape; data: Float32Array }>();
-  for (const name of expected.keys()) arrays.set(name, { shape: tensors.get(name)!.shape, data: toFloat32(tensors.get(name)!) });
+  const { weights, numClasses } = readResNet18Weights(bytes, options);
   const model = new ResNet18Module(engine, { ...options, numClasses, init: false });
-  model.loadWeights(arrays);
+  model.loadWeights(weights);
   return model;
 }

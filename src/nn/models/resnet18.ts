@@ -265,11 +265,12 @@ export function resnet18FromArrays(engine: Engine, weights: HostWeights, options
 const FLOAT_DTYPES: ReadonlySet<Dtype> = new Set(['F64', 'F32', 'F16', 'BF16']);
 
 /**
- * ResNet18 from a safetensors file holding torchvision's resnet18 state_dict (as written by
- * scripts/export_resnet18.py). numClasses defaults to the rows of the file's fc.weight. Refuses a
- * malformed or truncated file, and missing, unexpected, mis-shaped or non-float tensors, by name.
+ * The float32 arrays of a safetensors file holding torchvision's resnet18 state_dict (as written
+ * by scripts/export_resnet18.py), and numClasses (by default the rows of the file's fc.weight).
+ * Refuses a malformed or truncated file, and missing, unexpected, mis-shaped or non-float
+ * tensors, by name.
  */
-export async function loadResNet18(engine: Engine, bytes: Uint8Array, options: ResNet18Options & { source?: string } = {}): Promise<ResNet18> {
+export function readResNet18Weights(bytes: Uint8Array, options: { numClasses?: number; source?: string } = {}): { weights: Map<string, HostTensor>; numClasses: number } {
   const { tensors } = decodeSafetensors(bytes, options.source ?? '');
   const fc = tensors.get('fc.weight');
   const numClasses = options.numClasses ?? (fc?.shape.length === 2 ? fc.shape[0]! : 1000);
@@ -280,6 +281,12 @@ export async function loadResNet18(engine: Engine, bytes: Uint8Array, options: R
     const described = notFloat.map((n) => `${n} (${tensors.get(n)!.dtype})`);
     throw new StateDictError(`ResNet18 state dict: expected floating-point tensors, got ${listed(described)}`);
   }
-  const arrays = new Map([...expected.keys()].map((n) => [n, { shape: tensors.get(n)!.shape, data: toFloat32(tensors.get(n)!) }]));
-  return resnet18FromArrays(engine, arrays, { numClasses });
+  const weights = new Map([...expected.keys()].map((n) => [n, { shape: tensors.get(n)!.shape, data: toFloat32(tensors.get(n)!) }]));
+  return { weights, numClasses };
+}
+
+/** ResNet18 for inference from a safetensors state_dict (readResNet18Weights, then resnet18FromArrays). */
+export async function loadResNet18(engine: Engine, bytes: Uint8Array, options: ResNet18Options & { source?: string } = {}): Promise<ResNet18> {
+  const { weights, numClasses } = readResNet18Weights(bytes, options);
+  return resnet18FromArrays(engine, weights, { numClasses });
 }
