@@ -10,6 +10,7 @@ import { loadResNet18, type ResNet18 } from '../nn/models/resnet18.js';
 import { preprocessImages, type PreprocessOptions } from '../ops/preprocess.js';
 import { Engine } from '../runtime/engine.js';
 import { INFER_USAGE } from './infer-usage.js';
+import { positiveInt } from './options.js';
 
 
 export interface InferSettings {
@@ -36,13 +37,6 @@ export interface ImageResult {
   height: number;
   format: string;
   top: Prediction[];
-}
-
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${value}'`);
-  return n;
 }
 
 export function parseInferArgs(argv: string[]): InferSettings {

@@ -6,6 +6,7 @@ import { runDemo } from './demo.js';
 import { FASHION_USAGE } from './fashion-usage.js';
 import { INFER_USAGE } from './infer-usage.js';
 import { TRANSFER_USAGE } from './transfer-usage.js';
+import { positiveInt } from './options.js';
 
 const USAGE = `usage: webgpu-cnn <command> [options]
 
@@ -13,13 +14,6 @@ commands:
   demo [--batch N] [--runs N]   a small CNN forward pass on the GPU, checked against the CPU reference (default)
   info                          print the WebGPU adapter and its limits
 ${FASHION_USAGE}${INFER_USAGE}${TRANSFER_USAGE}`;
-
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${value}'`);
-  return n;
-}
 
 async function main(argv: string[]): Promise<void> {
   const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'demo';

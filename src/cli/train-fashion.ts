@@ -26,6 +26,7 @@ import {
   type TrainingHistory,
 } from './fashion-trainer.js';
 import { DEFAULTS } from './fashion-usage.js';
+import { choice, positiveInt, positiveIntOrAll, positiveNumber } from './options.js';
 import { COLORS, renderPlot, type Panel, type Series } from './plot.js';
 import { ProgressBar, type ProgressOutput } from './progress.js';
 import { formatComparison, formatReport, matrixAccuracy, pct, type ComparisonEntry, type Evaluation } from './report.js';
@@ -349,33 +350,6 @@ export async function withEngineAndData<T>(io: CommandIO, run: (engine: Engine, 
 
 // ---- command lines ---------------------------------------------------------------------------
 
-function intOption(name: string, value: string | undefined, fallback: number | undefined, allowAll = false): number | undefined {
-  if (value === undefined) return fallback;
-  if (allowAll && value === 'all') return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer${allowAll ? " or 'all'" : ''}, got '${value}'`);
-  return n;
-}
-
-function numberOption(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got '${value}'`);
-  return n;
-}
-
-function scheduleOption(value: string | undefined): LrSchedule {
-  if (value === undefined) return DEFAULTS.schedule;
-  if (!LR_SCHEDULES.includes(value as LrSchedule)) throw new Error(`--schedule must be one of ${LR_SCHEDULES.join(', ')}, got '${value}'`);
-  return value as LrSchedule;
-}
-
-function modelOption(value: string | undefined): ModelKind | undefined {
-  if (value === undefined) return undefined;
-  if (!MODEL_KINDS.includes(value as ModelKind)) throw new Error(`--model must be one of ${MODEL_KINDS.join(', ')}, got '${value}'`);
-  return value as ModelKind;
-}
-
 const TRAIN_OPTIONS = {
   model: { type: 'string' },
   epochs: { type: 'string' },
@@ -395,15 +369,15 @@ export function trainSettings(values: Partial<Record<keyof typeof TRAIN_OPTIONS,
   const seed = str('seed') === undefined ? DEFAULTS.seed : Number(str('seed'));
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be an integer >= 0, got '${str('seed')}'`);
   return {
-    epochs: intOption('epochs', str('epochs'), DEFAULTS.epochs)!,
-    batchSize: intOption('batch', str('batch'), DEFAULTS.batchSize)!,
-    lr: numberOption('lr', str('lr'), DEFAULTS.lr),
-    schedule: scheduleOption(str('schedule')),
+    epochs: positiveInt('epochs', str('epochs'), DEFAULTS.epochs),
+    batchSize: positiveInt('batch', str('batch'), DEFAULTS.batchSize),
+    lr: positiveNumber('lr', str('lr'), DEFAULTS.lr),
+    schedule: choice('schedule', str('schedule'), LR_SCHEDULES) ?? DEFAULTS.schedule,
     seed,
-    limitTrain: intOption('limit-train', str('limit-train'), DEFAULTS.limitTrain, true),
-    limitTest: intOption('limit-test', str('limit-test'), DEFAULTS.limitTest, true),
+    limitTrain: positiveIntOrAll('limit-train', str('limit-train'), DEFAULTS.limitTrain),
+    limitTest: positiveIntOrAll('limit-test', str('limit-test'), DEFAULTS.limitTest),
     outDir: str('out') ?? DEFAULTS.outDir,
-    readEvery: intOption('read-every', str('read-every'), DEFAULTS.readEvery)!,
+    readEvery: positiveInt('read-every', str('read-every'), DEFAULTS.readEvery),
     evalBatchSize: DEFAULTS.evalBatchSize,
   };
 }
@@ -413,8 +387,8 @@ export async function runFashionCommand(command: 'train' | 'evaluate' | 'compare
   if (command === 'evaluate') {
     const { values } = parseArgs({ args, options: { model: { type: 'string' }, checkpoint: { type: 'string' }, 'limit-test': { type: 'string' } } });
     if (!values.checkpoint) throw new Error('evaluate: --checkpoint FILE is required (train writes runs/fashion-cnn.safetensors)');
-    const kind = modelOption(values.model);
-    const limitTest = intOption('limit-test', values['limit-test'], undefined, true);
+    const kind = choice('model', values.model, MODEL_KINDS);
+    const limitTest = positiveIntOrAll('limit-test', values['limit-test'], undefined);
     await withEngineAndData(io, (engine, data) => evaluateCheckpoint(engine, data, values.checkpoint!, kind, { limitTest, evalBatchSize: DEFAULTS.evalBatchSize }, io));
     return;
   }
@@ -424,7 +398,7 @@ export async function runFashionCommand(command: 'train' | 'evaluate' | 'compare
     if (values.model !== undefined || values.resume) throw new Error('compare trains both models from scratch: --model and --resume do not apply');
     await withEngineAndData(io, (engine, data) => compareModels(engine, data, settings, io));
   } else {
-    const kind = modelOption(values.model) ?? 'cnn';
+    const kind = choice('model', values.model, MODEL_KINDS) ?? 'cnn';
     await withEngineAndData(io, (engine, data) => trainFashion(engine, data, kind, settings, io, values.resume ?? false));
   }
 }

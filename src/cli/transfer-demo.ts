@@ -36,6 +36,7 @@ import {
   type Validation,
 } from './transfer.js';
 import { DEMO_DEFAULTS } from './transfer-usage.js';
+import { positiveInt, positiveNumber } from './options.js';
 
 export interface DemoSettings {
   size: number;
@@ -357,20 +358,9 @@ const DEMO_OPTIONS = {
 
 export function parseDemoArgs(args: string[]): DemoSettings {
   const { values: v } = parseArgs({ args, options: DEMO_OPTIONS, strict: true, allowPositionals: false });
-  const int = (name: keyof typeof DEMO_OPTIONS, fallback: number, max = Infinity): number => {
-    const text = v[name];
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n <= 0 || n > max) throw new Error(`--${name} must be a positive integer${max < Infinity ? ` up to ${max}` : ''}, got '${text}'`);
-    return n;
-  };
-  const num = (name: keyof typeof DEMO_OPTIONS, fallback: number): number => {
-    const text = v[name];
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got '${text}'`);
-    return n;
-  };
+  type Name = keyof typeof DEMO_OPTIONS;
+  const int = (name: Name, fallback: number, max = Infinity) => positiveInt(name, v[name] as string | undefined, fallback, max);
+  const num = (name: Name, fallback: number) => positiveNumber(name, v[name] as string | undefined, fallback);
   const unfreeze = v.unfreeze ?? DEMO_DEFAULTS.unfreeze;
   if (!['layer4', 'layer3+', 'all'].includes(unfreeze)) throw new Error(`--unfreeze must be one of layer4, layer3+, all (what fine-tuning trains besides fc), got '${unfreeze}'`);
   const size = int('size', DEMO_DEFAULTS.size);

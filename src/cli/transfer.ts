@@ -37,6 +37,7 @@ import { ProgressBar, type ProgressOutput } from './progress.js';
 import { argmaxRows, confusionMatrix, formatConfusionMatrix, formatPerClass, matrixAccuracy, pct } from './report.js';
 import { smoothSteps } from './train-fashion.js';
 import { TRANSFER_DEFAULTS } from './transfer-usage.js';
+import { choice, positiveInt, positiveNumber } from './options.js';
 
 export interface CommandIO {
   /** Where the progress line goes (stdout: redrawn in place on a terminal). */
@@ -508,26 +509,6 @@ export async function transferTrain(engine: Engine, request: TransferRequest, io
 }
 
 // ---- command line ----------------------------------------------------------------------------
-
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${value}'`);
-  return n;
-}
-
-function positiveNumber(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got '${value}'`);
-  return n;
-}
-
-function choice<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
-  if (value === undefined) return undefined;
-  if (!allowed.includes(value as T)) throw new Error(`--${name} must be one of ${allowed.join(', ')}, got '${value}'`);
-  return value as T;
-}
 
 const TRAIN_OPTIONS = {
   data: { type: 'string' },
