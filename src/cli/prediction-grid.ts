@@ -2,12 +2,10 @@
 // (wrong) with "PREDICTED / TRUE" underneath in the same colour, and a title counting the correct
 // ones. Thumbnails are scaled to fit a square (box-averaged when shrinking, nearest-neighbour
 // when enlarging, so small images stay crisp). Text uses the 5x7 bitmap font (capitals).
-import { deflateSync } from 'node:zlib';
-import { writeFileAtomic } from '../io/atomic-write.js';
-import { encodePng } from '../io/png.js';
 import { IMAGENET_MEAN, IMAGENET_STD, type RgbaImage } from '../ops/preprocess.js';
 import { GLYPH_HEIGHT, GLYPH_WIDTH, textWidth } from './bitmap-font.js';
 import { Canvas, type Rgb } from './plot.js';
+import { writePngAtomic } from './png-file.js';
 
 export interface Prediction {
   /** The image (any size; RGBA bytes). */
@@ -184,6 +182,5 @@ export function imagesFromTensor(
 
 /** Renders the grid and writes it as a PNG, atomically (a reader never sees a partial file). */
 export async function writePredictionGrid(path: string, items: readonly Prediction[], options: PredictionGridOptions): Promise<void> {
-  const png = encodePng(renderPredictionGrid(items, options).toImage(), { deflate: (bytes) => deflateSync(bytes, { level: 9 }) });
-  await writeFileAtomic(path, png);
+  await writePngAtomic(path, renderPredictionGrid(items, options).toImage());
 }

@@ -51,6 +51,13 @@ export interface ProgressOutput {
   isTTY?: boolean;
 }
 
+/** Where a command writes: its progress line and its log lines. */
+export interface CommandIO {
+  /** Where the progress line goes (stdout: redrawn in place on a terminal). */
+  progress: ProgressOutput;
+  log: (line: string) => void;
+}
+
 export interface ProgressOptions {
   /** Without a terminal, print a line every this many steps (and at each epoch's last step). */
   everySteps?: number;

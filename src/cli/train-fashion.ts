@@ -4,12 +4,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { deflateSync } from 'node:zlib';
 import { FASHION_CLASSES, batchCount, firstN, type FashionMnistSplits, type LabelledImages } from '../data/fashion-mnist.js';
 import { loadFashionMnist } from '../data/fashion-mnist-node.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { optimizerStateFromSafetensors, optimizerStateToSafetensors, tensorsFromSafetensors, tensorsToSafetensors } from '../io/checkpoint.js';
-import { encodePng } from '../io/png.js';
 import { decodeSafetensors, type SafetensorsContents } from '../io/safetensors.js';
 import { LR_SCHEDULES, type LrSchedule } from '../optim/schedule.js';
 import { Engine } from '../runtime/engine.js';
@@ -27,8 +25,9 @@ import {
 } from './fashion-trainer.js';
 import { DEFAULTS } from './fashion-usage.js';
 import { choice, positiveInt, positiveIntOrAll, positiveNumber } from './options.js';
-import { COLORS, renderPlot, type Panel, type Series } from './plot.js';
-import { ProgressBar, type ProgressOutput } from './progress.js';
+import { COLORS, type Panel, type Series } from './plot.js';
+import { writePlot } from './png-file.js';
+import { ProgressBar, type CommandIO } from './progress.js';
 import { formatComparison, formatReport, matrixAccuracy, pct, type ComparisonEntry, type Evaluation } from './report.js';
 
 export interface TrainSettings {
@@ -47,11 +46,7 @@ export interface TrainSettings {
   evalBatchSize: number;
 }
 
-export interface CommandIO {
-  /** Where the progress line goes (stdout: redrawn in place on a terminal). */
-  progress: ProgressOutput;
-  log: (line: string) => void;
-}
+export type { CommandIO };
 
 export interface TrainOutcome {
   kind: ModelKind;
@@ -77,8 +72,6 @@ function selectData(data: FashionMnistSplits, s: Pick<TrainSettings, 'limitTrain
     test: s.limitTest === undefined ? data.test : firstN(data.test, s.limitTest),
   };
 }
-
-const deflate = (bytes: Uint8Array): Uint8Array => deflateSync(bytes, { level: 9 });
 
 /**
  * Per-step figures averaged over consecutive groups of steps, so a curve has at most about
@@ -117,9 +110,6 @@ function curvePanels(runs: Array<{ name: string; history: TrainingHistory }>, co
   ];
 }
 
-async function writePlot(path: string, title: string, panels: Panel[]): Promise<void> {
-  await writeFileAtomic(path, encodePng(renderPlot(panels, { title }).toImage(), { deflate }));
-}
 
 /** Reads a model checkpoint file written by `train`. */
 async function readCheckpoint(path: string): Promise<SafetensorsContents> {

@@ -31,12 +31,12 @@ import {
   pretrainedResNet18,
   TransferSession,
   weightsFromBytes,
-  writePlot,
   type CommandIO,
   type Validation,
 } from './transfer.js';
 import { DEMO_DEFAULTS } from './transfer-usage.js';
 import { positiveInt, positiveNumber } from './options.js';
+import { writePlot } from './png-file.js';
 
 export interface DemoSettings {
   size: number;

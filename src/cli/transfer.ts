@@ -6,14 +6,12 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { deflateSync } from 'node:zlib';
 import { Tape } from '../autograd/tape.js';
 import { constant, type Variable } from '../autograd/variable.js';
 import { ImageFolderError, type ImageBatch, type ImageFolderIndex, type ImageFolderLoader, type ImageReader } from '../data/image-folder.js';
 import { openImageFolder } from '../data/image-folder-node.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { readImage } from '../io/image-node.js';
-import { encodePng } from '../io/png.js';
 import { decodeSafetensors, toFloat32 } from '../io/safetensors.js';
 import {
   decodeTrainingCheckpoint,
@@ -31,19 +29,16 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { SGD } from '../optim/sgd.js';
 import { Engine } from '../runtime/engine.js';
 import { crossEntropyOf } from './fashion-trainer.js';
-import { COLORS, renderPlot, type Panel, type Series } from './plot.js';
+import { COLORS, type Panel, type Series } from './plot.js';
+import { writePlot } from './png-file.js';
 import { writePredictionGrid, type Prediction } from './prediction-grid.js';
-import { ProgressBar, type ProgressOutput } from './progress.js';
+import { ProgressBar, type CommandIO } from './progress.js';
 import { argmaxRows, confusionMatrix, formatConfusionMatrix, formatPerClass, matrixAccuracy, pct } from './report.js';
 import { smoothSteps } from './train-fashion.js';
 import { TRANSFER_DEFAULTS } from './transfer-usage.js';
 import { choice, positiveInt, positiveNumber } from './options.js';
 
-export interface CommandIO {
-  /** Where the progress line goes (stdout: redrawn in place on a terminal). */
-  progress: ProgressOutput;
-  log: (line: string) => void;
-}
+export type { CommandIO };
 
 // ---- the training session --------------------------------------------------------------------
 
@@ -268,12 +263,6 @@ export function parameterCounts(model: ResNet18Module): { total: number; trainab
 }
 
 // ---- pictures --------------------------------------------------------------------------------
-
-const deflate = (bytes: Uint8Array): Uint8Array => deflateSync(bytes, { level: 9 });
-
-export async function writePlot(path: string, title: string, panels: Panel[]): Promise<void> {
-  await writeFileAtomic(path, encodePng(renderPlot(panels, { title }).toImage(), { deflate }));
-}
 
 function curvePanels(history: TransferHistory): Panel[] {
   const train = smoothSteps(history.steps);
