@@ -10,13 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransferSession, makeOptimizer } from '../src/cli/transfer.js';
 import { openImageFolder } from '../src/data/image-folder-node.js';
 import { writeFileAtomic } from '../src/io/atomic-write.js';
+import { readTensors } from '../src/io/checkpoint.js';
 import { encodePng } from '../src/io/png.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
 import {
   TRAINING_CHECKPOINT_FORMAT,
   decodeTrainingCheckpoint,
   encodeTrainingCheckpoint,
-  readTensors,
   restoreTrainingCheckpoint,
 } from '../src/io/training-checkpoint.js';
 import { Rng } from '../src/nn/init.js';

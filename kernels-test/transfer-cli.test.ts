@@ -12,7 +12,8 @@ import { writeFileAtomic } from '../src/io/atomic-write.js';
 import { decodeImage } from '../src/io/image-node.js';
 import { PNG_SIGNATURE, encodePng } from '../src/io/png.js';
 import { encodeSafetensors, type SafeTensor } from '../src/io/safetensors.js';
-import { decodeTrainingCheckpoint, readTensors } from '../src/io/training-checkpoint.js';
+import { readTensors } from '../src/io/checkpoint.js';
+import { decodeTrainingCheckpoint } from '../src/io/training-checkpoint.js';
 import { resnet18Module } from '../src/nn/models/resnet18-module.js';
 import { random, useEngine } from './helpers.js';
 

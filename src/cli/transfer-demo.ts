@@ -13,7 +13,7 @@ import { loadFashionMnist } from '../data/fashion-mnist-node.js';
 import { ImageFolderLoader, type ImageFolderIndex, type ImageFolderSample, type ImageReader } from '../data/image-folder.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { encodeSafetensors, type SafeTensor } from '../io/safetensors.js';
-import { readTensors } from '../io/training-checkpoint.js';
+import { readTensors } from '../io/checkpoint.js';
 import type { RgbaImage } from '../ops/preprocess.js';
 import { resnet18Module, type ResNet18Module } from '../nn/models/resnet18-module.js';
 import type { HostTensor } from '../nn/models/resnet18.js';

@@ -9,11 +9,54 @@ import { decodeSafetensors, encodeSafetensors, toFloat32, type SafeTensor, type 
 /** Metadata key holding an optimiser's numeric state as JSON. */
 export const OPTIMIZER_NUMBERS_KEY = 'optimizer_numbers';
 
-/** Reads every tensor back from the GPU and serialises them as F32, with string metadata. */
+/** The most bytes gathered into one readback buffer. */
+const GATHER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads many tensors back with few submissions: consecutive tensors are copied into one
+ * scratch buffer (up to GATHER_BYTES) that is read once, instead of one map per tensor.
+ */
+export async function readTensors(engine: Engine, tensors: readonly Tensor[]): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  let at = 0;
+  while (at < tensors.length) {
+    let end = at;
+    let floats = 0;
+    while (end < tensors.length && (end === at || (floats + tensors[end]!.size) * 4 <= GATHER_BYTES)) floats += tensors[end++]!.size;
+    if (end === at + 1 || floats === 0) {
+      out.push(floats === 0 ? new Float32Array(0) : await tensors[at]!.toArray());
+    } else {
+      const scratch = engine.empty([floats], 'checkpoint.gather');
+      try {
+        let offset = 0;
+        for (let i = at; i < end; i++) {
+          const t = tensors[i]!;
+          if (t.size > 0) engine.copy(t.buffer, scratch.buffer, t.size * 4, 0, offset * 4);
+          offset += t.size;
+        }
+        const all = new Float32Array(await engine.readBuffer(scratch.buffer, floats * 4));
+        offset = 0;
+        for (let i = at; i < end; i++) {
+          out.push(all.slice(offset, offset + tensors[i]!.size));
+          offset += tensors[i]!.size;
+        }
+      } finally {
+        scratch.dispose();
+      }
+    }
+    at = end;
+  }
+  return out;
+}
+
+/** Reads every tensor back from the GPU (readTensors) and serialises them as F32, with string metadata. */
 export async function tensorsToSafetensors(tensors: Iterable<[string, Tensor]>, metadata: Record<string, string> = {}): Promise<Uint8Array> {
-  const entries: Array<[string, SafeTensor]> = [];
-  for (const [name, t] of tensors) entries.push([name, { dtype: 'F32', shape: [...t.shape], data: await t.toArray() }]);
-  return encodeSafetensors(entries, metadata);
+  const named = [...tensors];
+  const data = named.length === 0 ? [] : await readTensors(named[0]![1].engine, named.map(([, t]) => t));
+  return encodeSafetensors(
+    named.map(([name, t], i) => [name, { dtype: 'F32', shape: [...t.shape], data: data[i]! } satisfies SafeTensor]),
+    metadata,
+  );
 }
 
 /** Uploads every tensor of a file as float32 (other dtypes are converted, e.g. PyTorch's I64 num_batches_tracked). */

@@ -15,6 +15,7 @@ import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
 import { SGD } from '../optim/sgd.js';
 import type { Engine } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
+import { readTensors } from './checkpoint.js';
 import { decodeSafetensors, encodeSafetensors, toFloat32, type SafeTensor } from './safetensors.js';
 
 /** The metadata value that marks a training checkpoint (and its layout's version). */
@@ -74,45 +75,6 @@ export function dropoutCounters(model: Module): Record<string, number> {
   return out;
 }
 
-/** The most bytes gathered into one readback buffer. */
-const GATHER_BYTES = 64 * 1024 * 1024;
-
-/**
- * Reads many tensors back with few submissions: consecutive tensors are copied into one
- * scratch buffer (up to GATHER_BYTES) that is read once, instead of one map per tensor.
- */
-export async function readTensors(engine: Engine, tensors: readonly Tensor[]): Promise<Float32Array[]> {
-  const out: Float32Array[] = [];
-  let at = 0;
-  while (at < tensors.length) {
-    let end = at;
-    let floats = 0;
-    while (end < tensors.length && (end === at || (floats + tensors[end]!.size) * 4 <= GATHER_BYTES)) floats += tensors[end++]!.size;
-    if (end === at + 1 || floats === 0) {
-      out.push(floats === 0 ? new Float32Array(0) : await tensors[at]!.toArray());
-    } else {
-      const scratch = engine.empty([floats], 'checkpoint.gather');
-      try {
-        let offset = 0;
-        for (let i = at; i < end; i++) {
-          const t = tensors[i]!;
-          if (t.size > 0) engine.copy(t.buffer, scratch.buffer, t.size * 4, 0, offset * 4);
-          offset += t.size;
-        }
-        const all = new Float32Array(await engine.readBuffer(scratch.buffer, floats * 4));
-        offset = 0;
-        for (let i = at; i < end; i++) {
-          out.push(all.slice(offset, offset + tensors[i]!.size));
-          offset += tensors[i]!.size;
-        }
-      } finally {
-        scratch.dispose();
-      }
-    }
-    at = end;
-  }
-  return out;
-}
 
 /**
  * Serialises the model, the optimiser, the position, the RNG state and `info` into one
