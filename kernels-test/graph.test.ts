@@ -437,8 +437,27 @@ describe('graph executor', () => {
     g.output('y', g.relu(g.input('x')));
     const plan = await compileGraph(e, g, { x: [2, 3] });
     await expect(plan.run({ x: new Float32Array(5) })).rejects.toThrow("plan: input 'x' was compiled for shape [2, 3] (6 values), got 5 values");
-    await expect(plan.run({})).rejects.toThrow("plan: input 'x' [2, 3] needs a Float32Array");
+    await expect(plan.run({})).rejects.toThrow("plan: input 'x' [2, 3] needs a Float32Array or a Tensor");
     await expect(plan.run({ x: new Float32Array(6), z: new Float32Array(1) })).rejects.toThrow("plan: no input named 'z'");
+    const small = e.tensor([1, 2, 3, 4, 5]);
+    await expect(plan.run({ x: small })).rejects.toThrow("plan: input 'x' was compiled for shape [2, 3] (6 values), got 5 values");
+    small.dispose();
+    await expect(plan.run({ x: small })).rejects.toThrow("plan: input 'x' is a tensor of another engine, or disposed");
+    plan.dispose();
+  });
+
+  it('takes a GPU tensor as an input, copied on the GPU', async () => {
+    const e = engine();
+    const g = new Graph();
+    g.output('y', g.relu(g.input('x')));
+    const plan = await compileGraph(e, g, { x: [2, 3] });
+    const values = [-1, 2, -3, 4, -5, 6];
+    const x = e.tensor(values, [2, 3]);
+    expect((await plan.run({ x })).y).toEqual(new Float32Array(values.map((v) => Math.max(v, 0))));
+    // Host and tensor inputs mix across runs of one plan.
+    expect((await plan.run({ x: new Float32Array(6).fill(-1) })).y).toEqual(new Float32Array(6));
+    expect((await plan.run({ x })).y).toEqual(new Float32Array([0, 2, 0, 4, 0, 6]));
+    x.dispose();
     plan.dispose();
   });
 });

@@ -112,14 +112,14 @@ export async function classifyImages(engine: Engine, settings: InferSettings): P
     const preprocess: PreprocessOptions = { size: settings.size, fit: settings.fit };
     for (let first = 0; first < images.length; first += settings.batch) {
       const batch = images.slice(first, first + settings.batch);
+      // Preprocessed on the GPU and classified there: the batch never comes back to the CPU.
       const input = preprocessImages(engine, batch, preprocess);
-      let data: Float32Array;
+      let logits: Float32Array;
       try {
-        data = await input.toArray();
+        logits = await model.classify(input);
       } finally {
         input.dispose();
       }
-      const logits = await model.classify(data, input.shape as [number, number, number, number]);
       const classes = logits.length / batch.length;
       // ImageNet's names only fit a 1000-class head; another fine-tuned head gets class numbers.
       const labels = classes === IMAGENET_CLASSES.length ? IMAGENET_CLASSES : [];

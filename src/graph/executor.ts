@@ -2,7 +2,7 @@
 // The inference rewrite (with the batch norm folding on the GPU) is done once, on the first compile,
 // and shared by every plan; its folded weights belong to the executor.
 import type { Engine } from '../runtime/engine.js';
-import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
+import { shapeString, Tensor, type Shape } from '../runtime/tensor.js';
 import { GraphError, type Graph } from './graph.js';
 import { buildPlan, prepareGraph, type CompileOptions, type CompileParts, type Plan } from './plan.js';
 import { inferShapes, type InputShapes } from './shapes.js';
@@ -80,13 +80,16 @@ export class GraphExecutor {
     return this.parts;
   }
 
-  /** Runs the graph on these inputs (compiling a plan for their shapes if there is none yet). */
-  async run(inputs: Readonly<Record<string, HostInput>>): Promise<Record<string, Float32Array>> {
+  /**
+   * Runs the graph on these inputs, host arrays or GPU tensors (compiling a plan for their shapes if
+   * there is none yet).
+   */
+  async run(inputs: Readonly<Record<string, HostInput | Tensor>>): Promise<Record<string, Float32Array>> {
     const shapes: Record<string, Shape> = {};
-    const data: Record<string, Float32Array> = {};
+    const data: Record<string, Float32Array | Tensor> = {};
     for (const [name, input] of Object.entries(inputs)) {
       shapes[name] = input.shape;
-      data[name] = input.data;
+      data[name] = input instanceof Tensor ? input : input.data;
     }
     const plan = await this.plan(shapes);
     return plan.run(data);

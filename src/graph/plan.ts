@@ -11,7 +11,7 @@ import { interpolate } from '../ops/resize.js';
 import { linear } from '../ops/gemm.js';
 import { softmax } from '../ops/softmax.js';
 import type { Engine, Recording } from '../runtime/engine.js';
-import { shapeString, type Tensor } from '../runtime/tensor.js';
+import { shapeString, Tensor } from '../runtime/tensor.js';
 import { GraphError, inputsOf, type Graph, type GraphNode } from './graph.js';
 import { rewriteForInference, type RewriteCounts } from './rewrite.js';
 import { inferShapes, type InputShapes } from './shapes.js';
@@ -168,10 +168,11 @@ export class Plan {
   }
 
   /**
-   * Writes `inputs` (one Float32Array per graph input, of its compiled shape), runs every dispatch
-   * and returns the outputs by name. Concurrent calls run one after another.
+   * Writes `inputs` (per graph input, of its compiled size: a Float32Array, or a GPU tensor copied
+   * on the GPU, which must stay alive until the run resolves), runs every dispatch and returns the
+   * outputs by name. Concurrent calls run one after another.
    */
-  run(inputs: Readonly<Record<string, Float32Array>>): Promise<Record<string, Float32Array>> {
+  run(inputs: Readonly<Record<string, Float32Array | Tensor>>): Promise<Record<string, Float32Array>> {
     try {
       this.checkInputs(inputs);
     } catch (err) {
@@ -191,26 +192,36 @@ export class Plan {
     if (this.running === 0 && this.disposed) this.free();
   }
 
-  private checkInputs(inputs: Readonly<Record<string, Float32Array>>): void {
+  private checkInputs(inputs: Readonly<Record<string, Float32Array | Tensor>>): void {
     if (this.disposed) throw new GraphError('Plan used after dispose()');
     for (const [name, tensor] of this.captured.inputs) {
       const data = inputs[name];
-      if (!(data instanceof Float32Array)) throw new GraphError(`plan: input '${name}' ${shapeString(tensor.shape)} needs a Float32Array`);
-      if (data.length !== tensor.size) {
-        throw new GraphError(`plan: input '${name}' was compiled for shape ${shapeString(tensor.shape)} (${tensor.size} values), got ${data.length} values`);
+      if (data instanceof Tensor) {
+        if (data.engine !== this.engine || data.isDisposed) throw new GraphError(`plan: input '${name}' is a tensor of another engine, or disposed`);
+      } else if (!(data instanceof Float32Array)) {
+        throw new GraphError(`plan: input '${name}' ${shapeString(tensor.shape)} needs a Float32Array or a Tensor`);
+      }
+      const values = data instanceof Tensor ? data.size : data.length;
+      if (values !== tensor.size) {
+        throw new GraphError(`plan: input '${name}' was compiled for shape ${shapeString(tensor.shape)} (${tensor.size} values), got ${values} values`);
       }
     }
     const unknown = Object.keys(inputs).filter((n) => !this.captured.inputs.has(n));
     if (unknown.length > 0) throw new GraphError(`plan: no input named ${unknown.map((n) => `'${n}'`).join(', ')}`);
   }
 
-  private async runNow(inputs: Readonly<Record<string, Float32Array>>): Promise<Record<string, Float32Array>> {
+  private async runNow(inputs: Readonly<Record<string, Float32Array | Tensor>>): Promise<Record<string, Float32Array>> {
     const { engine } = this;
     // queue.writeBuffer lands before the next submission; safe because the input buffers belong to
-    // this plan alone and its previous run has finished (runs are serialised).
+    // this plan alone and its previous run has finished (runs are serialised). A tensor input is
+    // copied on the GPU, recorded ahead of the replay.
     for (const [name, tensor] of this.captured.inputs) {
       const data = inputs[name]!;
-      if (data.byteLength > 0) engine.device.queue.writeBuffer(tensor.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+      if (data instanceof Tensor) {
+        if (data.size > 0) engine.copy(data.buffer, tensor.buffer, data.size * 4);
+      } else if (data.byteLength > 0) {
+        engine.device.queue.writeBuffer(tensor.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+      }
     }
     engine.replay(this.recording);
     const offsets: Array<[string, number, number]> = [];

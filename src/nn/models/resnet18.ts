@@ -176,12 +176,16 @@ export class ResNet18 {
   }
 
   /**
-   * Logits [N, numClasses] (row-major) for ImageNet-normalised images [N, 3, H, W]. The first call
-   * for a shape compiles its plan; later calls with the same shape reuse it.
+   * Logits [N, numClasses] (row-major) for ImageNet-normalised images [N, 3, H, W]: host values of
+   * that shape, or a GPU tensor (kept on the GPU; keep it alive until this resolves). The first
+   * call for a shape compiles its plan; later calls with the same shape reuse it.
    */
-  async classify(images: Float32Array, shape: readonly [number, number, number, number] | Shape): Promise<Float32Array> {
+  async classify(images: Tensor): Promise<Float32Array>;
+  async classify(images: Float32Array, shape: readonly [number, number, number, number] | Shape): Promise<Float32Array>;
+  async classify(images: Float32Array | Tensor, shape?: Shape): Promise<Float32Array> {
     if (this.disposed) throw new Error('ResNet18 used after dispose()');
-    const out = await this.executor.run({ image: { data: images, shape } });
+    const image = images instanceof Float32Array ? { data: images, shape: shape! } : images;
+    const out = await this.executor.run({ image });
     return out.logits!;
   }
 
