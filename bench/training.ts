@@ -69,7 +69,7 @@ class OurTrainer {
 
   private upload(): { x: Variable; target: Tensor } {
     const n = this.batch.labels.length;
-    return { x: constant(this.engine.tensor(this.batch.images, [n, 1, SIDE, SIDE])), target: this.engine.tensor(this.batch.labels, [n]) };
+    return { x: constant(this.engine.tensor(this.batch.images, [n, 1, SIDE, SIDE])), target: this.engine.tensor(Float32Array.from(this.batch.labels), [n]) };
   }
 
   /** Records one training step (nothing is submitted); returns the loss, which the caller frees. */

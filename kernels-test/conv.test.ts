@@ -113,7 +113,7 @@ describe('conv2d', () => {
     );
     const other = e.tensor(random(1, 1), [1]);
     other.dispose();
-    expect(() => conv2d(x, w4, other)).toThrow('conv2d: a tensor of shape [1] was used after dispose()');
+    expect(() => conv2d(x, w4, other)).toThrow('conv2d: bias [1] was used after dispose()');
   });
 });
 

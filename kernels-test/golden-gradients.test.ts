@@ -9,7 +9,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Tape } from '../src/autograd/tape.js';
+import { Tape, type TapeConvOptions } from '../src/autograd/tape.js';
 import { constant, parameter, type Variable } from '../src/autograd/variable.js';
 import { conv1dBackward, conv3dBackward } from '../src/ops/conv-backward.js';
 import { conv1d, conv3d, type ConvOptions } from '../src/ops/conv.js';
@@ -157,7 +157,7 @@ function options<T>(o: Record<string, unknown>): T {
 }
 
 const TAPE: Record<string, TapeRunner> = {
-  conv2d: (tape, x, o) => ({ out: tape.conv2d(x.leaf('x'), x.leaf('weight'), x.maybeLeaf('bias'), options<ConvOptions>(o)) }),
+  conv2d: (tape, x, o) => ({ out: tape.conv2d(x.leaf('x'), x.leaf('weight'), x.maybeLeaf('bias'), options<TapeConvOptions>(o)) }),
   linear: (tape, x) => ({ out: tape.linear(x.leaf('x'), x.leaf('weight'), x.maybeLeaf('bias')) }),
   maxPool2d: (tape, x, o) => ({ out: tape.maxPool2d(x.leaf('x'), options<MaxPoolOptions>(o)) }),
   avgPool2d: (tape, x, o) => ({ out: tape.avgPool2d(x.leaf('x'), options<AvgPoolOptions>(o)) }),

@@ -4,22 +4,24 @@
 import { OpError, fail } from '../ops/check.js';
 import { addInPlace } from '../ops/elementwise.js';
 import type { Engine } from '../runtime/engine.js';
-import { shapeString, type Tensor } from '../runtime/tensor.js';
-import { Variable, type BackwardRule, type Node } from './variable.js';
+import { isDifferentiable, type AnyTensor, type Checked, type Op, type Operands } from '../ops/registry.js';
+import { Tensor, shapeString } from '../runtime/tensor.js';
+import { Variable, type Node } from './variable.js';
 
 export interface TapeOptions {
   /** false records nothing, as under torch.no_grad() (evaluation); default true. */
   grad?: boolean;
 }
 
-/** How a recorded op goes back; see Node. */
-export interface Recording {
-  backward: BackwardRule;
-  backwardFromOnes?: Node['backwardFromOnes'];
-  saved?: Tensor[];
-}
-
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Frees what a node saved for its backward pass (what a rule took out of `saved` is the rule's). */
+function freeSaved(node: Node): void {
+  for (const [key, t] of Object.entries(node.saved)) {
+    t.dispose();
+    delete node.saved[key];
+  }
+}
 
 /** A gradient waiting to be consumed: a tensor the tape owns, or the implicit ones of the seed. */
 type Pending = Tensor | 'ones';
@@ -45,32 +47,49 @@ export class Recorder {
   }
 
   /**
-   * Checks an op's inputs and says whether the op is recorded: only when gradients are enabled
-   * and some input requires one (a frozen or data-only branch records nothing).
+   * Runs a registered op on variables and records it when gradients are enabled and some
+   * differentiable operand requires one (a frozen or data-only branch records nothing, and the op
+   * then saves nothing for a backward pass). Differentiable operands are Variables; the others
+   * (running statistics, class targets) may be plain tensors.
    */
-  protected begin(op: string, inputs: ReadonlyArray<Variable | undefined>): boolean {
-    if (this.state === 'disposed') fail(op, 'the tape was used after dispose()');
-    for (const v of inputs) {
-      if (!v) continue;
-      if (!(v instanceof Variable)) fail(op, 'expected Variable inputs (wrap tensors with constant() or parameter())');
-      if (v.value.isDisposed) fail(op, `an input of shape ${shapeString(v.value.shape)} was used after dispose()`);
-      if (v.value.engine !== this.engine) fail(op, 'an input belongs to a different engine than the tape');
-      if (v.creator && v.creator.owner !== this) fail(op, 'an input was produced by another tape');
+  apply<O, C extends Checked>(op: Op<O, C>, operands: ReadonlyArray<Variable | AnyTensor | undefined>, options: O): Variable {
+    const name = op.name;
+    if (this.state === 'disposed') fail(name, 'the tape was used after dispose()');
+    const differentiable = op.operands.map(isDifferentiable);
+    const variables = op.operands.map((operand, i) => {
+      const v = operands[i];
+      if (v instanceof Variable) {
+        if (v.value.isDisposed) fail(name, `${operand.name} ${shapeString(v.value.shape)} was used after dispose()`);
+        if (v.value.engine !== this.engine) fail(name, `${operand.name} belongs to a different engine than the tape`);
+        if (v.creator && v.creator.owner !== this) fail(name, `${operand.name} was produced by another tape`);
+        return v;
+      }
+      if (v !== undefined && differentiable[i]) {
+        fail(name, `expected ${operand.name} to be a Variable (wrap tensors with constant() or parameter()), got ${v instanceof Tensor ? `a tensor ${shapeString(v.shape)}` : String(v)}`);
+      }
+      return undefined;
+    });
+    const values = operands.map((v) => (v instanceof Variable ? v.value : v));
+    const wanted = this.gradEnabled && variables.some((v, i) => differentiable[i] && v?.requiresGrad);
+    if (wanted && !op.backward) fail(name, 'the op is not differentiable, but an operand requires a gradient');
+    const { output, saved = {}, checked } = op.apply(values, options, wanted);
+    if (!wanted) {
+      for (const t of Object.values(saved)) t.dispose();
+      const v = new Variable(output);
+      this.created.add(v);
+      return v;
     }
-    return this.gradEnabled && inputs.some((v) => v?.requiresGrad);
-  }
-
-  /** The result of an op that was not recorded (begin() said false). */
-  protected plain(value: Tensor): Variable {
-    const v = new Variable(value);
-    this.created.add(v);
-    return v;
-  }
-
-  /** The result of a recorded op: a non-leaf variable that requires a gradient. */
-  protected record(op: string, inputs: Variable[], value: Tensor, how: Recording): Variable {
-    const node: Node = { op, inputs, backward: how.backward, backwardFromOnes: how.backwardFromOnes, saved: how.saved ?? [], owner: this };
-    const v = new Variable(value, { requiresGrad: true }, node);
+    const args = { inputs: values as Operands, output, saved, options, checked };
+    const node: Node = {
+      op: name,
+      inputs: variables.map((v, i) => (differentiable[i] ? v : undefined)),
+      differentiable,
+      backward: (gradOut, needs) => op.backward!({ ...args, gradOut, needs }),
+      backwardFromOnes: op.backwardFromOnes && ((needs) => op.backwardFromOnes!({ ...args, needs })),
+      saved,
+      owner: this,
+    };
+    const v = new Variable(output, { requiresGrad: true }, node);
     this.nodes.push(node);
     this.outputOf.set(node, v);
     this.created.add(v);
@@ -112,7 +131,7 @@ export class Recorder {
       const node = stack.pop()!;
       if (reachable.has(node)) continue;
       reachable.add(node);
-      for (const input of node.inputs) if (input.creator && input.requiresGrad) stack.push(input.creator);
+      for (const input of node.inputs) if (input?.creator && input.requiresGrad) stack.push(input.creator);
     }
 
     const pending = new Map<Variable, Pending>([[loss, seed]]);
@@ -124,15 +143,26 @@ export class Recorder {
         const g = pending.get(out);
         if (g === undefined) continue;
         pending.delete(out);
-        const needs = node.inputs.map((v) => v.requiresGrad);
+        this.callHooks(out, g);
+        const needs = node.inputs.map((v) => v?.requiresGrad ?? false);
         const grads = this.runRule(node, out, g, needs);
-        for (const t of node.saved) t.dispose();
-        node.saved.length = 0;
+        freeSaved(node);
         node.inputs.forEach((input, i) => this.deliver(node, input, needs[i]!, grads[i], pending));
       }
     } finally {
       // Unconsumed gradients (all of them when a rule throws) are freed.
       for (const g of pending.values()) if (g !== 'ones') g.dispose();
+    }
+  }
+
+  /** Hands a non-leaf's complete gradient to its hooks (retainGrad is one). */
+  private callHooks(v: Variable, g: Pending): void {
+    if (v.gradientHooks.length === 0) return;
+    const grad = g === 'ones' ? this.engine.tensor(new Float32Array(v.value.size).fill(1), v.shape) : g;
+    try {
+      for (const hook of v.gradientHooks) hook(grad);
+    } finally {
+      if (grad !== g) grad.dispose();
     }
   }
 
@@ -154,8 +184,8 @@ export class Recorder {
   }
 
   /** Hands one input's gradient to its producer (pending) or accumulates it into a leaf's .grad. */
-  private deliver(node: Node, input: Variable, needed: boolean, grad: Tensor | undefined, pending: Map<Variable, Pending>): void {
-    if (!needed) {
+  private deliver(node: Node, input: Variable | undefined, needed: boolean, grad: Tensor | undefined, pending: Map<Variable, Pending>): void {
+    if (!needed || !input) {
       grad?.dispose();
       return;
     }
@@ -193,7 +223,7 @@ export class Recorder {
   dispose(): void {
     if (this.state === 'disposed') return;
     this.state = 'disposed';
-    for (const node of this.nodes) for (const t of node.saved) t.dispose();
+    for (const node of this.nodes) freeSaved(node);
     for (const v of this.created) v.dispose();
     this.created.clear();
     this.nodes.length = 0;

@@ -1,3 +1,4 @@
+import { addInPlace, copyOf } from '../ops/elementwise.js';
 import type { Shape, Tensor } from '../runtime/tensor.js';
 
 /**
@@ -12,7 +13,10 @@ export type BackwardRule = (gradOut: Tensor, needs: readonly boolean[]) => Array
 /** One recorded differentiable call: which variables went in, which came out, how to go back. */
 export interface Node {
   readonly op: string;
-  readonly inputs: readonly Variable[];
+  /** Per operand: the variable it came from, or undefined (absent, or a plain tensor that needs no gradient). */
+  readonly inputs: ReadonlyArray<Variable | undefined>;
+  /** Per operand: whether a gradient can flow into it. */
+  readonly differentiable: readonly boolean[];
   readonly backward: BackwardRule;
   /**
    * The same for an implicit gradient of ones (the seed of a backward pass from a scalar), where
@@ -20,10 +24,13 @@ export interface Node {
    */
   readonly backwardFromOnes?: (needs: readonly boolean[]) => Array<Tensor | undefined>;
   /** Tensors kept only for the backward pass (indices, saved statistics), freed once it ran. */
-  readonly saved: Tensor[];
+  readonly saved: Record<string, Tensor>;
   /** The tape that recorded the node. */
   readonly owner: object;
 }
+
+/** Called with a variable's gradient once the backward pass has it complete (borrowed: copy to keep it). */
+export type GradientHook = (grad: Tensor) => void;
 
 export interface VariableOptions {
   requiresGrad?: boolean;
@@ -39,6 +46,7 @@ export class Variable {
   grad: Tensor | undefined;
   name: string | undefined;
   private requires: boolean;
+  private readonly hooks: GradientHook[] = [];
 
   constructor(
     readonly value: Tensor,
@@ -63,6 +71,44 @@ export class Variable {
 
   get isLeaf(): boolean {
     return this.creator === undefined;
+  }
+
+  /**
+   * Calls `hook` with this variable's gradient when a backward pass has computed it (for a
+   * non-leaf: once every op that read it has sent its share). Returns a function that removes it.
+   */
+  registerHook(hook: GradientHook): () => void {
+    if (!this.requires) throw new Error("cannot register a hook on a variable that doesn't require a gradient");
+    if (this.isLeaf) throw new Error('registerHook is for intermediate variables; a leaf accumulates its gradient in .grad');
+    this.hooks.push(hook);
+    return () => {
+      const i = this.hooks.indexOf(hook);
+      if (i >= 0) this.hooks.splice(i, 1);
+    };
+  }
+
+  /**
+   * Keeps this intermediate variable's gradient in `.grad` after a backward pass, as PyTorch's
+   * retain_grad() does (leaves keep theirs anyway). The gradient is a copy the variable owns.
+   */
+  retainGrad(): void {
+    if (this.isLeaf && this.requires) return;
+    if (this.retaining) return;
+    this.retaining = true;
+    this.registerHook((grad) => {
+      if (this.grad) {
+        addInPlace(this.grad, grad);
+      } else {
+        this.grad = copyOf(grad);
+      }
+    });
+  }
+
+  private retaining = false;
+
+  /** The hooks to call with this variable's complete gradient (the Tape calls them). */
+  get gradientHooks(): readonly GradientHook[] {
+    return this.hooks;
   }
 
   get shape(): Shape {

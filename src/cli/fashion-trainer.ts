@@ -19,7 +19,7 @@ export const MODEL_TITLES: Record<ModelKind, string> = { cnn: 'CNN', dnn: 'DNN' 
 
 /** What the trainer needs of a model (src/nn's Module). */
 export interface FashionModel {
-  forward(tape: Tape, x: Variable): Variable;
+  call(tape: Tape, x: Variable): Variable;
   parameters(): Variable[];
   train(): unknown;
   eval(): unknown;
@@ -155,7 +155,7 @@ export class FashionTrainer {
         const target = engine.tensor(batch.targets, [batch.size]);
         const tape = new Tape(engine);
         try {
-          const logits = model.forward(tape, x);
+          const logits = model.call(tape, x);
           const loss = tape.crossEntropy(logits, target);
           optimizer.zeroGrad();
           tape.backward(loss);
@@ -207,7 +207,7 @@ export async function evaluateModel(engine: Engine, model: FashionModel, set: La
       const x = constant(engine.tensor(batch.images, batch.shape));
       const tape = new Tape(engine, { grad: false });
       try {
-        const logits = model.forward(tape, x);
+        const logits = model.call(tape, x);
         engine.copy(logits.value.buffer, all.buffer, batch.size * NUM_CLASSES * 4, 0, offset * NUM_CLASSES * 4);
       } finally {
         tape.dispose();

@@ -134,7 +134,7 @@ export class TransferSession {
     try {
       const tape = new Tape(engine);
       try {
-        const logits = model.forward(tape, constant(batch.input));
+        const logits = model.call(tape, constant(batch.input));
         const loss = tape.crossEntropy(logits, batch.target);
         optimizer.zeroGrad();
         tape.backward(loss);
@@ -190,7 +190,7 @@ export async function evaluate(engine: Engine, model: ResNet18Module, loader: Im
     for await (const batch of loader.batches(0)) {
       const tape = new Tape(engine, { grad: false });
       try {
-        const logits = model.forward(tape, constant(batch.input));
+        const logits = model.call(tape, constant(batch.input));
         // Unshuffled: the batch holds consecutive samples from its first index on.
         engine.copy(logits.value.buffer, all.buffer, batch.labels.length * classes * 4, 0, batch.indices[0]! * classes * 4);
       } finally {

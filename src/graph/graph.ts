@@ -1,59 +1,42 @@
 // The graph IR that models build: named inputs, constants (weights already on the GPU), op nodes
-// carrying the ops' own option objects, and named outputs. Nodes are created in dependency order
-// (a node only refers to nodes built before it), so creation order is a valid execution order.
-import type { ConvOptions } from '../ops/conv-args.js';
-import type { InterpolateOptions } from '../ops/resize.js';
+// { op, inputs, options } of any registered op (src/ops/registry.ts), and named outputs. Nodes are
+// created in dependency order (a node only refers to nodes built before it), so creation order is
+// a valid execution order.
 import type { AvgPoolOptions, MaxPoolOptions } from '../ops/pool.js';
+import type { ConvAttributes } from '../ops/conv-args.js';
+import '../ops/index.js'; // registers every op the graph may name
+import { getOp } from '../ops/registry.js';
+import type { InterpolateOptions } from '../ops/resize.js';
 import { shapeString, Tensor } from '../runtime/tensor.js';
 
 /** conv2d's options in a graph (the residual operand is an input of the node, not an option). */
-export type GraphConvOptions = Omit<ConvOptions, 'residual'>;
+export type GraphConvOptions = ConvAttributes;
 
-/** What a node computes, with the nodes it reads. */
-export type NodeDef =
-  | { op: 'input' }
-  | { op: 'constant'; tensor: Tensor }
-  | { op: 'conv2d'; x: GraphNode; weight: GraphNode; bias?: GraphNode; residual?: GraphNode; options: GraphConvOptions }
-  | { op: 'batchNorm'; x: GraphNode; mean: GraphNode; variance: GraphNode; weight?: GraphNode; bias?: GraphNode; eps: number }
-  | { op: 'relu'; x: GraphNode }
-  | { op: 'add'; a: GraphNode; b: GraphNode; relu: boolean }
-  | { op: 'maxPool2d'; x: GraphNode; options: MaxPoolOptions }
-  | { op: 'avgPool2d'; x: GraphNode; options: AvgPoolOptions }
-  | { op: 'adaptiveAvgPool2d'; x: GraphNode; outputSize: number | [number, number] }
-  | { op: 'flatten'; x: GraphNode; startDim: number; endDim: number }
-  | { op: 'linear'; x: GraphNode; weight: GraphNode; bias?: GraphNode; relu: boolean }
-  | { op: 'softmax'; x: GraphNode; dim: number }
-  | { op: 'interpolate'; x: GraphNode; options: InterpolateOptions };
+/** Names that are not registered ops: the graph's own leaves. */
+export type LeafOp = 'input' | 'constant';
 
-export type OpName = NodeDef['op'];
-
-/** A node: its definition plus an id (its place in the graph) and a name used in errors. */
-export type GraphNode = NodeDef & { readonly id: number; readonly name: string };
-
-/** The nodes a node reads, in a fixed order. */
-export function inputsOf(node: NodeDef): GraphNode[] {
-  const all: Array<GraphNode | undefined> = [];
-  switch (node.op) {
-    case 'input':
-    case 'constant':
-      break;
-    case 'conv2d':
-      all.push(node.x, node.weight, node.bias, node.residual);
-      break;
-    case 'batchNorm':
-      all.push(node.x, node.mean, node.variance, node.weight, node.bias);
-      break;
-    case 'add':
-      all.push(node.a, node.b);
-      break;
-    case 'linear':
-      all.push(node.x, node.weight, node.bias);
-      break;
-    default:
-      all.push(node.x);
-  }
-  return all.filter((n): n is GraphNode => n !== undefined);
+/** A node: what it computes (an op over the nodes it reads, with options), its id and a name used in errors. */
+export interface GraphNode {
+  readonly id: number;
+  readonly name: string;
+  /** A registered op's name, or 'input' / 'constant'. */
+  readonly op: string;
+  /** Per operand of the op: the node it reads, or undefined for an absent optional operand. */
+  readonly inputs: ReadonlyArray<GraphNode | undefined>;
+  readonly options: Readonly<Record<string, unknown>>;
+  /** A constant's tensor. */
+  readonly tensor?: Tensor;
 }
+
+/** A node before it joins a graph. */
+export type NodeDef = Omit<GraphNode, 'id' | 'name'>;
+
+/** The nodes a node reads, in operand order, absent operands left out. */
+export function inputsOf(node: NodeDef): GraphNode[] {
+  return node.inputs.filter((n): n is GraphNode => n !== undefined);
+}
+
+export const isLeaf = (node: NodeDef): boolean => node.op === 'input' || node.op === 'constant';
 
 export class GraphError extends Error {
   constructor(message: string) {
@@ -94,58 +77,67 @@ export class Graph {
   input(name: string): GraphNode {
     if (this.list.some((n) => n.op === 'input' && n.name === name)) throw new GraphError(`graph: there is already an input named '${name}'`);
     if (this.names.has(name)) throw new GraphError(`graph: input name '${name}' is already used by another node`);
-    return this.addNode({ op: 'input' }, name);
+    return this.addNode({ op: 'input', inputs: [], options: {} }, name);
   }
 
   constant(name: string, tensor: Tensor): GraphNode {
     if (!(tensor instanceof Tensor)) throw new GraphError(`graph: constant '${name}' must be a Tensor`);
     if (tensor.isDisposed) throw new GraphError(`graph: constant '${name}' ${shapeString(tensor.shape)} was disposed`);
-    return this.addNode({ op: 'constant', tensor }, name);
+    return this.addNode({ op: 'constant', inputs: [], options: {}, tensor }, name);
+  }
+
+  /**
+   * A node of any registered op: its operands in the op's order (undefined for absent optional
+   * ones) and its options, as the op's function takes them.
+   */
+  node(op: string, inputs: ReadonlyArray<GraphNode | undefined>, options: object = {}, name?: string): GraphNode {
+    return this.addNode({ op, inputs, options: { ...options } }, name);
   }
 
   conv2d(x: GraphNode, weight: GraphNode, bias?: GraphNode, options: GraphConvOptions = {}, name?: string): GraphNode {
-    return this.addNode({ op: 'conv2d', x, weight, bias, options: { ...options } }, name ?? this.derivedName('conv2d', weight));
+    return this.node('conv2d', [x, weight, bias], options, name ?? this.derivedName('conv2d', weight));
   }
 
   /** Inference batch norm with running statistics (torch's eval mode); weight and bias are optional. */
   batchNorm(x: GraphNode, mean: GraphNode, variance: GraphNode, weight?: GraphNode, bias?: GraphNode, options: { eps?: number } = {}, name?: string): GraphNode {
-    return this.addNode({ op: 'batchNorm', x, mean, variance, weight, bias, eps: options.eps ?? 1e-5 }, name ?? this.derivedName('batchNorm', mean));
+    const attributes = { training: false, eps: options.eps ?? 1e-5 };
+    return this.node('batchNorm', [x, mean, variance, weight, bias], attributes, name ?? this.derivedName('batchNorm', mean));
   }
 
   relu(x: GraphNode, name?: string): GraphNode {
-    return this.addNode({ op: 'relu', x }, name);
+    return this.node('relu', [x], {}, name);
   }
 
   add(a: GraphNode, b: GraphNode, name?: string): GraphNode {
-    return this.addNode({ op: 'add', a, b, relu: false }, name);
+    return this.node('add', [a, b], {}, name);
   }
 
   maxPool2d(x: GraphNode, options: MaxPoolOptions, name?: string): GraphNode {
-    return this.addNode({ op: 'maxPool2d', x, options: { ...options } }, name);
+    return this.node('maxPool2d', [x], options, name);
   }
 
   avgPool2d(x: GraphNode, options: AvgPoolOptions, name?: string): GraphNode {
-    return this.addNode({ op: 'avgPool2d', x, options: { ...options } }, name);
+    return this.node('avgPool2d', [x], options, name);
   }
 
   adaptiveAvgPool2d(x: GraphNode, outputSize: number | [number, number], name?: string): GraphNode {
-    return this.addNode({ op: 'adaptiveAvgPool2d', x, outputSize }, name);
+    return this.node('adaptiveAvgPool2d', [x], { outputSize }, name);
   }
 
   flatten(x: GraphNode, startDim = 0, endDim = -1, name?: string): GraphNode {
-    return this.addNode({ op: 'flatten', x, startDim, endDim }, name);
+    return this.node('flatten', [x], { startDim, endDim }, name);
   }
 
   linear(x: GraphNode, weight: GraphNode, bias?: GraphNode, name?: string): GraphNode {
-    return this.addNode({ op: 'linear', x, weight, bias, relu: false }, name ?? this.derivedName('linear', weight));
+    return this.node('linear', [x, weight, bias], {}, name ?? this.derivedName('linear', weight));
   }
 
   softmax(x: GraphNode, dim: number, name?: string): GraphNode {
-    return this.addNode({ op: 'softmax', x, dim }, name);
+    return this.node('softmax', [x], { dim }, name);
   }
 
   interpolate(x: GraphNode, options: InterpolateOptions, name?: string): GraphNode {
-    return this.addNode({ op: 'interpolate', x, options: { ...options } }, name);
+    return this.node('interpolate', [x], options, name);
   }
 
   output(name: string, node: GraphNode): void {
@@ -160,9 +152,10 @@ export class Graph {
    */
   addNode(def: NodeDef, name?: string): GraphNode {
     const base = name ?? `${def.op}_${this.list.length}`;
+    if (!isLeaf(def)) checkArity(def, base);
     for (const input of inputsOf(def)) this.expectOwn(input, `node '${base}' (${def.op})`);
     const unique = this.uniqueName(base);
-    const node = { ...def, id: this.list.length, name: unique } as GraphNode;
+    const node: GraphNode = { ...def, id: this.list.length, name: unique };
     this.list.push(node);
     this.names.add(unique);
     return node;
@@ -175,7 +168,7 @@ export class Graph {
     return `${base}_${i}`;
   }
 
-  private derivedName(op: OpName, param: GraphNode): string {
+  private derivedName(op: string, param: GraphNode): string {
     return param.op === 'constant' ? ownerOf(param.name) : `${op}_${this.list.length}`;
   }
 
@@ -184,4 +177,20 @@ export class Graph {
       throw new GraphError(`graph: ${where} refers to a node that is not part of this graph`);
     }
   }
+}
+
+/** A node reads what its op declares: no more operands than it has, each required one present. */
+function checkArity(def: NodeDef, name: string): void {
+  let operands;
+  try {
+    operands = getOp(def.op).operands;
+  } catch (err) {
+    throw new GraphError(`graph: node '${name}': ${(err as Error).message}`);
+  }
+  if (def.inputs.length > operands.length) {
+    throw new GraphError(`graph: node '${name}' (${def.op}) has ${def.inputs.length} operands, the op takes ${operands.length} (${operands.map((o) => o.name).join(', ')})`);
+  }
+  operands.forEach((operand, i) => {
+    if (!operand.optional && def.inputs[i] === undefined) throw new GraphError(`graph: node '${name}' (${def.op}) needs its ${operand.name} operand`);
+  });
 }

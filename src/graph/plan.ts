@@ -3,16 +3,10 @@
 // buffers reused by liveness (each intermediate is disposed right after its last reader, so later
 // ops of the capture take its buffer). A run writes the inputs, replays the recording and reads the
 // outputs back in one submission, allocating nothing.
-import { adaptiveAvgPool2d, avgPool2d, maxPool2d } from '../ops/pool.js';
-import { add, relu } from '../ops/elementwise.js';
-import { batchNorm } from '../ops/norm.js';
-import { conv2d } from '../ops/conv.js';
-import { interpolate } from '../ops/resize.js';
-import { linear } from '../ops/gemm.js';
-import { softmax } from '../ops/softmax.js';
+import { getOp } from '../ops/registry.js';
 import type { Engine, Recording } from '../runtime/engine.js';
 import { shapeString, Tensor } from '../runtime/tensor.js';
-import { GraphError, inputsOf, type Graph, type GraphNode } from './graph.js';
+import { GraphError, inputsOf, isLeaf, type Graph, type GraphNode } from './graph.js';
 import { rewriteForInference, type RewriteCounts } from './rewrite.js';
 import { inferShapes, type InputShapes } from './shapes.js';
 
@@ -23,34 +17,8 @@ export interface CompileOptions {
 
 /** Runs one node's op on the tensors of the nodes it reads. */
 function execute(node: GraphNode, t: (n: GraphNode) => Tensor): Tensor {
-  const opt = (n: GraphNode | undefined) => (n ? t(n) : undefined);
-  switch (node.op) {
-    case 'input':
-    case 'constant':
-      throw new Error(`graph: ${node.op} '${node.name}' is not computed`);
-    case 'conv2d':
-      return conv2d(t(node.x), t(node.weight), opt(node.bias), { ...node.options, residual: opt(node.residual) });
-    case 'batchNorm':
-      return batchNorm(t(node.x), t(node.mean), t(node.variance), opt(node.weight), opt(node.bias), { training: false, eps: node.eps });
-    case 'relu':
-      return relu(t(node.x));
-    case 'add':
-      return add(t(node.a), t(node.b), { relu: node.relu });
-    case 'maxPool2d':
-      return maxPool2d(t(node.x), node.options);
-    case 'avgPool2d':
-      return avgPool2d(t(node.x), node.options);
-    case 'adaptiveAvgPool2d':
-      return adaptiveAvgPool2d(t(node.x), node.outputSize);
-    case 'flatten':
-      return t(node.x).flatten(node.startDim, node.endDim);
-    case 'linear':
-      return linear(t(node.x), t(node.weight), opt(node.bias), { relu: node.relu });
-    case 'softmax':
-      return softmax(t(node.x), node.dim);
-    case 'interpolate':
-      return interpolate(t(node.x), node.options);
-  }
+  if (isLeaf(node)) throw new Error(`graph: ${node.op} '${node.name}' is not computed`);
+  return getOp(node.op).run(node.inputs.map((n) => n && t(n)), node.options);
 }
 
 /** The nodes the outputs depend on, in graph order (dead nodes are left out). */
@@ -94,7 +62,7 @@ function captureGraph(engine: Engine, graph: Graph, inputShapes: InputShapes): {
         return;
       }
       if (node.op === 'constant') {
-        tensors.set(node, node.tensor);
+        tensors.set(node, node.tensor!);
         return;
       }
       let result: Tensor;
@@ -105,7 +73,7 @@ function captureGraph(engine: Engine, graph: Graph, inputShapes: InputShapes): {
       }
       tensors.set(node, result);
       for (const input of new Set(inputsOf(node))) {
-        const intermediate = input.op !== 'input' && input.op !== 'constant' && !kept.has(input);
+        const intermediate = !isLeaf(input) && !kept.has(input);
         if (intermediate && lastRead.get(input) === i) tensors.get(input)!.dispose();
       }
     });

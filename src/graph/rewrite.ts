@@ -1,19 +1,22 @@
-// Inference rewrites. A convolution followed by batch norm, a residual add and a ReLU
-//   conv -> [batchNorm] -> [add(., skip)] -> [relu]
-// becomes one conv2d node: the batch norm folded into its weight and bias (on the GPU, once), the
-// skip tensor added and the ReLU applied in the GEMM's epilogue. An add or linear followed by a
-// ReLU takes the ReLU too. A node is only absorbed when its result has no other reader and is not
-// a graph output, so the rewritten graph computes exactly the same outputs.
+// Inference rewrites, derived from the ops' declared graph traits (src/ops/registry.ts). A node
+// whose op can absorb what follows it takes, in this order,
+//   node -> [batchNorm] -> [add(., skip)] -> [relu]
+// the batch norm folded into its weight and bias (foldsBatchNorm: on the GPU, once), the skip
+// tensor as its residual operand (residualOperand) and the ReLU in its epilogue (reluOption). So
+// conv -> bn -> add -> relu becomes one convolution, linear -> relu one linear, add -> relu one
+// add. A node is only absorbed when its result has no other reader and is not a graph output, so
+// the rewritten graph computes exactly the same outputs.
+import { getOp, type GraphTraits } from '../ops/registry.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { foldBatchNorm } from './fold.js';
 import { Graph, inputsOf, type GraphNode, type NodeDef } from './graph.js';
 
 export interface RewriteCounts {
-  /** Batch norms folded into the convolution before them. */
+  /** Batch norms folded into the op before them. */
   foldedBatchNorms: number;
-  /** Residual adds done in a convolution's epilogue. */
+  /** Residual adds done in an op's epilogue. */
   fusedAdds: number;
-  /** ReLUs done in the epilogue of the op before them (conv, add or linear). */
+  /** ReLUs done in the epilogue of the op before them. */
   fusedRelus: number;
 }
 
@@ -31,15 +34,18 @@ function readersOf(graph: Graph): GraphNode[][] {
   return readers;
 }
 
-/** A conv2d with what it absorbs after it; `last` is the node whose place the fused conv takes. */
-interface ConvChain {
-  conv: Extract<GraphNode, { op: 'conv2d' }>;
-  batchNorm?: Extract<GraphNode, { op: 'batchNorm' }>;
+/** A node with what it absorbs after it; `last` is the node whose place the fused node takes. */
+interface Chain {
+  head: GraphNode;
+  traits: GraphTraits;
+  batchNorm?: GraphNode;
   skip?: GraphNode;
   relu: boolean;
   last: GraphNode;
-  absorbed: GraphNode[];
 }
+
+const traitsOf = (node: GraphNode): GraphTraits | undefined => (node.op === 'input' || node.op === 'constant' ? undefined : getOp(node.op).graph);
+const isConstant = (n: GraphNode | undefined) => n === undefined || n.op === 'constant';
 
 /**
  * Rewrites `graph` for inference. Folding records the fold kernel on the weights' engine (like
@@ -54,53 +60,50 @@ export function rewriteForInference(graph: Graph): RewrittenGraph {
     const r = readers[n.id]!;
     return r.length === 1 && !outputs.has(n) ? r[0] : undefined;
   };
-  const isConstant = (n: GraphNode | undefined) => n === undefined || n.op === 'constant';
 
   // Find the chains first (on the original graph), then rebuild in order. A node joins at most
   // one chain: of two convolutions meeting at an add, the first in order takes it and the other
   // chain stops before it (its result is then the skip).
-  const chainEndingAt = new Map<GraphNode, ConvChain>();
+  const chainEndingAt = new Map<GraphNode, Chain>();
   const absorbed = new Set<GraphNode>();
-  const reluAfter = new Set<GraphNode>(); // add / linear nodes that take the ReLU after them
   const free = (n: GraphNode | undefined) => (n && !absorbed.has(n) && !chainEndingAt.has(n) ? n : undefined);
   for (const node of graph.nodes) {
-    if (node.op !== 'conv2d' || node.residual || node.options.relu) continue;
-    const chain: ConvChain = { conv: node, relu: false, last: node, absorbed: [] };
+    const traits = traitsOf(node);
+    if (!traits || !free(node)) continue;
+    const { reluOption, residualOperand, foldsBatchNorm } = traits;
+    if ((reluOption && node.options[reluOption]) || (residualOperand !== undefined && node.inputs[residualOperand])) continue;
+    const chain: Chain = { head: node, traits, relu: false, last: node };
+    const members: GraphNode[] = [];
+    const extend = (next: GraphNode) => {
+      members.push(chain.last);
+      chain.last = next;
+    };
     let next = free(soleReader(node));
     if (
+      foldsBatchNorm &&
       next?.op === 'batchNorm' &&
-      next.x === node &&
-      isConstant(node.weight) &&
-      isConstant(node.bias) &&
-      [next.mean, next.variance, next.weight, next.bias].every(isConstant)
+      next.options.training === false &&
+      next.inputs[0] === node &&
+      isConstant(node.inputs[foldsBatchNorm.weight]) &&
+      isConstant(node.inputs[foldsBatchNorm.bias]) &&
+      next.inputs.slice(1).every(isConstant)
     ) {
       chain.batchNorm = next;
-      chain.absorbed.push(chain.last);
-      chain.last = next;
+      extend(next);
       next = free(soleReader(next));
     }
-    if (next?.op === 'add' && !next.relu && next.a !== next.b) {
-      chain.skip = next.a === chain.last ? next.b : next.a;
-      chain.absorbed.push(chain.last);
-      chain.last = next;
+    if (residualOperand !== undefined && next?.op === 'add' && !next.options.relu && next.inputs[0] !== next.inputs[1]) {
+      chain.skip = next.inputs[0] === chain.last ? next.inputs[1] : next.inputs[0];
+      extend(next);
       next = free(soleReader(next));
     }
-    if (next?.op === 'relu') {
+    if (reluOption && next?.op === 'relu') {
       chain.relu = true;
-      chain.absorbed.push(chain.last);
-      chain.last = next;
+      extend(next);
     }
     if (chain.last === node) continue;
-    for (const n of chain.absorbed) absorbed.add(n);
+    for (const n of members) absorbed.add(n);
     chainEndingAt.set(chain.last, chain);
-  }
-  for (const node of graph.nodes) {
-    if ((node.op === 'add' || node.op === 'linear') && !node.relu && free(node)) {
-      if (free(soleReader(node))?.op === 'relu') {
-        reluAfter.add(node);
-        absorbed.add(node);
-      }
-    }
   }
 
   const counts: RewriteCounts = { foldedBatchNorms: 0, fusedAdds: 0, fusedRelus: 0 };
@@ -108,29 +111,10 @@ export function rewriteForInference(graph: Graph): RewrittenGraph {
   const out = new Graph();
   const mapped: GraphNode[] = [];
   const map = (n: GraphNode): GraphNode => mapped[n.id]!;
-  const mapOpt = (n: GraphNode | undefined) => (n ? map(n) : undefined);
-  const fusedRelu = new Map<GraphNode, GraphNode>(); // relu node -> the add / linear that absorbed it
   for (const node of graph.nodes) {
     const chain = chainEndingAt.get(node);
-    if (chain) {
-      mapped[node.id] = emitChain(out, chain, map, counts, owned);
-      continue;
-    }
-    if (absorbed.has(node)) {
-      if (reluAfter.has(node)) fusedRelu.set(soleReader(node)!, node);
-      continue; // emitted with the node that absorbs it
-    }
-    const before = node.op === 'relu' ? fusedRelu.get(node) : undefined;
-    if (before && (before.op === 'add' || before.op === 'linear')) {
-      counts.fusedRelus += 1;
-      const def: NodeDef =
-        before.op === 'add'
-          ? { op: 'add', a: map(before.a), b: map(before.b), relu: true }
-          : { op: 'linear', x: map(before.x), weight: map(before.weight), bias: mapOpt(before.bias), relu: true };
-      mapped[node.id] = out.addNode(def, before.name);
-      continue;
-    }
-    mapped[node.id] = out.addNode(remap(node, map), node.name);
+    if (chain) mapped[node.id] = emitChain(out, chain, map, counts, owned);
+    else if (!absorbed.has(node)) mapped[node.id] = out.addNode(remap(node, map), node.name);
   }
   for (const [name, node] of graph.outputs) out.output(name, map(node));
   return { graph: out, counts, owned };
@@ -139,46 +123,37 @@ export function rewriteForInference(graph: Graph): RewrittenGraph {
 /** The same node reading the rewritten graph's nodes. */
 function remap(node: GraphNode, map: (n: GraphNode) => GraphNode): NodeDef {
   const { id: _id, name: _name, ...def } = node;
-  const copy: Record<string, unknown> = { ...def };
-  for (const [key, value] of Object.entries(def)) {
-    if (typeof value === 'object' && value !== null && 'id' in value && 'op' in value) copy[key] = map(value as GraphNode);
-  }
-  return copy as NodeDef;
+  return { ...def, inputs: node.inputs.map((n) => n && map(n)) };
 }
 
-function emitChain(
-  out: Graph,
-  chain: ConvChain,
-  map: (n: GraphNode) => GraphNode,
-  counts: RewriteCounts,
-  owned: Tensor[],
-): GraphNode {
-  const { conv, batchNorm: bn } = chain;
-  let weight = map(conv.weight);
-  let bias = conv.bias && map(conv.bias);
-  if (bn) {
-    const constant = (n: GraphNode | undefined): Tensor | undefined => (n && n.op === 'constant' ? n.tensor : undefined);
-    const folded = foldBatchNorm(constant(conv.weight)!, constant(conv.bias), {
-      mean: constant(bn.mean)!,
-      variance: constant(bn.variance)!,
-      weight: constant(bn.weight),
-      bias: constant(bn.bias),
-      eps: bn.eps,
+function emitChain(out: Graph, chain: Chain, map: (n: GraphNode) => GraphNode, counts: RewriteCounts, owned: Tensor[]): GraphNode {
+  const { head, traits, batchNorm: bn } = chain;
+  const inputs = head.inputs.map((n) => n && map(n));
+  if (bn && traits.foldsBatchNorm) {
+    const { weight, bias } = traits.foldsBatchNorm;
+    const constant = (n: GraphNode | undefined): Tensor | undefined => n?.tensor;
+    const [, mean, variance, gamma, beta] = bn.inputs;
+    const folded = foldBatchNorm(constant(head.inputs[weight])!, constant(head.inputs[bias]), {
+      mean: constant(mean)!,
+      variance: constant(variance)!,
+      weight: constant(gamma),
+      bias: constant(beta),
+      eps: bn.options.eps as number,
     });
     owned.push(folded.weight, folded.bias);
-    weight = out.constant(`${conv.name}.weight (${bn.name} folded)`, folded.weight);
-    bias = out.constant(`${conv.name}.bias (${bn.name} folded)`, folded.bias);
+    inputs[weight] = out.constant(`${head.name}.weight (${bn.name} folded)`, folded.weight);
+    inputs[bias] = out.constant(`${head.name}.bias (${bn.name} folded)`, folded.bias);
     counts.foldedBatchNorms += 1;
   }
-  if (chain.skip) counts.fusedAdds += 1;
-  if (chain.relu) counts.fusedRelus += 1;
-  const def: NodeDef = {
-    op: 'conv2d',
-    x: map(conv.x),
-    weight,
-    bias,
-    residual: chain.skip && map(chain.skip),
-    options: { ...conv.options, relu: chain.relu },
-  };
-  return out.addNode(def, conv.name);
+  if (chain.skip && traits.residualOperand !== undefined) {
+    while (inputs.length <= traits.residualOperand) inputs.push(undefined);
+    inputs[traits.residualOperand] = map(chain.skip);
+    counts.fusedAdds += 1;
+  }
+  const options = { ...head.options };
+  if (chain.relu && traits.reluOption) {
+    options[traits.reluOption] = true;
+    counts.fusedRelus += 1;
+  }
+  return out.addNode({ op: head.op, inputs, options }, head.name);
 }

@@ -1,15 +1,9 @@
 // Shape inference: every node's output shape from the graph's input shapes, computed by the ops'
-// own shape rules (the functions the ops themselves check their arguments with), so a bad graph
+// own checks (the functions the ops check their arguments with when they run), so a bad graph
 // fails with the op's message, prefixed with the node that raised it.
-import { convProblem } from '../ops/conv-args.js';
-import { expectSameShape } from '../ops/check.js';
-import { linearShape } from '../ops/gemm.js';
-import { checkBatchNormShapes } from '../ops/norm.js';
-import { adaptiveAvgPool2dShape, avgPool2dShape, maxPool2dShape } from '../ops/pool.js';
-import { interpolateShape } from '../ops/resize.js';
-import { resolveDim } from '../ops/softmax.js';
-import { flattenShape, shapeString, type Shape } from '../runtime/tensor.js';
-import { GraphError, inputsOf, type Graph, type GraphNode } from './graph.js';
+import { getOp } from '../ops/registry.js';
+import { shapeString, type Shape } from '../runtime/tensor.js';
+import { GraphError, inputsOf, isLeaf, type Graph, type GraphNode } from './graph.js';
 
 /** Shapes of the graph's inputs, by input name. */
 export type InputShapes = Readonly<Record<string, Shape>>;
@@ -34,47 +28,11 @@ export function checkInputShapes(graph: Graph, shapes: InputShapes): void {
   }
 }
 
-/** The output shape of one node given the shapes of the nodes it reads. */
+/** The output shape of one node given the shapes of the nodes it reads: its op's own check. */
 function nodeShape(node: GraphNode, shapeOf: (n: GraphNode) => readonly number[], inputShapes: InputShapes): readonly number[] {
-  const s = (n: GraphNode | undefined) => (n ? shapeOf(n) : undefined);
-  const shaped = (n: GraphNode | undefined) => (n ? { shape: shapeOf(n) } : undefined);
-  switch (node.op) {
-    case 'input':
-      return [...inputShapes[node.name]!];
-    case 'constant':
-      return node.tensor.shape;
-    case 'conv2d': {
-      const options = { ...node.options, residual: undefined };
-      const outShape = convProblem('conv2d', 2, shapeOf(node.x), shapeOf(node.weight), s(node.bias), options).outShape;
-      if (node.residual) expectSameShape('conv2d (residual)', { shape: outShape }, shaped(node.residual)!);
-      return outShape;
-    }
-    case 'batchNorm': {
-      const operands = { runningMean: shaped(node.mean), runningVar: shaped(node.variance), weight: shaped(node.weight), bias: shaped(node.bias) };
-      checkBatchNormShapes('batchNorm', shapeOf(node.x), operands, { training: false, eps: node.eps });
-      return shapeOf(node.x);
-    }
-    case 'relu':
-      return shapeOf(node.x);
-    case 'add':
-      expectSameShape('add', { shape: shapeOf(node.a) }, { shape: shapeOf(node.b) });
-      return shapeOf(node.a);
-    case 'maxPool2d':
-      return maxPool2dShape(shapeOf(node.x), node.options);
-    case 'avgPool2d':
-      return avgPool2dShape(shapeOf(node.x), node.options);
-    case 'adaptiveAvgPool2d':
-      return adaptiveAvgPool2dShape(shapeOf(node.x), node.outputSize);
-    case 'flatten':
-      return flattenShape(shapeOf(node.x), node.startDim, node.endDim);
-    case 'linear':
-      return linearShape(shapeOf(node.x), shapeOf(node.weight), s(node.bias));
-    case 'softmax':
-      resolveDim('softmax', node.dim, shapeOf(node.x).length);
-      return shapeOf(node.x);
-    case 'interpolate':
-      return interpolateShape(shapeOf(node.x), node.options);
-  }
+  if (node.op === 'input') return [...inputShapes[node.name]!];
+  if (node.op === 'constant') return node.tensor!.shape;
+  return getOp(node.op).check(node.inputs.map((n) => n && shapeOf(n)), node.options).shape;
 }
 
 /**
@@ -91,7 +49,7 @@ export function inferShapes(graph: Graph, inputShapes: InputShapes): ShapeMap {
       shapes[node.id] = Object.freeze([...nodeShape(node, shapeOf, inputShapes)]);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      const reads = node.op === 'input' || node.op === 'constant' ? '' : ` on ${describeOperands(node, shapeOf)}`;
+      const reads = isLeaf(node) ? '' : ` on ${describeOperands(node, shapeOf)}`;
       throw new GraphError(`graph node '${node.name}' (${node.op})${reads}: ${message}`);
     }
   }

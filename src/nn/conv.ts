@@ -1,7 +1,7 @@
 import type { Tape } from '../autograd/tape.js';
 import { parameter, type Variable } from '../autograd/variable.js';
 import { tuple } from '../ops/check.js';
-import type { ConvOptions } from '../ops/conv.js';
+import type { ConvAttributes } from '../ops/conv-args.js';
 import type { Engine } from '../runtime/engine.js';
 import { biasUniform, defaultRng, kaimingUniform, type Rng } from './init.js';
 import { Module } from './module.js';
@@ -20,7 +20,7 @@ export interface Conv2dOptions {
 export class Conv2d extends Module {
   readonly weight: Variable;
   readonly bias: Variable | undefined;
-  readonly options: ConvOptions;
+  readonly options: ConvAttributes;
 
   constructor(
     engine: Engine,

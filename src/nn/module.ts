@@ -16,15 +16,61 @@ export interface LoadStateDictResult {
 
 export type StateDict = Map<string, Tensor>;
 
+/**
+ * Called after a module's forward pass with its input and output; returning a Variable replaces
+ * the output (as PyTorch's forward hooks may), e.g. with a leaf that stops the backward pass there.
+ */
+export type ForwardHook = (module: Module, input: Variable, output: Variable) => Variable | void;
+
+/** Called with the gradient of a module's output once a backward pass has it (borrowed: copy to keep it). */
+export type BackwardHook = (module: Module, gradOutput: Tensor) => void;
+
 export abstract class Module {
   /** Training mode (batch statistics, dropout) or evaluation mode. */
   training = true;
   private readonly params = new Map<string, Variable>();
   private readonly bufs = new Map<string, Tensor>();
   private readonly children = new Map<string, Module>();
+  private readonly forwardHooks: ForwardHook[] = [];
+  private readonly backwardHooks: BackwardHook[] = [];
 
-  /** Runs the module on the tape (recording what needs a gradient). */
+  /** The module's computation on the tape (recording what needs a gradient); callers use `call`. */
   abstract forward(tape: Tape, x: Variable): Variable;
+
+  /**
+   * Runs forward, then this module's hooks: what a parent module (or a user) calls, as PyTorch's
+   * module(x) does. Calling forward directly skips the hooks.
+   */
+  call(tape: Tape, x: Variable): Variable {
+    let y = this.forward(tape, x);
+    for (const hook of this.forwardHooks) y = hook(this, x, y) ?? y;
+    if (this.backwardHooks.length > 0 && y.requiresGrad && !y.isLeaf) {
+      const hooks = [...this.backwardHooks];
+      y.registerHook((grad) => {
+        for (const hook of hooks) hook(this, grad);
+      });
+    }
+    return y;
+  }
+
+  /** Adds a forward hook (see ForwardHook); returns a function that removes it. */
+  registerForwardHook(hook: ForwardHook): () => void {
+    return addHook(this.forwardHooks, hook);
+  }
+
+  /**
+   * Adds a hook called with the gradient of the module's output (PyTorch's full backward hook's
+   * grad_output) in each backward pass through a call made after it was added. Returns a
+   * function that removes it.
+   */
+  registerBackwardHook(hook: BackwardHook): () => void {
+    return addHook(this.backwardHooks, hook);
+  }
+
+  /** Whether this module has hooks: fused paths that would skip its forward pass must not run. */
+  get hasHooks(): boolean {
+    return this.forwardHooks.length > 0 || this.backwardHooks.length > 0;
+  }
 
   protected registerParameter(name: string, v: Variable): Variable {
     this.checkFree(name);
@@ -155,4 +201,13 @@ export abstract class Module {
       for (const t of m.bufs.values()) t.dispose();
     }
   }
+}
+
+function addHook<H>(hooks: H[], hook: H): () => void {
+  if (typeof hook !== 'function') throw new Error(`a hook must be a function, got ${typeof hook}`);
+  hooks.push(hook);
+  return () => {
+    const i = hooks.indexOf(hook);
+    if (i >= 0) hooks.splice(i, 1);
+  };
 }

@@ -9,6 +9,8 @@ function exactly<T extends Module>(m: Module | undefined, C: abstract new (...ar
   return m !== undefined && Object.getPrototypeOf(m) === C.prototype;
 }
 
+const hooked = (...modules: Module[]) => modules.some((m) => m.hasHooks);
+
 /** nn.Sequential: runs its modules in order; they are named '0', '1', … (or as given). */
 export class Sequential extends Module {
   private readonly layers: Module[];
@@ -39,20 +41,21 @@ export class Sequential extends Module {
 
   /**
    * Runs the modules in order. BatchNorm2d, ReLU, MaxPool2d in a row (and ReLU, MaxPool2d) run as
-   * one fused op with the same values and gradients, so the tensors between them are never written.
+   * one fused op with the same values and gradients, so the tensors between them are never
+   * written, unless one of them has hooks (its output must then exist).
    */
   forward(tape: Tape, x: Variable): Variable {
     let y = x;
     for (let i = 0; i < this.layers.length; i++) {
       const [m, next, after] = [this.layers[i]!, this.layers[i + 1], this.layers[i + 2]];
-      if (exactly(m, BatchNorm2d) && exactly(next, ReLU) && exactly(after, MaxPool2d)) {
+      if (exactly(m, BatchNorm2d) && exactly(next, ReLU) && exactly(after, MaxPool2d) && !hooked(m, next, after)) {
         y = m.forwardReluMaxPool(tape, y, after.options);
         i += 2;
-      } else if (exactly(m, ReLU) && exactly(next, MaxPool2d) && (y.shape.length === 3 || y.shape.length === 4)) {
+      } else if (exactly(m, ReLU) && exactly(next, MaxPool2d) && (y.shape.length === 3 || y.shape.length === 4) && !hooked(m, next)) {
         y = tape.reluMaxPool2d(y, next.options);
         i += 1;
       } else {
-        y = m.forward(tape, y);
+        y = m.call(tape, y);
       }
     }
     return y;

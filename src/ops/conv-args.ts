@@ -25,6 +25,9 @@ export interface ConvOptions {
  */
 export type ConvAlgorithm = 'auto' | 'implicit' | 'im2col' | 'winograd2' | 'winograd4';
 
+/** A convolution's options as the op registry and graphs hold them: the residual is an operand there. */
+export type ConvAttributes = Omit<ConvOptions, 'residual'>;
+
 const ALGORITHMS: readonly ConvAlgorithm[] = ['auto', 'implicit', 'im2col', 'winograd2', 'winograd4'];
 
 type Triple = [number, number, number];
@@ -49,7 +52,7 @@ export interface ConvProblem {
   output: Triple;
   relu: boolean;
   algorithm: ConvAlgorithm;
-  outShape: number[];
+  shape: number[];
 }
 
 /** Lifts a per-op tuple (length dims) to [depth, height, width], filling missing leading axes with `fill`. */
@@ -65,14 +68,22 @@ function sizes(xs: number[]): string {
 
 export function checkConv(op: string, dims: number, x: Tensor, weight: Tensor, bias: Tensor | undefined, options: ConvOptions): ConvProblem {
   expectSameEngine(op, x, weight, bias, options.residual);
-  return convProblem(op, dims, x.shape, weight.shape, bias?.shape, options);
+  return convProblem(op, dims, x.shape, weight.shape, bias?.shape, options, options.residual?.shape);
 }
 
 /**
  * A convolution's checks and output shape from shapes alone (the graph's shape inference runs it
  * before any tensor exists); `checkConv` adds the tensors' own checks.
  */
-export function convProblem(op: string, dims: number, xShape: Shape, weightShape: Shape, biasShape: Shape | undefined, options: ConvOptions): ConvProblem {
+export function convProblem(
+  op: string,
+  dims: number,
+  xShape: Shape,
+  weightShape: Shape,
+  biasShape: Shape | undefined,
+  options: ConvAttributes,
+  residualShape?: Shape,
+): ConvProblem {
   const x = { shape: xShape, rank: xShape.length };
   const weight = { shape: weightShape, rank: weightShape.length };
   const bias = biasShape && { shape: biasShape, rank: biasShape.length };
@@ -140,10 +151,10 @@ export function convProblem(op: string, dims: number, xShape: Shape, weightShape
   if (!ALGORITHMS.includes(algorithm)) {
     fail(op, `algorithm must be one of ${ALGORITHMS.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(algorithm)}`);
   }
-  const outShape = [...(unbatched ? [] : [xs[0]!]), outChannels, ...output];
-  const residual = options.residual?.shape;
-  if (residual && (residual.length !== outShape.length || residual.some((d, i) => d !== outShape[i]))) {
-    fail(op, `expected residual of the output's shape ${shapeString(outShape)}, got ${shapeString(residual)}`);
+  const shape = [...(unbatched ? [] : [xs[0]!]), outChannels, ...output];
+  const residual = residualShape;
+  if (residual && (residual.length !== shape.length || residual.some((d, i) => d !== shape[i]))) {
+    fail(op, `expected residual of the output's shape ${shapeString(shape)}, got ${shapeString(residual)}`);
   }
   return {
     op,
@@ -161,7 +172,7 @@ export function convProblem(op: string, dims: number, xShape: Shape, weightShape
     output: lift(output, 1),
     relu: options.relu ?? false,
     algorithm,
-    outShape,
+    shape,
   };
 }
 

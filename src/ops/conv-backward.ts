@@ -124,10 +124,10 @@ function convBackward(
   if (!['auto', 'shifted', 'im2col'].includes(weightRoute)) {
     fail(op, `weightGradient must be 'auto', 'shifted' or 'im2col', got ${JSON.stringify(weightRoute)}`);
   }
-  if (gradOut.shape.length !== p.outShape.length || gradOut.shape.some((d, i) => d !== p.outShape[i])) {
+  if (gradOut.shape.length !== p.shape.length || gradOut.shape.some((d, i) => d !== p.shape[i])) {
     fail(
       op,
-      `expected gradOut of shape ${shapeString(p.outShape)} (the output for input ${shapeString(x.shape)} and weight ${shapeString(weight.shape)}), ` +
+      `expected gradOut of shape ${shapeString(p.shape)} (the output for input ${shapeString(x.shape)} and weight ${shapeString(weight.shape)}), ` +
         `got ${shapeString(gradOut.shape)}`,
     );
   }

@@ -10,8 +10,13 @@ import { grid1d, type Engine } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import { shapeString, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
+import { addRef, reluRef } from '../reference/elementwise.js';
+import { conv1dRef, conv2dRef, conv3dRef } from '../reference/conv.js';
 import { fail } from './check.js';
-import { checkConv, type ConvOptions, type ConvProblem } from './conv-args.js';
+import { checkConv, convProblem, type ConvAttributes, type ConvOptions, type ConvProblem } from './conv-args.js';
+import { conv1dBackward, conv2dBackward, conv3dBackward } from './conv-backward.js';
+import { reluBackward, sameGradient } from './elementwise.js';
+import { defineOp, type Inputs } from './registry.js';
 import { runWinograd, winogradImagesPerChunk, winogradMismatch, winogradTiles, type WinogradTile } from './conv-winograd.js';
 import { gemm, padColumns } from './gemm.js';
 
@@ -20,19 +25,60 @@ export type { ConvOptions } from './conv-args.js';
 /** How a convolution runs: `algorithm` with 'auto' resolved, 'pointwise' being the plain GEMM of a 1x1 convolution. */
 export type ConvRoute = 'pointwise' | 'implicit' | 'im2col' | 'winograd2' | 'winograd4';
 
+const CONV_OPERANDS = [{ name: 'x' }, { name: 'weight' }, { name: 'bias', optional: true }, { name: 'residual', optional: true }] as const;
+
+const CONV_BACKWARD = { 1: conv1dBackward, 2: conv2dBackward, 3: conv3dBackward } as const;
+const CONV_REFERENCE = { 1: conv1dRef, 2: conv2dRef, 3: conv3dRef } as const;
+
+/**
+ * conv1d / conv2d / conv3d as registered ops: operands x, weight, bias?, residual? (added before
+ * the ReLU in the epilogue). The residual's gradient is the output gradient (after the fused
+ * ReLU's mask), handed through.
+ */
+function defineConv(name: string, dims: 1 | 2 | 3) {
+  return defineOp<ConvAttributes, ConvProblem>({
+    name,
+    operands: CONV_OPERANDS,
+    check: ([x, weight, bias, residual], options) => convProblem(name, dims, x!, weight!, bias, options, residual),
+    forward: ([x, weight, bias, residual], p) => convolve(p, x!, weight!, bias, residual),
+    backward: ({ gradOut, output, inputs: [x, weight], options, needs }) => {
+      const { relu: fused, ...geometry } = options;
+      const g = fused ? reluBackward(gradOut, output) : gradOut;
+      const { gradInput, gradWeight, gradBias } = CONV_BACKWARD[dims](g, x!, weight!, geometry, { input: needs[0]!, weight: needs[1]!, bias: needs[2]! });
+      const [, , , gradResidual] = sameGradient(g, g !== gradOut, [false, false, false, needs[3]!]);
+      return [gradInput, gradWeight, gradBias, gradResidual];
+    },
+    reference: ([x, weight, bias, residual], { relu, ...options }) => {
+      const out = CONV_REFERENCE[dims](x!, weight!, bias, options);
+      const summed = residual ? addRef(out, residual) : out;
+      return relu ? reluRef(summed) : summed;
+    },
+    graph: { reluOption: 'relu', residualOperand: 3, foldsBatchNorm: { weight: 1, bias: 2 } },
+  });
+}
+
+export const conv1dOp = defineConv('conv1d', 1);
+export const conv2dOp = defineConv('conv2d', 2);
+export const conv3dOp = defineConv('conv3d', 3);
+
+function convInputs(x: Tensor, weight: Tensor, bias: Tensor | undefined, options: ConvOptions): [Inputs, ConvAttributes] {
+  const { residual, ...attributes } = options ?? {};
+  return [[x, weight, bias, residual], attributes];
+}
+
 /** torch.nn.functional.conv1d: x [N, C, L] (or [C, L]), weight [O, C/groups, K]. */
 export function conv1d(x: Tensor, weight: Tensor, bias?: Tensor, options: ConvOptions = {}): Tensor {
-  return convolve(checkConv('conv1d', 1, x, weight, bias, options), x, weight, bias, options.residual);
+  return conv1dOp.run(...convInputs(x, weight, bias, options));
 }
 
 /** torch.nn.functional.conv2d: x [N, C, H, W] (or [C, H, W]), weight [O, C/groups, KH, KW]. */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, options: ConvOptions = {}): Tensor {
-  return convolve(checkConv('conv2d', 2, x, weight, bias, options), x, weight, bias, options.residual);
+  return conv2dOp.run(...convInputs(x, weight, bias, options));
 }
 
 /** torch.nn.functional.conv3d: x [N, C, D, H, W] (or [C, D, H, W]), weight [O, C/groups, KD, KH, KW]. */
 export function conv3d(x: Tensor, weight: Tensor, bias?: Tensor, options: ConvOptions = {}): Tensor {
-  return convolve(checkConv('conv3d', 3, x, weight, bias, options), x, weight, bias, options.residual);
+  return conv3dOp.run(...convInputs(x, weight, bias, options));
 }
 
 /** The route conv2d takes for these operands and options (after the same checks): for benchmarks and tests. */
@@ -96,7 +142,7 @@ function chooseRoute(engine: Engine, p: ConvProblem): ConvRoute {
 function convolve(p: ConvProblem, x: Tensor, weight: Tensor, bias: Tensor | undefined, residual: Tensor | undefined): Tensor {
   const engine = x.engine;
   const route = chooseRoute(engine, p);
-  const out = engine.empty(p.outShape);
+  const out = engine.empty(p.shape);
   if (out.size === 0) return out;
   const maxBinding = engine.limits.maxStorageBufferBindingSize;
   if (weight.size * 4 > maxBinding) {

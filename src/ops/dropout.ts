@@ -3,7 +3,9 @@ import type { KernelSpec } from '../runtime/kernel.js';
 import { numel, shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import { expectSameEngine, fail } from './check.js';
-import { mul } from './elementwise.js';
+import { dropoutRef } from '../reference/dropout.js';
+import { copyOf, mul } from './elementwise.js';
+import { defineOp, type Checked } from './registry.js';
 
 export interface DropoutOptions {
   /** Probability of dropping an element (default 0.5). */
@@ -57,6 +59,30 @@ function draw(engine: Engine, x: Tensor | undefined, shape: Shape, p: number, se
   return out;
 }
 
+export const dropoutOp = defineOp<DropoutOptions, Checked>({
+  name: OP,
+  operands: [{ name: 'x' }],
+  check: ([x], options) => {
+    checkOptions(options);
+    return { shape: x! };
+  },
+  forward: ([x], _c, options) => {
+    const { p, training, seed, offset } = checkOptions(options);
+    if (!training || p === 0) return copyOf(x!);
+    return draw(x!.engine, x!, x!.shape, p, seed, offset);
+  },
+  // The mask is not stored: it is drawn again from the same seed and offset.
+  backward: ({ gradOut, inputs: [x], options }) => {
+    const { p, training } = checkOptions(options);
+    if (!training || p === 0) return [gradOut.reshape(x!.shape)];
+    const mask = dropoutMask(x!.engine, x!.shape, options);
+    const dx = dropoutBackward(gradOut, mask);
+    mask.dispose();
+    return [dx];
+  },
+  reference: ([x], options) => dropoutRef(x!, options).output,
+});
+
 /**
  * Inverted dropout (torch.nn.functional.dropout): each element is dropped (0) with probability p
  * and kept ones are scaled by 1 / (1 - p). Reproducible: the result depends only on the values,
@@ -64,14 +90,7 @@ function draw(engine: Engine, x: Tensor | undefined, shape: Shape, p: number, se
  * The same options give the same mask as dropoutMask, for the backward pass.
  */
 export function dropout(x: Tensor, options: DropoutOptions): Tensor {
-  expectSameEngine(OP, x);
-  const { p, training, seed, offset } = checkOptions(options);
-  if (!training || p === 0) {
-    const copy = x.engine.empty(x.shape);
-    if (x.size > 0) x.engine.copy(x.buffer, copy.buffer, x.size * 4);
-    return copy;
-  }
-  return draw(x.engine, x, x.shape, p, seed, offset);
+  return dropoutOp.run([x], options);
 }
 
 /** The mask dropout(x, options) multiplies by: 1 / (1 - p) where kept, 0 where dropped (all 1 when not training). */

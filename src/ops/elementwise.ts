@@ -1,8 +1,10 @@
 import { grid1d } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
-import type { Tensor } from '../runtime/tensor.js';
+import type { Shape, Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
+import { addRef, mulRef, reluRef, scaleRef } from '../reference/elementwise.js';
 import { expectSameEngine, expectSameShape, fail } from './check.js';
+import { defineOp, type Checked, type Gradients } from './registry.js';
 
 const WG = 256;
 const OPS = { relu: 0, add: 1, add_relu: 2, relu_backward: 3, mul: 4, scale: 5, accumulate: 6 } as const;
@@ -22,17 +24,70 @@ function run(op: Op, a: Tensor, b: Tensor, s = 0): Tensor {
   return out;
 }
 
-/** max(x, 0), elementwise. */
-export function relu(x: Tensor): Tensor {
-  expectSameEngine('relu', x);
-  return run('relu', x, x);
+/** A copy of t in its own buffer. */
+export function copyOf(t: Tensor): Tensor {
+  const out = t.engine.empty(t.shape);
+  if (t.size > 0) t.engine.copy(t.buffer, out.buffer, t.size * 4);
+  return out;
 }
 
+/**
+ * One gradient for every operand in `needs` (an add, a fused residual): the first takes `g` itself
+ * when `owned` (a tensor the rule made), else a view of it (g is the tape's gradOut, passed through);
+ * the others get copies. An owned g nobody took is freed.
+ */
+export function sameGradient(g: Tensor, owned: boolean, needs: readonly boolean[]): Gradients {
+  let taken = false;
+  const grads = needs.map((need) => {
+    if (!need) return undefined;
+    const mine = taken ? copyOf(g) : owned ? g : g.reshape(g.shape);
+    taken = true;
+    return mine;
+  });
+  if (owned && !taken) g.dispose();
+  return grads;
+}
+
+/** Checks that two operands have one shape (the output's). */
+function sameShapes(op: string, [a, b]: ReadonlyArray<Shape | undefined>): Checked {
+  expectSameShape(op, { shape: a! }, { shape: b! });
+  return { shape: a! };
+}
+
+export const reluOp = defineOp<Record<string, never>, Checked>({
+  name: 'relu',
+  operands: [{ name: 'x' }],
+  check: ([x]) => ({ shape: x! }),
+  forward: ([x]) => run('relu', x!, x!),
+  // relu's output is positive exactly where its input is (NaN in neither): it serves as the mask.
+  backward: ({ gradOut, output }) => [reluBackward(gradOut, output)],
+  reference: ([x]) => reluRef(x!),
+});
+
+/** max(x, 0), elementwise; NaN stays NaN. */
+export function relu(x: Tensor): Tensor {
+  return reluOp.run([x], {});
+}
+
+export interface AddOptions {
+  /** Apply ReLU to the sum, fused. */
+  relu?: boolean;
+}
+
+export const addOp = defineOp<AddOptions, Checked>({
+  name: 'add',
+  operands: [{ name: 'a' }, { name: 'b' }],
+  check: (shapes) => sameShapes('add', shapes),
+  forward: ([a, b], _c, options) => run(options.relu ? 'add_relu' : 'add', a!, b!),
+  backward: ({ gradOut, output, needs, options }) =>
+    options.relu ? sameGradient(reluBackward(gradOut, output), true, needs) : sameGradient(gradOut, false, needs),
+  reference: ([a, b], options) => (options.relu ? reluRef(addRef(a!, b!)) : addRef(a!, b!)),
+  graph: { reluOption: 'relu' },
+});
+
 /** a + b for tensors of the same shape (optionally followed by ReLU, fused). */
-export function add(a: Tensor, b: Tensor, options: { relu?: boolean } = {}): Tensor {
-  expectSameEngine('add', a, b);
-  expectSameShape('add', a, b);
-  return run(options.relu ? 'add_relu' : 'add', a, b);
+export function add(a: Tensor, b: Tensor, options: AddOptions = {}): Tensor {
+  return addOp.run([a, b], options);
 }
 
 /**
@@ -45,18 +100,40 @@ export function reluBackward(gradOut: Tensor, x: Tensor): Tensor {
   return run('relu_backward', gradOut, x);
 }
 
+export const mulOp = defineOp<Record<string, never>, Checked>({
+  name: 'mul',
+  operands: [{ name: 'a' }, { name: 'b' }],
+  check: (shapes) => sameShapes('mul', shapes),
+  forward: ([a, b]) => run('mul', a!, b!),
+  backward: ({ gradOut, inputs: [a, b], needs }) => [needs[0] ? run('mul', gradOut, b!) : undefined, needs[1] ? run('mul', gradOut, a!) : undefined],
+  reference: ([a, b]) => mulRef(a!, b!),
+});
+
 /** a * b for tensors of the same shape. */
 export function mul(a: Tensor, b: Tensor): Tensor {
-  expectSameEngine('mul', a, b);
-  expectSameShape('mul', a, b);
-  return run('mul', a, b);
+  return mulOp.run([a, b], {});
 }
+
+export interface ScaleOptions {
+  /** The factor, a finite number. */
+  factor: number;
+}
+
+export const scaleOp = defineOp<ScaleOptions, Checked>({
+  name: 'scale',
+  operands: [{ name: 'x' }],
+  check: ([x], { factor }) => {
+    if (typeof factor !== 'number' || !Number.isFinite(factor)) fail('scale', `the factor must be a finite number, got ${String(factor)}`);
+    return { shape: x! };
+  },
+  forward: ([x], _c, { factor }) => run('scale', x!, x!, factor),
+  backward: ({ gradOut, options }) => [run('scale', gradOut, gradOut, options.factor)],
+  reference: ([x], { factor }) => scaleRef(x!, factor),
+});
 
 /** x * s for a number s. */
 export function scale(x: Tensor, s: number): Tensor {
-  expectSameEngine('scale', x);
-  if (typeof s !== 'number' || !Number.isFinite(s)) fail('scale', `the factor must be a finite number, got ${String(s)}`);
-  return run('scale', x, x, s);
+  return scaleOp.run([x], { factor: s });
 }
 
 /**

@@ -7,7 +7,12 @@
 import type { Engine } from '../runtime/engine.js';
 import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
+import { linearRef, matmulRef } from '../reference/gemm.js';
 import { expectSameEngine, fail } from './check.js';
+import { reluBackward } from './elementwise.js';
+import { linearBackward, matmulGradients } from './linear-backward.js';
+import { sumRows } from './reduce.js';
+import { defineOp, type Checked } from './registry.js';
 import { SHORT_K, checkTile, defaultGemmKernel, epilogueBits, gemmKernelSpec, gemmTile, padColumns, type GemmTile } from './gemm-tile.js';
 
 export { defaultGemmKernel, gemmTile, hasSubgroupGemm, padColumns, type GemmTile } from './gemm-tile.js';
@@ -202,11 +207,91 @@ export interface MatmulOptions {
   relu?: boolean;
 }
 
+/** matmul's options as the registry holds them: the bias is an operand there. */
+export type MatmulAttributes = Omit<MatmulOptions, 'bias'>;
+
 /** Splits [...batch, r, c] into its batch dims and matrix dims (rank 1 is a single vector). */
 function matrixDims(shape: Shape): { batch: number[]; rows: number; cols: number } {
   if (shape.length === 1) return { batch: [], rows: 1, cols: shape[0]! };
   return { batch: shape.slice(0, -2), rows: shape[shape.length - 2]!, cols: shape[shape.length - 1]! };
 }
+
+/** A checked matmul: the GEMM's sizes and how each operand repeats over the batch. */
+export interface MatmulProblem {
+  shape: number[];
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  /** Whether a (b) is one matrix shared by every batch item. */
+  sharedA: boolean;
+  sharedB: boolean;
+}
+
+export function matmulProblem([a, b, bias]: ReadonlyArray<Shape | undefined>, options: MatmulAttributes): MatmulProblem {
+  const op = 'matmul';
+  const transA = options.transA ?? false;
+  const transB = options.transB ?? false;
+  if (a!.length === 0 || b!.length === 0) fail(op, `both operands need at least one dimension, got ${shapeString(a!)} and ${shapeString(b!)}`);
+  if ((transA && a!.length < 2) || (transB && b!.length < 2)) {
+    fail(op, `transA / transB need a matrix, got a ${shapeString(a!)} and b ${shapeString(b!)}`);
+  }
+  const da = matrixDims(a!);
+  const db = b!.length === 1 ? { batch: [], rows: b![0]!, cols: 1 } : matrixDims(b!);
+  const [M, Ka] = transA ? [da.cols, da.rows] : [da.rows, da.cols];
+  const [Kb, N] = transB ? [db.cols, db.rows] : [db.rows, db.cols];
+  const describe = () => `a ${shapeString(a!)}${transA ? ' (transA)' : ''} x b ${shapeString(b!)}${transB ? ' (transB)' : ''}`;
+  if (Ka !== Kb) fail(op, `inner dimensions differ (${Ka} vs ${Kb}): ${describe()}`);
+  let batchDims: number[];
+  if (da.batch.length === 0) batchDims = db.batch;
+  else if (db.batch.length === 0) batchDims = da.batch;
+  else if (da.batch.length === db.batch.length && da.batch.every((d, i) => d === db.batch[i])) batchDims = da.batch;
+  else fail(op, `batch dimensions must match or one operand must be a matrix (no broadcasting between batches): ${describe()}`);
+  if (bias && (bias.length !== 1 || bias[0] !== N)) fail(op, `expected bias of shape [${N}], got ${shapeString(bias)}`);
+  const batch = batchDims.reduce((x, y) => x * y, 1);
+  const shape = [...batchDims, ...(a!.length === 1 ? [] : [M]), ...(b!.length === 1 ? [] : [N])];
+  return { shape, M, N, K: Ka, batch, sharedA: da.batch.length === 0 && batch > 1, sharedB: db.batch.length === 0 && batch > 1 };
+}
+
+function matmulForward(a: Tensor, b: Tensor, bias: Tensor | undefined, p: MatmulProblem, options: MatmulAttributes): Tensor {
+  const { M, N, K, batch } = p;
+  const out = a.engine.empty(p.shape);
+  gemm(a.engine, {
+    name: 'matmul',
+    a,
+    b,
+    out,
+    M,
+    N,
+    K,
+    transA: options.transA,
+    transB: options.transB,
+    batch,
+    strides: { a: [p.sharedA ? 0 : M * K, 0], b: [p.sharedB ? 0 : K * N, 0], c: [M * N, 0] },
+    bias,
+    relu: options.relu,
+  });
+  return out;
+}
+
+export const matmulOp = defineOp<MatmulAttributes, MatmulProblem>({
+  name: 'matmul',
+  operands: [{ name: 'a' }, { name: 'b' }, { name: 'bias', optional: true }],
+  check: matmulProblem,
+  forward: ([a, b, bias], p, options) => matmulForward(a!, b!, bias, p, options),
+  backward: ({ gradOut, output, inputs: [a, b], options, checked, needs }) => {
+    const g = options.relu ? reluBackward(gradOut, output) : gradOut;
+    try {
+      const { gradA, gradB } = matmulGradients(g, a!, b!, checked, options, { a: needs[0]!, b: needs[1]! });
+      const gradBias = needs[2] ? sumRows(g.reshape([g.size / checked.N, checked.N])) : undefined;
+      return [gradA, gradB, gradBias];
+    } finally {
+      if (g !== gradOut) g.dispose();
+    }
+  },
+  reference: ([a, b, bias], options) => matmulRef(a!, b!, { ...options, bias }),
+  graph: { reluOption: 'relu' },
+});
 
 /**
  * torch.matmul(op(a), op(b)) (+ bias, ReLU): [M, K] x [K, N] -> [M, N], batched [..., M, K] x
@@ -215,86 +300,54 @@ function matrixDims(shape: Shape): { batch: number[]; rows: number; cols: number
  * transA / transB read a or b as its transpose (a.mT / b.mT).
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
-  const op = 'matmul';
-  expectSameEngine(op, a, b, options.bias);
-  const transA = options.transA ?? false;
-  const transB = options.transB ?? false;
-  if (a.rank === 0 || b.rank === 0) fail(op, `both operands need at least one dimension, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
-  if ((transA && a.rank < 2) || (transB && b.rank < 2)) {
-    fail(op, `transA / transB need a matrix, got a ${shapeString(a.shape)} and b ${shapeString(b.shape)}`);
-  }
-  const da = matrixDims(a.shape);
-  const db = b.rank === 1 ? { batch: [], rows: b.shape[0]!, cols: 1 } : matrixDims(b.shape);
-  const [M, Ka] = transA ? [da.cols, da.rows] : [da.rows, da.cols];
-  const [Kb, N] = transB ? [db.cols, db.rows] : [db.rows, db.cols];
-  const describe = () => `a ${shapeString(a.shape)}${transA ? ' (transA)' : ''} x b ${shapeString(b.shape)}${transB ? ' (transB)' : ''}`;
-  if (Ka !== Kb) fail(op, `inner dimensions differ (${Ka} vs ${Kb}): ${describe()}`);
-  const K = Ka;
-  const batchA = da.batch.reduce((x, y) => x * y, 1);
-  const batchB = db.batch.reduce((x, y) => x * y, 1);
-  let batchDims: number[];
-  if (da.batch.length === 0) batchDims = db.batch;
-  else if (db.batch.length === 0) batchDims = da.batch;
-  else if (da.batch.length === db.batch.length && da.batch.every((d, i) => d === db.batch[i])) batchDims = da.batch;
-  else fail(op, `batch dimensions must match or one operand must be a matrix (no broadcasting between batches): ${describe()}`);
-  if (options.bias && (options.bias.rank !== 1 || options.bias.shape[0] !== N)) {
-    fail(op, `expected bias of shape [${N}], got ${shapeString(options.bias.shape)}`);
-  }
-  const batch = batchDims.reduce((x, y) => x * y, 1);
-  const outShape = [...batchDims, ...(a.rank === 1 ? [] : [M]), ...(b.rank === 1 ? [] : [N])];
-  const out = a.engine.empty(outShape);
-  gemm(a.engine, {
-    name: op,
-    a,
-    b,
-    out,
-    M,
-    N,
-    K,
-    transA,
-    transB,
-    batch,
-    strides: { a: [batchA === 1 && batch > 1 ? 0 : M * K, 0], b: [batchB === 1 && batch > 1 ? 0 : K * N, 0], c: [M * N, 0] },
-    bias: options.bias,
-    relu: options.relu,
-  });
-  return out;
+  const { bias, ...attributes } = options ?? {};
+  return matmulOp.run([a, b, bias], attributes);
 }
 
-/** linear's checks and output shape from shapes alone (the graph's shape inference runs them too). */
-export function linearShape(x: Shape, weight: Shape, bias?: Shape): number[] {
+/** linear's checks and output shape from shapes alone. */
+function linearProblem([x, weight, bias]: ReadonlyArray<Shape | undefined>): Checked {
   const op = 'linear';
-  if (weight.length !== 2) fail(op, `expected weight of shape [out, in], got ${shapeString(weight)}`);
-  if (x.length === 0) fail(op, `expected input of shape [..., ${weight[1]}], got a scalar`);
+  if (weight!.length !== 2) fail(op, `expected weight of shape [out, in], got ${shapeString(weight!)}`);
+  if (x!.length === 0) fail(op, `expected input of shape [..., ${weight![1]}], got a scalar`);
   const [outFeatures, inFeatures] = weight as [number, number];
-  if (x[x.length - 1] !== inFeatures) {
-    fail(op, `expected input with ${inFeatures} features (weight ${shapeString(weight)}), got input ${shapeString(x)}`);
+  if (x![x!.length - 1] !== inFeatures) {
+    fail(op, `expected input with ${inFeatures} features (weight ${shapeString(weight!)}), got input ${shapeString(x!)}`);
   }
   if (bias && (bias.length !== 1 || bias[0] !== outFeatures)) {
     fail(op, `expected bias of shape [${outFeatures}], got ${shapeString(bias)}`);
   }
-  return [...x.slice(0, -1), outFeatures];
+  return { shape: [...x!.slice(0, -1), outFeatures] };
 }
 
+export interface LinearOptions {
+  /** Apply ReLU in the epilogue. */
+  relu?: boolean;
+}
+
+export const linearOp = defineOp<LinearOptions, Checked>({
+  name: 'linear',
+  operands: [{ name: 'x' }, { name: 'weight' }, { name: 'bias', optional: true }],
+  check: linearProblem,
+  forward: ([x, weight, bias], { shape }, options) => {
+    const [outFeatures, inFeatures] = weight!.shape as [number, number];
+    const out = x!.engine.empty(shape);
+    gemm(x!.engine, { name: 'linear', a: x!, b: weight!, out, M: x!.shape.slice(0, -1).reduce((p, d) => p * d, 1), N: outFeatures, K: inFeatures, transB: true, bias, relu: options.relu });
+    return out;
+  },
+  backward: ({ gradOut, output, inputs: [x, weight], options, needs }) => {
+    const g = options.relu ? reluBackward(gradOut, output) : gradOut;
+    try {
+      const { gradInput, gradWeight, gradBias } = linearBackward(g, x!, weight!, { input: needs[0]!, weight: needs[1]!, bias: needs[2]! });
+      return [gradInput, gradWeight, gradBias];
+    } finally {
+      if (g !== gradOut) g.dispose();
+    }
+  },
+  reference: ([x, weight, bias], options) => linearRef(x!, weight!, bias, options),
+  graph: { reluOption: 'relu', foldsBatchNorm: { weight: 1, bias: 2 } },
+});
+
 /** torch.nn.functional.linear: x [..., in] times weight [out, in] transposed, plus bias [out]. */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor, options: { relu?: boolean } = {}): Tensor {
-  const op = 'linear';
-  expectSameEngine(op, x, weight, bias);
-  const outShape = linearShape(x.shape, weight.shape, bias?.shape);
-  const [outFeatures, inFeatures] = weight.shape as [number, number];
-  const rows = x.shape.slice(0, -1).reduce((p, d) => p * d, 1);
-  const out = x.engine.empty(outShape);
-  gemm(x.engine, {
-    name: op,
-    a: x,
-    b: weight,
-    out,
-    M: rows,
-    N: outFeatures,
-    K: inFeatures,
-    transB: true,
-    bias,
-    relu: options.relu,
-  });
-  return out;
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor, options: LinearOptions = {}): Tensor {
+  return linearOp.run([x, weight, bias], options);
 }

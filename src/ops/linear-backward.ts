@@ -4,7 +4,7 @@
 import type { Engine } from '../runtime/engine.js';
 import { shapeString, type Tensor } from '../runtime/tensor.js';
 import { expectSameEngine, fail } from './check.js';
-import { gemm, hasSubgroupGemm } from './gemm.js';
+import { gemm, hasSubgroupGemm, matmul, matmulProblem, type MatmulAttributes, type MatmulProblem } from './gemm.js';
 import { sumRows } from './reduce.js';
 import { transposeAxes } from './transpose-axes.js';
 
@@ -115,73 +115,70 @@ export function matmulBackward(gradOut: Tensor, a: Tensor, b: Tensor, needs: Mat
   expectSameEngine(op, gradOut, a, b);
   checkNeeds(op, needs, ['a', 'b']);
   if (a.rank < 2 || b.rank < 2) fail(op, `both operands need at least two dimensions, got a ${shapeString(a.shape)} and b ${shapeString(b.shape)}`);
-  const [M, K] = a.shape.slice(-2) as [number, number];
-  const [Kb, N] = b.shape.slice(-2) as [number, number];
-  if (K !== Kb) fail(op, `inner dimensions differ (${K} vs ${Kb}): a ${shapeString(a.shape)} x b ${shapeString(b.shape)}`);
-  const dimsA = a.shape.slice(0, -2);
-  const dimsB = b.shape.slice(0, -2);
-  if (dimsA.length > 0 && dimsB.length > 0 && !sameShape(dimsA, dimsB)) {
-    fail(op, `batch dimensions must match or one operand must be a matrix: a ${shapeString(a.shape)} x b ${shapeString(b.shape)}`);
+  const p = matmulProblem([a.shape, b.shape], {});
+  if (!sameShape(gradOut.shape, p.shape)) {
+    fail(op, `expected gradOut of shape ${shapeString(p.shape)} (a ${shapeString(a.shape)} x b ${shapeString(b.shape)}), got ${shapeString(gradOut.shape)}`);
   }
-  const batchDims = dimsA.length > 0 ? dimsA : dimsB;
-  const expected = [...batchDims, M, N];
-  if (!sameShape(gradOut.shape, expected)) {
-    fail(op, `expected gradOut of shape ${shapeString(expected)} (a ${shapeString(a.shape)} x b ${shapeString(b.shape)}), got ${shapeString(gradOut.shape)}`);
+  return matmulGradients(gradOut, a, b, p, {}, needs);
+}
+
+/**
+ * The gradients of y = op(a) op(b) as matmul computes it (p: its checked sizes) for g = dy, for
+ * the operands in `needs`: d op(a) = g op(b)^T and d op(b) = op(a)^T g, each computed transposed
+ * where its operand was read transposed, so every product is one GEMM call. An operand shared by
+ * the batch gets the sum over it; for b that is one GEMM over the batch folded into rows when a is
+ * not transposed. Vectors take part as [1, K] (a) and [K, 1] (b).
+ */
+export function matmulGradients(g: Tensor, a: Tensor, b: Tensor, p: MatmulProblem, options: MatmulAttributes, needs: MatmulBackwardNeeds): MatmulGradients {
+  const transA = options.transA ?? false;
+  const transB = options.transB ?? false;
+  const { M, N, K, batch } = p;
+  const engine = g.engine;
+  if (batch === 0 || M * N * K === 0) {
+    return { gradA: needs.a ? engine.zeros(a.shape) : undefined, gradB: needs.b ? engine.zeros(b.shape) : undefined };
   }
-  const engine = a.engine;
-  const batch = batchDims.reduce((p, d) => p * d, 1);
-  const sharedA = dimsA.length === 0 && batch > 1;
-  const sharedB = dimsB.length === 0 && batch > 1;
-  const result: MatmulGradients = {};
-  if (needs.a) {
-    // gradA_t = gradOut_t [M, N] x b_t^T; a shared a sums the per-item products.
-    const out = engine.empty(sharedA ? [batch, M * K] : a.shape);
-    if (batch > 0) {
-      gemm(engine, {
-        name: op,
-        a: gradOut,
-        b,
-        out,
-        M,
-        N: K,
-        K: N,
-        transB: true,
-        batch,
-        strides: { a: [M * N, 0], b: [sharedB ? 0 : K * N, 0], c: [M * K, 0] },
-      });
+  const views: Tensor[] = [];
+  const view = (t: Tensor, shape: number[]) => {
+    const v = t.reshape(shape);
+    views.push(v);
+    return v;
+  };
+  const batched = (t: Tensor, rows: number, cols: number, shared: boolean) => view(t, t.rank <= 2 || shared ? [rows, cols] : [batch, rows, cols]);
+  const A = a.rank === 1 ? view(a, [1, K]) : batched(a, a.shape[a.rank - 2]!, a.shape[a.rank - 1]!, p.sharedA);
+  const B = b.rank === 1 ? view(b, [K, 1]) : batched(b, b.shape[b.rank - 2]!, b.shape[b.rank - 1]!, p.sharedB);
+  const G = view(g, batch > 1 ? [batch, M, N] : [M, N]);
+  /** A product summed over the batch when its operand is shared, then shaped like the operand. */
+  const finish = (product: Tensor, operand: Tensor, shared: boolean): Tensor => {
+    if (!shared) {
+      const out = product.reshape(operand.shape);
+      product.dispose();
+      return out;
     }
-    if (sharedA) {
-      const sum = sumRows(out);
-      result.gradA = sum.reshape(a.shape);
-      sum.dispose();
-      out.dispose();
-    } else {
-      result.gradA = batch > 0 ? out : (out.dispose(), engine.zeros(a.shape));
+    const flat = product.reshape([batch, product.size / batch]);
+    const sum = sumRows(flat);
+    const out = sum.reshape(operand.shape);
+    for (const t of [product, flat, sum]) t.dispose();
+    return out;
+  };
+  try {
+    const result: MatmulGradients = {};
+    if (needs.a) {
+      const product = transA ? matmul(B, G, { transA: transB, transB: true }) : matmul(G, B, { transB: !transB });
+      result.gradA = finish(product, a, p.sharedA);
     }
-  }
-  if (needs.b) {
-    // gradB_t = a_t^T x gradOut_t; a shared b reduces over (t, m) at once: a and gradOut are then
-    // [batch * M, K] and [batch * M, N] matrices.
-    const out = engine.empty(b.shape);
-    const [batchB, rows] = sharedB ? [1, batch * M] : [batch, M];
-    if (batch === 0 || rows === 0) {
-      out.dispose();
-      result.gradB = engine.zeros(b.shape);
-    } else {
-      gemm(engine, {
-        name: op,
-        a,
-        b: gradOut,
-        out,
-        M: K,
-        N,
-        K: rows,
-        transA: true,
-        batch: batchB,
-        strides: { a: [sharedA ? 0 : M * K, 0], b: [M * N, 0], c: [K * N, 0] },
-      });
-      result.gradB = out;
+    if (needs.b) {
+      if (p.sharedB && !transA) {
+        // The batch folds into the rows: A' [batch * M, K] and G' [batch * M, N].
+        const [A2, G2] = [view(A, [batch * M, K]), view(G, [batch * M, N])];
+        const product = transB ? matmul(G2, A2, { transA: true }) : matmul(A2, G2, { transA: true });
+        result.gradB = finish(product, b, false);
+      } else {
+        const product = transB ? matmul(G, A, { transA: true, transB: transA }) : matmul(A, G, { transA: !transA });
+        result.gradB = finish(product, b, p.sharedB);
+      }
     }
+    return result;
+  } finally {
+    for (const v of views) v.dispose();
   }
-  return result;
 }

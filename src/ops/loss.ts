@@ -1,8 +1,11 @@
 import { grid1d } from '../runtime/engine.js';
 import type { BindingKind, KernelSpec } from '../runtime/kernel.js';
-import { shapeString, type Tensor } from '../runtime/tensor.js';
+import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
+import { crossEntropyRef } from '../reference/loss.js';
 import { expectRank, expectSameEngine, fail } from './check.js';
+import { matmul } from './gemm.js';
+import { defineOp, type Checked } from './registry.js';
 
 export interface CrossEntropyOptions {
   /** 'mean' (default) divides the summed loss by the summed weights of the non-ignored targets. */
@@ -46,38 +49,77 @@ function kernel(entry: Entry): KernelSpec {
   };
 }
 
-interface Checked {
+interface Settings {
   reduction: 'mean' | 'sum' | 'none';
   ignoreIndex: number;
   labelSmoothing: number;
-  weight: Tensor | undefined;
 }
 
-function checkOptions(logits: Tensor, options: CrossEntropyOptions, op = OP): Checked {
-  const { reduction = 'mean', ignoreIndex = -100, labelSmoothing = 0, weight } = options;
-  expectSameEngine(op, logits, weight);
+function checkOptions(logits: Shape, weight: Shape | undefined, options: CrossEntropyAttributes, op = OP): Settings {
+  const { reduction = 'mean', ignoreIndex = -100, labelSmoothing = 0 } = options;
   expectRank(op, 'logits', logits, 2);
-  const classes = logits.shape[1]!;
-  if (classes === 0) fail(op, `expected at least one class, got logits ${shapeString(logits.shape)}`);
+  const classes = logits[1]!;
+  if (classes === 0) fail(op, `expected at least one class, got logits ${shapeString(logits)}`);
   if (classes > MAX_EXACT) fail(op, `at most ${MAX_EXACT} classes are supported (float32 class indices), got ${classes}`);
   if (!REDUCTIONS.includes(reduction)) fail(op, `reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
   if (!Number.isInteger(ignoreIndex) || Math.abs(ignoreIndex) > MAX_EXACT) {
     fail(op, `ignoreIndex must be an integer with magnitude at most 2^24, got ${ignoreIndex}`);
   }
   if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) fail(op, `labelSmoothing must be between 0.0 and 1.0, got ${labelSmoothing}`);
-  if (weight && (weight.rank !== 1 || weight.shape[0] !== classes)) {
-    fail(op, `weight should have shape [${classes}] (one value per class of logits ${shapeString(logits.shape)}), got ${shapeString(weight.shape)}`);
+  if (weight && (weight.length !== 1 || weight[0] !== classes)) {
+    fail(op, `weight should have shape [${classes}] (one value per class of logits ${shapeString(logits)}), got ${shapeString(weight)}`);
   }
-  return { reduction, ignoreIndex, labelSmoothing, weight };
+  return { reduction, ignoreIndex, labelSmoothing };
 }
 
-function checkTarget(op: string, logits: Tensor, target: Tensor, weight: Tensor | undefined): void {
-  expectSameEngine(op, logits, target, weight);
-  const rows = logits.shape[0]!;
-  if (target.rank !== 1 || target.shape[0] !== rows) {
-    fail(op, `expected target of shape [${rows}] (one class index per row of logits ${shapeString(logits.shape)}), got ${shapeString(target.shape)}`);
+function checkTarget(op: string, logits: Shape, target: Shape): void {
+  const rows = logits[0]!;
+  if (target.length !== 1 || target[0] !== rows) {
+    fail(op, `expected target of shape [${rows}] (one class index per row of logits ${shapeString(logits)}), got ${shapeString(target)}`);
   }
 }
+
+/** crossEntropy's options as the registry holds them: the class weights are an operand there. */
+export type CrossEntropyAttributes = Omit<CrossEntropyOptions, 'weight'>;
+
+export const crossEntropyOp = defineOp<CrossEntropyAttributes, Checked>({
+  name: OP,
+  operands: [
+    { name: 'logits' },
+    { name: 'target', differentiable: false },
+    { name: 'weight', optional: true, differentiable: false },
+  ],
+  check: ([logits, target, weight], options) => {
+    checkOptions(logits!, weight, options);
+    checkTarget(OP, logits!, target!);
+    return { shape: (options.reduction ?? 'mean') === 'none' ? [logits![0]!] : [] };
+  },
+  forward: ([logits, target, weight], _c, options, record) => {
+    if (!record) return crossEntropyForward(logits!, target!, { ...options, weight });
+    const { loss, gradLogits } = crossEntropyWithGrad(logits!, target!, { ...options, weight });
+    return { output: loss, saved: { gradLogits } };
+  },
+  // The gradient from the forward pass, scaled by the upstream one on the GPU: a GEMM with K = 1
+  // broadcasts it, per row for reduction 'none' ([N, C, 1] x [N, 1, 1]), over everything for a
+  // scalar loss.
+  backward: ({ gradOut, inputs: [logits], saved }) => {
+    const [rows, classes] = logits!.shape as [number, number];
+    const perRow = gradOut.rank === 1;
+    const a = saved.gradLogits!.reshape(perRow ? [rows, classes, 1] : [rows * classes, 1]);
+    const s = gradOut.reshape(perRow ? [rows, 1, 1] : [1, 1]);
+    const product = matmul(a, s);
+    const dx = product.reshape([rows, classes]);
+    for (const t of [a, s, product]) t.dispose();
+    return [dx, undefined, undefined];
+  },
+  // Seeded at this loss: its gradient is the one the forward pass computed, handed over.
+  backwardFromOnes: ({ saved }) => {
+    const gradLogits = saved.gradLogits;
+    delete saved.gradLogits;
+    return [gradLogits, undefined, undefined];
+  },
+  reference: ([logits, target, weight], options) => crossEntropyRef(logits!, target!, { ...options, weight }),
+});
 
 /**
  * Cross-entropy between logits [N, C] and class-index targets [N] (integers stored as float32 on
@@ -91,8 +133,13 @@ function checkTarget(op: string, logits: Tensor, target: Tensor, weight: Tensor 
  * never a silently clamped class. Use crossEntropyWithIndices to have host targets checked.
  */
 export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
-  const { reduction, ignoreIndex, labelSmoothing, weight } = checkOptions(logits, options);
-  checkTarget(OP, logits, target, weight);
+  const { weight, ...attributes } = options ?? {};
+  return crossEntropyOp.run([logits, target, weight], attributes);
+}
+
+/** The loss alone (no gradient), on checked operands. */
+function crossEntropyForward(logits: Tensor, target: Tensor, options: CrossEntropyOptions): Tensor {
+  const { reduction = 'mean', ignoreIndex = -100, labelSmoothing = 0, weight } = options;
   const [rows, classes] = [logits.shape[0]!, logits.shape[1]!];
   const e = logits.engine;
   if (rows === 0) {
@@ -119,7 +166,8 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
  * ignoreIndex) before it is uploaded, so a bad target is an error rather than a NaN loss.
  */
 export function crossEntropyWithIndices(logits: Tensor, target: Int32Array | readonly number[], options: CrossEntropyOptions = {}): Tensor {
-  const { ignoreIndex } = checkOptions(logits, options);
+  expectSameEngine(OP, logits, options.weight);
+  const { ignoreIndex } = checkOptions(logits.shape, options.weight?.shape, options);
   const [rows, classes] = [logits.shape[0]!, logits.shape[1]!];
   if (target.length !== rows) {
     fail(OP, `expected ${rows} target indices (one per row of logits ${shapeString(logits.shape)}), got ${target.length}`);
@@ -159,8 +207,10 @@ export interface CrossEntropyWithGrad {
  */
 export function crossEntropyWithGrad(logits: Tensor, target: Tensor, options: CrossEntropyGradOptions = {}): CrossEntropyWithGrad {
   const op = 'crossEntropyWithGrad';
-  const { reduction, ignoreIndex, labelSmoothing, weight } = checkOptions(logits, options, op);
-  checkTarget(op, logits, target, weight);
+  const { weight } = options;
+  expectSameEngine(op, logits, target, weight);
+  const { reduction, ignoreIndex, labelSmoothing } = checkOptions(logits.shape, weight?.shape, options, op);
+  checkTarget(op, logits.shape, target.shape);
   const { gradScale = 1 } = options;
   if (typeof gradScale !== 'number' || !Number.isFinite(gradScale)) fail(op, `gradScale must be a finite number, got ${String(gradScale)}`);
   const [rows, classes] = [logits.shape[0]!, logits.shape[1]!];

@@ -2,7 +2,15 @@ import { grid1d } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params, type ParamWriter } from '../runtime/uniforms.js';
+import type { HostTensor } from '../reference/host-tensor.js';
+import { reluRef } from '../reference/elementwise.js';
+import { batchNormRef } from '../reference/norm.js';
+import { maxPool2dRef } from '../reference/pool.js';
 import { expectRank, expectSameEngine, fail } from './check.js';
+import { mul } from './elementwise.js';
+import { maxPool2dFused, reluMaxPool2dBackward, reluMaxPool2dOp, type MaxPoolOptions } from './pool.js';
+import { sumPerChannel } from './reduce.js';
+import { defineOp, type Checked, type ReferenceResult } from './registry.js';
 
 export interface BatchNormOptions {
   /** Normalise with the batch statistics (and update the running ones) rather than the running ones. */
@@ -200,6 +208,76 @@ function section(coef: Tensor, channels: number, index: number): Tensor {
   return out;
 }
 
+const BATCH_NORM_OPERANDS = [
+  { name: 'x' },
+  { name: 'runningMean', optional: true, differentiable: false },
+  { name: 'runningVar', optional: true, differentiable: false },
+  { name: 'weight', optional: true },
+  { name: 'bias', optional: true },
+] as const;
+
+function checkBatchNorm(op: string, [x, runningMean, runningVar, weight, bias]: ReadonlyArray<Shape | undefined>, options: BatchNormOptions): Checked {
+  const shaped = (shape: Shape | undefined) => shape && { shape };
+  checkBatchNormShapes(op, x!, { runningMean: shaped(runningMean), runningVar: shaped(runningVar), weight: shaped(weight), bias: shaped(bias) }, options);
+  return { shape: x! };
+}
+
+/** The reference of F.batch_norm, with the running statistics it updates in training. */
+function batchNormReference([x, runningMean, runningVar, weight, bias]: ReadonlyArray<HostTensor | undefined>, options: BatchNormOptions): ReferenceResult {
+  const r = batchNormRef(x!, runningMean, runningVar, weight, bias, options);
+  const updated: Record<string, HostTensor> = {};
+  if (r.runningMean) updated.runningMean = r.runningMean;
+  if (r.runningVar) updated.runningVar = r.runningVar;
+  return { output: r.output, updated };
+}
+
+export const batchNormOp = defineOp<BatchNormOptions, Checked>({
+  name: 'batchNorm',
+  operands: BATCH_NORM_OPERANDS,
+  check: (shapes, options) => checkBatchNorm(OP, shapes, options),
+  forward: ([x, runningMean, runningVar, weight, bias], _c, options, record) => {
+    if (!record || !options.training) return batchNorm(x!, runningMean, runningVar, weight, bias, options);
+    const { output, saveMean, saveInvStd } = batchNormTrain(x!, runningMean, runningVar, weight, bias, options);
+    return { output, saved: { saveMean, saveInvStd } };
+  },
+  backward: ({ gradOut, inputs: [x, runningMean, runningVar, weight], saved, options, needs }) => {
+    const g = batchNormGradients(gradOut, x!, runningMean, runningVar, weight, options, { input: needs[0]!, weight: needs[3]!, bias: needs[4]! }, saved);
+    return [g.gradInput, undefined, undefined, g.gradWeight, g.gradBias];
+  },
+  reference: batchNormReference,
+});
+
+/**
+ * The gradients of F.batch_norm for the `needs`ed operands: through the batch statistics (`saved`
+ * holds saveMean and saveInvStd from training mode), or with the running statistics as constants
+ * (evaluation).
+ */
+export function batchNormGradients(
+  gradOut: Tensor,
+  x: Tensor,
+  runningMean: Tensor | undefined,
+  runningVar: Tensor | undefined,
+  weight: Tensor | undefined,
+  options: BatchNormOptions,
+  needs: BatchNormNeeds,
+  saved: Record<string, Tensor>,
+): BatchNormGrads {
+  if (options.training) return batchNormBackward(gradOut, x, weight, saved.saveMean!, saved.saveInvStd!, needs);
+  const eps = options.eps ?? 1e-5;
+  const grads: BatchNormGrads = {};
+  if (needs.input) grads.gradInput = batchNormEvalBackward(gradOut, runningVar!, weight, eps);
+  if (needs.bias) grads.gradBias = sumPerChannel(gradOut);
+  if (needs.weight) {
+    // d/dweight = sum over N and space of g * xhat, xhat = (x - mean) / sqrt(var + eps).
+    const xhat = batchNorm(x, runningMean, runningVar, undefined, undefined, { training: false, eps });
+    const prod = mul(gradOut, xhat);
+    grads.gradWeight = sumPerChannel(prod);
+    xhat.dispose();
+    prod.dispose();
+  }
+  return grads;
+}
+
 /**
  * Batch normalisation with torch.nn.functional.batch_norm's semantics, per channel (dimension 1)
  * over the batch and spatial dimensions of x [N, C], [N, C, L], [N, C, H, W] or [N, C, D, H, W].
@@ -221,6 +299,57 @@ export function batchNorm(
   coef?.dispose();
   return output;
 }
+
+export interface BatchNormReluMaxPoolOptions extends BatchNormOptions {
+  /** The max pool after the batch norm and ReLU. */
+  pool: MaxPoolOptions;
+}
+
+/**
+ * maxPool2d(relu(batchNorm(x))) as one op, the block conv -> BatchNorm2d -> ReLU -> MaxPool2d
+ * ends with: the same values, running-statistics update and gradients (for x, weight and bias)
+ * as the three ops one by one, but neither the normalised nor the rectified tensor is written:
+ * the pooling kernel normalises and rectifies the cells it reads, and the backward pass routes the
+ * pooled gradient straight into batch norm's backward.
+ */
+export const batchNormReluMaxPool2dOp = defineOp<BatchNormReluMaxPoolOptions, Checked>({
+  name: 'batchNormReluMaxPool2d',
+  operands: BATCH_NORM_OPERANDS,
+  check: (shapes, options) => {
+    const op = 'batchNormReluMaxPool2d';
+    checkBatchNorm(op, shapes, options);
+    if (typeof options.pool !== 'object' || options.pool === null) fail(op, `options.pool must be the max pool's options, got ${String(options.pool)}`);
+    return reluMaxPool2dOp.check([shapes[0]], options.pool);
+  },
+  forward: ([x, runningMean, runningVar, weight, bias], _c, options, record) => {
+    const { affine, saveMean, saveInvStd } = batchNormCoefficients(x!, runningMean, runningVar, weight, bias, options);
+    let pooled: { output: Tensor; indices: Tensor };
+    try {
+      pooled = maxPool2dFused(x!, options.pool, { affine, relu: true });
+    } finally {
+      affine.dispose();
+    }
+    const stats: Record<string, Tensor> = saveMean && saveInvStd ? { saveMean, saveInvStd } : {};
+    if (!record) {
+      for (const t of [pooled.indices, saveMean, saveInvStd]) t?.dispose();
+      return pooled.output;
+    }
+    return { output: pooled.output, saved: { indices: pooled.indices, ...stats } };
+  },
+  backward: ({ gradOut, inputs: [x, runningMean, runningVar, weight], output, saved, options, needs }) => {
+    const gy = reluMaxPool2dBackward(gradOut, saved.indices!, output, x!.shape, options.pool);
+    try {
+      const g = batchNormGradients(gy, x!, runningMean, runningVar, weight, options, { input: needs[0]!, weight: needs[3]!, bias: needs[4]! }, saved);
+      return [g.gradInput, undefined, undefined, g.gradWeight, g.gradBias];
+    } finally {
+      gy.dispose();
+    }
+  },
+  reference: (inputs, { pool, ...options }) => {
+    const { output, updated } = batchNormReference(inputs, options);
+    return { output: maxPool2dRef(reluRef(output), pool), updated };
+  },
+});
 
 export interface BatchNormTrainResult {
   output: Tensor;

@@ -5,8 +5,11 @@ import { grid1d } from '../runtime/engine.js';
 import type { BindingKind, KernelSpec } from '../runtime/kernel.js';
 import { numel, shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params, type ParamWriter } from '../runtime/uniforms.js';
+import { reluRef } from '../reference/elementwise.js';
+import { adaptiveAvgPool2dRef, avgPool2dRef, maxPool1dRef, maxPool2dRef } from '../reference/pool.js';
 import { expectRank, expectSameEngine, fail, tuple } from './check.js';
 import { reluBackward } from './elementwise.js';
+import { defineOp, type Op } from './registry.js';
 
 export interface MaxPoolOptions {
   kernelSize: number | number[];
@@ -44,7 +47,7 @@ interface PoolGeometry {
   padding: number[];
   dilation: number[];
   /** The output's shape, of the input's rank. */
-  outShape: number[];
+  shape: number[];
   /** The window arguments, for error messages. */
   window: string;
 }
@@ -111,7 +114,7 @@ function poolGeometry(op: string, shape: Shape, o: WindowOptions, dims: 1 | 2, h
   }
   const lead = shape.slice(0, -dims);
   const planes = numel(lead);
-  const outShape = [...lead, ...out];
+  const pooled = [...lead, ...out];
   // 1-D pools are the 2-D kernel over planes of height 1.
   const axis = (v: number[], one: number): number[] => (dims === 1 ? [one, v[0]!] : v);
   const [h, w] = axis(spatial, 1);
@@ -126,7 +129,7 @@ function poolGeometry(op: string, shape: Shape, o: WindowOptions, dims: 1 | 2, h
     stride: axis(stride, 1),
     padding: axis(padding, 0),
     dilation: axis(dilation, 1),
-    outShape,
+    shape: pooled,
     window,
   };
 }
@@ -221,7 +224,7 @@ export function runOverPlaneSets(
 }
 
 function maxPool(op: string, x: Tensor, g: PoolGeometry, withIndices: boolean): Tensor[] {
-  const shapes = withIndices ? [g.outShape, g.outShape] : [g.outShape];
+  const shapes = withIndices ? [g.shape, g.shape] : [g.shape];
   return runOverPlanes(op, x, g.planes, shapes, (input, planes, outputs) => {
     const total = planes * g.oh * g.ow;
     const kernel = withIndices ? MAX_POOL_INDICES : MAX_POOL;
@@ -230,12 +233,34 @@ function maxPool(op: string, x: Tensor, g: PoolGeometry, withIndices: boolean): 
 }
 
 /**
+ * maxPool1d / maxPool2d as registered ops. Recorded calls also write each output's argmax (saved
+ * for the backward pass, which sends the gradient there); plain calls do not.
+ */
+function defineMaxPool(name: string, dims: 1 | 2) {
+  return defineOp<MaxPoolOptions, PoolGeometry>({
+    name,
+    operands: [{ name: 'x' }],
+    check: ([x], options) => poolGeometry(name, x!, options, dims, true),
+    forward: ([x], g, _options, record) => {
+      if (!record) return maxPool(name, x!, g, false)[0]!;
+      expectFloatIndexable(name, g, x!.shape);
+      const [output, indices] = maxPool(name, x!, g, true);
+      return { output: output!, saved: { indices: indices! } };
+    },
+    backward: ({ gradOut, inputs: [x], saved, options }) => [maxPoolBackward(`${name}Backward`, gradOut, saved.indices!, x!.shape, options, dims)],
+    reference: ([x], options) => (dims === 2 ? maxPool2dRef : maxPool1dRef)(x!, options),
+  });
+}
+
+export const maxPool2dOp = defineMaxPool('maxPool2d', 2);
+export const maxPool1dOp = defineMaxPool('maxPool1d', 1);
+
+/**
  * Max pooling over x [N, C, H, W] (or [C, H, W]), as F.max_pool2d: windows clipped to the input
  * (padding acts as -inf), the first maximum of a window wins, NaN propagates.
  */
 export function maxPool2d(x: Tensor, options: MaxPoolOptions): Tensor {
-  expectSameEngine('maxPool2d', x);
-  return maxPool('maxPool2d', x, poolGeometry('maxPool2d', x.shape, options, 2, true), false)[0]!;
+  return maxPool2dOp.run([x], options);
 }
 
 /**
@@ -243,32 +268,29 @@ export function maxPool2d(x: Tensor, options: MaxPoolOptions): Tensor {
  * (n, c) plane (F.max_pool2d's return_indices), stored as float32: exact for planes under 2^24 cells.
  */
 export function maxPool2dWithIndices(x: Tensor, options: MaxPoolOptions): { output: Tensor; indices: Tensor } {
-  return maxPoolWithIndices('maxPool2dWithIndices', x, options, 2);
+  return maxPoolWithIndices(maxPool2dOp, x, options);
 }
 
 /** Max pooling over x [N, C, L] (or [C, L]), as F.max_pool1d: the 2-D kernel with H = 1. */
 export function maxPool1d(x: Tensor, options: MaxPoolOptions): Tensor {
-  expectSameEngine('maxPool1d', x);
-  return maxPool('maxPool1d', x, poolGeometry('maxPool1d', x.shape, options, 1, true), false)[0]!;
+  return maxPool1dOp.run([x], options);
 }
 
 /** maxPool1d that also returns, per output, the position of the chosen input along L, as float32. */
 export function maxPool1dWithIndices(x: Tensor, options: MaxPoolOptions): { output: Tensor; indices: Tensor } {
-  return maxPoolWithIndices('maxPool1dWithIndices', x, options, 1);
+  return maxPoolWithIndices(maxPool1dOp, x, options);
+}
+
+/** The op's output with the argmax it saves when recorded. */
+function maxPoolWithIndices(op: Op<MaxPoolOptions, PoolGeometry>, x: Tensor, options: MaxPoolOptions): { output: Tensor; indices: Tensor } {
+  const { output, saved } = op.apply([x], options, true);
+  return { output, indices: saved!.indices! };
 }
 
 function expectFloatIndexable(op: string, g: PoolGeometry, inputShape: Shape): void {
   if (g.h * g.w > 2 ** 24) {
     fail(op, `planes of ${g.h * g.w} cells (input ${shapeString(inputShape)}) are too large for float32 indices (at most 2^24)`);
   }
-}
-
-function maxPoolWithIndices(op: string, x: Tensor, options: MaxPoolOptions, dims: 1 | 2): { output: Tensor; indices: Tensor } {
-  expectSameEngine(op, x);
-  const g = poolGeometry(op, x.shape, options, dims, true);
-  expectFloatIndexable(op, g, x.shape);
-  const [output, indices] = maxPool(op, x, g, true);
-  return { output: output!, indices: indices! };
 }
 
 /** What maxPool2dFused applies to its input before pooling. */
@@ -299,7 +321,7 @@ export function maxPool2dFused(x: Tensor, options: MaxPoolOptions, fusion: MaxPo
     fail(op, `affine should hold at least 3 * ${channels} per-channel coefficients (input ${shapeString(x.shape)}), got ${shapeString(affine.shape)}`);
   }
   const spec = maxPoolFusedKernel(affine !== undefined, relu);
-  const [output, indices] = runOverPlanes(op, x, g.planes, [g.outShape, g.outShape], (input, planes, outputs, first) => {
+  const [output, indices] = runOverPlanes(op, x, g.planes, [g.shape, g.shape], (input, planes, outputs, first) => {
     const total = planes * g.oh * g.ow;
     x.engine.dispatch(spec, [input, outputs[0]!, outputs[1]!, affine ?? input], grid1d(total, WG), poolParams(g, total, 0, 0, channels, first));
   });
@@ -336,29 +358,64 @@ export function reluMaxPool2dBackward(gradOut: Tensor, indices: Tensor, output: 
 }
 
 /**
+ * maxPool2d(relu(x)) as one op: the same values and gradients as relu then maxPool2d (PyTorch's),
+ * without writing relu(x). Sequential and graphs use it for a ReLU followed by a max pool.
+ */
+export const reluMaxPool2dOp = defineOp<MaxPoolOptions, PoolGeometry>({
+  name: 'reluMaxPool2d',
+  operands: [{ name: 'x' }],
+  check: ([x], options) => poolGeometry('reluMaxPool2d', x!, options, 2, true),
+  forward: ([x], _g, options, record) => {
+    const { output, indices } = maxPool2dFused(x!, options, { relu: true });
+    if (!record) {
+      indices.dispose();
+      return output;
+    }
+    return { output, saved: { indices } };
+  },
+  backward: ({ gradOut, inputs: [x], output, saved, options }) => [reluMaxPool2dBackward(gradOut, saved.indices!, output, x!.shape, options)],
+  reference: ([x], options) => maxPool2dRef(reluRef(x!), options),
+});
+
+interface AvgPoolChecked {
+  shape: number[];
+  g: PoolGeometry;
+  /** shaders/pool.wgsl's divisor_mode and divisor. */
+  mode: number;
+  divisor: number;
+}
+
+export const avgPool2dOp = defineOp<AvgPoolOptions, AvgPoolChecked>({
+  name: 'avgPool2d',
+  operands: [{ name: 'x' }],
+  check: ([x], options) => avgGeometry('avgPool2d', x!, options),
+  forward: ([x], { g, mode, divisor }) =>
+    runOverPlanes('avgPool2d', x!, g.planes, [g.shape], (input, planes, [out]) => {
+      const total = planes * g.oh * g.ow;
+      x!.engine.dispatch(AVG_POOL, [input, out!], grid1d(total, WG), poolParams(g, total, mode, divisor));
+    })[0]!,
+  backward: ({ gradOut, inputs: [x], options }) => [avgPool2dBackward(gradOut, x!.shape, options)],
+  reference: ([x], options) => avgPool2dRef(x!, options),
+});
+
+/**
  * Average pooling over x [N, C, H, W] (or [C, H, W]), as F.avg_pool2d. The divisor is the window
  * clipped to the padded input (countIncludePad, the default: in ceil mode the cells past the padding
  * never count), or to the input itself, or divisorOverride.
  */
 export function avgPool2d(x: Tensor, options: AvgPoolOptions): Tensor {
-  const op = 'avgPool2d';
-  expectSameEngine(op, x);
-  const { g, mode, divisor } = avgGeometry(op, x.shape, options);
-  return runOverPlanes(op, x, g.planes, [g.outShape], (input, planes, [out]) => {
-    const total = planes * g.oh * g.ow;
-    x.engine.dispatch(AVG_POOL, [input, out!], grid1d(total, WG), poolParams(g, total, mode, divisor));
-  })[0]!;
+  return avgPool2dOp.run([x], options);
 }
 
 /** Checks an average-pooling call; its divisor mode is shaders/pool.wgsl's `divisor_mode`. */
-function avgGeometry(op: string, shape: Shape, options: AvgPoolOptions): { g: PoolGeometry; mode: number; divisor: number } {
+function avgGeometry(op: string, shape: Shape, options: AvgPoolOptions): AvgPoolChecked {
   const { divisorOverride } = options;
   const g = poolGeometry(op, shape, { ...options, dilation: 1 }, 2, false);
   if (divisorOverride !== undefined && (!Number.isInteger(divisorOverride) || divisorOverride === 0)) {
     fail(op, `divisorOverride must be a non-zero integer, got ${divisorOverride}`);
   }
   const mode = divisorOverride !== undefined ? 2 : (options.countIncludePad ?? true) ? 0 : 1;
-  return { g, mode, divisor: divisorOverride ?? 0 };
+  return { shape: g.shape, g, mode, divisor: divisorOverride ?? 0 };
 }
 
 function adaptiveGeometry(op: string, shape: Shape, outputSize: number | [number, number]): PoolGeometry {
@@ -367,23 +424,34 @@ function adaptiveGeometry(op: string, shape: Shape, outputSize: number | [number
   const [h, w] = shape.slice(-2) as [number, number];
   const lead = shape.slice(0, -2);
   const unused = [0, 0];
-  return { planes: numel(lead), h, w, oh, ow, kernel: unused, stride: unused, padding: unused, dilation: unused, outShape: [...lead, oh, ow], window: '' };
+  return { planes: numel(lead), h, w, oh, ow, kernel: unused, stride: unused, padding: unused, dilation: unused, shape: [...lead, oh, ow], window: '' };
 }
 
-// Output shapes from input shapes alone, with the ops' own checks and messages (the graph's shape
-// inference runs them before any tensor exists).
-
-export function maxPool2dShape(shape: Shape, options: MaxPoolOptions): number[] {
-  return poolGeometry('maxPool2d', shape, options, 2, true).outShape;
+export interface AdaptiveAvgPoolOptions {
+  /** The output's (height, width), or one number for both. */
+  outputSize: number | [number, number];
 }
 
-export function avgPool2dShape(shape: Shape, options: AvgPoolOptions): number[] {
-  return avgGeometry('avgPool2d', shape, options).g.outShape;
-}
-
-export function adaptiveAvgPool2dShape(shape: Shape, outputSize: number | [number, number]): number[] {
-  return adaptiveGeometry('adaptiveAvgPool2d', shape, outputSize).outShape;
-}
+export const adaptiveAvgPool2dOp = defineOp<AdaptiveAvgPoolOptions, PoolGeometry>({
+  name: 'adaptiveAvgPool2d',
+  operands: [{ name: 'x' }],
+  check: ([x], { outputSize }) => adaptiveGeometry('adaptiveAvgPool2d', x!, outputSize),
+  forward: ([x], g) => {
+    const { h, w, oh, ow } = g;
+    return runOverPlanes('adaptiveAvgPool2d', x!, g.planes, [g.shape], (input, planes, [out]) => {
+      if (oh === 1 && ow === 1) {
+        // One workgroup per plane: wide enough to keep a big plane's threads busy, small for ResNet's 7x7.
+        const wg = h * w >= 2048 ? 256 : 64;
+        x!.engine.dispatch(poolKernel('global_avg_pool', ['uniform', 'read', 'write'], wg), [input, out!], grid1d(planes, 1), poolParams(g, planes));
+      } else {
+        const total = planes * oh * ow;
+        x!.engine.dispatch(ADAPTIVE_AVG_POOL, [input, out!], grid1d(total, WG), poolParams(g, total));
+      }
+    })[0]!;
+  },
+  backward: ({ gradOut, inputs: [x] }) => [adaptiveAvgPool2dBackward(gradOut, x!.shape)],
+  reference: ([x], { outputSize }) => adaptiveAvgPool2dRef(x!, outputSize),
+});
 
 /**
  * F.adaptive_avg_pool2d over x [N, C, H, W] (or [C, H, W]): output cell i averages input rows
@@ -391,20 +459,7 @@ export function adaptiveAvgPool2dShape(shape: Shape, outputSize: number | [numbe
  * pooling) runs one workgroup per plane.
  */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: number | [number, number]): Tensor {
-  const op = 'adaptiveAvgPool2d';
-  expectSameEngine(op, x);
-  const g = adaptiveGeometry(op, x.shape, outputSize);
-  const { h, w, oh, ow } = g;
-  return runOverPlanes(op, x, g.planes, [g.outShape], (input, planes, [out]) => {
-    if (oh === 1 && ow === 1) {
-      // One workgroup per plane: wide enough to keep a big plane's threads busy, small for ResNet's 7x7.
-      const wg = h * w >= 2048 ? 256 : 64;
-      x.engine.dispatch(poolKernel('global_avg_pool', ['uniform', 'read', 'write'], wg), [input, out!], grid1d(planes, 1), poolParams(g, planes));
-    } else {
-      const total = planes * oh * ow;
-      x.engine.dispatch(ADAPTIVE_AVG_POOL, [input, out!], grid1d(total, WG), poolParams(g, total));
-    }
-  })[0]!;
+  return adaptiveAvgPool2dOp.run([x], { outputSize });
 }
 
 // ---- backward -------------------------------------------------------------------------------------
@@ -428,10 +483,10 @@ function expectBackwardInput(op: string, gradOut: Tensor, inputShape: Shape, dim
 
 /** Checks that gradOut has the shape the forward pass gives for `inputShape`. */
 function expectPooledGradOut(op: string, gradOut: Tensor, g: PoolGeometry, inputShape: Shape): void {
-  if (!sameShape(gradOut.shape, g.outShape)) {
+  if (!sameShape(gradOut.shape, g.shape)) {
     fail(
       op,
-      `expected gradOut of shape ${shapeString(g.outShape)} (the output for input ${shapeString(inputShape)} with ${g.window}), got ${shapeString(gradOut.shape)}`,
+      `expected gradOut of shape ${shapeString(g.shape)} (the output for input ${shapeString(inputShape)} with ${g.window}), got ${shapeString(gradOut.shape)}`,
     );
   }
 }
@@ -455,7 +510,7 @@ function planesOf(inputShape: Shape, gradOut: Tensor, dims: 1 | 2): PoolGeometry
     stride: unused,
     padding: unused,
     dilation: unused,
-    outShape: [...gradOut.shape],
+    shape: [...gradOut.shape],
     window: '',
   };
 }

@@ -4,7 +4,9 @@ import { grid1d } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
-import { expectRank, expectSameEngine, fail } from './check.js';
+import { interpolateRef } from '../reference/resize.js';
+import { expectRank, fail } from './check.js';
+import { defineOp } from './registry.js';
 import { runOverPlanes } from './pool.js';
 
 export interface InterpolateOptions {
@@ -58,7 +60,7 @@ function sourceRatio(inSize: number, outSize: number, alignCorners: boolean, sca
 
 /** Where each output cell reads from: the checked arguments of one interpolate call. */
 interface ResizeGeometry {
-  outShape: [number, number, number, number];
+  shape: [number, number, number, number];
   h: number;
   w: number;
   oh: number;
@@ -67,11 +69,6 @@ interface ResizeGeometry {
   ratioW: number;
   bilinear: boolean;
   alignCorners: boolean;
-}
-
-/** The output shape of interpolate on an input of `shape`, with its checks and messages, without running it. */
-export function interpolateShape(shape: Shape, options: InterpolateOptions): number[] {
-  return resizeGeometry(shape, options).outShape;
 }
 
 function resizeGeometry(shape: Shape, options: InterpolateOptions): ResizeGeometry {
@@ -97,18 +94,25 @@ function resizeGeometry(shape: Shape, options: InterpolateOptions): ResizeGeomet
   const passScale = scale !== undefined && !options.recomputeScaleFactor;
   const ratioH = sourceRatio(h, oh, alignCorners, passScale ? scale[0] : undefined);
   const ratioW = sourceRatio(w, ow, alignCorners, passScale ? scale[1] : undefined);
-  return { outShape: [n, c, oh, ow], h, w, oh, ow, ratioH, ratioW, bilinear: mode === 'bilinear', alignCorners };
+  return { shape: [n, c, oh, ow], h, w, oh, ow, ratioH, ratioW, bilinear: mode === 'bilinear', alignCorners };
 }
+
+export const interpolateOp = defineOp<InterpolateOptions, ResizeGeometry>({
+  name: 'interpolate',
+  operands: [{ name: 'x' }],
+  check: ([x], options) => resizeGeometry(x!, options),
+  forward: ([x], { shape, h, w, oh, ow, ratioH, ratioW, bilinear, alignCorners }) => {
+    const spec = kernel(bilinear, alignCorners);
+    const [n, c] = shape;
+    return runOverPlanes('interpolate', x!, n * c, [shape], (input, planes, [out]) => {
+      const total = planes * oh * ow;
+      x!.engine.dispatch(spec, [input, out!], grid1d(total, WG), params().u32(total, h, w, oh, ow).f32(ratioH, ratioW));
+    })[0]!;
+  },
+  reference: ([x], options) => interpolateRef(x!, options),
+});
 
 /** Resizes the planes of x [N, C, H, W] to a size or by a scale factor, as F.interpolate. */
 export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
-  const op = 'interpolate';
-  expectSameEngine(op, x);
-  const { outShape, h, w, oh, ow, ratioH, ratioW, bilinear, alignCorners } = resizeGeometry(x.shape, options);
-  const spec = kernel(bilinear, alignCorners);
-  const [n, c] = outShape;
-  return runOverPlanes(op, x, n * c, [outShape], (input, planes, [out]) => {
-    const total = planes * oh * ow;
-    x.engine.dispatch(spec, [input, out!], grid1d(total, WG), params().u32(total, h, w, oh, ow).f32(ratioH, ratioW));
-  })[0]!;
+  return interpolateOp.run([x], options);
 }

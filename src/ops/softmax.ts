@@ -2,7 +2,9 @@ import { grid1d } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import { shapeString, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
+import { logSoftmaxRef, softmaxRef } from '../reference/softmax.js';
 import { expectSameEngine, fail } from './check.js';
+import { defineOp, type Checked } from './registry.js';
 
 const WG = 64;
 /** Rows up to this long get one invocation each; longer rows get a workgroup and a tree reduction. */
@@ -37,9 +39,7 @@ function kernel(log: boolean, wide: boolean): KernelSpec {
   };
 }
 
-function run(op: string, log: boolean, x: Tensor, dim: number): Tensor {
-  expectSameEngine(op, x);
-  const d = resolveDim(op, dim, x.rank);
+function run(log: boolean, x: Tensor, d: number): Tensor {
   const { outer, len, inner } = splitAround(x.shape, d);
   const out = x.engine.empty(x.shape);
   if (x.size === 0) return out;
@@ -50,18 +50,40 @@ function run(op: string, log: boolean, x: Tensor, dim: number): Tensor {
   return out;
 }
 
+export interface SoftmaxOptions {
+  /** The dimension to normalise along (negative counts from the end). */
+  dim: number;
+}
+
+function defineSoftmax(name: string, log: boolean) {
+  return defineOp<SoftmaxOptions, Checked>({
+    name,
+    operands: [{ name: 'x' }],
+    check: ([x], { dim }) => {
+      resolveDim(name, dim, x!.length);
+      return { shape: x! };
+    },
+    forward: ([x], _c, { dim }) => run(log, x!, resolveDim(name, dim, x!.rank)),
+    backward: ({ gradOut, output, options: { dim } }) => [runBackward(`${name}Backward`, log, gradOut, output, dim)],
+    reference: ([x], { dim }) => (log ? logSoftmaxRef : softmaxRef)(x!, dim),
+  });
+}
+
+export const softmaxOp = defineSoftmax('softmax', false);
+export const logSoftmaxOp = defineSoftmax('logSoftmax', true);
+
 /**
  * exp(x) / sum(exp(x)) along `dim` (negative counts from the end) of a tensor of any rank,
  * computed stably (the row max is subtracted first, so entries of 1e30 are fine). -inf entries
  * give 0; a row that is entirely -inf gives NaN, as in PyTorch. Returns a new tensor.
  */
 export function softmax(x: Tensor, dim: number): Tensor {
-  return run('softmax', false, x, dim);
+  return softmaxOp.run([x], { dim });
 }
 
 /** log(softmax(x, dim)), computed directly as x - max - log(sum(exp(x - max))). */
 export function logSoftmax(x: Tensor, dim: number): Tensor {
-  return run('logSoftmax', true, x, dim);
+  return logSoftmaxOp.run([x], { dim });
 }
 
 function backwardKernel(log: boolean, wide: boolean): KernelSpec {

@@ -2,7 +2,7 @@ import { acquireDevice, type DeviceOptions } from '../gpu/device.js';
 import { BufferPool, bucketSize, type PoolStats } from './buffer-pool.js';
 import { kernelKey, type KernelSpec } from './kernel.js';
 import { PipelineCache, type CachedPipeline } from './pipeline-cache.js';
-import { Tensor, numel, type Shape } from './tensor.js';
+import { DTYPES, Tensor, dtypeOf, numel, shapeString, typedArray, type DType, type HostArray, type Shape, type TypedArrayOf } from './tensor.js';
 import { UniformCache, type ParamWriter } from './uniforms.js';
 
 /** Thrown for every call after the device was lost; create a new Engine to carry on. */
@@ -91,27 +91,41 @@ export class Engine {
 
   // ---- tensors ----------------------------------------------------------------------------
 
-  /** An uninitialised float32 tensor. */
-  empty(shape: Shape, label?: string): Tensor {
+  /** An uninitialised tensor (float32 unless `dtype` says otherwise). */
+  empty(shape: Shape, label?: string): Tensor;
+  empty<D extends DType>(shape: Shape, label: string | undefined, dtype: D): Tensor<D>;
+  empty(shape: Shape, label?: string, dtype: DType = 'float32'): Tensor<DType> {
     this.checkUsable();
+    if (!DTYPES.includes(dtype)) throw new Error(`empty: dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
     const n = numel(shape);
     const pool = this.target.pool;
-    return new Tensor(this, pool.acquire(n * 4, label), shape, pool);
+    return new Tensor(this, pool.acquire(n * 4, label), shape, pool, dtype);
   }
 
-  /** A float32 tensor holding `data` (copied; the upload is ordered with the recorded commands). */
-  tensor(data: ArrayLike<number>, shape: Shape = [data.length]): Tensor {
+  /**
+   * A tensor holding `data` (copied; the upload is ordered with the recorded commands). Its dtype
+   * is the array's: Int32Array and Uint32Array give int32 and uint32 tensors, anything else float32.
+   */
+  tensor(data: Int32Array, shape?: Shape): Tensor<'int32'>;
+  tensor(data: Uint32Array, shape?: Shape): Tensor<'uint32'>;
+  tensor(data: ArrayLike<number>, shape?: Shape): Tensor;
+  tensor(data: ArrayLike<number>, shape: Shape = [data.length]): Tensor<DType> {
     const n = numel(shape);
     if (data.length !== n) {
-      throw new Error(`tensor: shape [${shape.join(', ')}] holds ${n} values but ${data.length} were given`);
+      throw new Error(`tensor: shape ${shapeString(shape)} holds ${n} values but ${data.length} were given`);
     }
-    const t = this.empty(shape);
-    this.upload(t.buffer, data instanceof Float32Array ? data : Float32Array.from(data));
+    const dtype = dtypeOf(data);
+    const t = this.empty(shape, undefined, dtype);
+    this.upload(t.buffer, dtype === 'float32' && !(data instanceof Float32Array) ? Float32Array.from(data) : (data as HostArray));
     return t;
   }
 
-  zeros(shape: Shape): Tensor {
-    return this.tensor(new Float32Array(numel(shape)), shape);
+  zeros(shape: Shape): Tensor;
+  zeros<D extends DType>(shape: Shape, dtype: D): Tensor<D>;
+  zeros(shape: Shape, dtype: DType = 'float32'): Tensor<DType> {
+    const t = this.empty(shape, undefined, dtype);
+    this.upload(t.buffer, new Uint32Array(t.size)); // all-zero bits are 0 in every dtype
+    return t;
   }
 
   /** Writes data into a buffer, in order with the commands recorded before it. */
@@ -137,7 +151,7 @@ export class Engine {
    * Records one dispatch. `buffers` fill the kernel's storage bindings in order; `uniforms`, when
    * the kernel declares one, fill binding 0.
    */
-  dispatch(spec: KernelSpec, buffers: ReadonlyArray<Tensor | GPUBuffer>, workgroups: Workgroups, uniforms?: ParamWriter): void {
+  dispatch(spec: KernelSpec, buffers: ReadonlyArray<Tensor<DType> | GPUBuffer>, workgroups: Workgroups, uniforms?: ParamWriter): void {
     this.checkUsable();
     const hasUniform = spec.bindings[0] === 'uniform';
     const storageCount = spec.bindings.length - (hasUniform ? 1 : 0);
@@ -372,8 +386,8 @@ export class Engine {
     }
   }
 
-  async read(t: Tensor): Promise<Float32Array> {
-    return new Float32Array(await this.readBuffer(t.buffer, t.size * 4));
+  async read<D extends DType>(t: Tensor<D>): Promise<TypedArrayOf<D>> {
+    return typedArray(t.dtype, await this.readBuffer(t.buffer, t.size * 4)) as TypedArrayOf<D>;
   }
 
   stats(): PoolStats & { pipelines: number } {

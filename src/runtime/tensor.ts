@@ -3,6 +3,30 @@ import type { Engine } from './engine.js';
 
 export type Shape = readonly number[];
 
+/** Element types a tensor can hold; every one is 4 bytes. Indices and class targets are int32. */
+export type DType = 'float32' | 'int32' | 'uint32';
+
+export const DTYPES: readonly DType[] = ['float32', 'int32', 'uint32'];
+
+/** The typed array a tensor of `dtype` reads back into. */
+export type TypedArrayOf<D extends DType> = D extends 'int32' ? Int32Array : D extends 'uint32' ? Uint32Array : Float32Array;
+
+export type HostArray = Float32Array | Int32Array | Uint32Array;
+
+/** The dtype a typed array holds (plain arrays are float32). */
+export function dtypeOf(data: ArrayLike<number>): DType {
+  if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Uint32Array) return 'uint32';
+  return 'float32';
+}
+
+/** Reinterprets 4-byte elements read back from the GPU as `dtype`. */
+export function typedArray(dtype: DType, buffer: ArrayBuffer): HostArray {
+  if (dtype === 'int32') return new Int32Array(buffer);
+  if (dtype === 'uint32') return new Uint32Array(buffer);
+  return new Float32Array(buffer);
+}
+
 export function numel(shape: Shape): number {
   let n = 1;
   for (const d of shape) {
@@ -37,10 +61,11 @@ class Storage {
 }
 
 /**
- * A float32 tensor in a GPU buffer, row-major (NCHW for images). Views (reshape, flatten) share
- * the buffer without copying; every tensor and view must be disposed.
+ * A tensor in a GPU buffer, row-major (NCHW for images), of 4-byte elements: float32 (the default),
+ * int32 or uint32. Views (reshape, flatten) share the buffer without copying; every tensor and
+ * view must be disposed.
  */
-export class Tensor {
+export class Tensor<D extends DType = 'float32'> {
   readonly shape: Shape;
   readonly size: number;
   private storage: Storage | undefined;
@@ -49,7 +74,13 @@ export class Tensor {
    * @param pool where the buffer goes back when the last view is disposed; without one the
    *   buffer is borrowed and the tensor's dispose leaves it alone.
    */
-  constructor(readonly engine: Engine, storage: GPUBuffer | Storage, shape: Shape, pool?: BufferPool) {
+  constructor(
+    readonly engine: Engine,
+    storage: GPUBuffer | Storage,
+    shape: Shape,
+    pool: BufferPool | undefined,
+    readonly dtype: D,
+  ) {
     this.shape = Object.freeze([...shape]);
     this.size = numel(shape);
     this.storage = storage instanceof Storage ? storage : new Storage(storage, pool);
@@ -69,7 +100,7 @@ export class Tensor {
   }
 
   /** A view with another shape of the same size; -1 stands for the one inferred dimension. */
-  reshape(shape: Shape): Tensor {
+  reshape(shape: Shape): Tensor<D> {
     const known = shape.filter((d) => d !== -1);
     const inferred = shape.length - known.length;
     if (inferred > 1) throw new Error(`reshape: only one dimension can be -1, got ${shapeString(shape)}`);
@@ -87,19 +118,20 @@ export class Tensor {
     const storage = this.storage;
     if (!storage) throw new Error(`reshape: tensor ${shapeString(this.shape)} used after dispose()`);
     storage.refs += 1;
-    return new Tensor(this.engine, storage, target);
+    return new Tensor(this.engine, storage, target, undefined, this.dtype);
   }
 
-  view(shape: Shape): Tensor {
+  view(shape: Shape): Tensor<D> {
     return this.reshape(shape);
   }
 
   /** Flattens dimensions startDim..endDim into one, as torch.flatten does. */
-  flatten(startDim = 0, endDim = -1): Tensor {
+  flatten(startDim = 0, endDim = -1): Tensor<D> {
     return this.reshape(flattenShape(this.shape, startDim, endDim));
   }
 
-  toArray(): Promise<Float32Array> {
+  /** The values, read back: a Float32Array, or an Int32Array / Uint32Array for those dtypes. */
+  toArray(): Promise<TypedArrayOf<D>> {
     if (!this.storage) return Promise.reject(new Error(`toArray: tensor ${shapeString(this.shape)} used after dispose()`));
     return this.engine.read(this);
   }

@@ -43,11 +43,11 @@ export class FashionDNN extends Module {
   }
 
   forward(tape: Tape, x: Variable): Variable {
-    let h = this.flatten.forward(tape, x);
-    h = this.relu1.forward(tape, this.fc1.forward(tape, h));
-    h = this.drop.forward(tape, h);
-    h = this.relu2.forward(tape, this.fc2.forward(tape, h));
-    return this.fc3.forward(tape, h);
+    let h = this.flatten.call(tape, x);
+    h = this.relu1.call(tape, this.fc1.call(tape, h));
+    h = this.drop.call(tape, h);
+    h = this.relu2.call(tape, this.fc2.call(tape, h));
+    return this.fc3.call(tape, h);
   }
 }
 
@@ -85,10 +85,10 @@ export class FashionCNN extends Module {
   }
 
   forward(tape: Tape, x: Variable): Variable {
-    const features = this.layer2.forward(tape, this.layer1.forward(tape, x));
-    let h = this.fc1.forward(tape, tape.flatten(features, 1));
-    h = this.drop.forward(tape, h);
-    return this.fc3.forward(tape, this.fc2.forward(tape, h));
+    const features = this.layer2.call(tape, this.layer1.call(tape, x));
+    let h = this.fc1.call(tape, tape.flatten(features, 1));
+    h = this.drop.call(tape, h);
+    return this.fc3.call(tape, this.fc2.call(tape, h));
   }
 }
 

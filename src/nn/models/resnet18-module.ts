@@ -9,7 +9,7 @@ import { constant, parameter, type Variable } from '../../autograd/variable.js';
 import { foldBatchNorm } from '../../graph/fold.js';
 import type { Engine } from '../../runtime/engine.js';
 import type { Tensor } from '../../runtime/tensor.js';
-import type { ConvOptions } from '../../ops/conv.js';
+import type { ConvAttributes } from '../../ops/conv-args.js';
 import { Rng } from '../init.js';
 import { AdaptiveAvgPool2d, MaxPool2d } from '../layers.js';
 import { Linear } from '../linear.js';
@@ -88,7 +88,7 @@ function seededNormal(name: string, seed: number, n: number, std: number): Float
  */
 export class ResNetConv2d extends Module {
   readonly weight: Variable;
-  readonly options: ConvOptions;
+  readonly options: ConvAttributes;
 
   /** `name` (the state_dict prefix) and `seed` pick this layer's random stream; seed undefined: zeros. */
   constructor(engine: Engine, name: string, seed: number | undefined, inChannels: number, outChannels: number, kernel: number, stride: number, padding: number) {
@@ -131,13 +131,14 @@ class ConvBn {
 
   /** Whether this pair runs as inference on the tape. */
   isFrozenOn(tape: Tape): boolean {
-    return this.bn.usesRunningStats && (this.frozen || !tape.gradEnabled);
+    const hooked = this.conv.hasHooks || this.bn.hasHooks;
+    return this.bn.usesRunningStats && (this.frozen || !tape.gradEnabled) && !hooked;
   }
 
   /** bn(conv(x)) recorded on the tape as two ops (the training path). */
   forward(tape: Tape, x: Variable): Variable {
     this.forget();
-    return this.bn.forward(tape, this.conv.forward(tape, x));
+    return this.bn.call(tape, this.conv.call(tape, x));
   }
 
   /** relu?(bn(conv(x)) + residual?) as one folded convolution, recording nothing. */
@@ -147,7 +148,7 @@ class ConvBn {
     const folded = this.folded ?? this.fold();
     if (keep) this.folded = folded;
     try {
-      return tape.conv2d(x, folded.weight, folded.bias, { ...this.conv.options, relu, residual: residual?.value });
+      return tape.conv2d(x, folded.weight, folded.bias, { ...this.conv.options, relu, residual });
     } finally {
       // Freed once recorded: the pool hands the buffers only to work recorded after this.
       if (!keep) for (const v of [folded.weight, folded.bias]) v.dispose();
@@ -310,16 +311,16 @@ export class ResNet18Module extends Module {
   features(tape: Tape, x: Variable): Variable {
     const frozen = !wantsGrad(tape, x) && this.stem.isFrozenOn(tape);
     let h = frozen ? this.stem.frozenForward(tape, x, true) : tape.relu(this.stem.forward(tape, x));
-    h = this.maxpool.forward(tape, h);
-    for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) h = layer.forward(tape, h);
-    return tape.flatten(this.avgpool.forward(tape, h), 1);
+    h = this.maxpool.call(tape, h);
+    for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) h = layer.call(tape, h);
+    return tape.flatten(this.avgpool.call(tape, h), 1);
   }
 
   forward(tape: Tape, x: Variable): Variable {
     if (x.shape.length !== 4 || x.shape[1] !== 3) {
       throw new Error(`ResNet18: expected images [N, 3, H, W], got [${x.shape.join(', ')}]`);
     }
-    return this.classifier.forward(tape, this.features(tape, x));
+    return this.classifier.call(tape, this.features(tape, x));
   }
 
   /** The shape of every state tensor, by torchvision's name (num_batches_tracked left out). */
