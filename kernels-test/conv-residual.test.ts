@@ -71,7 +71,7 @@ describe('conv2d with a residual', () => {
     const r = e.zeros([1, 4, 8, 8]);
     expect(() => conv2d(x, w, undefined, { residual: r })).toThrow('conv2d: expected residual of the output\'s shape [1, 4, 6, 6], got [1, 4, 8, 8]');
     r.dispose();
-    expect(() => conv2d(x, w, undefined, { padding: 1, residual: r })).toThrow('conv2d: a tensor of shape [1, 4, 8, 8] was used after dispose()');
+    expect(() => conv2d(x, w, undefined, { padding: 1, residual: r })).toThrow('conv2d: residual [1, 4, 8, 8] was used after dispose()');
     x.dispose();
     w.dispose();
   });

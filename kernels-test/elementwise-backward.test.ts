@@ -82,7 +82,7 @@ describe('elementwise argument errors', () => {
     expect(() => addInPlace(a, view)).toThrow(/share storage/);
     expect(() => scale(a, Number.NaN)).toThrow('scale: the factor must be a finite number, got NaN');
     b.dispose();
-    expect(() => mul(a, b)).toThrow('mul: a tensor of shape [3, 2] was used after dispose()');
+    expect(() => mul(a, b)).toThrow('mul: b [3, 2] was used after dispose()');
     a.dispose();
     view.dispose();
   });

@@ -313,7 +313,7 @@ describe('argument errors', () => {
       'output too small (indices)',
       [1, 3, 3],
       (x) => maxPool2dWithIndices(x, { kernelSize: [2, 4] }),
-      'maxPool2dWithIndices: output size is too small: computed [1, 0] from input [1, 3, 3] with kernelSize [2, 4], stride [2, 4], padding [0, 0] and dilation [1, 1]',
+      'maxPool2d: output size is too small: computed [1, 0] from input [1, 3, 3] with kernelSize [2, 4], stride [2, 4], padding [0, 0] and dilation [1, 1]',
     ],
     ['divisorOverride 0', [1, 1, 4, 4], (x) => avgPool2d(x, { kernelSize: 2, divisorOverride: 0 }), 'avgPool2d: divisorOverride must be a non-zero integer, got 0'],
     ['divisorOverride 2.5', [1, 1, 4, 4], (x) => avgPool2d(x, { kernelSize: 2, divisorOverride: 2.5 }), 'avgPool2d: divisorOverride must be a non-zero integer, got 2.5'],
@@ -330,7 +330,7 @@ describe('argument errors', () => {
         x.dispose();
         return maxPool2d(x, { kernelSize: 2 });
       },
-      'maxPool2d: a tensor of shape [1, 1, 4, 4] was used after dispose()',
+      'maxPool2d: x [1, 1, 4, 4] was used after dispose()',
     ],
   ];
 

@@ -182,7 +182,7 @@ describe('tensor views', () => {
     expect(() => e.tensor([1, 2, 3], [2, 2])).toThrow(/holds 4 values but 3 were given/);
     x.dispose();
     await expect(x.toArray()).rejects.toThrow(/used after dispose/);
-    expect(() => relu(x)).toThrow(/relu: a tensor of shape \[2, 3\] was used after dispose/);
+    expect(() => relu(x)).toThrow(/relu: x \[2, 3\] was used after dispose/);
   });
 });
 

@@ -116,6 +116,6 @@ describe('softmax argument errors', () => {
     expect(() => softmax(s, 1)).toThrow('softmax: dimension out of range (expected to be in range of [-1, 0], but got 1)');
     x.dispose();
     s.dispose();
-    expect(() => softmax(x, 0)).toThrow('softmax: a tensor of shape [2, 3] was used after dispose()');
+    expect(() => softmax(x, 0)).toThrow('softmax: x [2, 3] was used after dispose()');
   });
 });
