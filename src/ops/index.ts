@@ -10,3 +10,4 @@ export * from './pool.js';
 export * from './resize.js';
 export * from './softmax.js';
 export * from './view.js';
+export * from './registry.js';
