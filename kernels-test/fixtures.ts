@@ -39,7 +39,8 @@ function decodeNumber(v: unknown, where: string): number {
   throw new Error(`${where}: bad value ${JSON.stringify(v)}`);
 }
 
-function decodeTensor(raw: unknown, where: string): FixtureTensor {
+/** A fixture tensor {shape, data} as the generators write it; `where` names it in errors. */
+export function decodeTensor(raw: unknown, where: string): FixtureTensor {
   const t = raw as { shape?: unknown; data?: unknown };
   if (!Array.isArray(t?.shape) || !Array.isArray(t?.data) || !t.shape.every((d) => Number.isInteger(d) && d >= 0)) {
     throw new Error(`${where}: expected {shape: int[], data: number[]}`);
