@@ -26,6 +26,12 @@ struct Params {
 @group(0) @binding(3) var<storage, read> residual: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
+// v <= 0, false for NaN, by the bit pattern (see elementwise.wgsl): the ReLU keeps NaN.
+fn not_positive(v: f32) -> bool {
+  let bits = bitcast<u32>(v);
+  return bits == 0u || bits - 0x80000000u <= 0x7f800000u;
+}
+
 const ALPHA = TILE + 2u;
 
 // A^T m for one row or column of the products (the first TILE entries are used).
@@ -81,7 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
         let dst = base + oy * p.outW + ox;
         var value = col[r] + b;
         if (addResidual) { value += residual[dst]; }
-        if (relu) { value = max(value, 0.0); }
+        if (relu && not_positive(value)) { value = 0.0; }
         out[dst] = value;
       }
     }

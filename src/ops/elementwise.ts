@@ -22,7 +22,7 @@ function run(op: Op, a: Tensor, b: Tensor, s = 0): Tensor {
   return out;
 }
 
-/** max(x, 0), elementwise. */
+/** max(x, 0), elementwise; NaN stays NaN (as in PyTorch). */
 export function relu(x: Tensor): Tensor {
   expectSameEngine('relu', x);
   return run('relu', x, x);
@@ -36,8 +36,8 @@ export function add(a: Tensor, b: Tensor, options: { relu?: boolean } = {}): Ten
 }
 
 /**
- * The gradient of relu: gradOut where x > 0, else 0 (x is relu's input; its output y > 0 at
- * exactly the same places, so either may be passed).
+ * The gradient of relu: 0 where x <= 0, else gradOut, NaN included (PyTorch's threshold_backward).
+ * x is relu's input; its output is <= 0 (or NaN) at exactly the same places, so either may be passed.
  */
 export function reluBackward(gradOut: Tensor, x: Tensor): Tensor {
   expectSameEngine('reluBackward', gradOut, x);
