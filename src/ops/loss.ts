@@ -89,6 +89,7 @@ function checkTarget(op: string, logits: Tensor, target: Tensor, weight: Tensor 
  * The targets are on the GPU, so their values cannot be checked here: a target that is neither
  * ignoreIndex nor an integer in [0, C) makes that sample's loss NaN (and so a reduced loss NaN),
  * never a silently clamped class. Use crossEntropyWithIndices to have host targets checked.
+ * As in PyTorch, a row of logits holding a NaN or +inf, or only -inf, gives NaN unless ignored.
  */
 export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
   const { reduction, ignoreIndex, labelSmoothing, weight } = checkOptions(logits, options);
