@@ -2,7 +2,7 @@
 // silently wrong: ReLU (elementwise and fused into every epilogue), Winograd's tiles, softmax and
 // cross-entropy rows, batch-norm statistics of data whose mean dwarfs its spread, and a compiled
 // plan whose constant was disposed. PyTorch's answers come from
-// scripts/golden/make_nonfinite_fixtures.py (kernels-test/fixtures/nonfinite.json).
+// scripts/golden/make_nonfinite_fixtures.py (kernels-test/fixtures/nonfinite/values.json).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -33,9 +33,36 @@ const engine = useEngine();
 
 // ---- shared ----------------------------------------------------------------------------------
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const FIXTURES: any = JSON.parse(readFileSync(join(FIXTURE_DIR, 'nonfinite.json'), 'utf8'));
-const fixture = (raw: unknown, where: string): FixtureTensor => decodeTensor(raw, `nonfinite.json ${where}`);
+/** The fixture file's sections (see the generator's header); tensors stay raw until `fixture` decodes them. */
+interface Fixtures {
+  relu: Record<'x' | 'out' | 'gradOut' | 'grad', unknown>;
+  maxPool: Array<{ name: string; options: MaxPoolOptions } & Record<string, unknown>>;
+  softmax: Array<{ name: string } & Record<string, unknown>>;
+  crossEntropy: Array<{ classes: number; logits: unknown; target: unknown; weight: unknown; variants: CrossEntropyVariant[] }>;
+  batchNormLargeMean: BatchNormFixture;
+}
+
+interface CrossEntropyVariant {
+  name: string;
+  rows: number[];
+  options: CrossEntropyOptions;
+  weighted: boolean;
+  loss: unknown;
+  grad: unknown;
+}
+
+interface BatchNormFixture {
+  shape: number[];
+  generator: { lcgA: number; lcgC: number; seed: number; offset: number; spread: number };
+  momentum: number;
+  eps: number;
+  runningMeanInit: number;
+  runningVarInit: number;
+  torchFloat32Error: Record<'output' | 'saveMean' | 'saveInvStd' | 'runningMean' | 'runningVar', number>;
+}
+
+const FIXTURES = JSON.parse(readFileSync(join(FIXTURE_DIR, 'nonfinite', 'values.json'), 'utf8')) as Fixtures;
+const fixture = (raw: unknown, where: string): FixtureTensor => decodeTensor(raw, `nonfinite/values.json ${where}`);
 
 /** "index:NaN", "index:+inf", "index:-inf" for each non-finite value: a readable diff of positions. */
 function specials(values: ArrayLike<number>): string[] {
@@ -140,13 +167,12 @@ describe('relu keeps NaN, elementwise and fused, and its gradient passes at NaN 
     dispose(xt, wt, y);
   });
 
-  for (const c of FIXTURES.maxPool as Array<{ name: string; options: MaxPoolOptions }>) {
+  for (const c of FIXTURES.maxPool) {
     it(`max pooling (${c.name}) propagates NaN as PyTorch, fused relu too, and routes the gradient to it`, async () => {
       const e = engine();
-      const raw = c as unknown as Record<string, unknown>;
-      const x = fixture(raw.x, `maxPool ${c.name} x`);
-      const [wantOut, wantIndices] = [fixture(raw.out, 'out'), fixture(raw.indices, 'indices')];
-      const [g, wantGrad] = [fixture(raw.gradOut, 'gradOut'), fixture(raw.grad, 'grad')];
+      const x = fixture(c.x, `maxPool ${c.name} x`);
+      const [wantOut, wantIndices] = [fixture(c.out, 'out'), fixture(c.indices, 'indices')];
+      const [g, wantGrad] = [fixture(c.gradOut, 'gradOut'), fixture(c.grad, 'grad')];
       const [xt, gt] = [e.tensor(x.data, x.shape), e.tensor(g.data, g.shape)];
       const pooled = maxPool2dWithIndices(xt, c.options);
       const grad = maxPool2dBackward(gt, pooled.indices, x.shape, c.options);
@@ -160,9 +186,9 @@ describe('relu keeps NaN, elementwise and fused, and its gradient passes at NaN 
       // Pooling relu(x) without writing it: PyTorch's max_pool2d(relu(x)), and the gradient through both.
       const fused = maxPool2dFused(xt, c.options, { relu: true });
       const fusedGrad = reluMaxPool2dBackward(gt, fused.indices, fused.output, x.shape, c.options);
-      const wantFusedGrad = fixture(raw.reluGrad, 'reluGrad');
-      expectSameAnswer(await fused.output.toArray(), fixture(raw.reluOut, 'reluOut').data, ELEMENTWISE, `${c.name} fused relu values`);
-      expect(Array.from(await fused.indices.toArray())).toEqual(Array.from(fixture(raw.reluIndices, 'reluIndices').data));
+      const wantFusedGrad = fixture(c.reluGrad, 'reluGrad');
+      expectSameAnswer(await fused.output.toArray(), fixture(c.reluOut, 'reluOut').data, ELEMENTWISE, `${c.name} fused relu values`);
+      expect(Array.from(await fused.indices.toArray())).toEqual(Array.from(fixture(c.reluIndices, 'reluIndices').data));
       expectSameAnswer(await fusedGrad.toArray(), wantFusedGrad.data, ELEMENTWISE, `${c.name} fused relu gradient`);
       const hx = host(x.data, x.shape);
       const refIndices = maxPool2dWithIndicesRef(reluRef(hx), c.options).indices;
@@ -292,7 +318,7 @@ describe('a network with a NaN weight or a NaN pixel gives NaN logits', () => {
 // ---- softmax and cross-entropy -------------------------------------------------------------
 
 describe('softmax and log_softmax rows with NaN and infinities, every length and route (PyTorch)', () => {
-  for (const c of FIXTURES.softmax as Array<Record<string, unknown> & { name: string }>) {
+  for (const c of FIXTURES.softmax) {
     const x = fixture(c.x, `softmax ${c.name} x`);
     const [rows, len] = x.shape as [number, number];
     for (const dim of [-1, 0]) {
@@ -323,15 +349,7 @@ describe('softmax and log_softmax rows with NaN and infinities, every length and
 });
 
 describe('cross-entropy with NaN and infinities in the logits (PyTorch)', () => {
-  interface Variant {
-    name: string;
-    rows: number[];
-    options: CrossEntropyOptions;
-    weighted: boolean;
-    loss: unknown;
-    grad: unknown;
-  }
-  for (const c of FIXTURES.crossEntropy as Array<{ classes: number; logits: unknown; target: unknown; weight: unknown; variants: Variant[] }>) {
+  for (const c of FIXTURES.crossEntropy) {
     const classes = c.classes;
     const logits = fixture(c.logits, 'logits');
     const target = fixture(c.target, 'target');
@@ -367,15 +385,7 @@ describe('cross-entropy with NaN and infinities in the logits (PyTorch)', () => 
 // ---- batch norm statistics ---------------------------------------------------------------------
 
 describe('batch-norm statistics when the mean is 1e4 times the spread', () => {
-  const f = FIXTURES.batchNormLargeMean as {
-    shape: number[];
-    generator: { lcgA: number; lcgC: number; seed: number; offset: number; spread: number };
-    momentum: number;
-    eps: number;
-    runningMeanInit: number;
-    runningVarInit: number;
-    torchFloat32Error: Record<'output' | 'saveMean' | 'saveInvStd' | 'runningMean' | 'runningVar', number>;
-  };
+  const f = FIXTURES.batchNormLargeMean;
 
   /** The fixture's data: offset + spread * (u - 0.5), u from a 32-bit LCG, rounded to float32. */
   function data(): Float32Array {

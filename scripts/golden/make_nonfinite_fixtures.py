@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """PyTorch's answers where NaN and infinities meet the ops, and its float32 error on batch norm
-statistics of data whose mean dwarfs its spread: kernels-test/fixtures/nonfinite.json, read by
+statistics of data whose mean dwarfs its spread: kernels-test/fixtures/nonfinite/values.json (a
+folder of its own: golden.test.ts reads every JSON file at the top of fixtures/), read by
 kernels-test/nonfinite.test.ts.
 
 Run it with Debian's own Python (the one with python3-torch), from the repository root:
@@ -43,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_forward_fixtures import encode  # noqa: E402  (the same number encoding)
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-OUT = os.path.join(ROOT, "kernels-test", "fixtures", "nonfinite.json")
+OUT = os.path.join(ROOT, "kernels-test", "fixtures", "nonfinite", "values.json")
 
 NAN, INF = math.nan, math.inf
 torch.set_num_threads(1)
