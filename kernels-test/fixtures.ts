@@ -39,6 +39,7 @@ function decodeNumber(v: unknown, where: string): number {
   throw new Error(`${where}: bad value ${JSON.stringify(v)}`);
 }
 
+/** A fixture tensor {shape, data} as the generators write it; `where` names it in errors. */
 export function decodeTensor(raw: unknown, where: string): FixtureTensor {
   const t = raw as { shape?: unknown; data?: unknown };
   if (!Array.isArray(t?.shape) || !Array.isArray(t?.data) || !t.shape.every((d) => Number.isInteger(d) && d >= 0)) {

@@ -1,9 +1,10 @@
 // Elementwise ops over flat float32 arrays. Defines: OP (which op, below), WG (workgroup size).
 // The grid may be folded into two dimensions (engine.grid1d); the linear index is recovered here.
-//   0 relu           out = max(a, 0)
+//   0 relu           out = max(a, 0), NaN kept
 //   1 add            out = a + b
-//   2 add_relu       out = max(a + b, 0)
-//   3 relu_backward  out = a where b > 0, else 0     (a: gradient of the output, b: the input x)
+//   2 add_relu       out = max(a + b, 0), NaN kept
+//   3 relu_backward  out = 0 where b <= 0, else a    (a: gradient of the output, b: relu's input or
+//                    output; NaN passes the gradient, as PyTorch's threshold_backward)
 //   4 mul            out = a * b
 //   5 scale          out = a * s
 //   6 accumulate     out += b, in place (a is unused: one buffer cannot be bound both read-only
@@ -16,18 +17,27 @@ struct Params { n: u32, s: f32 }
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
+// v <= 0 (false for NaN), tested by the bit pattern (+0, or the sign set and not a NaN), which no
+// float optimisation can assume away. ReLU zeroes these and keeps NaN, as PyTorch's does; WGSL's
+// max(v, 0.0) leaves NaN to the implementation.
+fn not_positive(v: f32) -> bool {
+  let bits = bitcast<u32>(v);
+  return bits == 0u || bits - 0x80000000u <= 0x7f800000u;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   if (i >= p.n) { return; }
   if (OP == 0u) {
-    out[i] = max(a[i], 0.0);
+    out[i] = select(a[i], 0.0, not_positive(a[i]));
   } else if (OP == 1u) {
     out[i] = a[i] + b[i];
   } else if (OP == 2u) {
-    out[i] = max(a[i] + b[i], 0.0);
+    let v = a[i] + b[i];
+    out[i] = select(v, 0.0, not_positive(v));
   } else if (OP == 3u) {
-    out[i] = select(0.0, a[i], b[i] > 0.0);
+    out[i] = select(a[i], 0.0, not_positive(b[i]));
   } else if (OP == 4u) {
     out[i] = a[i] * b[i];
   } else if (OP == 5u) {

@@ -13,7 +13,7 @@
 // Epilogue (p.epilogue, a runtime parameter so that one pipeline serves every fused variant and a
 // model compiles fewer pipelines): bits 0-1 the bias (0 none, 1 one value per output column, 2 one
 // value per output row), bit 2 add a residual laid out like the output (before the ReLU), bit 3
-// ReLU, max(v, 0), last.
+// ReLU, max(v, 0) keeping NaN, last.
 //
 // Why the mapping: rows are shared by the whole workgroup, so A's addresses are uniform (GPUs
 // serve them from one load) and each B value loaded feeds TM fused multiply-adds; adjacent
@@ -43,6 +43,12 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> residual: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
+
+// v <= 0, false for NaN, by the bit pattern (see elementwise.wgsl): the ReLU keeps NaN.
+fn not_positive(v: f32) -> bool {
+  let bits = bitcast<u32>(v);
+  return bits == 0u || bits - 0x80000000u <= 0x7f800000u;
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -146,7 +152,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         var v = acc[i * TN + j] + rowBias;
         if (biasMode == 1u) { v += bias[biasBase + n]; }
         if (addResidual) { v += residual[row + n]; }
-        out[row + n] = select(v, max(v, 0.0), relu);
+        out[row + n] = select(v, 0.0, relu && not_positive(v));
       }
     }
   }

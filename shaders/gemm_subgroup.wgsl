@@ -43,6 +43,12 @@ struct Params {
 // B again, element by element (the image of an implicit-GEMM convolution).
 @group(0) @binding(6) var<storage, read> image: array<f32>;
 
+// v <= 0, false for NaN, by the bit pattern (see elementwise.wgsl): the ReLU keeps NaN.
+fn not_positive(v: f32) -> bool {
+  let bits = bitcast<u32>(v);
+  return bits == 0u || bits - 0x80000000u <= 0x7f800000u;
+}
+
 const TN = 4u * TN4;
 const ROW_LOADS = TM / 8u;
 
@@ -181,7 +187,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
           var v = acc[i * TN4 + jj][q] + rowBias;
           if (biasMode == 1u) { v += bias[biasBase + n]; }
           if (addResidual) { v += residual[row + n]; }
-          out[row + n] = select(v, max(v, 0.0), relu);
+          out[row + n] = select(v, 0.0, relu && not_positive(v));
         }
       }
     }

@@ -3,10 +3,13 @@
 //   loss_i = (1 - eps) * nll_i + eps / C * smooth_i
 //   nll_i = -w[t_i] * logp[i, t_i],  smooth_i = -sum_c w[c] * logp[i, c]  (w = 1 without weights)
 //   an ignored sample has loss 0 and weight 0; a target that is not an integer in [0, C) gives NaN.
+//   A row holding a NaN or +inf logit, or only -inf, has no log-softmax (PyTorch's is NaN): its
+//   loss is NaN unless ignored, and its gradient NaN even when ignored (0 * NaN in PyTorch's
+//   backward).
 // Its gradient, with prob = softmax(logits[i]) and W = sum_c w[c]:
 //   d loss_i / d logits[i, c] = (1 - eps) * w[t_i] * (prob_c - [c == t_i]) + eps / C * (W * prob_c - w[c])
-//   (0 for an ignored sample, NaN for a bad target), times grad_scale, divided by the summed target
-//   weights (divisor[0]) for the mean.
+//   (0 for an ignored sample unless its row has no log-softmax, NaN for a bad target), times
+//   grad_scale, divided by the summed target weights (divisor[0]) for the mean.
 // Defines: WG (workgroup size, a power of two).
 // Entry points, and the bindings each uses (they are ordered so that each entry point uses the
 // first few: 0-2, 0-3, 0-4 or all of them):
@@ -37,6 +40,9 @@ struct Params {
 @group(0) @binding(6) var<storage, read> divisor: array<f32>;
 
 fn is_neg_inf(v: f32) -> bool { return bitcast<u32>(v) == 0xff800000u; }
+fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+// NaN or +inf: a logit that leaves its row no distribution.
+fn poisons(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) >= 0x7f800000u && !is_neg_inf(v); }
 fn is_finite(v: f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u; }
 fn neg_inf() -> f32 { let bits = 0xff800000u; return bitcast<f32>(bits); }
 fn nan() -> f32 { let bits = 0x7fc00000u; return bitcast<f32>(bits); }
@@ -56,11 +62,20 @@ fn target_weight(i: u32) -> f32 {
 
 // What a row contributes: max m, sum of exp(x - m), and for label smoothing the class-weighted
 // sum of (x - shift) and the sum of the weights. The shift (the row's first finite logit) keeps
-// the weighted sum free of cancellation when all logits share a large offset.
+// the weighted sum free of cancellation when all logits share a large offset. m is NaN, for good,
+// once a logit poisons the row.
 struct Partial { m: f32, s: f32, wx: f32, w: f32 }
+
+// Whether the row has no distribution: poisoned, or all -inf (nothing pushed but -inf).
+fn undefined_row(st: Partial) -> bool { return is_nan(st.m) || is_neg_inf(st.m); }
 
 fn push(a: Partial, v: f32, c: u32, shift: f32) -> Partial {
   var r = a;
+  if (is_nan(r.m)) { return r; }
+  if (poisons(v)) {
+    r.m = nan();
+    return r;
+  }
   if (p.smoothing != 0.0) {
     let w = class_weight(c);
     r.wx += w * (v - shift);
@@ -77,6 +92,8 @@ fn push(a: Partial, v: f32, c: u32, shift: f32) -> Partial {
 }
 
 fn merge(a: Partial, b: Partial) -> Partial {
+  if (is_nan(a.m)) { return a; }
+  if (is_nan(b.m)) { return b; }
   var r = Partial(max(a.m, b.m), 0.0, a.wx + b.wx, a.w + b.w);
   if (is_neg_inf(a.m)) { r.s = b.s; } else if (is_neg_inf(b.m)) { r.s = a.s; } else {
     r.s = a.s * exp(a.m - r.m) + b.s * exp(b.m - r.m);
@@ -93,7 +110,7 @@ fn write_sample(i: u32, base: u32, shift: f32, st: Partial) {
   let t = labels[i];
   var loss = 0.0;
   if (!is_ignored(t)) {
-    if (is_class(t)) {
+    if (is_class(t) && !undefined_row(st)) {
       let cls = u32(t);
       // logp_c = (x_c - m) - log(s): measured from the max, so a large common offset cancels exactly.
       let log_s = log(st.s);
@@ -121,9 +138,12 @@ fn write_grad(i: u32, base: u32, st: Partial, first: u32, step: u32) {
   let norm = select(p.grad_scale, p.grad_scale / divisor[0], p.mean == 1u);
   let inv_s = 1.0 / st.s;
   let per_class = p.smoothing / f32(p.classes);
+  let undefined = undefined_row(st);
   for (var c = first; c < p.classes; c += step) {
     var g = 0.0;
-    if (!ignored) {
+    if (undefined) {
+      g = nan();
+    } else if (!ignored) {
       if (valid) {
         let prob = exp(logits[base + c] - st.m) * inv_s;
         g = (1.0 - p.smoothing) * w_t * (prob - select(0.0, 1.0, c == cls));

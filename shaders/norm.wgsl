@@ -1,13 +1,18 @@
 // Batch normalisation over x [N, C, S] (S: the spatial dimensions flattened, 1 for [N, C]), forward
 // and backward. Statistics per channel are gathered as (count, mean, M2) moments, merged with Chan's
 // formula, which stays accurate when the mean is large against the spread (no E[x^2] - E[x]^2
-// cancellation).
+// cancellation). The moments are those of x - pivot, the pivot being the channel's first value
+// (0 if that is not finite): the shifted mean is of the order of the spread, so the rounding of
+// Welford's running mean is too. Unshifted, with a mean 1e4 times the spread, each update rounded
+// at the mean's ulp and the mean drifted by about two of them over 8192 values (PyTorch's float32
+// statistics, accumulated in double, round once).
 // Defines: WG (workgroup size, a power of two).
 // Every entry point shares one binding layout; each says what its src0..src3 and dst hold
 // (unused sources are bound to any read-only buffer). The per-channel coefficients `coef` are
 // [mean | scale | shift | unbiased variance | inverse std], each C long: y = (x - mean) * scale + shift.
 //   partial_stats:     src0 x                                    -> dst moments [C, chunks, 2]
-//   finalize:          src0 moments, src1 weight, src2 bias      -> dst coef (5C)
+//   finalize:          src0 moments, src1 weight, src2 bias,
+//                      src3 x (the pivots)                       -> dst coef (5C)
 //   eval_coefficients: src0 running mean, src1 running var,
 //                      src2 weight, src3 bias                    -> dst coef (first 3C)
 //   update_running:    src0 coef                                 -> dst running mean or var, in place
@@ -66,6 +71,12 @@ fn combine(a: Moments, b: Moments) -> Moments {
   return Moments(n, a.mean + delta * fraction_b, a.m2 + b.m2 + delta * delta * f32(a.n) * fraction_b);
 }
 
+// The pivot the moments are taken about, from the channel's first value: that value, if finite.
+fn channel_pivot(first: f32) -> f32 {
+  let finite = (bitcast<u32>(first) & 0x7f800000u) != 0x7f800000u;
+  return select(0.0, first, finite);
+}
+
 var<workgroup> shared_n: array<u32, WG>;
 var<workgroup> shared_mean: array<f32, WG>;
 var<workgroup> shared_m2: array<f32, WG>;
@@ -77,11 +88,12 @@ fn partial_stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   let c = group / p.chunks;
   let first = (group - c * p.chunks) * p.chunk;
   let end = min(first + p.chunk, p.count);
+  let pivot = channel_pivot(src0[c * p.spatial]);
   // Welford's running update over this invocation's share of the chunk.
   var m = Moments(0u, 0.0, 0.0);
   for (var j = first + lid; j < end; j += WG) {
     let batch = j / p.spatial;
-    m = welford(m, src0[(batch * p.channels + c) * p.spatial + (j - batch * p.spatial)]);
+    m = welford(m, src0[(batch * p.channels + c) * p.spatial + (j - batch * p.spatial)] - pivot);
   }
   reduce_moments(m, group, lid);
 }
@@ -102,10 +114,11 @@ fn partial_stats4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   if (group >= p.channels * p.chunks) { return; } // the same for the whole workgroup
   let k = chunk4(group);
   let s4 = p.spatial / 4u;
+  let pivot = channel_pivot(src0_4[k.c * s4].x);
   var m = Moments(0u, 0.0, 0.0);
   for (var j = k.first + lid; j < k.end; j += WG) {
     let batch = j / s4;
-    let v = src0_4[(batch * p.channels + k.c) * s4 + (j - batch * s4)];
+    let v = src0_4[(batch * p.channels + k.c) * s4 + (j - batch * s4)] - pivot;
     m = welford(welford(welford(welford(m, v.x), v.y), v.z), v.w);
   }
   reduce_moments(m, group, lid);
@@ -157,7 +170,7 @@ fn finalize(@builtin(global_invocation_id) gid: vec3u) {
   let weight = select(1.0, src1[c], (p.flags & 1u) != 0u);
   let bias = select(0.0, src2[c], (p.flags & 2u) != 0u);
   let C = p.channels;
-  dst[c] = m.mean;
+  dst[c] = channel_pivot(src3[c * p.spatial]) + m.mean;
   dst[C + c] = weight * inverseSqrt(biased_var + p.eps);
   dst[2u * C + c] = bias;
   dst[3u * C + c] = m.m2 / f32(m.n - 1u);

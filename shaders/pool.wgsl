@@ -9,7 +9,7 @@
 //     PyTorch) and, for max_pool_indices, its flat index ih * W + iw within the plane, as f32.
 //   max_pool_fused: max_pool_indices over f(x) instead of x, where f normalises each channel with
 //     the batch-norm coefficients in `aux` (NORM: (x - mean) * scale + shift, aux = [mean | scale |
-//     shift], as batch_norm.normalize) and then rectifies (RELU: negatives become 0), so neither
+//     shift], as batch_norm.normalize) and then rectifies (RELU: NaN stays NaN), so neither
 //     intermediate tensor is written. The window scan is the same, so the value and index are those
 //     PyTorch's max_pool2d gives for the materialised f(x).
 //   avg_pool: one invocation per output; the divisor follows PyTorch's count_include_pad rule.
@@ -23,8 +23,8 @@
 //     it, then one invocation adds each output's gradient at its argmax, in output order.
 //   max_pool_backward_single: windows that do not overlap (stride >= dilated kernel on both axes):
 //     one invocation per output writes the input cells of its stride block (no gather). With
-//     RELU the pooled output (`aux`) masks it: the gradient of max_pool(relu(v)) reaches v only
-//     where the pooled value is > 0 (relu's gradient at 0 is 0, as PyTorch's).
+//     RELU the pooled output (`aux`) masks it: the gradient of max_pool(relu(v)) reaches v except
+//     where the pooled value is <= 0 (relu's gradient is 0 there and passes at NaN, as PyTorch's).
 //   avg_pool_backward, adaptive_avg_pool_backward: each covering output's gradient over its divisor.
 //   global_avg_pool_backward: the 1x1 case, every cell gets its plane's gradient / (H*W).
 // The one-invocation-per-item grids may be folded into two dimensions (engine.grid1d).
@@ -74,6 +74,13 @@ fn linear_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
 // NaN is tested by its bit pattern, which no float optimisation can assume away.
 fn is_nan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// v <= 0, false for NaN, by the bit pattern: the ReLU keeps NaN (as PyTorch's) and its gradient
+// passes at NaN (PyTorch's threshold_backward zeroes only where the value is <= 0).
+fn not_positive(v: f32) -> bool {
+  let bits = bitcast<u32>(v);
+  return bits == 0u || bits - 0x80000000u <= 0x7f800000u;
 }
 
 // An output position: its plane and row/column in the output.
@@ -129,14 +136,14 @@ fn max_pool_indices(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 }
 
 // The value max_pool_fused pools: x[base + index] of channel c, normalised (NORM) and rectified
-// (RELU). The select keeps NaN (as PyTorch's relu does).
+// (RELU, which keeps NaN as PyTorch's relu does).
 fn fused_value(v: f32, c: u32) -> f32 {
   var u = v;
   if (NORM) {
     u = (u - aux[c]) * aux[p.channels + c] + aux[2u * p.channels + c];
   }
   if (RELU) {
-    u = select(u, 0.0, u < 0.0);
+    u = select(u, 0.0, not_positive(u));
   }
   return u;
 }
@@ -328,7 +335,7 @@ fn max_pool_backward_single(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
   var c1 = i32(p.w);
   if (at.col + 1u < p.ow) { c1 = i32((at.col + 1u) * p.sw) - i32(p.pw); }
   var g = x[o];
-  if (RELU && !(aux[o] > 0.0)) { g = 0.0; }
+  if (RELU && not_positive(aux[o])) { g = 0.0; }
   // Indices are exact in f32 (planes are at most 2^24 cells); one that names no cell routes nowhere.
   let chosen = argmax[o];
   let base = at.plane * p.h * p.w;

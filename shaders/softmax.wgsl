@@ -5,7 +5,8 @@
 // Entry points:
 //   rows: one invocation per row (short rows); the grid may be folded into two dimensions.
 //   wide: one workgroup per row (long rows), partial statistics merged by a shared-memory tree.
-// A row whose entries are all -inf has no defined distribution: it is written as NaN, as PyTorch does.
+// As in PyTorch, a row holding a NaN or +inf anywhere (exp(inf - inf) is NaN there), or holding
+// only -inf, has no defined distribution and is written as NaN; -inf entries otherwise give 0.
 
 struct Params { rows: u32, len: u32, inner: u32 }
 
@@ -13,15 +14,21 @@ struct Params { rows: u32, len: u32, inner: u32 }
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-// Infinity is tested by its bit pattern, which no float optimisation can assume away.
+// NaN and infinities are tested by their bit patterns, which no float optimisation can assume away.
 fn is_neg_inf(v: f32) -> bool { return bitcast<u32>(v) == 0xff800000u; }
+fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+// NaN or +inf: a value that makes its whole row NaN.
+fn poisons(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) >= 0x7f800000u && !is_neg_inf(v); }
 fn neg_inf() -> f32 { let bits = 0xff800000u; return bitcast<f32>(bits); }
 fn nan() -> f32 { let bits = 0x7fc00000u; return bitcast<f32>(bits); }
 
 // Running statistics of a set of values: their max m and sum of exp(v - m). Empty: (-inf, 0).
+// m is NaN, for good, once a value poisons the set.
 struct Stats { m: f32, s: f32 }
 
 fn push(st: Stats, v: f32) -> Stats {
+  if (is_nan(st.m)) { return st; }
+  if (poisons(v)) { return Stats(nan(), nan()); }
   if (is_neg_inf(v)) { return st; } // contributes exp(-inf) = 0
   if (v > st.m) {
     // The old sum is rescaled to the new max (an empty set has nothing to rescale).
@@ -32,6 +39,8 @@ fn push(st: Stats, v: f32) -> Stats {
 }
 
 fn merge(a: Stats, b: Stats) -> Stats {
+  if (is_nan(a.m)) { return a; }
+  if (is_nan(b.m)) { return b; }
   if (is_neg_inf(a.m)) { return b; }
   if (is_neg_inf(b.m)) { return a; }
   let m = max(a.m, b.m);
@@ -44,14 +53,14 @@ fn row_base(row: u32) -> u32 {
 }
 
 fn write_row(base: u32, st: Stats, first: u32, step: u32) {
-  let empty = is_neg_inf(st.m);
+  let undefined_row = is_neg_inf(st.m) || is_nan(st.m);
   let log_sum = log(st.s);
   let inv_sum = 1.0 / st.s;
   for (var d = first; d < p.len; d += step) {
     let i = base + d * p.inner;
     let v = x[i];
     var value: f32;
-    if (empty) {
+    if (undefined_row) {
       value = nan();
     } else if (LOG) {
       value = (v - st.m) - log_sum; // -inf stays -inf

@@ -37,6 +37,27 @@ function liveNodes(graph: Graph): GraphNode[] {
 interface Captured {
   inputs: Map<string, Tensor>;
   outputs: Map<string, Tensor>;
+  /** The graph's constants the recording binds, by node name. */
+  constants: Map<string, Tensor>;
+}
+
+/**
+ * Throws a GraphError naming the first disposed constant: its buffer has gone back to the pool,
+ * where any later tensor may take it, so a plan binding it would read someone else's numbers.
+ */
+function expectConstantsAlive(constants: Iterable<[string, Tensor]>, when: string): void {
+  for (const [name, tensor] of constants) {
+    if (tensor.isDisposed) {
+      throw new GraphError(
+        `${when}: constant '${name}' ${shapeString(tensor.shape)} was disposed; a graph's constants are borrowed and must outlive the plans compiled from it`,
+      );
+    }
+  }
+}
+
+/** The constant nodes of `nodes`, by name. */
+function constantsOf(nodes: readonly GraphNode[]): Array<[string, Tensor]> {
+  return nodes.flatMap((n) => (n.op === 'constant' ? [[n.name, n.tensor] as [string, Tensor]] : []));
 }
 
 /**
@@ -50,6 +71,8 @@ function captureGraph(engine: Engine, graph: Graph, inputShapes: InputShapes): {
     for (const input of inputsOf(node)) lastRead.set(input, i);
   });
   const kept = new Set(graph.outputs.values());
+  const constants = new Map(constantsOf(order));
+  expectConstantsAlive(constants, 'graph compile');
   return engine.capture(() => {
     const tensors = new Map<GraphNode, Tensor>();
     const t = (n: GraphNode) => tensors.get(n)!;
@@ -79,7 +102,7 @@ function captureGraph(engine: Engine, graph: Graph, inputShapes: InputShapes): {
     });
     const outputs = new Map<string, Tensor>();
     for (const [name, node] of graph.outputs) outputs.set(name, t(node));
-    return { inputs, outputs };
+    return { inputs, outputs, constants };
   });
 }
 
@@ -138,7 +161,8 @@ export class Plan {
   /**
    * Writes `inputs` (per graph input, of its compiled size: a Float32Array, or a GPU tensor copied
    * on the GPU, which must stay alive until the run resolves), runs every dispatch and returns the
-   * outputs by name. Concurrent calls run one after another.
+   * outputs by name. Concurrent calls run one after another. A run rejects with a GraphError if a
+   * constant of the graph has been disposed since the compile.
    */
   run(inputs: Readonly<Record<string, Float32Array | Tensor>>): Promise<Record<string, Float32Array>> {
     try {
@@ -180,6 +204,8 @@ export class Plan {
 
   private async runNow(inputs: Readonly<Record<string, Float32Array | Tensor>>): Promise<Record<string, Float32Array>> {
     const { engine } = this;
+    // Checked here, just before the replay, as a run queued behind another starts only now.
+    expectConstantsAlive(this.captured.constants, 'plan run');
     // queue.writeBuffer lands before the next submission; safe because the input buffers belong to
     // this plan alone and its previous run has finished (runs are serialised). A tensor input is
     // copied on the GPU, recorded ahead of the replay.
@@ -248,6 +274,7 @@ export interface CompileParts {
  * folded weights (`owned`) the caller frees when its plans are gone.
  */
 export function prepareGraph(graph: Graph, options: CompileOptions = {}): { parts: CompileParts; owned: Tensor[] } {
+  expectConstantsAlive(constantsOf(liveNodes(graph)), 'graph compile');
   if (options.rewrite === false) return { parts: { source: graph, program: graph, rewrites: { foldedBatchNorms: 0, fusedAdds: 0, fusedRelus: 0 } }, owned: [] };
   const rewritten = rewriteForInference(graph);
   return { parts: { source: graph, program: rewritten.graph, rewrites: rewritten.counts }, owned: rewritten.owned };

@@ -5,7 +5,8 @@
 //   weights  U[xi] = G g G^T             a^2 matrices [O, Cp]
 //   input    V[xi] = B^T d B per tile     a^2 matrices [Cp, Np] (the tiles of every image)
 //   product  M[xi] = U[xi] x V[xi]        one batched GEMM (a^2 problems)
-//   output   y = A^T M A per tile, + bias, + residual, ReLU, stored into NCHW
+//   output   y = A^T M A per tile, + bias, + residual, ReLU, stored into NCHW (a tile whose
+//            values are not all finite is recomputed directly: see winograd_output.wgsl)
 // Cp and Np are C and the tile count rounded up to multiples of 4 (zeros in the padding), so
 // the GEMM reads every operand as vec4.
 //
@@ -136,10 +137,10 @@ export function runWinograd(
     });
     v.dispose();
     engine.dispatch(
-      kernel(p.op, tile, 'winograd_output', ['uniform', 'read', 'read', 'read', 'write']),
-      [m, bias ?? m, residual ?? m, out],
+      kernel(p.op, tile, 'winograd_output', ['uniform', 'read', 'read', 'read', 'read', 'read', 'write']),
+      [m, bias ?? m, residual ?? m, x, weight, out],
       grid1d(O * N, WG, max),
-      params().u32(O * N, O, N, Np, perImage, tilesW, outH, outW, n0, epilogue),
+      params().u32(O * N, O, N, Np, perImage, tilesW, outH, outW, n0, epilogue, C, inH, inW, p.padBefore[1], p.padBefore[2]),
     );
     m.dispose();
   }

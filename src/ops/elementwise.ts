@@ -59,7 +59,7 @@ export const reluOp = defineOp<Record<string, never>, Checked>({
   operands: [{ name: 'x' }],
   check: ([x]) => ({ shape: x! }),
   forward: ([x]) => run('relu', x!, x!),
-  // relu's output is positive exactly where its input is (NaN in neither): it serves as the mask.
+  // relu's output is positive exactly where its input is, and NaN where it is NaN: it serves as the mask.
   backward: ({ gradOut, output }) => [reluBackward(gradOut, output)],
   reference: ([x]) => reluRef(x!),
 });
@@ -91,8 +91,8 @@ export function add(a: Tensor, b: Tensor, options: AddOptions = {}): Tensor {
 }
 
 /**
- * The gradient of relu: gradOut where x > 0, else 0 (x is relu's input; its output y > 0 at
- * exactly the same places, so either may be passed).
+ * The gradient of relu: 0 where x <= 0, else gradOut, NaN included (PyTorch's threshold_backward).
+ * x is relu's input; its output is <= 0 (or NaN) at exactly the same places, so either may be passed.
  */
 export function reluBackward(gradOut: Tensor, x: Tensor): Tensor {
   expectSameEngine('reluBackward', gradOut, x);

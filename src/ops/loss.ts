@@ -131,6 +131,7 @@ export const crossEntropyOp = defineOp<CrossEntropyAttributes, Checked>({
  * The targets are on the GPU, so their values cannot be checked here: a target that is neither
  * ignoreIndex nor an integer in [0, C) makes that sample's loss NaN (and so a reduced loss NaN),
  * never a silently clamped class. Use crossEntropyWithIndices to have host targets checked.
+ * As in PyTorch, a row of logits holding a NaN or +inf, or only -inf, gives NaN unless ignored.
  */
 export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
   const { weight, ...attributes } = options ?? {};

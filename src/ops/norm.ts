@@ -161,7 +161,7 @@ function coefficients(
   if (training) {
     const moments = e.empty([channels * chunks * 2], 'batch_norm.moments');
     e.dispatch(kernel(vec4Planes(x) ? 'partial_stats4' : 'partial_stats'), [x, x, x, x, moments], grid1d(channels * chunks, 1), uniforms(x, { flags }));
-    e.dispatch(kernel('finalize'), [moments, weight ?? moments, bias ?? moments, moments, coef], perChannel, uniforms(x, { flags, eps }));
+    e.dispatch(kernel('finalize'), [moments, weight ?? moments, bias ?? moments, x, coef], perChannel, uniforms(x, { flags, eps }));
     moments.dispose();
     if (runningMean && runningVar) {
       e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningMean], perChannel, uniforms(x, { stat: 0, momentum }));

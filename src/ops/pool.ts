@@ -331,8 +331,8 @@ export function maxPool2dFused(x: Tensor, options: MaxPoolOptions, fusion: MaxPo
 /**
  * The gradient of maxPool2d(relu(v)) with respect to v (shape `inputShape`), given gradOut, the
  * indices and the pooled output of maxPool2dFused with relu: the output gradient reaches its
- * argmax where the pooled value is > 0 (relu's gradient is 0 at and below 0, as PyTorch's), so
- * it equals reluBackward(maxPool2dBackward(gradOut, indices, ...), relu(v)).
+ * argmax unless the pooled value is <= 0 (relu's gradient is 0 there and passes at NaN, as
+ * PyTorch's), so it equals reluBackward(maxPool2dBackward(gradOut, indices, ...), relu(v)).
  */
 export function reluMaxPool2dBackward(gradOut: Tensor, indices: Tensor, output: Tensor, inputShape: Shape, options: MaxPoolOptions): Tensor {
   const op = 'reluMaxPool2dBackward';

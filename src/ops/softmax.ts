@@ -75,7 +75,7 @@ export const logSoftmaxOp = defineSoftmax('logSoftmax', true);
 /**
  * exp(x) / sum(exp(x)) along `dim` (negative counts from the end) of a tensor of any rank,
  * computed stably (the row max is subtracted first, so entries of 1e30 are fine). -inf entries
- * give 0; a row that is entirely -inf gives NaN, as in PyTorch. Returns a new tensor.
+ * give 0; a row holding a NaN or +inf, or entirely -inf, gives NaN, as in PyTorch. Returns a new tensor.
  */
 export function softmax(x: Tensor, dim: number): Tensor {
   return softmaxOp.run([x], { dim });

@@ -1,5 +1,7 @@
 // Reference convolutions over HostTensor: direct sums over every window, written from the
-// definition (PyTorch semantics: OIHW weights, padding with zeros, groups, dilation).
+// definition (PyTorch semantics: OIHW weights, padding with zeros, groups, dilation). A tap in
+// the padding multiplies a zero, as PyTorch's does: that matters for a non-finite weight (0 * inf
+// and 0 * NaN are NaN).
 import type { HostTensor } from './host-tensor.js';
 
 export interface ConvRefOptions {
@@ -60,11 +62,11 @@ export function conv2dRef(x: HostTensor, weight: HostTensor, bias?: HostTensor, 
             const ci = g * Cg + c;
             for (let kh = 0; kh < KH; kh++) {
               const ih = oh * stride[0]! - before[0]! + kh * dilation[0]!;
-              if (ih < 0 || ih >= H) continue;
+              const rowInside = ih >= 0 && ih < H;
               for (let kw = 0; kw < KW; kw++) {
                 const iw = ow * stride[1]! - before[1]! + kw * dilation[1]!;
-                if (iw < 0 || iw >= W) continue;
-                s += x.data[((n * C + ci) * H + ih) * W + iw]! * weight.data[((o * Cg + c) * KH + kh) * KW + kw]!;
+                const xv = rowInside && iw >= 0 && iw < W ? x.data[((n * C + ci) * H + ih) * W + iw]! : 0;
+                s += xv * weight.data[((o * Cg + c) * KH + kh) * KW + kw]!;
               }
             }
           }
@@ -112,14 +114,12 @@ export function conv3dRef(x: HostTensor, weight: HostTensor, bias?: HostTensor, 
             for (let c = 0; c < Cg; c++) {
               for (let kd = 0; kd < KD; kd++) {
                 const id = od * stride[0]! - before[0]! + kd * dilation[0]!;
-                if (id < 0 || id >= D) continue;
                 for (let kh = 0; kh < KH; kh++) {
                   const ih = oh * stride[1]! - before[1]! + kh * dilation[1]!;
-                  if (ih < 0 || ih >= H) continue;
+                  const rowInside = id >= 0 && id < D && ih >= 0 && ih < H;
                   for (let kw = 0; kw < KW; kw++) {
                     const iw = ow * stride[2]! - before[2]! + kw * dilation[2]!;
-                    if (iw < 0 || iw >= W) continue;
-                    const xv = x.data[(((n * C + g * Cg + c) * D + id) * H + ih) * W + iw]!;
+                    const xv = rowInside && iw >= 0 && iw < W ? x.data[(((n * C + g * Cg + c) * D + id) * H + ih) * W + iw]! : 0;
                     s += xv * weight.data[(((o * Cg + c) * KD + kd) * KH + kh) * KW + kw]!;
                   }
                 }

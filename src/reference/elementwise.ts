@@ -11,9 +11,12 @@ export function reluRef(x: HostTensor): HostTensor {
   return map(x, (v) => Math.max(v, 0));
 }
 
-/** d relu(x) / dx applied to gradOut: the gradient passes where x > 0 (PyTorch takes 0 at x = 0). */
+/**
+ * d relu(x) / dx applied to gradOut: 0 where x <= 0 (PyTorch takes 0 at x = 0), else the gradient,
+ * which passes at NaN as PyTorch's threshold_backward lets it.
+ */
 export function reluBackwardRef(gradOut: HostTensor, x: HostTensor): HostTensor {
-  return map(gradOut, (g, i) => (x.data[i]! > 0 ? g : 0));
+  return map(gradOut, (g, i) => (x.data[i]! <= 0 ? 0 : g));
 }
 
 export function mulRef(a: HostTensor, b: HostTensor): HostTensor {

@@ -61,7 +61,8 @@ export interface CrossEntropyGradRefOptions extends CrossEntropyRefOptions {
  *   d loss_i / d logp_c = -(1 - s) * w[t_i] * [c == t_i] - s / C * w[c]     (0 when ignored)
  *   d logp_k / d x_c = [k == c] - softmax_c,  so  d loss_i / d x_c = G_c - softmax_c * sum_k G_k
  * and the mean divides by the summed target weights. A bad target makes its row NaN (and, for
- * the mean, every row not ignored: the divisor is NaN).
+ * the mean, every row not ignored: the divisor is NaN). An ignored row is 0 - softmax * 0: 0, or
+ * NaN where its softmax is (a NaN or +inf logit, or all -inf), as PyTorch's backward gives.
  */
 export function crossEntropyBackwardRef(logits: HostTensor, target: HostTensor, options: CrossEntropyGradRefOptions = {}): HostTensor {
   const { reduction = 'mean', ignoreIndex = -100, labelSmoothing = 0, weight, gradScale = 1 } = options;
@@ -69,27 +70,31 @@ export function crossEntropyBackwardRef(logits: HostTensor, target: HostTensor, 
   const w = (c: number) => (weight ? weight.data[c]! : 1);
   const grad = hostZeros(logits.shape);
   let weightSum = 0;
-  const counted: number[] = []; // the rows that are not ignored (an ignored row's gradient stays 0)
+  const counted: number[] = []; // the rows that are not ignored
   for (let i = 0; i < rows; i++) {
     const t = target.data[i]!;
-    if (t === ignoreIndex) continue;
-    counted.push(i);
     const row = grad.data.subarray(i * classes, (i + 1) * classes);
+    const x = logits.data.subarray(i * classes, (i + 1) * classes);
+    let max = -Infinity;
+    for (const v of x) max = Math.max(max, v);
+    let sum = 0;
+    for (const v of x) sum += Math.exp(v - max);
+    const softmax = (c: number) => Math.exp(x[c]! - max) / sum;
+    if (t === ignoreIndex) {
+      for (let c = 0; c < classes; c++) row[c] = 0 - softmax(c) * 0;
+      continue;
+    }
+    counted.push(i);
     if (!Number.isInteger(t) || t < 0 || t >= classes) {
       row.fill(NaN);
       weightSum = NaN;
       continue;
     }
     weightSum += w(t);
-    const x = logits.data.subarray(i * classes, (i + 1) * classes);
-    let max = -Infinity;
-    for (const v of x) max = Math.max(max, v);
-    let sum = 0;
-    for (const v of x) sum += Math.exp(v - max);
     const dLogp = (c: number) => -(1 - labelSmoothing) * w(t) * (c === t ? 1 : 0) - (labelSmoothing / classes) * w(c);
     let dLogpSum = 0;
     for (let k = 0; k < classes; k++) dLogpSum += dLogp(k);
-    for (let c = 0; c < classes; c++) row[c] = dLogp(c) - (Math.exp(x[c]! - max) / sum) * dLogpSum;
+    for (let c = 0; c < classes; c++) row[c] = dLogp(c) - softmax(c) * dLogpSum;
   }
   const divisor = reduction === 'mean' ? weightSum : 1;
   for (const i of counted) {
