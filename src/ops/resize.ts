@@ -24,12 +24,14 @@ export interface InterpolateOptions {
 }
 
 const WG = 64;
+/** Input columns per invocation of the backward kernel (see shaders/resize.wgsl). */
+const SEG = 32;
 
 function kernel(bilinear: boolean, alignCorners: boolean): KernelSpec {
   return {
     name: bilinear ? 'interpolate.bilinear' : 'interpolate.nearest',
     shader: 'resize',
-    defines: { WG, BILINEAR: bilinear, ALIGN_CORNERS: alignCorners },
+    defines: { WG, BILINEAR: bilinear, ALIGN_CORNERS: alignCorners, SEG },
     bindings: ['uniform', 'read', 'write'],
   };
 }
@@ -74,8 +76,7 @@ export function interpolateShape(shape: Shape, options: InterpolateOptions): num
   return resizeGeometry(shape, options).outShape;
 }
 
-function resizeGeometry(shape: Shape, options: InterpolateOptions): ResizeGeometry {
-  const op = 'interpolate';
+function resizeGeometry(shape: Shape, options: InterpolateOptions, op = 'interpolate'): ResizeGeometry {
   expectRank(op, 'input ([N, C, H, W])', shape, 4);
   const mode = options.mode ?? 'nearest';
   if (mode !== 'nearest' && mode !== 'bilinear') fail(op, `mode must be 'nearest' or 'bilinear', got ${JSON.stringify(mode)}`);
@@ -110,5 +111,36 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   return runOverPlanes(op, x, n * c, [outShape], (input, planes, [out]) => {
     const total = planes * oh * ow;
     x.engine.dispatch(spec, [input, out!], grid1d(total, WG), params().u32(total, h, w, oh, ow).f32(ratioH, ratioW));
+  })[0]!;
+}
+
+// ---- backward -------------------------------------------------------------------------------------
+
+function backwardKernel(bilinear: boolean, alignCorners: boolean): KernelSpec {
+  const forward = kernel(bilinear, alignCorners);
+  return { ...forward, name: `${forward.name}.backward`, entryPoint: 'backward' };
+}
+
+/**
+ * The gradient of interpolate with respect to its input of `inputShape` [N, C, H, W], given the
+ * gradient of its output for the same `options`. Each input cell gathers the output gradients of
+ * the cells that read it (a contiguous span per axis), weighted as the forward pass weighs them:
+ * deterministic, without atomics.
+ */
+export function interpolateBackward(gradOut: Tensor, inputShape: Shape, options: InterpolateOptions): Tensor {
+  const op = 'interpolateBackward';
+  expectSameEngine(op, gradOut);
+  if (!Array.isArray(inputShape) || inputShape.some((n) => !Number.isInteger(n) || n < 0)) {
+    fail(op, `inputShape must be a list of integers >= 0, got ${JSON.stringify(inputShape)}`);
+  }
+  const { outShape, h, w, oh, ow, ratioH, ratioW, bilinear, alignCorners } = resizeGeometry(inputShape, options, op);
+  if (gradOut.rank !== 4 || gradOut.shape.some((n, i) => n !== outShape[i])) {
+    fail(op, `expected gradOut of shape ${shapeString(outShape)} (the output for input ${shapeString(inputShape)}), got ${shapeString(gradOut.shape)}`);
+  }
+  const spec = backwardKernel(bilinear, alignCorners);
+  const [n, c] = outShape;
+  return runOverPlanes(op, gradOut, n * c, [inputShape], (dy, planes, [dx]) => {
+    const segments = planes * h * Math.ceil(w / SEG);
+    gradOut.engine.dispatch(spec, [dy, dx!], grid1d(segments, WG), params().u32(segments, h, w, oh, ow).f32(ratioH, ratioW));
   })[0]!;
 }
