@@ -90,7 +90,7 @@ describe('dropout against the reference', () => {
 });
 
 describe('dropout special cases', () => {
-  it('returns a copy of x when not training or p is 0, and zeros for p = 1', async () => {
+  it('returns a copy of x when not training or p is 0, and x * 0 for p = 1 (signed zeros, as PyTorch)', async () => {
     const e = engine();
     const data = random(300, 3, -1, 1);
     const x = e.tensor(data, [3, 100]);
@@ -103,7 +103,7 @@ describe('dropout special cases', () => {
       expect(await x.toArray()).toEqual(data); // the copy is its own storage
     }
     const zeros = await dropout(x, { p: 1, seed: 1 }).toArray();
-    expect(zeros.every((v) => Object.is(v, 0))).toBe(true);
+    expect(zeros.every((v, i) => Object.is(v, data[i]! * 0))).toBe(true);
     expect(Array.from(await dropoutMask(e, [10], { p: 1, seed: 1 }).toArray())).toEqual(Array(10).fill(0));
     expect(Array.from(await dropoutMask(e, [10], { p: 0.5, seed: 1, training: false }).toArray())).toEqual(Array(10).fill(1));
     expect(Array.from(await dropoutMask(e, [10], { p: 0, seed: 1 }).toArray())).toEqual(Array(10).fill(1));

@@ -3,9 +3,10 @@
 // runs the forward op and the backward pass on the GPU and compares the outputs and the gradients
 // of exactly the inputs that require one. Where the Tape has the op, the case goes through it (the
 // end-to-end path training takes: what is recorded, which gradients are computed, how they are
-// accumulated into the leaves); conv1d/conv3d, max_pool1d and the dropout backward kernel with a
-// given mask are called as ops. Tolerances: reduction(k) for forward outputs, gradient(k) for
-// gradients, ELEMENTWISE where the case says exact (k null); see kernels-test/helpers.ts.
+// accumulated into the leaves); conv1d/conv3d, max_pool1d, interpolate and the dropout backward
+// kernel with a given mask are called as ops. Tolerances: reduction(k) for forward outputs,
+// gradient(k) for gradients, ELEMENTWISE where the case says exact (k null); see
+// kernels-test/helpers.ts.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ import { dropoutBackward, type DropoutOptions } from '../src/ops/dropout.js';
 import { mul } from '../src/ops/elementwise.js';
 import type { CrossEntropyOptions } from '../src/ops/loss.js';
 import { maxPool1dBackward, maxPool1dWithIndices, type AvgPoolOptions, type MaxPoolOptions } from '../src/ops/pool.js';
+import { interpolate, interpolateBackward, type InterpolateOptions } from '../src/ops/resize.js';
 import type { Engine } from '../src/runtime/engine.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { FIXTURE_DIR, type FixtureTensor } from './fixtures.js';
@@ -210,6 +212,12 @@ const OPS: Record<string, OpRunner> = {
     const { output, indices } = maxPool1dWithIndices(x.tensor('x'), options<MaxPoolOptions>(o));
     const gx = maxPool1dBackward(x.tensor('gradOut'), indices, x.tensor('x').shape, options<MaxPoolOptions>(o));
     return { outputs: { out: output }, gradients: { x: gx }, owned: [output, indices, gx] };
+  },
+  // Not on the Tape yet; resize-backward.test.ts checks these cases too.
+  interpolate: (x, o) => {
+    const out = interpolate(x.tensor('x'), options<InterpolateOptions>(o));
+    const gx = interpolateBackward(x.tensor('gradOut'), x.tensor('x').shape, options<InterpolateOptions>(o));
+    return { outputs: { out }, gradients: { x: gx }, owned: [out, gx] };
   },
   dropoutBackward: (x) => {
     const out = mul(x.tensor('x'), x.tensor('mask'));

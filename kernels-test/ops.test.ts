@@ -108,7 +108,7 @@ class CaseData {
     const id = `${this.c.op}/${this.c.name}`;
     const f = fixtures.get(id);
     const extra = Object.fromEntries(Object.entries(this.c.torchInputs ?? {}).map(([n, s]) => [n, tensorValues(this.c, n, s)]));
-    const digest = caseDigest(this.c, { ...this.values, ...extra }, this.shape);
+    const digest = caseDigest(this.c, { ...this.values, ...extra }, this.shape, this.grad);
     if (!f) throw new Error(`${id}: no PyTorch fixture; run npm run golden:ops`);
     if (f.digest !== digest) throw new Error(`${id}: the PyTorch fixture is stale (the case changed); run npm run golden:ops`);
     return f;

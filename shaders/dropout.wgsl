@@ -4,7 +4,8 @@
 //   element i uses word i % 4 of philox(counter = (i / 4, 0, offset.lo, offset.hi), key = (seed.lo, seed.hi))
 //   dropped when (word >> 8) < threshold, i.e. u = (word >> 8) * 2^-24 < p, with threshold = ceil(p * 2^24)
 // Defines: WG (workgroup size). The grid may be folded into two dimensions (engine.grid1d).
-// Entry points: apply (out = kept ? x * scale : 0) and mask (out = kept ? scale : 0; x is unused).
+// Entry points: apply (out = x * (kept ? scale : 0): a dropped NaN or infinity gives NaN, as
+// PyTorch's x * mask does) and mask (out = kept ? scale : 0; x is unused).
 
 struct Params { n: u32, threshold: u32, seed_lo: u32, seed_hi: u32, offset_lo: u32, offset_hi: u32, scale: f32 }
 
@@ -52,7 +53,7 @@ fn apply(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let words = quad_words(quad);
   for (var lane = 0u; lane < 4u; lane++) {
     let i = quad * 4u + lane;
-    if (i < p.n) { out[i] = select(0.0, x[i] * p.scale, (words[lane] >> 8u) >= p.threshold); }
+    if (i < p.n) { out[i] = x[i] * select(0.0, p.scale, (words[lane] >> 8u) >= p.threshold); }
   }
 }
 

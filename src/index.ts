@@ -11,7 +11,7 @@ export { relu, add } from './ops/elementwise.js';
 export { matmul, linear, gemm, type MatmulOptions, type GemmArgs } from './ops/gemm.js';
 export { conv1d, conv2d, conv3d, type ConvOptions } from './ops/conv.js';
 export { maxPool1d, maxPool2d, maxPool2dWithIndices, avgPool2d, adaptiveAvgPool2d, type MaxPoolOptions, type AvgPoolOptions } from './ops/pool.js';
-export { interpolate, type InterpolateOptions } from './ops/resize.js';
+export { interpolate, interpolateBackward, type InterpolateOptions } from './ops/resize.js';
 export { batchNorm, type BatchNormOptions } from './ops/norm.js';
 export { softmax, logSoftmax } from './ops/softmax.js';
 export { crossEntropy, crossEntropyWithIndices, type CrossEntropyOptions } from './ops/loss.js';

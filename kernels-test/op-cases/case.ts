@@ -93,8 +93,8 @@ export function withNonFinite(values: Float32Array): Float32Array {
 }
 
 /** A digest of everything that determines a case's fixture, to tell a stale fixture. */
-export function caseDigest(c: OpCase, inputs: Record<string, Float32Array>, outShape: readonly number[]): string {
-  let h = hash(JSON.stringify([c.op, c.name, c.options ?? {}, c.torch, c.updates ?? [], c.grad ?? null, outShape]));
+export function caseDigest(c: OpCase, inputs: Record<string, Float32Array>, outShape: readonly number[], grad: readonly string[]): string {
+  let h = hash(JSON.stringify([c.op, c.name, c.options ?? {}, c.torch, c.updates ?? [], grad, outShape]));
   for (const [name, values] of Object.entries(inputs).sort(([a], [b]) => a.localeCompare(b))) {
     h = hash(`${h}:${name}:${Array.from(new Uint32Array(values.buffer, values.byteOffset, values.length)).join(',')}`);
   }

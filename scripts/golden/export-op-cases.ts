@@ -19,18 +19,18 @@ const out = cases.map((c) => {
   for (const [name, spec] of Object.entries(c.torchInputs ?? {})) extra[name] = tensorValues(c, name, spec);
   const shapes = op.operands.map((o) => c.inputs[o.name]?.shape);
   const shape = op.check(shapes, c.options ?? {}).shape;
-  const grad = c.grad ?? op.operands.filter((o) => o.name in c.inputs && isDifferentiable(o)).map((o) => o.name);
+  const grad = op.differentiable ? (c.grad ?? op.operands.filter((o) => o.name in c.inputs && isDifferentiable(o)).map((o) => o.name)) : [];
   const first = op.operands[0]!.name;
   return {
     op: c.op,
     name: c.name,
     torch: c.torch,
-    digest: caseDigest(c, { ...values, ...extra }, shape),
+    digest: caseDigest(c, { ...values, ...extra }, shape, grad),
     inputs: Object.fromEntries(Object.entries({ ...values, ...extra }).map(([n, v]) => [n, { shape: c.inputs[n]?.shape ?? c.torchInputs![n]!.shape, data: encode(v) }])),
     updates: c.updates ?? [],
-    grad: op.differentiable ? grad : [],
+    grad,
     // A scalar output is differentiated from the implicit gradient 1, as loss.backward() does.
-    gradOut: op.differentiable && grad.length > 0 && shape.length > 0 ? { shape, data: encode(gradOutValues(c, shape)) } : null,
+    gradOut: grad.length > 0 && shape.length > 0 ? { shape, data: encode(gradOutValues(c, shape)) } : null,
     nonFinite: c.skipNonFinite ? null : { operand: first, data: encode(withNonFinite(values[first]!)) },
   };
 });

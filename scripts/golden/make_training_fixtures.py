@@ -484,6 +484,48 @@ def loss_cases():
     ce_case("ce_fashion_10_classes", 16, 10, {"reduction": "mean"})
 
 
+# -- resizing --
+
+
+def interpolate_cases():
+    def interp_case(name, shape, options, torch_kwargs):
+        full = f"interpolate/{name}"
+        seed_for(full)
+        x = randn(*shape)
+        g = randn(*F.interpolate(x, **torch_kwargs).shape)
+        bilinear = torch_kwargs["mode"] == "bilinear"
+        # Outputs that read one input along an axis: about out/in of them for nearest, twice that
+        # for bilinear's two taps (all of them when the input has one pixel).
+        reach = math.prod(min(o, (2 if bilinear else 1) * -(-o // i) + 1) for o, i in zip(g.shape[2:], shape[2:]))
+        grad_case("interpolate", name, "interpolate", f"F.interpolate(x, {kwargs_text(torch_kwargs)})",
+                  {"x": x, "gradOut": g}, ["x"], options, lambda x: {"out": F.interpolate(x, **torch_kwargs)},
+                  {"out": 4 if bilinear else None, "x": reach})
+
+    for align in (False, True):
+        bl = {"mode": "bilinear", "alignCorners": align}
+        tbl = {"mode": "bilinear", "align_corners": align}
+        tag = f"align_{str(align).lower()}"
+        interp_case(f"bilinear_upsample_size_{tag}", (2, 3, 4, 5), {**bl, "size": [7, 9]}, {**tbl, "size": (7, 9)})
+        interp_case(f"bilinear_downsample_size_{tag}", (1, 2, 9, 8), {**bl, "size": [4, 3]}, {**tbl, "size": (4, 3)})
+        interp_case(f"bilinear_scale_tuple_{tag}", (1, 2, 5, 6), {**bl, "scaleFactor": [1.5, 0.6]},
+                    {**tbl, "scale_factor": (1.5, 0.6)})
+        interp_case(f"bilinear_one_pixel_input_{tag}", (1, 3, 1, 1), {**bl, "size": [4, 3]}, {**tbl, "size": (4, 3)})
+        interp_case(f"bilinear_one_pixel_output_{tag}", (2, 2, 5, 4), {**bl, "size": [1, 1]}, {**tbl, "size": (1, 1)})
+    bl = {"mode": "bilinear"}
+    interp_case("bilinear_height_unchanged", (1, 2, 5, 4), {**bl, "size": [5, 7]}, {**bl, "size": (5, 7)})
+    interp_case("bilinear_scale2", (1, 2, 3, 4), {**bl, "scaleFactor": 2}, {**bl, "scale_factor": 2})
+    interp_case("bilinear_recompute_scale1.3", (1, 2, 7, 9), {**bl, "scaleFactor": 1.3, "recomputeScaleFactor": True},
+                {**bl, "scale_factor": 1.3, "recompute_scale_factor": True})
+    nn_ = {"mode": "nearest"}
+    interp_case("nearest_upsample_size", (2, 2, 3, 4), {**nn_, "size": [7, 9]}, {**nn_, "size": (7, 9)})
+    interp_case("nearest_downsample_size", (1, 2, 7, 9), {**nn_, "size": [3, 4]}, {**nn_, "size": (3, 4)})
+    interp_case("nearest_scale2", (1, 3, 3, 4), {**nn_, "scaleFactor": 2}, {**nn_, "scale_factor": 2})
+    interp_case("nearest_scale_tuple", (1, 2, 5, 7), {**nn_, "scaleFactor": [1.5, 0.6]}, {**nn_, "scale_factor": (1.5, 0.6)})
+    interp_case("nearest_recompute_scale1.3", (1, 1, 7, 9), {**nn_, "scaleFactor": 1.3, "recomputeScaleFactor": True},
+                {**nn_, "scale_factor": 1.3, "recompute_scale_factor": True})
+    interp_case("nearest_one_pixel_input", (1, 2, 1, 1), {**nn_, "size": [3, 2]}, {**nn_, "size": (3, 2)})
+
+
 # -- a small network end to end --
 
 
@@ -725,6 +767,7 @@ def main():
     activation_cases()
     softmax_cases()
     loss_cases()
+    interpolate_cases()
     network_cases()
     names = [c["name"] for cases in FAMILIES.values() for c in cases]
     assert len(names) == len(set(names)), "case names must be unique"

@@ -49,7 +49,10 @@ function defineConv(name: string, dims: 1 | 2 | 3) {
       return [gradInput, gradWeight, gradBias, gradResidual];
     },
     reference: ([x, weight, bias, residual], { relu, ...options }) => {
-      const out = CONV_REFERENCE[dims](x!, weight!, bias, options);
+      // The references take batched input: an unbatched x is a batch of one.
+      const unbatched = x!.shape.length === dims + 1;
+      const batched = CONV_REFERENCE[dims](unbatched ? { ...x!, shape: [1, ...x!.shape] } : x!, weight!, bias, options);
+      const out = unbatched ? { ...batched, shape: batched.shape.slice(1) } : batched;
       const summed = residual ? addRef(out, residual) : out;
       return relu ? reluRef(summed) : summed;
     },

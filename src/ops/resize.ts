@@ -5,7 +5,7 @@ import type { KernelSpec } from '../runtime/kernel.js';
 import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import { interpolateRef } from '../reference/resize.js';
-import { expectRank, fail } from './check.js';
+import { expectRank, expectSameEngine, fail } from './check.js';
 import { defineOp } from './registry.js';
 import { runOverPlanes } from './pool.js';
 
@@ -26,12 +26,14 @@ export interface InterpolateOptions {
 }
 
 const WG = 64;
+/** Input columns per invocation of the backward kernel (see shaders/resize.wgsl). */
+const SEG = 32;
 
 function kernel(bilinear: boolean, alignCorners: boolean): KernelSpec {
   return {
     name: bilinear ? 'interpolate.bilinear' : 'interpolate.nearest',
     shader: 'resize',
-    defines: { WG, BILINEAR: bilinear, ALIGN_CORNERS: alignCorners },
+    defines: { WG, BILINEAR: bilinear, ALIGN_CORNERS: alignCorners, SEG },
     bindings: ['uniform', 'read', 'write'],
   };
 }
@@ -71,8 +73,7 @@ interface ResizeGeometry {
   alignCorners: boolean;
 }
 
-function resizeGeometry(shape: Shape, options: InterpolateOptions): ResizeGeometry {
-  const op = 'interpolate';
+function resizeGeometry(shape: Shape, options: InterpolateOptions, op = 'interpolate'): ResizeGeometry {
   expectRank(op, 'input ([N, C, H, W])', shape, 4);
   const mode = options.mode ?? 'nearest';
   if (mode !== 'nearest' && mode !== 'bilinear') fail(op, `mode must be 'nearest' or 'bilinear', got ${JSON.stringify(mode)}`);
@@ -109,10 +110,42 @@ export const interpolateOp = defineOp<InterpolateOptions, ResizeGeometry>({
       x!.engine.dispatch(spec, [input, out!], grid1d(total, WG), params().u32(total, h, w, oh, ow).f32(ratioH, ratioW));
     })[0]!;
   },
+  backward: ({ gradOut, inputs: [x], options }) => [interpolateBackward(gradOut, x!.shape, options)],
   reference: ([x], options) => interpolateRef(x!, options),
 });
 
 /** Resizes the planes of x [N, C, H, W] to a size or by a scale factor, as F.interpolate. */
 export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   return interpolateOp.run([x], options);
+}
+
+// ---- backward -------------------------------------------------------------------------------------
+
+function backwardKernel(bilinear: boolean, alignCorners: boolean): KernelSpec {
+  const forward = kernel(bilinear, alignCorners);
+  return { ...forward, name: `${forward.name}.backward`, entryPoint: 'backward' };
+}
+
+/**
+ * The gradient of interpolate with respect to its input of `inputShape` [N, C, H, W], given the
+ * gradient of its output for the same `options`. Each input cell gathers the output gradients of
+ * the cells that read it (a contiguous span per axis), weighted as the forward pass weighs them:
+ * deterministic, without atomics.
+ */
+export function interpolateBackward(gradOut: Tensor, inputShape: Shape, options: InterpolateOptions): Tensor {
+  const op = 'interpolateBackward';
+  expectSameEngine(op, gradOut);
+  if (!Array.isArray(inputShape) || inputShape.some((n) => !Number.isInteger(n) || n < 0)) {
+    fail(op, `inputShape must be a list of integers >= 0, got ${JSON.stringify(inputShape)}`);
+  }
+  const { shape, h, w, oh, ow, ratioH, ratioW, bilinear, alignCorners } = resizeGeometry(inputShape, options, op);
+  if (gradOut.rank !== 4 || gradOut.shape.some((n, i) => n !== shape[i])) {
+    fail(op, `expected gradOut of shape ${shapeString(shape)} (the output for input ${shapeString(inputShape)}), got ${shapeString(gradOut.shape)}`);
+  }
+  const spec = backwardKernel(bilinear, alignCorners);
+  const [n, c] = shape;
+  return runOverPlanes(op, gradOut, n * c, [inputShape], (dy, planes, [dx]) => {
+    const segments = planes * h * Math.ceil(w / SEG);
+    gradOut.engine.dispatch(spec, [dy, dx!], grid1d(segments, WG), params().u32(segments, h, w, oh, ow).f32(ratioH, ratioW));
+  })[0]!;
 }

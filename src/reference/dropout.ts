@@ -33,11 +33,11 @@ export function dropoutMaskRef(shape: readonly number[], options: DropoutRefOpti
   return mask;
 }
 
-/** Inverted dropout: kept values scaled by 1 / (1 - p), dropped ones 0; also returns the mask. */
+/** Inverted dropout, x * mask: kept values scaled by 1 / (1 - p), dropped ones 0 (NaN for NaN or inf, as in PyTorch); also returns the mask. */
 export function dropoutRef(x: HostTensor, options: DropoutRefOptions): { output: HostTensor; mask: HostTensor } {
   const mask = dropoutMaskRef(x.shape, options);
   const output = hostZeros(x.shape);
-  for (let i = 0; i < x.data.length; i++) output.data[i] = mask.data[i] === 0 ? 0 : x.data[i]! * mask.data[i]!;
+  for (let i = 0; i < x.data.length; i++) output.data[i] = x.data[i]! * mask.data[i]!;
   return { output, mask };
 }
 

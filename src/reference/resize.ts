@@ -43,9 +43,9 @@ function linearSource(dst: number, inSize: number, outSize: number, scale: numbe
   return [i0, i1, 1 - lambda1, lambda1];
 }
 
-export function interpolateRef(x: HostTensor, o: InterpolateOptions): HostTensor {
-  const [n, c, h, w] = x.shape as [number, number, number, number];
-  const mode = o.mode ?? 'nearest';
+/** The output size and float32 scales of one interpolate call on an input of `shape`. */
+function geometry(shape: readonly number[], o: InterpolateOptions) {
+  const [n, c, h, w] = shape as [number, number, number, number];
   const align = o.alignCorners ?? false;
   const size = twice(o.size);
   const factor = twice(o.scaleFactor);
@@ -54,13 +54,18 @@ export function interpolateRef(x: HostTensor, o: InterpolateOptions): HostTensor
   const passed = factor && !o.recomputeScaleFactor ? factor : undefined;
   const scaleH = axisScale(h, oh, align, passed?.[0]);
   const scaleW = axisScale(w, ow, align, passed?.[1]);
+  return { n, c, h, w, oh, ow, scaleH, scaleW, align, nearest: (o.mode ?? 'nearest') === 'nearest' };
+}
+
+export function interpolateRef(x: HostTensor, o: InterpolateOptions): HostTensor {
+  const { n, c, h, w, oh, ow, scaleH, scaleW, align, nearest } = geometry(x.shape, o);
   const y = hostZeros([n, c, oh, ow]);
   for (let plane = 0; plane < n * c; plane++) {
     const at = (r: number, col: number): number => x.data[(plane * h + r) * w + col]!;
     for (let i = 0; i < oh; i++) {
       for (let j = 0; j < ow; j++) {
         let v: number;
-        if (mode === 'nearest') {
+        if (nearest) {
           v = at(nearestSource(i, h, oh, scaleH), nearestSource(j, w, ow, scaleW));
         } else {
           const [r0, r1, a0, a1] = linearSource(i, h, oh, scaleH, align);
@@ -72,4 +77,35 @@ export function interpolateRef(x: HostTensor, o: InterpolateOptions): HostTensor
     }
   }
   return y;
+}
+
+/**
+ * The gradient of interpolateRef with respect to its input of `inputShape`: its adjoint, written
+ * as the scatter of each output's gradient onto the cells it read, times the weights it read them
+ * with (both bilinear taps even where they are the same cell, as PyTorch's backward does).
+ */
+export function interpolateBackwardRef(gradOut: HostTensor, inputShape: readonly number[], o: InterpolateOptions): HostTensor {
+  const { n, c, h, w, oh, ow, scaleH, scaleW, align, nearest } = geometry(inputShape, o);
+  const gx = hostZeros([n, c, h, w]);
+  for (let plane = 0; plane < n * c; plane++) {
+    const add = (r: number, col: number, v: number): void => {
+      gx.data[(plane * h + r) * w + col] += v;
+    };
+    for (let i = 0; i < oh; i++) {
+      for (let j = 0; j < ow; j++) {
+        const g = gradOut.data[(plane * oh + i) * ow + j]!;
+        if (nearest) {
+          add(nearestSource(i, h, oh, scaleH), nearestSource(j, w, ow, scaleW), g);
+        } else {
+          const [r0, r1, a0, a1] = linearSource(i, h, oh, scaleH, align);
+          const [c0, c1, b0, b1] = linearSource(j, w, ow, scaleW, align);
+          add(r0, c0, a0 * b0 * g);
+          add(r0, c1, a0 * b1 * g);
+          add(r1, c0, a1 * b0 * g);
+          add(r1, c1, a1 * b1 * g);
+        }
+      }
+    }
+  }
+  return gx;
 }
