@@ -58,7 +58,10 @@ export function runWithFilteredStderr(args: readonly string[]): Promise<number> 
   const script = process.argv[1];
   if (!script) return Promise.reject(new Error('cannot restart the command line: process.argv[1] is empty'));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, script, ...args], {
+    // The loader flags (tsx's) carry over; an inspector would clash with this process's, so it does not
+    // (debug with --verbose, which runs in-process).
+    const nodeFlags = process.execArgv.filter((flag) => !flag.startsWith('--inspect'));
+    const child = spawn(process.execPath, [...nodeFlags, script, ...args], {
       stdio: ['inherit', 'inherit', 'pipe'],
       env: { ...process.env, [CHILD_MARK]: '1' },
     });

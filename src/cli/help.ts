@@ -17,7 +17,7 @@ export interface CommandHelp {
   summary: string;
   /** Usage lines after `webgpu-cnn `, e.g. 'train [options]'. */
   synopsis: readonly string[];
-  /** What the command does, in a paragraph or two (blank lines separate them); wrapped. */
+  /** What the command does, in a paragraph or two (a newline starts the next); wrapped. */
   description: string;
   options: readonly OptionHelp[];
 }

@@ -96,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(formatOverview(COMMANDS.map((c) => c.help), version()));
     return 0;
   }
-  if (first === '--version' || first === '-v') {
+  if (first === '--version') {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
