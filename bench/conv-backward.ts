@@ -20,6 +20,7 @@ import { conv2dBackward } from '../src/ops/conv-backward.js';
 import { conv2d, type ConvOptions } from '../src/ops/conv.js';
 import { linear } from '../src/ops/gemm.js';
 import { linearBackward } from '../src/ops/linear-backward.js';
+import { nodeGpu } from '../src/gpu/node-gpu.js';
 import { Engine } from '../src/runtime/engine.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { summarise } from './timing.js';
@@ -55,7 +56,7 @@ function random(n: number, seed: number, scale = 1): Float32Array {
 
 const { values } = parseArgs({ options: { reps: { type: 'string' }, only: { type: 'string' }, routes: { type: 'boolean' } } });
 const reps = Number(values.reps ?? 7);
-const engine = await Engine.create();
+const engine = await Engine.create({ gpu: await nodeGpu() });
 
 /** Times the passes of one case alternately and prints a row per pass (the first is the baseline). */
 async function measure(name: string, flops: number, passes: Pass[]): Promise<void> {

@@ -5,6 +5,7 @@
 // A tile is kernel:rows x cols x threads, kernel 'sg' (subgroup) or 'pt' (portable), e.g. sg:24x4x8.
 import { conv2d, type ConvOptions } from '../src/ops/conv.js';
 import { gemm, gemmTile, matmul, type GemmTile } from '../src/ops/gemm.js';
+import { nodeGpu } from '../src/gpu/node-gpu.js';
 import { Engine } from '../src/runtime/engine.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 
@@ -23,7 +24,7 @@ const tiles: Array<GemmTile | undefined> = arg('tiles')
     })
   : [undefined];
 
-const engine = await Engine.create();
+const engine = await Engine.create({ gpu: await nodeGpu() });
 console.log(`adapter: ${engine.adapterName}`);
 
 function randomTensor(shape: number[]): Tensor {

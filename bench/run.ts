@@ -253,7 +253,7 @@ async function main(): Promise<void> {
 
   const cache = mesaCacheState(); // before anything compiles
   const loadBefore = loadavg()[0]!;
-  const gpu = nodeGpu();
+  const gpu = await nodeGpu();
   const engine = await Engine.create({ gpu });
   const peer = await loadTfjs(gpu);
   const ops: OurOps = { matmul: (a, b) => matmul(a, b), conv2d, conv2dRoute, relu, add };

@@ -421,7 +421,7 @@ async function main(): Promise<void> {
   const skipList = values['tfjs-skip'] ?? 'fine-tune:224';
   const tfjsSkip = new Set(skipList === 'none' ? [] : skipList.split(',').map((s) => s.trim()));
 
-  const gpu = nodeGpu();
+  const gpu = await nodeGpu();
   const engine = await Engine.create({ gpu });
   const peer = values['no-tfjs'] ? undefined : await loadTfjs(gpu);
   if (peer) await registerTfjsGradients();

@@ -1,10 +1,29 @@
-// A tiny static file server for the browser test: serves chosen folders of the repository (and a
-// few in-memory pages) on 127.0.0.1 at a free port. http://127.0.0.1 is a secure context, so
-// pages get navigator.gpu.
+// What the browser tests share: a tiny static file server that serves chosen folders (and a few
+// in-memory pages) on 127.0.0.1 at a free port (http://127.0.0.1 is a secure context, so pages get
+// navigator.gpu), and how Debian's Chromium is started with WebGPU.
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/**
+ * --enable-unsafe-webgpu is the one flag WebGPU needs on Linux: without it Chromium exposes
+ * navigator.gpu but no adapter. With no usable GPU, Dawn then falls back to SwiftShader (Vulkan on
+ * the CPU) by itself. The rest keep a headless run quiet and offline. Playwright adds --no-sandbox.
+ */
+export const CHROMIUM_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+export const CHROMIUM_MISSING = `Chromium not found at ${CHROMIUM}: run \`bash scripts/setup.sh\`, which installs Debian's chromium (or set CHROMIUM_PATH)`;
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -1,10 +1,9 @@
 // Bundles the public API (src/index.ts) for browsers: dist/webgpu-cnn.js, one ES module with a
 // source map. Run with `npm run build:browser` (which embeds the shaders first).
 //
-// The Node device path (src/gpu/node-gpu.ts, which loads dawn.node from the `webgpu` package) is
-// only reached through a dynamic import when navigator.gpu is missing; here it is replaced by a
-// module that throws, so nothing of dawn.node reaches the bundle. Any import of a Node built-in
-// (`node:fs`, `fs`, ...) fails the build, naming the file that made it.
+// src/index.ts is the browser entry: it never imports the Node device path (src/gpu/node-gpu.ts,
+// which src/node.ts adds). Any import of a Node built-in (`node:fs`, `fs`, ...) or of dawn.node's
+// `webgpu` package fails the build, naming the file that made it.
 //
 // Usage: node scripts/build-browser.mjs [--entry <file>] [--outfile <file>]
 import { build } from 'esbuild';
@@ -22,26 +21,6 @@ function option(name, fallback) {
 
 const entry = option('--entry', join(root, 'src/index.ts'));
 const outfile = option('--outfile', join(root, 'dist/webgpu-cnn.js'));
-const nodeDevicePath = join(root, 'src/gpu/node-gpu.ts');
-
-/** Replaces src/gpu/node-gpu.ts with a module that refuses to load. */
-const browserDevicePlugin = {
-  name: 'browser-device',
-  setup(b) {
-    b.onResolve({ filter: /(^|\/)node-gpu\.(js|ts)$/ }, (args) => {
-      const target = resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'));
-      if (target !== nodeDevicePath) return undefined;
-      return { path: relative(root, target), namespace: 'browser-device' };
-    });
-    b.onLoad({ filter: /.*/, namespace: 'browser-device' }, () => ({
-      contents:
-        "throw new Error('dawn.node is not available in the browser: WebGPU needs navigator.gpu ' +\n" +
-        "  '(Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu)');\nexport {};\n",
-      loader: 'js',
-    }));
-  },
-};
-
 const nodeBuiltins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
 /** Fails the build on any Node built-in or the dawn.node package. */
@@ -75,7 +54,7 @@ try {
     minify: false,
     metafile: true,
     logLevel: 'warning',
-    plugins: [browserDevicePlugin, noNodePlugin],
+    plugins: [noNodePlugin],
   });
   // Belt and braces: the output must be self-contained, with no import left for the browser to resolve.
   const output = result.metafile.outputs[relative(process.cwd(), outfile)] ?? Object.values(result.metafile.outputs).find((o) => o.entryPoint);

