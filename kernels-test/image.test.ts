@@ -3,12 +3,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
+import { crc32, deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { ImageDecodeError, decodeImage, readImage, sniffImageFormat } from '../src/io/image-node.js';
-import { PNG_SIGNATURE, crc32, encodePng } from '../src/io/png.js';
+import { ImageDecodeError, decodeImage, encodePng, readImage, sniffImageFormat } from '../src/io/image-node.js';
+
+const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 
 const deflate = (b: Uint8Array) => new Uint8Array(deflateSync(b));
 
@@ -58,15 +59,18 @@ function jpegOf(width: number, height: number, data: Uint8Array, quality = 95): 
 describe('decodeImage', () => {
   it('decodes an RGBA PNG exactly', () => {
     const data = gradient(13, 7);
-    const image = decodeImage(encodePng({ width: 13, height: 7, data }, { deflate }), 'a.png');
+    const image = decodeImage(encodePng({ width: 13, height: 7, data }), 'a.png');
     expect(image).toMatchObject({ format: 'png', width: 13, height: 7 });
     expect(image.data).toEqual(data);
   });
 
   it('decodes an RGB PNG with opaque alpha', () => {
     const rgba = gradient(6, 5);
-    const rgb = rgba.filter((_, i) => i % 4 !== 3);
-    const image = decodeImage(encodePng({ width: 6, height: 5, data: rgb, channels: 3 }));
+    const png = new pngjs.PNG({ width: 6, height: 5 });
+    png.data = Buffer.from(rgba);
+    const bytes = pngjs.PNG.sync.write(png, { colorType: 2 });
+    expect(bytes[25]).toBe(2); // colour type 2 (RGB) in the IHDR
+    const image = decodeImage(new Uint8Array(bytes));
     expect(image.data).toEqual(rgba.map((v, i) => (i % 4 === 3 ? 255 : v)));
   });
 
@@ -102,7 +106,7 @@ describe('decodeImage', () => {
 });
 
 describe('undecodable images', () => {
-  const png = encodePng({ width: 16, height: 16, data: gradient(16, 16) }, { deflate });
+  const png = encodePng({ width: 16, height: 16, data: gradient(16, 16) });
   const jpg = jpegOf(16, 16, gradient(16, 16));
   const corrupt = png.slice();
   corrupt[45] = corrupt[45]! ^ 0xff; // inside the IDAT data
