@@ -49,7 +49,7 @@ export function predictionGrid(items: readonly Prediction[], options: Prediction
     {
       title: options.title ?? `${correct} of ${items.length} correct`,
       subtitle: 'Label: the predicted class; green frame when right, red when wrong (then the true class under it).',
-      columns: options.columns,
+      ...(options.columns === undefined ? {} : { columns: options.columns }),
       cellSize: thumbnail,
       // Room for a class name like "Ankle boot" under a small image.
       cellWidth: Math.max(thumbnail, 104),
