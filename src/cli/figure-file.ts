@@ -28,12 +28,11 @@ export function toSvg(figure: Figure): string {
   return figureSvg(figure, (image) => `data:image/png;base64,${Buffer.from(encodePng(image)).toString('base64')}`);
 }
 
-/** The figure rasterised to PNG bytes at `scale` times its size in pixels. */
-export async function renderPng(figure: Figure, scale = 1): Promise<Uint8Array> {
+/** The figure rasterised to PNG bytes, one pixel per SVG unit. */
+export async function renderPng(figure: Figure): Promise<Uint8Array> {
   const font = await rasteriser();
   const resvg = new Resvg(toSvg(figure), {
     font: { fontBuffers: [font], defaultFontFamily: FIGURE_FONT_FAMILY, sansSerifFamily: FIGURE_FONT_FAMILY },
-    fitTo: scale === 1 ? { mode: 'original' } : { mode: 'zoom', value: scale },
     background: '#ffffff',
   });
   try {
@@ -49,8 +48,8 @@ export async function renderPng(figure: Figure, scale = 1): Promise<Uint8Array> 
 }
 
 /** The rendered figure decoded to RGBA pixels (for tests and for callers that draw on). */
-export async function renderPixels(figure: Figure, scale = 1): Promise<{ width: number; height: number; data: Uint8Array }> {
-  const png = pngjs.PNG.sync.read(Buffer.from(await renderPng(figure, scale)));
+export async function renderPixels(figure: Figure): Promise<{ width: number; height: number; data: Uint8Array }> {
+  const png = pngjs.PNG.sync.read(Buffer.from(await renderPng(figure)));
   return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length) };
 }
 

@@ -25,7 +25,6 @@ export interface LineSeries {
 export interface LinePanel {
   title: string;
   xLabel: string;
-  yLabel?: string;
   series: readonly LineSeries[];
   /** The y axis exactly; otherwise fitted to the data. */
   yRange?: [number, number];
@@ -172,7 +171,7 @@ function panelLayout(panel: LinePanel, box: Rect, drawn: Drawn[]): PanelLayout {
     const plotBottom = top + height - xLabelBand - (legendBelow ? legend.height + 6 : 0);
     const y = { lo: ylo, hi: yhi, ...niceTicks(ylo, yhi, Math.max(3, Math.round((plotBottom - plotTop) / 55))) };
     const tickWidth = Math.max(...y.ticks.map((t) => textWidth(formatTick(t, y.step), SIZES.tick)));
-    const plotLeft = left + (panel.yLabel ? SIZES.label + 10 : 0) + tickWidth + 12;
+    const plotLeft = left + tickWidth + 12;
     const plotRight = left + width - 14;
     const plot = { x: plotLeft, y: plotTop, width: plotRight - plotLeft, height: plotBottom - plotTop };
     // From the panel width, not the plot width, so panels of one figure tick their shared x alike.
@@ -218,9 +217,6 @@ function drawPanel(panel: LinePanel, index: number, box: Rect, layout: PanelLayo
     parts.push(text(xx, plot.y + plot.height + 8, formatTick(t, x.step), { size: SIZES.tick, anchor: 'middle', baseline: 'hanging', fill: MUTED_INK }));
   }
   parts.push(text(plot.x + plot.width / 2, plot.y + plot.height + SIZES.tick + 16, panel.xLabel, { size: SIZES.label, anchor: 'middle', baseline: 'hanging' }));
-  if (panel.yLabel) {
-    parts.push(text(left + SIZES.label / 2 + 1, plot.y + plot.height / 2, fitText(panel.yLabel, plot.height, SIZES.label), { size: SIZES.label, anchor: 'middle', baseline: 'middle', rotate: -90 }));
-  }
   parts.push(el('polyline', { points: `${num(plot.x)},${num(plot.y)} ${num(plot.x)},${num(plot.y + plot.height)} ${num(plot.x + plot.width)},${num(plot.y + plot.height)}`, fill: 'none', stroke: AXIS, 'stroke-width': 1.2 }));
 
   // Data, clipped to the plot (with room for markers on its edges).

@@ -49,7 +49,6 @@ export interface TextStyle {
   fill?: string;
   /** Baseline placement: 'middle' centres the text on y, 'hanging' puts its top at y. */
   baseline?: 'alphabetic' | 'middle' | 'hanging';
-  rotate?: number;
 }
 
 /** A `<text>` element; (x, y) is on the baseline unless `baseline` says otherwise. */
@@ -65,7 +64,6 @@ export function text(x: number, y: number, content: string, style: TextStyle): s
       'font-size': style.size,
       'text-anchor': style.anchor && style.anchor !== 'start' ? style.anchor : undefined,
       fill: style.fill ?? INK,
-      transform: style.rotate ? `rotate(${num(style.rotate)} ${num(x)} ${num(y)})` : undefined,
     },
     escapeXml(content),
   );
