@@ -75,10 +75,12 @@ function selectData(data: FashionMnistSplits, s: Pick<TrainSettings, 'limitTrain
 
 /** One run's curves: per-step training figures (weighted by batch size) and the per-epoch test. */
 function curveRun(name: string, history: TrainingHistory, colors: CurveRun['colors']): CurveRun {
+  // Steps resumed from a checkpoint written before steps recorded their size count as full batches.
+  const full = Math.max(1, ...history.steps.map((r) => r.size ?? 0));
   return {
     name,
     colors,
-    steps: history.steps.map((r) => ({ x: r.epoch, loss: r.loss, accuracy: r.accuracy, size: r.size })),
+    steps: history.steps.map((r) => ({ x: r.epoch, loss: r.loss, accuracy: r.accuracy, size: r.size ?? full })),
     evaluations: history.epochs.map((e) => ({ x: e.epoch, loss: e.testLoss, accuracy: e.testAccuracy })),
   };
 }
