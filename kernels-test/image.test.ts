@@ -97,6 +97,12 @@ describe('decodeImage', () => {
     expect(image.data.filter((_, i) => i % 4 === 3).every((a) => a === 255)).toBe(true);
   });
 
+  it('encodes RGBA as PNG, refusing a wrong byte count', () => {
+    expect(() => encodePng({ width: 2, height: 2, data: new Uint8Array(15) })).toThrow(
+      'encodePng: expected a positive integer width and height and width * height * 4 bytes, got 2x2 with 15 bytes',
+    );
+  });
+
   it('tells the format by content, not by name', () => {
     const png = encodePng({ width: 2, height: 2, data: gradient(2, 2) });
     expect(sniffImageFormat(png)).toBe('png');

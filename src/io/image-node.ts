@@ -1,6 +1,7 @@
 // Node-only: decodes PNG (pngjs) and JPEG (jpeg-js) files into 8-bit RGBA pixels for
-// preprocessImages, and encodes RGBA pixels as PNG (pngjs). The format is told by the file's first bytes, not its name; anything else,
-// and any file the decoders reject (truncated, corrupt), is refused with an error naming the file.
+// preprocessImages, and encodes RGBA pixels as PNG. The format is told by the file's first bytes,
+// not its name; anything else, and any file the decoders reject (truncated, corrupt), is refused
+// with an error naming the file.
 // In a browser, createImageBitmap + a canvas's getImageData give the same RgbaImage.
 import { readFile } from 'node:fs/promises';
 import jpeg from 'jpeg-js';
