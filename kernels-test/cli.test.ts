@@ -1,11 +1,9 @@
 // The training CLI's pieces: progress line formatting and redraw policy, report math and tables,
-// the plot renderer (axes, ticks, legend, curves actually drawn), and a short real training run.
+// and a short real training run (its curves are drawn by src/figure, tested in figure.test.ts).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GLYPH_HEIGHT, GLYPH_WIDTH, glyph, textWidth } from '../src/cli/bitmap-font.js';
-import { COLORS, Canvas, formatTick, niceTicks, renderPlot, type Rgb } from '../src/cli/plot.js';
 import { ProgressBar, formatBar, formatDuration, formatProgress } from '../src/cli/progress.js';
 import {
   argmaxRows,
@@ -17,10 +15,10 @@ import {
   matrixAccuracy,
   perClassAccuracy,
 } from '../src/cli/report.js';
-import { evaluateCheckpoint, smoothSteps, trainFashion, trainSettings } from '../src/cli/train-fashion.js';
+import { evaluateCheckpoint, trainFashion, trainSettings } from '../src/cli/train-fashion.js';
 import { FASHION_CLASSES } from '../src/data/fashion-mnist.js';
 import { loadFashionMnist } from '../src/data/fashion-mnist-node.js';
-import { PNG_SIGNATURE } from '../src/io/png.js';
+import { decodeImage } from '../src/io/image-node.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
 import { useEngine } from './helpers.js';
 
@@ -134,71 +132,6 @@ describe('report', () => {
   });
 });
 
-describe('plot', () => {
-  const count = (c: Canvas, color: Rgb): number => {
-    let n = 0;
-    for (let i = 0; i < c.width * c.height; i++) if (c.data[i * 4] === color[0] && c.data[i * 4 + 1] === color[1] && c.data[i * 4 + 2] === color[2]) n++;
-    return n;
-  };
-
-  it('has a well-formed font and picks nice ticks', () => {
-    for (const ch of '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.%-:()') {
-      const g = glyph(ch);
-      expect(g.length).toBe(GLYPH_HEIGHT);
-      expect(g.flat().some(Boolean), ch).toBe(true);
-      expect(g.every((r) => r.length === GLYPH_WIDTH)).toBe(true);
-    }
-    expect(glyph('a')).toEqual(glyph('A'));
-    expect(textWidth('AB', 2)).toBe(22);
-    expect(niceTicks(0, 1.83)).toEqual({ lo: 0, hi: 2, step: 0.5, ticks: [0, 0.5, 1, 1.5, 2] });
-    expect(niceTicks(71.2, 90.4).ticks).toEqual([70, 75, 80, 85, 90, 95]);
-    expect(niceTicks(3, 3).ticks.length).toBeGreaterThan(1);
-    expect([formatTick(0.5, 0.5), formatTick(80, 5), formatTick(0.25, 0.05)]).toEqual(['0.5', '80', '0.25']);
-  });
-
-  it('draws text pixel for pixel from the font', () => {
-    const c = new Canvas(20, 10);
-    c.text(1, 1, '1', [0, 0, 0], 1);
-    const ink = (x: number, y: number): boolean => c.data[(y * 20 + x) * 4] === 0;
-    glyph('1').forEach((row, y) => row.forEach((on, x) => expect(ink(1 + x, 1 + y), `${x},${y}`).toBe(on)));
-  });
-
-  it('renders panels with axes, curves in their colours and a legend', () => {
-    const train = Array.from({ length: 30 }, (_, i) => ({ x: (i + 1) / 10, y: 2 * Math.exp(-i / 5) }));
-    const test = [1, 2, 3].map((x) => ({ x, y: 0.4 / x }));
-    const canvas = renderPlot(
-      [
-        { title: 'LOSS', xLabel: 'EPOCH', series: [{ label: 'train', color: COLORS.blue, points: train }, { label: 'test', color: COLORS.orange, points: test, markers: true }] },
-        { title: 'ACCURACY (%)', xLabel: 'EPOCH', yRange: [0, 100], series: [{ label: 'test', color: COLORS.green, points: test.map((p) => ({ x: p.x, y: 80 + p.x })) }] },
-      ],
-      { title: 'TEST PLOT', panelWidth: 400, height: 300 },
-    );
-    expect([canvas.width, canvas.height]).toEqual([800, 300 + 14 + 24]);
-    expect(count(canvas, COLORS.blue)).toBeGreaterThan(300); // curve + legend swatch
-    expect(count(canvas, COLORS.orange)).toBeGreaterThan(3 * 49); // three 7x7 markers
-    expect(count(canvas, COLORS.green)).toBeGreaterThan(100);
-    expect(count(canvas, [30, 30, 30])).toBeGreaterThan(2000); // axes, ticks, labels, titles
-    // The left panel's y axis: a vertical dark line at least 200 pixels long.
-    let longest = 0;
-    for (let x = 0; x < 400; x++) {
-      let run = 0;
-      for (let y = 0; y < canvas.height; y++) {
-        run = canvas.data[(y * canvas.width + x) * 4] === 30 ? run + 1 : 0;
-        longest = Math.max(longest, run);
-      }
-    }
-    expect(longest).toBeGreaterThan(200);
-    // The curve falls: the blue pixels on the left half of the panel sit higher than on the right.
-    const meanRow = (x0: number, x1: number): number => {
-      let sum = 0;
-      let n = 0;
-      for (let y = 40; y < canvas.height; y++) for (let x = x0; x < x1; x++) if (canvas.data[(y * canvas.width + x) * 4 + 2] === COLORS.blue[2] && canvas.data[(y * canvas.width + x) * 4] === COLORS.blue[0]) (sum += y), n++;
-      return sum / n;
-    };
-    expect(meanRow(60, 150)).toBeLessThan(meanRow(200, 260) - 50); // (the legend sits further right)
-  });
-});
-
 describe('command-line settings', () => {
   it('parses options with defaults and refuses bad values', () => {
     const d = trainSettings({});
@@ -210,15 +143,6 @@ describe('command-line settings', () => {
     expect(() => trainSettings({ 'limit-train': 'some' })).toThrow("--limit-train must be a positive integer or 'all', got 'some'");
     expect(() => trainSettings({ lr: '-1' })).toThrow("--lr must be a positive number, got '-1'");
     expect(() => trainSettings({ seed: '1.5' })).toThrow("--seed must be an integer >= 0, got '1.5'");
-  });
-
-  it('averages per-step figures into at most ~60 points', () => {
-    const steps = Array.from({ length: 130 }, (_, i) => ({ epoch: (i + 1) / 130, loss: i, accuracy: 0.5 }));
-    const points = smoothSteps(steps);
-    expect(points.length).toBe(44); // groups of 3
-    expect(points[0]).toEqual({ x: 3 / 130, loss: 1, accuracy: 0.5 });
-    expect(points.at(-1)!.x).toBe(1);
-    expect(smoothSteps(steps.slice(0, 5)).length).toBe(5);
   });
 });
 
@@ -257,8 +181,9 @@ describe('training on Fashion-MNIST (real, short)', () => {
       expect(ckpt.tensors.get('fc1.weight')!.shape).toEqual([256, 784]);
       expect(ckpt.metadata).toMatchObject({ model: 'dnn', epoch: '2', format: 'pt' });
       expect(Number(ckpt.metadata['test_accuracy'])).toBeCloseTo(accuracy, 6);
-      const png = new Uint8Array(await readFile(second.plot));
-      expect(png.subarray(0, 8)).toEqual(PNG_SIGNATURE);
+      // The curves: a PNG, and every step recorded with its batch's size (the curves' weights).
+      expect(decodeImage(await readFile(second.plot), second.plot).format).toBe('png');
+      expect(second.history.steps.every((r) => r.size === 32)).toBe(true);
 
       // `evaluate` on the checkpoint reproduces the final evaluation exactly.
       const evaluation = await evaluateCheckpoint(engine(), data, second.checkpoint, undefined, { limitTest: 1000, evalBatchSize: 250 }, io);

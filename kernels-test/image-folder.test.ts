@@ -19,8 +19,7 @@ import {
   type ImageReader,
 } from '../src/data/image-folder.js';
 import { epochSeed, permutation } from '../src/data/shuffle.js';
-import { readImage } from '../src/io/image-node.js';
-import { encodePng } from '../src/io/png.js';
+import { encodePng, readImage } from '../src/io/image-node.js';
 import { sampleAugmentParams, type RgbaImage } from '../src/ops/augment.js';
 import { centerCropRef, resizedCropRef } from '../src/reference/augment.js';
 import { assertClose, random, reduction, useEngine } from './helpers.js';

@@ -3,12 +3,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
+import { crc32, deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { ImageDecodeError, decodeImage, readImage, sniffImageFormat } from '../src/io/image-node.js';
-import { PNG_SIGNATURE, crc32, encodePng } from '../src/io/png.js';
+import { ImageDecodeError, decodeImage, encodePng, readImage, sniffImageFormat } from '../src/io/image-node.js';
+
+const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 
 const deflate = (b: Uint8Array) => new Uint8Array(deflateSync(b));
 
@@ -58,16 +59,19 @@ function jpegOf(width: number, height: number, data: Uint8Array, quality = 95): 
 describe('decodeImage', () => {
   it('decodes an RGBA PNG exactly', () => {
     const data = gradient(13, 7);
-    const image = decodeImage(encodePng({ width: 13, height: 7, data }, { deflate }), 'a.png');
+    const image = decodeImage(encodePng({ width: 13, height: 7, data }), 'a.png');
     expect(image).toMatchObject({ format: 'png', width: 13, height: 7 });
     expect(image.data).toEqual(data);
   });
 
   it('decodes an RGB PNG with opaque alpha', () => {
-    const rgba = gradient(6, 5);
-    const rgb = rgba.filter((_, i) => i % 4 !== 3);
-    const image = decodeImage(encodePng({ width: 6, height: 5, data: rgb, channels: 3 }));
-    expect(image.data).toEqual(rgba.map((v, i) => (i % 4 === 3 ? 255 : v)));
+    const rgba = gradient(6, 5).map((v, i) => (i % 4 === 3 ? 255 : v));
+    const png = new pngjs.PNG({ width: 6, height: 5 });
+    png.data = Buffer.from(rgba);
+    const bytes = pngjs.PNG.sync.write(png, { colorType: 2 });
+    expect(bytes[25]).toBe(2); // colour type 2 (RGB) in the IHDR
+    const image = decodeImage(new Uint8Array(bytes));
+    expect(image.data).toEqual(rgba);
   });
 
   it('expands a greyscale PNG to RGBA', () => {
@@ -93,6 +97,12 @@ describe('decodeImage', () => {
     expect(image.data.filter((_, i) => i % 4 === 3).every((a) => a === 255)).toBe(true);
   });
 
+  it('encodes RGBA as PNG, refusing a wrong byte count', () => {
+    expect(() => encodePng({ width: 2, height: 2, data: new Uint8Array(15) })).toThrow(
+      'encodePng: expected a positive integer width and height and width * height * 4 bytes, got 2x2 with 15 bytes',
+    );
+  });
+
   it('tells the format by content, not by name', () => {
     const png = encodePng({ width: 2, height: 2, data: gradient(2, 2) });
     expect(sniffImageFormat(png)).toBe('png');
@@ -102,7 +112,7 @@ describe('decodeImage', () => {
 });
 
 describe('undecodable images', () => {
-  const png = encodePng({ width: 16, height: 16, data: gradient(16, 16) }, { deflate });
+  const png = encodePng({ width: 16, height: 16, data: gradient(16, 16) });
   const jpg = jpegOf(16, 16, gradient(16, 16));
   const corrupt = png.slice();
   corrupt[45] = corrupt[45]! ^ 0xff; // inside the IDAT data

@@ -11,7 +11,7 @@ import jpeg from 'jpeg-js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatResults, parseInferArgs, runInferCommand, topK, type ImageResult } from '../src/cli/infer.js';
 import { IMAGENET_CLASSES } from '../src/data/imagenet.js';
-import { encodePng } from '../src/io/png.js';
+import { encodePng } from '../src/io/image-node.js';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../src/io/safetensors.js';
 import { seededResNet18Safetensors, seededUniform } from '../src/nn/models/seeded-weights.js';
 import { FIXTURE_DIR } from './fixtures.js';

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { Tape } from '../src/autograd/tape.js';
 import { constant } from '../src/autograd/variable.js';
 import { normalisationTable } from '../src/data/fashion-mnist.js';
-import { crc32 } from '../src/io/png.js';
+import { crc32 } from 'node:zlib';
 import { fashionCnn, fashionDnn, type FashionCNN, type FashionDNN } from '../src/nn/models/fashion.js';
 import { seededTensor } from '../src/nn/models/seeded-weights.js';
 import { Adam } from '../src/optim/adam.js';

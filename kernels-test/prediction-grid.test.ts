@@ -1,22 +1,15 @@
-// The prediction grid picture (src/cli/prediction-grid.ts): rendered from synthetic images and
-// checked pixel by pixel (frames and label ink red where wrong and green where right, thumbnails
-// scaled and centred), the label layout, un-normalising a batch, and the atomic PNG write.
+// The prediction grid picture (src/cli/prediction-grid.ts), rendered to PNG and checked by
+// pixels: frames and first label lines green where right and red where wrong, the true class
+// under a wrong one, images drawn; un-normalising a batch; the atomic PNG write.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  CORRECT_COLOR,
-  WRONG_COLOR,
-  imagesFromTensor,
-  predictionGridLayout,
-  predictionLabel,
-  renderPredictionGrid,
-  writePredictionGrid,
-  type Prediction,
-} from '../src/cli/prediction-grid.js';
-import type { Canvas } from '../src/cli/plot.js';
+import { renderPixels, toSvg } from '../src/cli/figure-file.js';
+import { imagesFromTensor, predictionGrid, predictionLabel, writePredictionGrid, type Prediction } from '../src/cli/prediction-grid.js';
+import { imageGridLayout } from '../src/figure/image-grid.js';
+import { CORRECT_COLOR, WRONG_COLOR } from '../src/figure/style.js';
 import type { RgbaImage } from '../src/ops/preprocess.js';
 
 type Rgb = readonly [number, number, number];
@@ -28,84 +21,75 @@ function paint(width: number, height: number, color: (x: number, y: number) => R
   return { width, height, data };
 }
 
-const at = (c: Canvas, x: number, y: number): number[] => Array.from(c.data.subarray((y * c.width + x) * 4, (y * c.width + x) * 4 + 3));
+const hex = (css: string): number[] => [1, 3, 5].map((i) => parseInt(css.slice(i, i + 2), 16));
 
-/** How many pixels of `color` lie in the rectangle. */
-function count(c: Canvas, x0: number, y0: number, w: number, h: number, color: Rgb): number {
+function count(img: { width: number; data: Uint8Array }, x0: number, y0: number, w: number, h: number, want: number[], tol: number): number {
   let n = 0;
-  for (let y = y0; y < y0 + h; y++) for (let x = x0; x < x0 + w; x++) if (at(c, x, y).every((v, i) => v === color[i])) n++;
+  for (let y = Math.round(y0); y < Math.round(y0 + h); y++) {
+    for (let x = Math.round(x0); x < Math.round(x0 + w); x++) {
+      const i = (y * img.width + x) * 4;
+      if (want.every((v, c) => Math.abs(img.data[i + c]! - v) <= tol)) n++;
+    }
+  }
   return n;
 }
 
 const BLUE: Rgb = [20, 40, 200];
 const YELLOW: Rgb = [250, 220, 0];
-const CYAN: Rgb = [0, 200, 220];
 const classNames = ['cat', 'dog', 'horse', 'ship'];
 
-describe('renderPredictionGrid', () => {
+describe('predictionGrid', () => {
   const items: Prediction[] = [
     { image: paint(10, 10, () => BLUE), predicted: 0, actual: 0 },
-    { image: paint(20, 10, (x) => (x < 10 ? YELLOW : CYAN)), predicted: 1, actual: 2 },
-    { image: paint(2, 2, (x, y) => ((x + y) % 2 ? [0, 0, 0] : [255, 255, 255])), predicted: 3, actual: 3 },
-    { image: paint(80, 80, (x) => (x % 2 ? [255, 255, 255] : [0, 0, 0])), predicted: 2, actual: 2 },
-    { image: paint(7, 13, () => YELLOW), predicted: 0, actual: 3 },
+    { image: paint(20, 10, (x) => (x < 10 ? YELLOW : BLUE)), predicted: 1, actual: 2 },
+    { image: paint(7, 13, () => YELLOW), predicted: 3, actual: 3 },
+    { image: paint(80, 80, (x) => (x % 2 ? [255, 255, 255] : [0, 0, 0])), predicted: 0, actual: 5 },
   ];
-  const options = { classNames, columns: 3, thumbnail: 40 };
-  const canvas = renderPredictionGrid(items, options);
-  const layout = predictionGridLayout(items.length, options);
+  const options = { classNames, columns: 2, thumbnail: 40 };
 
-  it('lays out rows of `columns` cells', () => {
-    expect([canvas.width, canvas.height]).toEqual([layout.width, layout.height]);
-    expect(layout.cells.map((c) => c.y)).toEqual([0, 0, 0, 1, 1].map((r) => layout.cells[0]!.y + r * (layout.cells[3]!.y - layout.cells[0]!.y)));
-    expect(layout.cells[3]!.y).toBeGreaterThan(layout.cells[0]!.labelY + 2 * 7);
-    expect(layout.cells[1]!.x - layout.cells[0]!.x).toBeGreaterThan(40 + 2 * layout.border);
+  it('labels each image with its prediction, and the true class when wrong', () => {
+    expect(predictionLabel('dog', 'dog')).toEqual(['dog']);
+    expect(predictionLabel('dog', 'horse')).toEqual(['dog', 'true: horse']);
+    const svg = toSvg(predictionGrid(items, options));
+    expect(svg).toContain('>2 of 4 correct</text>');
+    expect(svg).toContain('>true: horse</text>');
+    expect(svg).toContain('>true: class 5</text>'); // a class without a name
   });
 
-  it('frames wrong predictions red and right ones green, with labels in the same colour', () => {
+  it('frames right predictions green and wrong ones red, with the label in the same colour', async () => {
+    const fig = predictionGrid(items, options);
+    const img = await renderPixels(fig);
+    const layout = imageGridLayout(
+      items.map((p) => ({ image: p.image, color: '#000000', label: predictionLabel('a', p.predicted === p.actual ? 'a' : 'b') })),
+      { title: 'x', subtitle: 'x', columns: 2, cellSize: 40, cellWidth: 104 },
+    );
+    expect([img.width, img.height]).toEqual([layout.width, layout.height]);
     items.forEach((item, i) => {
       const { x, y, labelY } = layout.cells[i]!;
-      const [mine, other] = item.predicted === item.actual ? [CORRECT_COLOR, WRONG_COLOR] : [WRONG_COLOR, CORRECT_COLOR];
-      const b = layout.border;
-      // The whole frame, all four sides.
-      const frame = 2 * (40 + 2 * b) * b + 2 * 40 * b;
-      expect(count(canvas, x - b, y - b, 40 + 2 * b, 40 + 2 * b, mine), `cell ${i} frame`).toBe(frame);
-      const label: [number, number, number, number] = [x - b, labelY, 40 + 2 * b, canvas.height - labelY > 30 ? 22 : canvas.height - labelY];
-      expect(count(canvas, ...label, mine), `cell ${i} label ink`).toBeGreaterThan(20);
-      expect(count(canvas, ...label, other), `cell ${i} other colour`).toBe(0);
+      const right = item.predicted === item.actual;
+      const [mine, other] = right ? [hex(CORRECT_COLOR), hex(WRONG_COLOR)] : [hex(WRONG_COLOR), hex(CORRECT_COLOR)];
+      // The frame: 3 pixels wide on each side of the 40-pixel square.
+      expect(count(img, x - 3, y - 3, 46, 3, mine, 8), `cell ${i} top frame`).toBeGreaterThan(120);
+      expect(count(img, x - 3, y + 40, 46, 3, mine, 8), `cell ${i} bottom frame`).toBeGreaterThan(120);
+      expect(count(img, x - 3, y - 3, 46, 46, other, 8), `cell ${i} other colour`).toBe(0);
+      // First label line in the frame colour.
+      expect(count(img, x - 32, labelY, 104, 14, mine, 60), `cell ${i} label`).toBeGreaterThan(15);
     });
-  });
-
-  it('fits each image into its square, centred, crisp when enlarged and averaged when shrunk', () => {
-    const [c0, c1, c2, c3, c4] = layout.cells as Array<{ x: number; y: number }>;
-    expect(count(canvas, c0!.x, c0!.y, 40, 40, BLUE)).toBe(1600);
-    // 20x10 -> 40x20, rows 10..29: yellow left half, cyan right half, the light matte above.
-    expect(count(canvas, c1!.x, c1!.y + 10, 20, 20, YELLOW)).toBe(400);
-    expect(count(canvas, c1!.x + 20, c1!.y + 10, 20, 20, CYAN)).toBe(400);
-    expect(at(canvas, c1!.x + 5, c1!.y + 5)).toEqual([235, 235, 235]);
-    // A 2x2 checkerboard enlarged 20x: four solid quadrants.
-    expect(count(canvas, c2!.x, c2!.y, 20, 20, [255, 255, 255])).toBe(400);
-    expect(count(canvas, c2!.x + 20, c2!.y, 20, 20, [0, 0, 0])).toBe(400);
+    // The images: blue fills the first square; the 20x10 image enlarged twice, yellow then blue.
+    const [c0, c1] = layout.cells;
+    expect(count(img, c0!.x, c0!.y, 40, 40, [...BLUE], 0)).toBe(1600);
+    expect(count(img, c1!.x, c1!.y + 10, 20, 20, [...YELLOW], 0)).toBe(400);
+    expect(count(img, c1!.x + 20, c1!.y + 10, 20, 20, [...BLUE], 0)).toBe(400);
     // 1-pixel stripes shrunk 2x: an even grey.
-    expect(count(canvas, c3!.x, c3!.y, 40, 40, [128, 128, 128])).toBe(1600);
-    // 7x13 -> 22x40 (round(7 * 40 / 13)), centred: columns 9..30.
-    expect(count(canvas, c4!.x, c4!.y, 40, 40, YELLOW)).toBe(22 * 40);
-    expect(at(canvas, c4!.x + 9, c4!.y + 20)).toEqual([...YELLOW]);
-    expect(at(canvas, c4!.x + 8, c4!.y + 20)).toEqual([235, 235, 235]);
+    const c3 = layout.cells[3]!;
+    expect(count(img, c3.x, c3.y, 40, 40, [128, 128, 128], 1)).toBe(1600);
   });
 
-  it('writes "PRED / TRUE" on one line when it fits, else over two, cut to fit', () => {
-    expect(predictionLabel('dog', 'horse', 16)).toEqual(['dog / horse']);
-    expect(predictionLabel('ankle boot', 'sneaker', 16)).toEqual(['ankle boot /', 'sneaker']);
-    expect(predictionLabel('a very long class name', 'another long one', 10)).toEqual(['a very. /', 'another l.']);
-  });
-
-  it('refuses nothing to draw, a bad image and bad sizes', () => {
-    expect(() => renderPredictionGrid([], { classNames })).toThrow('predictionGrid: expected at least one image');
-    expect(() => renderPredictionGrid([{ image: { width: 2, height: 2, data: new Uint8Array(3) }, predicted: 0, actual: 0 }], { classNames })).toThrow(
-      'predictionGrid: image 0 is not a 2x2 RGBA image (3 bytes)',
+  it('refuses nothing to draw and a bad image', () => {
+    expect(() => predictionGrid([], { classNames })).toThrow('predictionGrid: expected at least one image');
+    expect(() => predictionGrid([{ image: { width: 2, height: 2, data: new Uint8Array(3) }, predicted: 0, actual: 0 }], { classNames })).toThrow(
+      'imageGrid: image 0: a 2x2 RGBA image needs 16 bytes, got 3',
     );
-    expect(() => predictionGridLayout(4, { columns: 0 })).toThrow('predictionGrid: columns must be a positive integer, got 0');
-    expect(() => predictionGridLayout(4, { thumbnail: 2.5 })).toThrow('predictionGrid: thumbnail must be a positive integer, got 2.5');
   });
 });
 
@@ -132,7 +116,7 @@ describe('writePredictionGrid', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('writes the rendered pixels as a PNG, leaving no temporary file', async () => {
+  it('writes the grid as a PNG of the figure\'s size, leaving no temporary file', async () => {
     dir = await mkdtemp(join(tmpdir(), 'prediction-grid-'));
     const items: Prediction[] = Array.from({ length: 16 }, (_, i) => ({
       image: paint(12 + i, 12, (x, y) => [(x * 20) % 256, (y * 20) % 256, i * 15]),
@@ -142,9 +126,9 @@ describe('writePredictionGrid', () => {
     const path = join(dir, 'grid.png');
     await writePredictionGrid(path, items, { classNames });
     const decoded = pngjs.PNG.sync.read(await readFile(path));
-    const canvas = renderPredictionGrid(items, { classNames });
-    expect([decoded.width, decoded.height]).toEqual([canvas.width, canvas.height]);
-    expect(Buffer.compare(decoded.data, Buffer.from(canvas.data))).toBe(0);
+    const fig = predictionGrid(items, { classNames });
+    expect([decoded.width, decoded.height]).toEqual([fig.width, fig.height]);
+    expect(Buffer.compare(decoded.data, Buffer.from((await renderPixels(fig)).data))).toBe(0);
     expect(await readdir(dir)).toEqual(['grid.png']);
   });
 });

@@ -5,13 +5,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransferSession, makeOptimizer } from '../src/cli/transfer.js';
 import { openImageFolder } from '../src/data/image-folder-node.js';
 import { writeFileAtomic } from '../src/io/atomic-write.js';
 import { readTensors } from '../src/io/checkpoint.js';
-import { encodePng } from '../src/io/png.js';
+import { encodePng } from '../src/io/image-node.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
 import {
   TRAINING_CHECKPOINT_FORMAT,
@@ -45,7 +44,7 @@ async function writeShapesFolder(root: string, perClass: number): Promise<void> 
           data.set([v, on ? 255 - v / 2 : v, 30 + 10 * c, 255], (y * width + x) * 4);
         }
       }
-      await writeFileAtomic(join(root, name, `${i}.png`), encodePng({ width, height, data }, { deflate: (b) => deflateSync(b) }));
+      await writeFileAtomic(join(root, name, `${i}.png`), encodePng({ width, height, data }));
     }
   }
 }

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { crc32 } from '../src/io/png.js';
+import { crc32 } from 'node:zlib';
 import { decodeSafetensors, toFloat32 } from '../src/io/safetensors.js';
 import { resnet18TensorShapes, seededImages, seededResNet18Safetensors, seededResNet18Weights, seededUniform } from '../src/nn/models/seeded-weights.js';
 import { FIXTURE_DIR } from './fixtures.js';

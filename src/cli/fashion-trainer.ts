@@ -43,6 +43,8 @@ export interface StepRecord {
   /** The batch's mean loss and accuracy (training mode: dropout on). */
   loss: number;
   accuracy: number;
+  /** Images in the batch (an epoch's last batch may be smaller): the weight of its figures in curves and means. */
+  size: number;
 }
 
 export interface EpochRecord {
@@ -143,7 +145,7 @@ export class FashionTrainer {
         lossSum += loss * p.size;
         correct += batchCorrect;
         seen += p.size;
-        onRecord?.({ epoch: epoch - 1 + (firstStep + slot) / steps, loss, accuracy: batchCorrect / p.size });
+        onRecord?.({ epoch: epoch - 1 + (firstStep + slot) / steps, loss, accuracy: batchCorrect / p.size, size: p.size });
       });
       pending = [];
     };

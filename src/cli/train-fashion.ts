@@ -20,15 +20,15 @@ import {
   parameterCount,
   type FashionModel,
   type ModelKind,
-  type StepRecord,
   type TrainingHistory,
 } from './fashion-trainer.js';
 import { DEFAULTS } from './fashion-usage.js';
 import { choice, positiveInt, positiveIntOrAll, positiveNumber } from './options.js';
-import { COLORS, type Panel, type Series } from './plot.js';
-import { writePlot } from './png-file.js';
+import { COLORS } from '../figure/style.js';
+import { writeFigure } from './figure-file.js';
 import { ProgressBar, type CommandIO } from './progress.js';
 import { formatComparison, formatReport, matrixAccuracy, pct, type ComparisonEntry, type Evaluation } from './report.js';
+import { trainingCurves, type CurveRun } from './training-curves.js';
 
 export interface TrainSettings {
   epochs: number;
@@ -73,43 +73,17 @@ function selectData(data: FashionMnistSplits, s: Pick<TrainSettings, 'limitTrain
   };
 }
 
-/**
- * Per-step figures averaged over consecutive groups of steps, so a curve has at most about
- * `points` points however long the run: a readable trend instead of per-batch noise.
- */
-export function smoothSteps(steps: readonly StepRecord[], points = 60): Array<{ x: number; loss: number; accuracy: number }> {
-  const group = Math.max(1, Math.ceil(steps.length / points));
-  const out: Array<{ x: number; loss: number; accuracy: number }> = [];
-  for (let i = 0; i < steps.length; i += group) {
-    const part = steps.slice(i, i + group);
-    out.push({
-      x: part.at(-1)!.epoch,
-      loss: part.reduce((a, r) => a + r.loss, 0) / part.length,
-      accuracy: part.reduce((a, r) => a + r.accuracy, 0) / part.length,
-    });
-  }
-  return out;
+/** One run's curves: per-step training figures (weighted by batch size) and the per-epoch test. */
+function curveRun(name: string, history: TrainingHistory, colors: CurveRun['colors']): CurveRun {
+  // Steps resumed from a checkpoint written before steps recorded their size count as full batches.
+  const full = Math.max(1, ...history.steps.map((r) => r.size ?? 0));
+  return {
+    name,
+    colors,
+    steps: history.steps.map((r) => ({ x: r.epoch, loss: r.loss, accuracy: r.accuracy, size: r.size ?? full })),
+    evaluations: history.epochs.map((e) => ({ x: e.epoch, loss: e.testLoss, accuracy: e.testAccuracy })),
+  };
 }
-
-function curvePanels(runs: Array<{ name: string; history: TrainingHistory }>, colors: Array<[Series['color'], Series['color']]>): Panel[] {
-  const single = runs.length === 1;
-  const label = (name: string, what: string): string => (single ? what : `${name} ${what}`);
-  const lossSeries: Series[] = [];
-  const accSeries: Series[] = [];
-  runs.forEach(({ name, history }, i) => {
-    const [trainColor, testColor] = colors[i]!;
-    const train = smoothSteps(history.steps);
-    lossSeries.push({ label: label(name, 'train'), color: trainColor, points: train.map((p) => ({ x: p.x, y: p.loss })) });
-    lossSeries.push({ label: label(name, 'test'), color: testColor, points: history.epochs.map((e) => ({ x: e.epoch, y: e.testLoss })), markers: true });
-    accSeries.push({ label: label(name, 'train'), color: trainColor, points: train.map((p) => ({ x: p.x, y: 100 * p.accuracy })) });
-    accSeries.push({ label: label(name, 'test'), color: testColor, points: history.epochs.map((e) => ({ x: e.epoch, y: 100 * e.testAccuracy })), markers: true });
-  });
-  return [
-    { title: 'LOSS (CROSS-ENTROPY)', xLabel: 'EPOCH', series: lossSeries },
-    { title: 'ACCURACY (%)', xLabel: 'EPOCH', series: accSeries, legend: 'bottom-right' },
-  ];
-}
-
 
 /** Reads a model checkpoint file written by `train`. */
 async function readCheckpoint(path: string): Promise<SafetensorsContents> {
@@ -251,7 +225,14 @@ async function trainEpochs(trainer: FashionTrainer, data: FashionMnistSplits, s:
     // epochs differ (a crash between the two writes).
     await writeFileAtomic(paths.optimizer, await optimizerStateToSafetensors(trainer.optimizer.stateDict(), { model: kind, epoch: String(epoch) }));
     await writeFileAtomic(paths.model, await tensorsToSafetensors(trainer.model.stateDict(), metadata));
-    await writePlot(paths.plot, `FASHION-MNIST ${MODEL_TITLES[kind]}: ${epoch} EPOCH${epoch === 1 ? '' : 'S'} X ${train.count} IMAGES, TEST ${pct(testAccuracy)}`, curvePanels([{ name: MODEL_TITLES[kind], history }], [[COLORS.blue, COLORS.orange]]));
+    await writeFigure(
+      paths.plot,
+      trainingCurves([curveRun(MODEL_TITLES[kind], history, [COLORS.blue, COLORS.orange])], {
+        title: `Fashion-MNIST ${MODEL_TITLES[kind]}: ${epoch} epoch${epoch === 1 ? '' : 's'} × ${train.count.toLocaleString('en-US')} images, test accuracy ${pct(testAccuracy)}`,
+        xLabel: 'Epoch',
+        heldOut: 'test',
+      }),
+    );
     io.log(`saved ${paths.model} (+ .optim.safetensors) and ${paths.plot}`);
   }
   const last = history.epochs.at(-1);
@@ -309,15 +290,11 @@ export async function compareModels(engine: Engine, data: FashionMnistSplits, s:
   }));
   io.log(formatComparison(entries, FASHION_CLASSES));
   const plot = join(s.outDir, 'fashion-compare.png');
-  await writePlot(
+  await writeFigure(
     plot,
-    `FASHION-MNIST: ${outcomes.map((o) => `${MODEL_TITLES[o.kind]} ${pct(matrixAccuracy(o.evaluation.matrix))}`).join(' VS ')}`,
-    curvePanels(
-      outcomes.map((o) => ({ name: MODEL_TITLES[o.kind], history: o.history })),
-      [
-        [COLORS.purple, COLORS.red],
-        [COLORS.blue, COLORS.orange],
-      ],
+    trainingCurves(
+      outcomes.map((o) => curveRun(MODEL_TITLES[o.kind], o.history, o.kind === 'dnn' ? [COLORS.purple, COLORS.red] : [COLORS.blue, COLORS.orange])),
+      { title: `Fashion-MNIST: ${outcomes.map((o) => `${MODEL_TITLES[o.kind]} ${pct(matrixAccuracy(o.evaluation.matrix))}`).join(' vs ')} test accuracy`, xLabel: 'Epoch', heldOut: 'test' },
     ),
   );
   io.log(`saved ${plot}`);

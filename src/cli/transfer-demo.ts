@@ -19,7 +19,7 @@ import { resnet18Module, type ResNet18Module } from '../nn/models/resnet18-modul
 import type { HostTensor } from '../nn/models/resnet18.js';
 import { prepareTransfer, trainableParameters, type TransferMode, type Unfreeze } from '../nn/transfer.js';
 import type { Engine } from '../runtime/engine.js';
-import { COLORS, type Rgb, type Series } from './plot.js';
+import { COLORS } from '../figure/style.js';
 import { writePredictionGrid } from './prediction-grid.js';
 import { ProgressBar } from './progress.js';
 import { formatConfusionMatrix, pct, perClassAccuracy } from './report.js';
@@ -36,7 +36,8 @@ import {
 } from './transfer.js';
 import { DEMO_DEFAULTS } from './transfer-usage.js';
 import { positiveInt, positiveNumber } from './options.js';
-import { writePlot } from './png-file.js';
+import { writeFigure } from './figure-file.js';
+import { trainingCurves } from './training-curves.js';
 
 export interface DemoSettings {
   size: number;
@@ -160,13 +161,13 @@ async function exportWeights(engine: Engine, model: ResNet18Module): Promise<{ w
 
 interface RunSpec {
   name: string;
-  /** For the plot's title. */
+  /** For the figure's title. */
   short: string;
   mode: TransferMode;
   unfreeze: Unfreeze;
   pretrained: boolean;
   lr: number;
-  color: Rgb;
+  color: string;
 }
 
 export interface DemoRun {
@@ -174,7 +175,8 @@ export interface DemoRun {
   validation: Validation;
   /** Validation accuracy after each `evalEvery` steps. */
   curve: Array<{ step: number; accuracy: number }>;
-  losses: number[];
+  /** Per training step: the batch's mean loss and its images. */
+  losses: Array<{ loss: number; size: number }>;
   trainable: number;
   seconds: number;
   imagesPerSecond: number;
@@ -249,9 +251,9 @@ export async function transferDemo(engine: Engine, s: DemoSettings, io: CommandI
   const target = loaders(engine, data, TARGET_CLASSES, s, s.trainPerClass, 'classes-5-9');
   const classNames = target.train.classes;
   const specs: RunSpec[] = [
-    { name: 'feature extraction', short: 'FEATURE EXTRACTION', mode: 'feature-extraction', unfreeze: 'fc', pretrained: true, lr: s.headLr, color: COLORS.blue },
-    { name: `fine-tuning (${s.unfreeze})`, short: 'FINE-TUNING', mode: 'fine-tune', unfreeze: s.unfreeze, pretrained: true, lr: s.fineTuneLr, color: COLORS.green },
-    { name: 'from scratch', short: 'SCRATCH', mode: 'fine-tune', unfreeze: 'all', pretrained: false, lr: s.lr, color: COLORS.red },
+    { name: 'feature extraction', short: 'feature extraction', mode: 'feature-extraction', unfreeze: 'fc', pretrained: true, lr: s.headLr, color: COLORS.blue },
+    { name: `fine-tuning (${s.unfreeze})`, short: 'fine-tuning', mode: 'fine-tune', unfreeze: s.unfreeze, pretrained: true, lr: s.fineTuneLr, color: COLORS.green },
+    { name: 'from scratch', short: 'from scratch', mode: 'fine-tune', unfreeze: 'all', pretrained: false, lr: s.lr, color: COLORS.red },
   ];
   const runs: DemoRun[] = [];
   let predictions: Validation | undefined;
@@ -287,7 +289,7 @@ export async function transferDemo(engine: Engine, s: DemoSettings, io: CommandI
         name: spec.name,
         validation: last!,
         curve,
-        losses: session.history.steps.map((r) => r.loss),
+        losses: session.history.steps.map((r) => ({ loss: r.loss, size: r.size })),
         trainable: parameterCounts(model).trainable,
         seconds: session.trainSeconds,
         imagesPerSecond: images / session.trainSeconds,
@@ -307,33 +309,23 @@ export async function transferDemo(engine: Engine, s: DemoSettings, io: CommandI
   io.log(`fine-tuning's confusion matrix (rows: true class, columns: predicted class)`);
   io.log(formatConfusionMatrix(predictions!.matrix, classNames));
 
-  const lossSeries: Series[] = runs.map((r, i) => ({ label: r.name.toUpperCase(), color: specs[i]!.color, points: smoothLosses(r.losses) }));
-  const accuracySeries: Series[] = runs.map((r, i) => ({
-    label: r.name.toUpperCase(),
-    color: specs[i]!.color,
-    points: r.curve.map((p) => ({ x: p.step, y: 100 * p.accuracy })),
-    markers: true,
-  }));
-  const title = `FASHION-MNIST 5-9 AFTER ${s.steps} STEPS: ${runs.map((r, i) => `${specs[i]!.short} ${pct(r.validation.accuracy, 1)}`).join(', ')}`;
-  await writePlot(paths.curves, title, [
-    { title: 'TRAINING LOSS', xLabel: 'STEP', series: lossSeries },
-    { title: 'VALIDATION ACCURACY (%)', xLabel: 'STEP', series: accuracySeries, legend: 'bottom-right', yRange: [0, 100] },
-  ]);
+  const title = `Fashion-MNIST classes 5-9 after ${s.steps} steps: ${runs.map((r, i) => `${specs[i]!.short} ${pct(r.validation.accuracy, 1)}`).join(', ')}`;
+  await writeFigure(
+    paths.curves,
+    trainingCurves(
+      runs.map((r, i) => ({
+        name: r.name,
+        colors: [specs[i]!.color, specs[i]!.color],
+        steps: r.losses.map((l, step) => ({ x: step + 1, loss: l.loss, size: l.size })),
+        evaluations: r.curve.map((p) => ({ x: p.step, accuracy: p.accuracy })),
+      })),
+      { title, xLabel: 'Step', heldOut: 'validation' },
+    ),
+  );
   const examples = await predictionExamples(target.validation.index, predictions!.predicted, 20, target.validationRead);
   await writePredictionGrid(paths.predictions, examples, { classNames, columns: 5, thumbnail: 64 });
   io.log(`saved ${paths.curves} and ${paths.predictions} (fine-tuning's predictions); total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   return { pretrainAccuracy, runs, ...paths };
-}
-
-/** Per-step losses averaged over groups, about 50 points however many steps. */
-function smoothLosses(losses: readonly number[]): Array<{ x: number; y: number }> {
-  const group = Math.max(1, Math.ceil(losses.length / 50));
-  const out: Array<{ x: number; y: number }> = [];
-  for (let i = 0; i < losses.length; i += group) {
-    const part = losses.slice(i, i + group);
-    out.push({ x: i + part.length, y: part.reduce((a, b) => a + b, 0) / part.length });
-  }
-  return out;
 }
 
 // ---- command line ----------------------------------------------------------------------------

@@ -29,12 +29,13 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { SGD } from '../optim/sgd.js';
 import { Engine } from '../runtime/engine.js';
 import { crossEntropyOf } from './fashion-trainer.js';
-import { COLORS, type Panel, type Series } from './plot.js';
-import { writePlot } from './png-file.js';
+import { COLORS } from '../figure/style.js';
+import type { Figure } from '../figure/svg.js';
+import { writeFigure } from './figure-file.js';
 import { writePredictionGrid, type Prediction } from './prediction-grid.js';
 import { ProgressBar, type CommandIO } from './progress.js';
 import { argmaxRows, confusionMatrix, formatConfusionMatrix, formatPerClass, matrixAccuracy, pct } from './report.js';
-import { smoothSteps } from './train-fashion.js';
+import { trainingCurves } from './training-curves.js';
 import { TRANSFER_DEFAULTS } from './transfer-usage.js';
 import { choice, positiveInt, positiveNumber } from './options.js';
 
@@ -264,20 +265,18 @@ export function parameterCounts(model: ResNet18Module): { total: number; trainab
 
 // ---- pictures --------------------------------------------------------------------------------
 
-function curvePanels(history: TransferHistory): Panel[] {
-  const train = smoothSteps(history.steps);
-  const lossSeries: Series[] = [
-    { label: 'train', color: COLORS.blue, points: train.map((p) => ({ x: p.x, y: p.loss })) },
-    { label: 'validation', color: COLORS.orange, points: history.epochs.map((e) => ({ x: e.epoch, y: e.validationLoss })), markers: true },
-  ];
-  const accuracySeries: Series[] = [
-    { label: 'train', color: COLORS.blue, points: train.map((p) => ({ x: p.x, y: 100 * p.accuracy })) },
-    { label: 'validation', color: COLORS.orange, points: history.epochs.map((e) => ({ x: e.epoch, y: 100 * e.validationAccuracy })), markers: true },
-  ];
-  return [
-    { title: 'LOSS (CROSS-ENTROPY)', xLabel: 'EPOCH', series: lossSeries },
-    { title: 'ACCURACY (%)', xLabel: 'EPOCH', series: accuracySeries, legend: 'bottom-right', yRange: [0, 100] },
-  ];
+function curves(history: TransferHistory, title: string): Figure {
+  return trainingCurves(
+    [
+      {
+        name: 'ResNet18',
+        colors: [COLORS.blue, COLORS.orange],
+        steps: history.steps.map((r) => ({ x: r.epoch, loss: r.loss, accuracy: r.accuracy, size: r.size })),
+        evaluations: history.epochs.map((e) => ({ x: e.epoch, loss: e.validationLoss, accuracy: e.validationAccuracy })),
+      },
+    ],
+    { title, xLabel: 'Epoch', heldOut: 'validation' },
+  );
 }
 
 // ---- transfer-train --------------------------------------------------------------------------
@@ -482,7 +481,7 @@ export async function transferTrain(engine: Engine, request: TransferRequest, io
       );
       io.log(formatPerClass(validation.matrix, classes));
       await save();
-      await writePlot(paths.curves, `RESNET18 ${s.mode.toUpperCase()}: EPOCH ${epoch}, VALIDATION ${pct(validation.accuracy)}`, curvePanels(session.history));
+      await writeFigure(paths.curves, curves(session.history, `ResNet18 ${s.mode}: epoch ${epoch}, validation accuracy ${pct(validation.accuracy)}`));
       const examples = await predictionExamples(validationLoader.index, validation.predicted, s.gridImages, readImage);
       await writePredictionGrid(paths.predictions, examples, { classNames: classes });
       io.log(`saved ${paths.checkpoint}, ${paths.curves} and ${paths.predictions}`);

@@ -1,6 +1,7 @@
 // Node-only: decodes PNG (pngjs) and JPEG (jpeg-js) files into 8-bit RGBA pixels for
-// preprocessImages. The format is told by the file's first bytes, not its name; anything else,
-// and any file the decoders reject (truncated, corrupt), is refused with an error naming the file.
+// preprocessImages, and encodes RGBA pixels as PNG. The format is told by the file's first bytes,
+// not its name; anything else, and any file the decoders reject (truncated, corrupt), is refused
+// with an error naming the file.
 // In a browser, createImageBitmap + a canvas's getImageData give the same RgbaImage.
 import { readFile } from 'node:fs/promises';
 import jpeg from 'jpeg-js';
@@ -100,4 +101,16 @@ export async function readImage(path: string): Promise<DecodedImage> {
     throw new ImageDecodeError(path, `cannot read the image: ${reason}`);
   }
   return decodeImage(bytes, path);
+}
+
+/** RGBA pixels as PNG bytes (8-bit RGBA, zlib's default compression). */
+export function encodePng(image: RgbaImage): Uint8Array {
+  const { width, height, data } = image;
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) || data.length !== width * height * 4) {
+    throw new Error(`encodePng: expected a positive integer width and height and width * height * 4 bytes, got ${width}x${height} with ${data.length} bytes`);
+  }
+  const png = new pngjs.PNG({ width, height });
+  png.data = Buffer.from(data.buffer, data.byteOffset, data.length);
+  const bytes = pngjs.PNG.sync.write(png);
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
