@@ -67,9 +67,9 @@ class OurTrainer {
     this.optimizer = new Adam(this.model.parameters(), { lr: LR, eps: 1e-8 });
   }
 
-  private upload(): { x: Variable; target: Tensor } {
+  private upload(): { x: Variable; target: Tensor<'int32'> } {
     const n = this.batch.labels.length;
-    return { x: constant(this.engine.tensor(this.batch.images, [n, 1, SIDE, SIDE])), target: this.engine.tensor(Float32Array.from(this.batch.labels), [n]) };
+    return { x: constant(this.engine.tensor(this.batch.images, [n, 1, SIDE, SIDE])), target: this.engine.tensor(Int32Array.from(this.batch.labels), [n]) };
   }
 
   /** Records one training step (nothing is submitted); returns the loss, which the caller frees. */
@@ -117,7 +117,7 @@ class OurTrainer {
   capturePhases(): { phases: Array<[Phase, Recording]>; release: () => void } {
     const e = this.engine;
     const tape = new Tape(e);
-    let inputs: { x: Variable; target: Tensor } | undefined;
+    let inputs: { x: Variable; target: Tensor<'int32'> } | undefined;
     const forward = e.capture(() => {
       inputs = this.upload();
       return tape.crossEntropy(this.model.forward(tape, inputs.x), inputs.target);

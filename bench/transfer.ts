@@ -35,7 +35,6 @@ import { seededImages, seededResNet18Weights, type SeededTensor } from '../src/n
 import { prepareTransfer, trainableParameters, type TransferMode } from '../src/nn/transfer.js';
 import { SGD } from '../src/optim/sgd.js';
 import { Engine } from '../src/runtime/engine.js';
-import type { Tensor } from '../src/runtime/tensor.js';
 import { loadTfjs, type Tf, type TfjsPeer } from './tfjs-peer.js';
 import { summarise, type Summary } from './timing.js';
 
@@ -241,7 +240,7 @@ async function ourSide(engine: Engine, c: Config, weights: Map<string, SeededTen
   const optimizer = new SGD(trainableParameters(model), { lr: LR, momentum: MOMENTUM });
   const { images, labels } = batchData(c);
   const x: Variable = constant(engine.tensor(images, [c.batch, 3, c.size, c.size]));
-  const target: Tensor = engine.tensor(labels, [c.batch]);
+  const target = engine.tensor(Int32Array.from(labels), [c.batch]);
   await engine.sync();
   const side: Side = {
     async step() {

@@ -143,7 +143,7 @@ describe('gradients against finite differences', () => {
     const target = [2, 0, 4, 1, 4];
     const withTarget = (options: Parameters<Tape['crossEntropy']>[2], f: (t: Tape, x: Variable) => Variable) =>
       ((t, [x]) => {
-        const tgt = t.engine.tensor(target, [5]);
+        const tgt = t.engine.tensor(Int32Array.from(target), [5]);
         const loss = t.crossEntropy(f(t, x!), tgt, options);
         tgt.dispose();
         return loss;
@@ -161,7 +161,7 @@ describe('gradients against finite differences', () => {
 
     it("'sum' of two losses: a scalar upstream gradient through add", async () => {
       const f: GradCheckFunction = (t, [x]) => {
-        const tgt = t.engine.tensor(target, [5]);
+        const tgt = t.engine.tensor(Int32Array.from(target), [5]);
         const l1 = t.crossEntropy(x!, tgt, { reduction: 'sum' });
         const l2 = t.crossEntropy(t.relu(x!), tgt);
         tgt.dispose();
@@ -208,7 +208,7 @@ describe('gradients against the CPU reference chain', () => {
     };
     const target = [4, 0, 2];
     const f: GradCheckFunction = (t, [x, wc, bc, wl, bl]) => {
-      const tgt = t.engine.tensor(target, [3]);
+      const tgt = t.engine.tensor(Int32Array.from(target), [3]);
       const h = t.flatten(t.relu(t.conv2d(x!, wc!, bc, conv)), 1);
       const loss = t.crossEntropy(t.linear(h, wl!, bl), tgt, { labelSmoothing: 0.05 });
       tgt.dispose();
@@ -239,7 +239,7 @@ describe('gradients against the CPU reference chain', () => {
     const bias = random(4, 23, -0.5, 0.5);
     const target = [3, 1, 0, 2, 2, 1];
     const f: GradCheckFunction = (t, [x, w, b]) => {
-      const tgt = t.engine.tensor(target, [6]);
+      const tgt = t.engine.tensor(Int32Array.from(target), [6]);
       const loss = t.crossEntropy(t.relu(t.batchNorm(x!, undefined, undefined, w, b, { training: true })), tgt);
       tgt.dispose();
       return loss;
@@ -354,7 +354,7 @@ describe('tape semantics', () => {
     const e = engine();
     const x = leaf([2, 3, 6, 6], 41);
     const w = parameter(e.tensor(random(3, 42, 0.5, 1.5), [3]));
-    const target = e.tensor([1, 5], [2]);
+    const target = e.tensor(Int32Array.of(1, 5), [2]);
     const step = () => {
       const tape = new Tape(e);
       const h = tape.maxPool2d(tape.relu(tape.batchNorm(x, undefined, undefined, w, undefined, { training: true })), { kernelSize: 2 });

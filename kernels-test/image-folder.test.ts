@@ -73,7 +73,7 @@ afterAll(async () => {
 });
 
 /** Reads a batch's tensors back and disposes them. */
-async function collect(batch: ImageBatch): Promise<{ input: Float32Array; target: Float32Array; batch: ImageBatch }> {
+async function collect(batch: ImageBatch): Promise<{ input: Float32Array; target: Int32Array; batch: ImageBatch }> {
   try {
     return { input: await batch.input.toArray(), target: await batch.target.toArray(), batch };
   } finally {

@@ -258,7 +258,7 @@ describe('training the CNN end to end', () => {
     const model = fashionCnn(e, { seed: 3 });
     const opt = new Adam(model.parameters(), { lr: 1e-3 });
     const x = images(4, 14);
-    const target = e.tensor([0, 3, 7, 9], [4]);
+    const target = e.tensor(Int32Array.of(0, 3, 7, 9), [4]);
     const losses: number[] = [];
     for (let step = 0; step < 20; step++) {
       const tape = new Tape(e);
@@ -281,7 +281,7 @@ describe('training the CNN end to end', () => {
     const e = engine();
     const model = fashionCnn(e, { seed: 4 });
     const opt = new Adam(model.parameters());
-    const target = e.tensor([1, 2, 3, 4], [4]);
+    const target = e.tensor(Int32Array.of(1, 2, 3, 4), [4]);
     const step = (x: Variable) => {
       const tape = new Tape(e);
       const loss = tape.crossEntropy(model.forward(tape, x), target);
@@ -326,7 +326,7 @@ describe('training the CNN end to end', () => {
       original(spec, ...rest);
     });
     const x = images(2, 16);
-    const target = e.tensor([1, 2], [2]);
+    const target = e.tensor(Int32Array.of(1, 2), [2]);
     const tape = new Tape(e);
     const loss = tape.crossEntropy(model.forward(tape, x), target);
     const forwardKernels = names.length;

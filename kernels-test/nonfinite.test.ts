@@ -25,7 +25,7 @@ import { batchNormRef } from '../src/reference/norm.js';
 import { maxPool2dBackwardRef, maxPool2dRef, maxPool2dWithIndicesRef } from '../src/reference/pool.js';
 import { logSoftmaxRef, softmaxRef } from '../src/reference/softmax.js';
 import type { Engine } from '../src/runtime/engine.js';
-import { numel, type Tensor } from '../src/runtime/tensor.js';
+import { numel, type DType, type Tensor } from '../src/runtime/tensor.js';
 import { decodeTensor, FIXTURE_DIR, type FixtureTensor } from './fixtures.js';
 import { assertClose, ELEMENTWISE, gradient, random, reduction, useEngine, type Tolerance } from './helpers.js';
 
@@ -90,7 +90,7 @@ function transpose(data: ArrayLike<number>, rows: number, cols: number): Float32
   return out;
 }
 
-function dispose(...ts: Array<Tensor | undefined>): void {
+function dispose(...ts: Array<Tensor<DType> | undefined>): void {
   for (const t of ts) t?.dispose();
 }
 
@@ -360,7 +360,7 @@ describe('cross-entropy with NaN and infinities in the logits (PyTorch)', () => 
         const n = v.rows.length;
         const l = new Float32Array(n * classes);
         v.rows.forEach((r, i) => l.set(logits.data.subarray(r * classes, (r + 1) * classes), i * classes));
-        const t = Float32Array.from(v.rows, (r) => target.data[r]!);
+        const t = Int32Array.from(v.rows, (r) => target.data[r]!);
         const [lt, tt] = [e.tensor(l, [n, classes]), e.tensor(t, [n])];
         const wt = v.weighted ? e.tensor(weight.data, [classes]) : undefined;
         const options = { ...v.options, weight: wt };

@@ -1,6 +1,7 @@
 // The registry-driven conformance test, in the spirit of tinygrad's helper_test_op: every case of
 // kernels-test/op-cases/ runs its op from the registry on the GPU and checks
-//   - the output (and operands updated in place) against the op's float64 reference and PyTorch;
+//   - the op's float64 reference against PyTorch;
+//   - the output (and operands updated in place) against the reference and PyTorch;
 //   - the gradients of the operands that require one, through the Tape, against PyTorch and
 //     against central finite differences of the float64 reference (small cases);
 //   - that operands requiring no gradient get none;
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tape } from '../src/autograd/tape.js';
 import { Variable } from '../src/autograd/variable.js';
-import { getOp, isDifferentiable, registeredOps, type Op, type ReferenceResult } from '../src/ops/index.js';
+import { getOp, isDifferentiable, registeredOps, type AnyTensor, type Op, type ReferenceResult } from '../src/ops/index.js';
 import { host, type HostTensor } from '../src/reference/host-tensor.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { FIXTURE_DIR, decodeTensor, type FixtureTensor } from './fixtures.js';
@@ -92,10 +93,12 @@ class CaseData {
   }
 
   /** Fresh GPU tensors of the operands (an op may update some in place). */
-  upload(replaced: Record<string, Float32Array> = {}): Array<Tensor | undefined> {
+  upload(replaced: Record<string, Float32Array> = {}): Array<AnyTensor | undefined> {
     return this.op.operands.map((o) => {
       const spec = this.c.inputs[o.name];
-      return spec && engine().tensor(replaced[o.name] ?? this.values[o.name]!, spec.shape);
+      if (!spec) return undefined;
+      const values = replaced[o.name] ?? this.values[o.name]!;
+      return o.dtype === 'int32' ? engine().tensor(Int32Array.from(values), spec.shape) : engine().tensor(values, spec.shape);
     });
   }
 
@@ -136,6 +139,7 @@ async function checkForward(d: CaseData, f: Fixture): Promise<void> {
     try {
       expectShape(output.shape, ref.output.shape, id);
       const got = await output.toArray();
+      assertClose(ref.output.data, f.out.data, d.tolerance, `${id}: float64 reference vs PyTorch`);
       assertClose(got, ref.output.data, d.tolerance, `${id}: output vs float64 reference`);
       assertClose(got, f.out.data, d.tolerance, `${id}: output vs PyTorch`);
     } finally {
@@ -159,7 +163,7 @@ async function tapeGradients(d: CaseData): Promise<Record<string, Float32Array |
   const leaves = d.op.operands.map((o, i) => {
     const t = tensors[i];
     if (!t || !isDifferentiable(o)) return t;
-    return new Variable(t, { requiresGrad: d.grad.includes(o.name) });
+    return new Variable(t as Tensor, { requiresGrad: d.grad.includes(o.name) });
   });
   let seed: Tensor | undefined;
   try {

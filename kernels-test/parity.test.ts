@@ -95,7 +95,7 @@ async function trainLikeTorch(kind: 'cnn' | 'dnn'): Promise<void> {
   const { lr, betas, eps, steps } = fixture.optimizer;
   const model = kind === 'cnn' ? fashionCnn(e) : fashionDnn(e);
   const x = constant(images(e));
-  const target = e.tensor(fixture.batch.labels, [fixture.batch.count]);
+  const target = e.tensor(Int32Array.from(fixture.batch.labels), [fixture.batch.count]);
   const optimizer = new Adam(model.parameters(), { lr, betas, eps });
   try {
     await loadSeededWeights(e, model, m);

@@ -1,18 +1,14 @@
 // interpolateBackward: the CPU reference against central finite differences of interpolateRef
 // (float64), the GPU kernel against the reference on awkward shapes (non-finite gradients
-// included), splitting past the binding limit, PyTorch's gradients
-// (kernels-test/fixtures/gradients/interpolate.json, from scripts/golden/make_training_fixtures.py)
-// and every argument error.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// included), splitting past the binding limit and every argument error. PyTorch's gradients are
+// checked by the registry-driven test (kernels-test/op-cases/resize.ts).
 import { describe, expect, it } from 'vitest';
 import { interpolate, interpolateBackward, interpolateOp, type InterpolateOptions } from '../src/ops/resize.js';
 import { host } from '../src/reference/host-tensor.js';
 import { interpolateBackwardRef, interpolateRef } from '../src/reference/resize.js';
 import { numel, shapeString } from '../src/runtime/tensor.js';
-import { FIXTURE_DIR, type FixtureTensor } from './fixtures.js';
 import { FINITE_DIFFERENCE, dot, finiteDifferences } from './gradcheck.js';
-import { ELEMENTWISE, assertClose, gradient, random, reduction, useEngine } from './helpers.js';
+import { assertClose, gradient, random, reduction, useEngine } from './helpers.js';
 
 /** interpolate's output shape, by its registry check. */
 const outputShape = (shape: number[], options: InterpolateOptions) => [...interpolateOp.check([shape], options).shape];
@@ -194,85 +190,6 @@ describe('bindings over the device limit', () => {
 });
 
 // ---- PyTorch's gradients -------------------------------------------------------------------------
-
-interface InterpolateGradientCase {
-  name: string;
-  options: InterpolateOptions;
-  x: FixtureTensor;
-  gradOut: FixtureTensor;
-  out: FixtureTensor;
-  gradX: FixtureTensor;
-  k: { out: number | null; x: number };
-}
-
-function decodeTensor(raw: unknown, where: string): FixtureTensor {
-  const t = raw as { shape?: unknown; data?: unknown };
-  if (!Array.isArray(t?.shape) || !Array.isArray(t?.data) || !t.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new Error(`${where}: expected {shape: int[], data: number[]}`);
-  }
-  const shape = t.shape as number[];
-  if (t.data.length !== numel(shape) || !t.data.every((v) => typeof v === 'number')) throw new Error(`${where}: expected ${numel(shape)} numbers`);
-  return { shape, data: Float32Array.from(t.data as number[]) };
-}
-
-interface RawCase {
-  name?: unknown;
-  op?: unknown;
-  requiresGrad?: unknown;
-  options?: unknown;
-  inputs?: Record<string, unknown>;
-  outputs?: Record<string, unknown>;
-  gradients?: Record<string, unknown>;
-  k?: { out?: unknown; x?: unknown };
-}
-
-/** The interpolate family of the gradient fixtures, strictly: a malformed case fails, naming itself. */
-function loadInterpolateCases(): InterpolateGradientCase[] {
-  const file = join(FIXTURE_DIR, 'gradients', 'interpolate.json');
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { cases?: unknown };
-  if (!Array.isArray(parsed.cases) || parsed.cases.length === 0) throw new Error(`${file}: no cases`);
-  return parsed.cases.map((raw: RawCase) => {
-    const where = `${file}: case ${JSON.stringify(raw?.name)}`;
-    if (typeof raw?.name !== 'string' || raw.op !== 'interpolate') throw new Error(`${where}: expected an interpolate case`);
-    if (JSON.stringify(raw.requiresGrad) !== '["x"]') throw new Error(`${where}: expected requiresGrad ["x"]`);
-    const k = raw.k;
-    if (!(k?.out === null || Number.isInteger(k?.out)) || !Number.isInteger(k?.x)) throw new Error(`${where}: bad k ${JSON.stringify(k)}`);
-    return {
-      name: raw.name,
-      options: raw.options as InterpolateOptions,
-      x: decodeTensor(raw.inputs?.x, `${where} inputs.x`),
-      gradOut: decodeTensor(raw.inputs?.gradOut, `${where} inputs.gradOut`),
-      out: decodeTensor(raw.outputs?.out, `${where} outputs.out`),
-      gradX: decodeTensor(raw.gradients?.x, `${where} gradients.x`),
-      k: k as InterpolateGradientCase['k'],
-    };
-  });
-}
-
-describe('PyTorch golden gradients', () => {
-  const cases = loadInterpolateCases();
-
-  it('cover both modes, both alignCorners and scale factors', () => {
-    const modes = new Set(cases.map((c) => `${c.options.mode ?? 'nearest'} ${c.options.alignCorners ?? false}`));
-    expect(modes).toEqual(new Set(['nearest false', 'bilinear false', 'bilinear true']));
-    expect(cases.some((c) => c.options.scaleFactor !== undefined && !c.options.recomputeScaleFactor)).toBe(true);
-    expect(cases.some((c) => c.options.recomputeScaleFactor)).toBe(true);
-  });
-
-  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    const e = engine();
-    const x = e.tensor(c.x.data, c.x.shape);
-    const gradOut = e.tensor(c.gradOut.data, c.gradOut.shape);
-    const out = interpolate(x, c.options);
-    const gradIn = interpolateBackward(gradOut, x.shape, c.options);
-    assertClose(await out.toArray(), c.out.data, c.k.out === null ? ELEMENTWISE : reduction(c.k.out), `${c.name} out`);
-    assertClose(await gradIn.toArray(), c.gradX.data, gradient(c.k.x), `${c.name} d/dx`);
-    // The float64 reference too, held to the rounding of PyTorch's float32 result alone.
-    const ref = interpolateBackwardRef(host(c.gradOut.data, c.gradOut.shape), c.x.shape, c.options);
-    assertClose(ref.data, c.gradX.data, ELEMENTWISE, `${c.name} reference d/dx`);
-    for (const t of [x, gradOut, out, gradIn]) t.dispose();
-  });
-});
 
 describe('argument errors', () => {
   const cases: Array<[string, number[], number[], InterpolateOptions, string]> = [

@@ -191,7 +191,7 @@ describe('two SGD steps against PyTorch', () => {
       const losses: number[] = [];
       for (const { imageSeed, labels } of fixture.batches) {
         const x = constant(e.tensor(seededImages(imageSeed, shape), shape));
-        const target = e.tensor(labels, [labels.length]);
+        const target = e.tensor(Int32Array.from(labels), [labels.length]);
         const tape = new Tape(e);
         const loss = tape.crossEntropy(m.forward(tape, x), target);
         optimizer.zeroGrad();
@@ -248,7 +248,7 @@ describe('freezing skips the backbone', () => {
       original(spec, buffers, ...rest);
     });
     const x = constant(e.tensor(seededImages(9, [2, 3, 32, 32]), [2, 3, 32, 32]));
-    const target = e.tensor([1, 4], [2]);
+    const target = e.tensor(Int32Array.of(1, 4), [2]);
     const tape = new Tape(e);
     try {
       const loss = tape.crossEntropy(m.forward(tape, x), target);
@@ -299,7 +299,7 @@ describe('freezing skips the backbone', () => {
     const m = prepared(MODES['feature-extraction']!);
     const optimizer = new SGD(trainableParameters(m), { lr: 0.01, momentum: 0.9 });
     const x = constant(e.tensor(seededImages(10, [2, 3, 32, 32]), [2, 3, 32, 32]));
-    const target = e.tensor([0, 2], [2]);
+    const target = e.tensor(Int32Array.of(0, 2), [2]);
     const step = async () => {
       const tape = new Tape(e);
       const loss = tape.crossEntropy(m.forward(tape, x), target);

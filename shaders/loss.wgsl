@@ -1,8 +1,8 @@
-// Cross-entropy (log-softmax + negative log-likelihood, fused) over logits [N, C] and targets [N]
-// holding class indices as float32, with PyTorch's class weights, ignore_index and label smoothing:
+// Cross-entropy (log-softmax + negative log-likelihood, fused) over logits [N, C] and int32 class
+// indices [N], with PyTorch's class weights, ignore_index and label smoothing:
 //   loss_i = (1 - eps) * nll_i + eps / C * smooth_i
 //   nll_i = -w[t_i] * logp[i, t_i],  smooth_i = -sum_c w[c] * logp[i, c]  (w = 1 without weights)
-//   an ignored sample has loss 0 and weight 0; a target that is not an integer in [0, C) gives NaN.
+//   an ignored sample has loss 0 and weight 0; a target outside [0, C) gives NaN.
 //   A row holding a NaN or +inf logit, or only -inf, has no log-softmax (PyTorch's is NaN): its
 //   loss is NaN unless ignored, and its gradient NaN even when ignored (0 * NaN in PyTorch's
 //   backward).
@@ -13,8 +13,8 @@
 // Defines: WG (workgroup size, a power of two).
 // Entry points, and the bindings each uses (they are ordered so that each entry point uses the
 // first few: 0-2, 0-3, 0-4 or all of them):
-//   reduce:     labels = the per-sample values [N or 2N] -> out[0] = sum_i loss_i, divided by
-//               sum_i w[t_i] (the values after the losses) when p.mean == 1
+//   reduce:     labels = the per-sample values [N or 2N], float32 read through their bits ->
+//               out[0] = sum_i loss_i, divided by sum_i w[t_i] (the values after the losses) when p.mean == 1
 //   weight_sum: labels, weight -> out[0] = sum_i w[t_i] over the non-ignored samples (the mean's divisor)
 //   rows:       labels, weight, logits -> out: one invocation per sample (few classes)
 //   wide:       labels, weight, logits -> out: one workgroup per sample (many classes)
@@ -26,13 +26,13 @@ struct Params {
   classes: u32,
   flags: u32,        // bit 0: class weights given, bit 1: write the per-sample weights after the losses
   mean: u32,
-  ignore_index: f32, // an integer, exactly representable
+  ignore_index: i32,
   smoothing: f32,
   grad_scale: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> labels: array<f32>;
+@group(0) @binding(1) var<storage, read> labels: array<i32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read> weight: array<f32>;
 @group(0) @binding(4) var<storage, read> logits: array<f32>;
@@ -49,8 +49,8 @@ fn nan() -> f32 { let bits = 0x7fc00000u; return bitcast<f32>(bits); }
 
 fn class_weight(c: u32) -> f32 { return select(1.0, weight[c], (p.flags & 1u) != 0u); }
 
-fn is_ignored(t: f32) -> bool { return t == p.ignore_index; }
-fn is_class(t: f32) -> bool { return t >= 0.0 && t < f32(p.classes) && fract(t) == 0.0; }
+fn is_ignored(t: i32) -> bool { return t == p.ignore_index; }
+fn is_class(t: i32) -> bool { return t >= 0 && t < i32(p.classes); }
 
 // Sample i's share of the mean's divisor: w[t_i], 0 when ignored, NaN for a bad target.
 fn target_weight(i: u32) -> f32 {
@@ -259,8 +259,8 @@ fn reduce(@builtin(local_invocation_index) lid: u32) {
   var loss = 0.0;
   var w = 0.0;
   for (var i = lid; i < p.rows; i += WG) {
-    loss += labels[i];
-    if (p.mean == 1u) { w += labels[p.rows + i]; }
+    loss += bitcast<f32>(labels[i]);
+    if (p.mean == 1u) { w += bitcast<f32>(labels[p.rows + i]); }
   }
   shared_m[lid] = loss;
   shared_s[lid] = w;

@@ -1,8 +1,7 @@
 #!/usr/bin/python3
 """PyTorch's answers where NaN and infinities meet the ops, and its float32 error on batch norm
-statistics of data whose mean dwarfs its spread: kernels-test/fixtures/nonfinite/values.json (a
-folder of its own: golden.test.ts reads every JSON file at the top of fixtures/), read by
-kernels-test/nonfinite.test.ts.
+statistics of data whose mean dwarfs its spread: kernels-test/fixtures/nonfinite/values.json,
+read by kernels-test/nonfinite.test.ts.
 
 Run it with Debian's own Python (the one with python3-torch), from the repository root:
 
@@ -10,7 +9,7 @@ Run it with Debian's own Python (the one with python3-torch), from the repositor
 
 Everything is evaluated in float32, as a user's float32 tensors would be: NaN and infinity
 positions are PyTorch's own, and finite values are compared with a tolerance. Tensors are written
-as make_forward_fixtures.py writes them (shortest float32 decimals; "NaN", "Infinity",
+as make_op_fixtures.py writes them (shortest float32 decimals; "NaN", "Infinity",
 "-Infinity" as strings).
 
 Sections
@@ -41,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_forward_fixtures import encode  # noqa: E402  (the same number encoding)
+from make_op_fixtures import encode  # noqa: E402  (the same number encoding)
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 OUT = os.path.join(ROOT, "kernels-test", "fixtures", "nonfinite", "values.json")

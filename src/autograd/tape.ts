@@ -160,7 +160,7 @@ export class Tape extends Recorder {
    * F.cross_entropy of logits [N, C] against class indices [N]. When recorded, one fused kernel
    * gives the loss and its gradient; a backward pass seeded at this loss hands that gradient over.
    */
-  crossEntropy(logits: Variable, target: Tensor, options: CrossEntropyOptions = {}): Variable {
+  crossEntropy(logits: Variable, target: Tensor<'int32'>, options: CrossEntropyOptions = {}): Variable {
     const { weight, ...attributes } = options;
     return this.apply(crossEntropyOp, [logits, target, weight], attributes);
   }

@@ -186,8 +186,8 @@ export function normalisationTable(normalisation: Normalisation = 'standard'): F
 export interface Batch {
   /** [size, 1, 28, 28] normalised pixels. */
   images: Float32Array;
-  /** [size] class indices as float32 (what crossEntropy takes). */
-  targets: Float32Array;
+  /** [size] class indices as int32 (what crossEntropy takes). */
+  targets: Int32Array;
   /** The class indices as bytes (for accuracy counts on the CPU). */
   labels: Uint8Array;
   size: number;
@@ -222,7 +222,7 @@ export function* batches(set: LabelledImages, options: BatchOptions): Generator<
     const start = b * batchSize;
     const size = Math.min(batchSize, set.count - start);
     const images = new Float32Array(size * PIXELS);
-    const targets = new Float32Array(size);
+    const targets = new Int32Array(size);
     const labels = new Uint8Array(size);
     for (let i = 0; i < size; i++) {
       const k = order ? order[start + i]! : start + i;

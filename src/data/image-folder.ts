@@ -130,8 +130,8 @@ export interface LoaderOptions extends AugmentSampleOptions, Omit<CenterCropOpti
 export interface ImageBatch {
   /** [B, 3, size, size], normalised. */
   input: Tensor;
-  /** [B] class indices as float32 (what crossEntropy takes). */
-  target: Tensor;
+  /** [B] class indices as int32 (what crossEntropy takes). */
+  target: Tensor<'int32'>;
   labels: Int32Array;
   /** Positions of the images in the index's samples. */
   indices: Uint32Array;
@@ -251,7 +251,7 @@ export class ImageFolderLoader {
           )
         : centerCropBatch(this.engine, images, { ...transform, resizeTo: o.resizeTo });
     const labels = Int32Array.from(indices, (i) => this.index.samples[i]!.label);
-    const target = this.engine.tensor(Float32Array.from(labels), [labels.length]);
+    const target = this.engine.tensor(Int32Array.from(labels), [labels.length]);
     return {
       input,
       target,

@@ -1,4 +1,4 @@
-import { shapeString, type Shape } from '../runtime/tensor.js';
+import { shapeString, type DType, type Shape } from '../runtime/tensor.js';
 import type { Tensor } from '../runtime/tensor.js';
 
 /** An argument error naming the op, as PyTorch's messages do: "conv2d: expected ..., got ...". */
@@ -28,7 +28,7 @@ export function expectSameShape(op: string, a: { readonly shape: Shape }, b: { r
   }
 }
 
-export function expectSameEngine(op: string, ...tensors: Array<Tensor | undefined>): void {
+export function expectSameEngine(op: string, ...tensors: Array<Tensor<DType> | undefined>): void {
   const first = tensors.find((t) => t)?.engine;
   for (const t of tensors) {
     if (!t) continue;

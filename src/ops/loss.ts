@@ -5,7 +5,7 @@ import { params } from '../runtime/uniforms.js';
 import { crossEntropyRef } from '../reference/loss.js';
 import { expectRank, expectSameEngine, fail } from './check.js';
 import { matmul } from './gemm.js';
-import { defineOp, type Checked } from './registry.js';
+import { defineOp, narrow, type Checked } from './registry.js';
 
 export interface CrossEntropyOptions {
   /** 'mean' (default) divides the summed loss by the summed weights of the non-ignored targets. */
@@ -23,8 +23,6 @@ const WG = 64;
 const REDUCE_WG = 256;
 /** Rows with up to this many classes get one invocation each; more get a workgroup each. */
 const ROW_PER_INVOCATION_MAX = 64;
-/** Class indices travel as float32, which holds every integer up to 2^24 exactly. */
-const MAX_EXACT = 2 ** 24;
 const REDUCTIONS = ['mean', 'sum', 'none'] as const;
 
 type Entry = 'rows' | 'wide' | 'rows_grad' | 'wide_grad' | 'weight_sum' | 'reduce';
@@ -60,10 +58,9 @@ function checkOptions(logits: Shape, weight: Shape | undefined, options: CrossEn
   expectRank(op, 'logits', logits, 2);
   const classes = logits[1]!;
   if (classes === 0) fail(op, `expected at least one class, got logits ${shapeString(logits)}`);
-  if (classes > MAX_EXACT) fail(op, `at most ${MAX_EXACT} classes are supported (float32 class indices), got ${classes}`);
   if (!REDUCTIONS.includes(reduction)) fail(op, `reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
-  if (!Number.isInteger(ignoreIndex) || Math.abs(ignoreIndex) > MAX_EXACT) {
-    fail(op, `ignoreIndex must be an integer with magnitude at most 2^24, got ${ignoreIndex}`);
+  if (!Number.isInteger(ignoreIndex) || ignoreIndex < -(2 ** 31) || ignoreIndex >= 2 ** 31) {
+    fail(op, `ignoreIndex must be an int32, got ${ignoreIndex}`);
   }
   if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) fail(op, `labelSmoothing must be between 0.0 and 1.0, got ${labelSmoothing}`);
   if (weight && (weight.length !== 1 || weight[0] !== classes)) {
@@ -86,7 +83,7 @@ export const crossEntropyOp = defineOp<CrossEntropyAttributes, Checked>({
   name: OP,
   operands: [
     { name: 'logits' },
-    { name: 'target', differentiable: false },
+    { name: 'target', dtype: 'int32' },
     { name: 'weight', optional: true, differentiable: false },
   ],
   check: ([logits, target, weight], options) => {
@@ -95,8 +92,9 @@ export const crossEntropyOp = defineOp<CrossEntropyAttributes, Checked>({
     return { shape: (options.reduction ?? 'mean') === 'none' ? [logits![0]!] : [] };
   },
   forward: ([logits, target, weight], _c, options, record) => {
-    if (!record) return crossEntropyForward(logits!, target!, { ...options, weight });
-    const { loss, gradLogits } = crossEntropyWithGrad(logits!, target!, { ...options, weight });
+    const labels = narrow(target, 'int32');
+    if (!record) return crossEntropyForward(logits!, labels, { ...options, weight });
+    const { loss, gradLogits } = crossEntropyWithGrad(logits!, labels, { ...options, weight });
     return { output: loss, saved: { gradLogits } };
   },
   // The gradient from the forward pass, scaled by the upstream one on the GPU: a GEMM with K = 1
@@ -133,13 +131,13 @@ export const crossEntropyOp = defineOp<CrossEntropyAttributes, Checked>({
  * never a silently clamped class. Use crossEntropyWithIndices to have host targets checked.
  * As in PyTorch, a row of logits holding a NaN or +inf, or only -inf, gives NaN unless ignored.
  */
-export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
+export function crossEntropy(logits: Tensor, target: Tensor<'int32'>, options: CrossEntropyOptions = {}): Tensor {
   const { weight, ...attributes } = options ?? {};
   return crossEntropyOp.run([logits, target, weight], attributes);
 }
 
 /** The loss alone (no gradient), on checked operands. */
-function crossEntropyForward(logits: Tensor, target: Tensor, options: CrossEntropyOptions): Tensor {
+function crossEntropyForward(logits: Tensor, target: Tensor<'int32'>, options: CrossEntropyOptions): Tensor {
   const { reduction = 'mean', ignoreIndex = -100, labelSmoothing = 0, weight } = options;
   const [rows, classes] = [logits.shape[0]!, logits.shape[1]!];
   const e = logits.engine;
@@ -151,7 +149,7 @@ function crossEntropyForward(logits: Tensor, target: Tensor, options: CrossEntro
   const writeWeights = reduction === 'mean';
   const perSample = e.empty([writeWeights ? 2 * rows : rows], 'cross_entropy.per_sample');
   const flags = (weight ? 1 : 0) | (writeWeights ? 2 : 0);
-  const uniforms = () => params().u32(rows, classes, flags, writeWeights ? 1 : 0).f32(ignoreIndex, labelSmoothing, 1);
+  const uniforms = () => params().u32(rows, classes, flags, writeWeights ? 1 : 0).i32(ignoreIndex).f32(labelSmoothing, 1);
   const wide = classes > ROW_PER_INVOCATION_MAX;
   const groups = wide ? grid1d(rows, 1) : grid1d(rows, WG);
   e.dispatch(kernel(wide ? 'wide' : 'rows'), [target, perSample, weight ?? target, logits], groups, uniforms());
@@ -179,7 +177,7 @@ export function crossEntropyWithIndices(logits: Tensor, target: Int32Array | rea
     if (!Number.isInteger(t)) fail(OP, `target ${t} at index ${i} is not an integer class index`);
     if (t < 0 || t >= classes) fail(OP, `target ${t} at index ${i} is out of range for ${classes} classes`);
   }
-  const t = logits.engine.tensor(Float32Array.from(target), [rows]);
+  const t = logits.engine.tensor(Int32Array.from(target), [rows]);
   const loss = crossEntropy(logits, t, options);
   t.dispose(); // the upload and the kernels reading it are already recorded, in order
   return loss;
@@ -206,7 +204,7 @@ export interface CrossEntropyWithGrad {
  * sample). The loss equals crossEntropy's exactly: the same code computes it. Ahead of that pass,
  * 'mean' sums the target weights in one small workgroup (N values) to have the divisor ready.
  */
-export function crossEntropyWithGrad(logits: Tensor, target: Tensor, options: CrossEntropyGradOptions = {}): CrossEntropyWithGrad {
+export function crossEntropyWithGrad(logits: Tensor, target: Tensor<'int32'>, options: CrossEntropyGradOptions = {}): CrossEntropyWithGrad {
   const op = 'crossEntropyWithGrad';
   const { weight } = options;
   expectSameEngine(op, logits, target, weight);
@@ -224,7 +222,7 @@ export function crossEntropyWithGrad(logits: Tensor, target: Tensor, options: Cr
   const mean = reduction === 'mean';
   const perSample = e.empty([mean ? 2 * rows : rows], 'cross_entropy.per_sample');
   const flags = (weight ? 1 : 0) | (mean ? 2 : 0);
-  const uniforms = () => params().u32(rows, classes, flags, mean ? 1 : 0).f32(ignoreIndex, labelSmoothing, gradScale);
+  const uniforms = () => params().u32(rows, classes, flags, mean ? 1 : 0).i32(ignoreIndex).f32(labelSmoothing, gradScale);
   // The mean's divisor must be known before the gradient is written; 'sum' and 'none' never read it.
   const divisor = e.empty([1], 'cross_entropy.divisor');
   if (mean) e.dispatch(kernel('weight_sum'), [target, divisor, weight ?? target], 1, uniforms());

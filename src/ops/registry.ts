@@ -165,6 +165,12 @@ function describeValue(v: unknown): string {
   return typeof v === 'object' ? `a ${(v as object).constructor?.name ?? 'object'}` : `${typeof v} ${String(v)}`;
 }
 
+/** An operand declared int32 or uint32, as its dtype (the registry checked it before the op ran). */
+export function narrow<D extends DType>(t: Tensor | undefined, dtype: D): Tensor<D> {
+  if (!t || (t as AnyTensor).dtype !== dtype) throw new Error(`internal error: expected an operand of dtype ${dtype}`);
+  return t as unknown as Tensor<D>;
+}
+
 /** Whether operand i requires differentiation support. */
 export function isDifferentiable(operand: Operand): boolean {
   return operand.differentiable ?? (operand.dtype ?? 'float32') === 'float32';
