@@ -1,6 +1,7 @@
 // safetensors: round trips of every dtype, the byte layout the format specifies, and a strict
 // refusal (naming the tensor) of each kind of malformed file. Plus the atomic file writer.
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,6 +22,15 @@ function handMade(header: unknown, data: Uint8Array | number, rawHeader?: string
   out.set(json, 8);
   out.set(body, 8 + json.length);
   return out;
+}
+
+/** The pid of a process that has exited (so no live process has it, barring reuse). */
+function exitedPid(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', '']);
+    child.on('error', reject);
+    child.on('exit', () => resolve(child.pid!));
+  });
 }
 
 function refuse(bytes: Uint8Array): string {
@@ -212,6 +222,24 @@ describe('writeFileAtomic', () => {
     await expect(writeFileAtomic(blocked, 'new')).rejects.toThrow();
     expect(await readFile(path, 'utf8')).toBe('old');
     expect((await readdir(dir)).sort()).toEqual(['blocked', 'ckpt.bin']);
+  });
+
+  it("removes the temporary files of dead writers to the same file, never a live writer's", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
+    dirs.push(dir);
+    const dead = await exitedPid();
+    const live = spawn('sleep', ['30']);
+    try {
+      const [killed, running, mine] = [dead, live.pid!, process.pid].map((pid) => `.ckpt.safetensors.${pid}.lz4k2.a1b2c3.tmp`);
+      const otherTarget = `.other.safetensors.${dead}.lz4k2.a1b2c3.tmp`;
+      for (const name of [killed, running, mine, otherTarget]) await writeFile(join(dir, name), new Uint8Array(1000));
+      await writeFileAtomic(join(dir, 'ckpt.safetensors'), 'new');
+      // The dead writer's leftover goes; a live process's (another or this one: a write in
+      // progress) and another target's stay.
+      expect((await readdir(dir)).sort()).toEqual([otherTarget, running, mine, 'ckpt.safetensors'].sort());
+    } finally {
+      live.kill('SIGKILL');
+    }
   });
 });
 
