@@ -1,12 +1,14 @@
 // safetensors: round trips of every dtype, the byte layout the format specifies, and a strict
 // refusal (naming the tensor) of each kind of malformed file. Plus the atomic file writer.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../src/io/atomic-write.js';
 import { optimizerStateFromSafetensors, optimizerStateToSafetensors, tensorsFromSafetensors, tensorsToSafetensors } from '../src/io/checkpoint.js';
+import { readSafetensorsFile } from '../src/io/safetensors-file.js';
 import { decodeSafetensors, encodeSafetensors, f32, toFloat32, type SafeTensor } from '../src/io/safetensors.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { random, useEngine } from './helpers.js';
@@ -189,6 +191,26 @@ describe('safetensors', () => {
       expect(refuse(handMade(header, 12))).toContain("tensor 'b': data_offsets [8, 12] leave a gap of 4 bytes after byte 4");
     });
 
+    it('a header nested a million levels deep (no stack overflow)', () => {
+      const deep = `{"w":${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}}`;
+      expect(refuse(handMade(null, 0, deep))).toBe(
+        'safetensors (model.safetensors): header nests deeper than 3 levels at character 7 (a safetensors header is an object of tensor entries, each with a shape array)',
+      );
+    });
+
+    it('a key repeated in one object (JSON.parse would keep the last)', () => {
+      const w = '{"dtype":"F32","shape":[1],"data_offsets":[0,4]}';
+      expect(refuse(handMade(null, 4, `{"w":${w}, "w" :${w}}`))).toBe(
+        'safetensors (model.safetensors): key "w" appears twice in the header (each name may appear once)',
+      );
+      expect(refuse(handMade(null, 4, '{"w":{"dtype":"F32","shape":[1],"shape":[1],"data_offsets":[0,4]}}'))).toContain(
+        'key "shape" appears twice in an entry at depth 2',
+      );
+      expect(refuse(handMade(null, 4, `{"__metadata__":{"epoch":"1","ep\\u006fch":"2"},"w":${w}}`))).toContain('key "epoch" appears twice');
+      // The same name in different objects, or as a value, is fine.
+      expect([...decodeSafetensors(handMade(null, 4, `{"__metadata__":{"w":"w"},"w":${w}}`)).tensors.keys()]).toEqual(['w']);
+    });
+
     it('trailing bytes the header does not describe', () => {
       expect(refuse(handMade(ok, 12))).toContain("4 bytes after the last tensor's data are not described by the header");
     });
@@ -240,6 +262,47 @@ describe('writeFileAtomic', () => {
     } finally {
       live.kill('SIGKILL');
     }
+  });
+});
+
+describe('readSafetensorsFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'safetensors-file-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Bytes this process has read from files so far (Linux's /proc/self/io). */
+  const bytesRead = (): number => Number(/rchar: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
+
+  it('reads a good file whole', async () => {
+    const bytes = encodeSafetensors({ w: f32(Float32Array.of(1, 2, 3), [3]) }, { note: 'x' });
+    writeFileSync(join(dir, 'good.safetensors'), bytes);
+    expect(await readSafetensorsFile(join(dir, 'good.safetensors'))).toEqual(bytes);
+  });
+
+  it('refuses a large file whose header does not describe it after reading only the header', async () => {
+    // 256 MB (sparse): a small valid header, then far more data than it describes.
+    const path = join(dir, 'big.bin');
+    writeFileSync(path, encodeSafetensors({ w: f32(Float32Array.of(1), [1]) }));
+    truncateSync(path, 256 * 2 ** 20);
+    const before = bytesRead();
+    await expect(readSafetensorsFile(path)).rejects.toThrow(`safetensors (${path}): 268435388 bytes after the last tensor's data are not described by the header`);
+    expect(bytesRead() - before).toBeLessThan(2 ** 20);
+    // Something that is not safetensors at all: refused by its first 8 bytes.
+    writeFileSync(path, 'PK\x03\x04 a zip archive, say');
+    truncateSync(path, 256 * 2 ** 20);
+    const start = bytesRead();
+    await expect(readSafetensorsFile(path)).rejects.toThrow(/header length \d+ is over the format's limit/);
+    expect(bytesRead() - start).toBeLessThan(2 ** 20);
+  });
+
+  it('refuses what is not a regular file (a FIFO would block a plain read forever)', async () => {
+    const fifo = join(dir, 'weights.safetensors');
+    execFileSync('mkfifo', [fifo]);
+    symlinkSync(fifo, join(dir, 'link.safetensors'));
+    for (const path of [fifo, join(dir, 'link.safetensors')]) {
+      await expect(readSafetensorsFile(path)).rejects.toThrow(`${path}: is a FIFO (named pipe), not a regular file`);
+    }
+    await expect(readSafetensorsFile(dir)).rejects.toThrow(`${dir}: is a directory`);
+    await expect(readSafetensorsFile(join(dir, 'none'))).rejects.toThrow(`${join(dir, 'none')}: no such file`);
   });
 });
 

@@ -162,7 +162,7 @@ describe('transfer-train', () => {
       settings: expect.objectContaining({ unfreeze: 'fc', weights: 'w', lr: 0.001, epochs: 5 }),
     });
     await expect(runTransferCommand('transfer-train', ['--resume', join(root, 'missing.safetensors')], capture(), engine())).rejects.toThrow(
-      `cannot read the checkpoint ${join(root, 'missing.safetensors')}: no such file`,
+      `${join(root, 'missing.safetensors')}: cannot read the checkpoint: no such file`,
     );
     await expect(runTransferCommand('transfer-train', ['--resume', weights], capture(), engine())).rejects.toThrow(
       `${weights}: not a training checkpoint (expected metadata format`,

@@ -2,10 +2,10 @@
 // from scripts/export_resnet18.py) and prints the top classes per image. Everything that can be
 // refused (arguments, the weights file, every image) is checked before the first GPU batch, and
 // results are printed only once every batch has run: an error leaves no partial output.
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { IMAGENET_CLASSES } from '../data/imagenet.js';
 import { readImage, type DecodedImage } from '../io/image-node.js';
+import { readSafetensorsFile } from '../io/safetensors-file.js';
 import { loadResNet18, type ResNet18 } from '../nn/models/resnet18.js';
 import { preprocessImages, type PreprocessOptions } from '../ops/preprocess.js';
 import { Engine } from '../runtime/engine.js';
@@ -85,21 +85,12 @@ export function topK(logits: Float32Array, classes: number, k: number, labels: r
   return rows;
 }
 
-async function readWeights(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`${path}: cannot read the weights file: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-}
-
 /** Loads the model and classifies every image, in batches; returns the results in image order. */
 export async function classifyImages(engine: Engine, settings: InferSettings): Promise<ImageResult[]> {
   // Every image is decoded before anything runs, so a bad one stops the command up front.
   const images: DecodedImage[] = [];
   for (const path of settings.images) images.push(await readImage(path));
-  const bytes = await readWeights(settings.weights);
+  const bytes = await readSafetensorsFile(settings.weights, 'weights file');
   let model: ResNet18;
   try {
     model = await loadResNet18(engine, bytes, { source: settings.weights });
