@@ -151,7 +151,7 @@ describe('image decoders under fuzzing', () => {
   function mutant(rng: Rng): Uint8Array {
     const seed = pick(rng, seeds);
     const isPng = seed[0] === 0x89;
-    let bytes = seed.slice();
+    let bytes: Uint8Array = seed.slice();
     if (rng() < 0.25) {
       const at = isPng ? 16 + 4 * int(rng, 2) : bytes.findIndex((b, i) => b === 0xff && [0xc0, 0xc2].includes(bytes[i + 1]!)) + 5 + 2 * int(rng, 2);
       const value = pick(rng, [0, 1, 255, 256, 4096, 9000, 65535, 2 ** 24, 2 ** 31 - 1, 2 ** 32 - 1]);

@@ -2,7 +2,7 @@ import { acquireDevice, type DeviceOptions } from '../gpu/device.js';
 import { BufferPool, bucketSize, type PoolStats } from './buffer-pool.js';
 import { kernelKey, type KernelSpec } from './kernel.js';
 import { PipelineCache, type CachedPipeline } from './pipeline-cache.js';
-import { Tensor, numel, type Shape } from './tensor.js';
+import { Tensor, describeValue, numel, shapeString, type Shape } from './tensor.js';
 import { UniformCache, type ParamWriter } from './uniforms.js';
 
 /** Thrown for every call after the device was lost; create a new Engine to carry on. */
@@ -12,6 +12,13 @@ export class DeviceLostError extends Error {
     this.name = 'DeviceLostError';
   }
 }
+
+/**
+ * What the pool of readback staging buffers keeps between reads: the most recently used few, up
+ * to a byte budget (a checkpoint's 64 MiB gather buffer fits). A burst of concurrent readbacks
+ * needs one staging buffer each; those beyond the bound are destroyed after their read.
+ */
+export const READ_STAGING_KEEP = { buffers: 4, bytes: 64 * 1024 * 1024 };
 
 export type Workgroups = number | readonly [number, number?, number?];
 
@@ -44,7 +51,8 @@ export class Engine {
   private readonly main: Recorder;
   /** Where dispatches, copies and allocations go: `main`, or a Recording while capturing. */
   private target: Recorder;
-  private readonly readStaging = new Map<number, GPUBuffer[]>();
+  /** Idle readback staging buffers, least recently used first (at most READ_STAGING_KEEP). */
+  private readStaging: GPUBuffer[] = [];
   /** Resolves when the latest flush has submitted (or failed). */
   private submitted: Promise<void> = Promise.resolve();
   private uncaptured: string[] = [];
@@ -91,27 +99,42 @@ export class Engine {
 
   // ---- tensors ----------------------------------------------------------------------------
 
+  /** Refuses a shape that is not an array of integers >= 0, or too large for one buffer, before anything is allocated. */
+  private checkShape(op: string, shape: unknown): number {
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new Error(`${op}: expected the shape as an array of integers >= 0, got ${describeValue(shape)}`);
+    }
+    const n = numel(shape);
+    const max = this.device.limits.maxBufferSize;
+    if (n * 4 > max) throw new Error(`${op}: shape ${shapeString(shape)} is ${n * 4} bytes of float32, over the device's maxBufferSize of ${max} bytes`);
+    return n;
+  }
+
   /** An uninitialised float32 tensor. */
   empty(shape: Shape, label?: string): Tensor {
     this.checkUsable();
-    const n = numel(shape);
+    const n = this.checkShape('empty', shape);
     const pool = this.target.pool;
     return new Tensor(this, pool.acquire(n * 4, label), shape, pool);
   }
 
   /** A float32 tensor holding `data` (copied; the upload is ordered with the recorded commands). */
-  tensor(data: ArrayLike<number>, shape: Shape = [data.length]): Tensor {
-    const n = numel(shape);
-    if (data.length !== n) {
-      throw new Error(`tensor: shape [${shape.join(', ')}] holds ${n} values but ${data.length} were given`);
+  tensor(data: ArrayLike<number>, shape?: Shape): Tensor {
+    if (data === null || typeof data !== 'object' || typeof data.length !== 'number') {
+      throw new Error(`tensor: expected data as an array or typed array of numbers, got ${describeValue(data)}`);
     }
-    const t = this.empty(shape);
+    const dims = shape ?? [data.length];
+    const n = this.checkShape('tensor', dims);
+    if (data.length !== n) {
+      throw new Error(`tensor: shape [${dims.join(', ')}] holds ${n} values but ${data.length} were given`);
+    }
+    const t = this.empty(dims);
     this.upload(t.buffer, data instanceof Float32Array ? data : Float32Array.from(data));
     return t;
   }
 
   zeros(shape: Shape): Tensor {
-    return this.tensor(new Float32Array(numel(shape)), shape);
+    return this.tensor(new Float32Array(this.checkShape('zeros', shape)), shape);
   }
 
   /** Writes data into a buffer, in order with the commands recorded before it. */
@@ -342,11 +365,13 @@ export class Engine {
     // Checked before recording the copy: during a capture it would land in the recording.
     if (this.target !== this.main) throw new Error('Engine.readBuffer: cannot read back while capturing');
     const size = Math.ceil(bytes / 4) * 4;
-    // Staging buffers are kept by size: creating a big MAP_READ buffer per read costs more than the copy.
+    // Staging buffers are reused by size (creating a big MAP_READ buffer per read costs more than
+    // the copy), a bounded few of them: see READ_STAGING_KEEP.
     const bucket = bucketSize(size);
+    let idle = this.readStaging.length - 1;
+    while (idle >= 0 && this.readStaging[idle]!.size !== bucket) idle--;
     const staging =
-      this.readStaging.get(bucket)?.pop() ??
-      this.device.createBuffer({ size: bucket, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      idle >= 0 ? this.readStaging.splice(idle, 1)[0]! : this.device.createBuffer({ size: bucket, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     let reusable = false;
     try {
       if (size > 0) this.copy(src, staging, size, srcOffset, 0);
@@ -362,13 +387,23 @@ export class Engine {
       reusable = true;
       return data;
     } finally {
-      if (reusable && !this.disposed) {
-        let list = this.readStaging.get(bucket);
-        if (!list) this.readStaging.set(bucket, (list = []));
-        list.push(staging);
-      } else {
-        staging.destroy();
-      }
+      if (reusable && !this.disposed) this.keepReadStaging(staging);
+      else staging.destroy();
+    }
+  }
+
+  /** Returns a staging buffer to the idle list, destroying the least recently used beyond the bound. */
+  private keepReadStaging(staging: GPUBuffer): void {
+    if (staging.size > READ_STAGING_KEEP.bytes) {
+      staging.destroy();
+      return;
+    }
+    this.readStaging.push(staging);
+    let bytes = this.readStaging.reduce((n, b) => n + b.size, 0);
+    while (this.readStaging.length > READ_STAGING_KEEP.buffers || bytes > READ_STAGING_KEEP.bytes) {
+      const oldest = this.readStaging.shift()!;
+      bytes -= oldest.size;
+      oldest.destroy();
     }
   }
 
@@ -376,8 +411,10 @@ export class Engine {
     return new Float32Array(await this.readBuffer(t.buffer, t.size * 4));
   }
 
-  stats(): PoolStats & { pipelines: number } {
-    return { ...this.pool.stats(), pipelines: this.pipelines.size };
+  /** The pool's figures, the pipelines compiled, and the idle readback staging buffers kept. */
+  stats(): PoolStats & { pipelines: number; readStaging: { buffers: number; bytes: number } } {
+    const readStaging = { buffers: this.readStaging.length, bytes: this.readStaging.reduce((n, b) => n + b.size, 0) };
+    return { ...this.pool.stats(), pipelines: this.pipelines.size, readStaging };
   }
 
   /** Frees every GPU buffer and destroys the device. */
@@ -385,8 +422,8 @@ export class Engine {
     if (this.disposed) return;
     this.disposed = true;
     disposeRecorder(this.main);
-    for (const list of this.readStaging.values()) for (const b of list) b.destroy();
-    this.readStaging.clear();
+    for (const b of this.readStaging) b.destroy();
+    this.readStaging = [];
     this.device.destroy();
   }
 }
