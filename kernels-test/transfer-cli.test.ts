@@ -117,6 +117,18 @@ describe('transfer-train', () => {
     );
   }, 240_000);
 
+  it('leaves out the last image of an epoch when it would make a batch of one, and says so', async () => {
+    // 10 training images in batches of 3: 3, 3, 3 and 1 (which fine-tuning cannot train on: see
+    // resume.test.ts). Feature extraction here, which is quicker and drops it all the same.
+    const io = capture();
+    const out = join(root, 'drop-last');
+    await runTransferCommand('transfer-train', [...common(out).map((a) => (a === '4' ? '3' : a)), '--epochs', '1'], io, engine());
+    expect(io.lines.join('\n')).toContain('10 training images make 3 batches of 3 per epoch; the last image drawn each epoch is left out');
+    const checkpoint = decodeTrainingCheckpoint<TransferInfo>(await readFile(transferPaths(out).checkpoint));
+    expect(checkpoint.position).toEqual({ epoch: 1, batch: 0, step: 3 });
+    expect(checkpoint.info.history.steps.map((s) => s.size)).toEqual([3, 3, 3]);
+  }, 120_000);
+
   it('explains bad folders and images', async () => {
     const run = (args: string[]) => runTransferCommand('transfer-train', args, capture(), engine());
     const scratch = (data: string) => ['--data', data, '--mode', 'fine-tune', '--batch', '8', '--size', '32', '--epochs', '1', '--out', join(root, 'bad-out')];

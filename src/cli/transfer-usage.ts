@@ -48,7 +48,8 @@ export const TRANSFER_USAGE = `  transfer-train --data DIR --mode feature-extrac
                                 (default all). --weights: a torchvision resnet18 state dict in safetensors
                                 (scripts/export_resnet18.py) or a checkpoint; without it the network starts
                                 from random weights (fine-tune all only). Defaults: ${TRANSFER_DEFAULTS.epochs} epochs, batch ${TRANSFER_DEFAULTS.batchSize},
-                                ${TRANSFER_DEFAULTS.size}x${TRANSFER_DEFAULTS.size}, SGD momentum ${TRANSFER_DEFAULTS.momentum}, lr ${TRANSFER_DEFAULTS.lr}.
+                                ${TRANSFER_DEFAULTS.size}x${TRANSFER_DEFAULTS.size}, SGD momentum ${TRANSFER_DEFAULTS.momentum}, lr ${TRANSFER_DEFAULTS.lr}. An epoch whose last batch
+                                would hold a single image leaves that image out (batch norm cannot train on one).
                                 Each epoch writes DIR/checkpoint.safetensors (model, optimiser, RNG state and
                                 position in one atomic file), curves.png and predictions.png (default DIR
                                 ${TRANSFER_DEFAULTS.outDir}); --resume continues exactly where the checkpoint stopped

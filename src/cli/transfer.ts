@@ -413,6 +413,12 @@ export async function transferTrain(engine: Engine, request: TransferRequest, io
     io.log(
       `${s.data}: ${classes.length} classes (${classes.join(', ')}); ${trainImages} training and ${validationImages} validation images at ${s.size}x${s.size}`,
     );
+    if (folder.train.dropsLast) {
+      io.log(
+        `${trainImages} training images make ${session.stepsPerEpoch} batches of ${s.batchSize} per epoch; the last image drawn each epoch is left out ` +
+          '(a batch of one gives batch norm one value per channel, which training cannot use)',
+      );
+    }
     io.log(
       `ResNet18 ${s.mode}${s.mode === 'fine-tune' ? ` (unfreeze ${s.unfreeze})` : ''} from ${s.weights ?? 'random weights'}: ` +
         `${counts.trainable.toLocaleString('en-US')} of ${counts.total.toLocaleString('en-US')} parameters train; ` +
