@@ -1,5 +1,6 @@
-// safetensors: round trips of every dtype, the byte layout the format specifies, and a strict
-// refusal (naming the tensor) of each kind of malformed file. Plus the atomic file writer.
+// safetensors: round trips of every dtype, the byte layout the format specifies, a strict refusal
+// (naming the tensor) of each kind of malformed file, and reading a file header first. Plus the
+// atomic file writer and the model description checkpoints carry in their metadata.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -7,13 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../src/io/atomic-write.js';
-import { optimizerStateFromSafetensors, optimizerStateToSafetensors, tensorsFromSafetensors, tensorsToSafetensors } from '../src/io/checkpoint.js';
+import { modelDescriptionMetadata, readModelDescription } from '../src/io/checkpoint.js';
 import { readSafetensorsFile } from '../src/io/safetensors-file.js';
 import { decodeSafetensors, encodeSafetensors, f32, toFloat32, type SafeTensor } from '../src/io/safetensors.js';
-import type { Tensor } from '../src/runtime/tensor.js';
-import { random, useEngine } from './helpers.js';
-
-const engine = useEngine();
 
 /** Builds a file from a hand-written header object and raw data bytes. */
 function handMade(header: unknown, data: Uint8Array | number, rawHeader?: string): Uint8Array {
@@ -299,46 +296,26 @@ describe('readSafetensorsFile', () => {
     execFileSync('mkfifo', [fifo]);
     symlinkSync(fifo, join(dir, 'link.safetensors'));
     for (const path of [fifo, join(dir, 'link.safetensors')]) {
-      await expect(readSafetensorsFile(path)).rejects.toThrow(`${path}: is a FIFO (named pipe), not a regular file`);
+      await expect(readSafetensorsFile(path)).rejects.toThrow(`${path}: cannot read the safetensors file: is a FIFO (named pipe), not a regular file`);
     }
-    await expect(readSafetensorsFile(dir)).rejects.toThrow(`${dir}: is a directory`);
-    await expect(readSafetensorsFile(join(dir, 'none'))).rejects.toThrow(`${join(dir, 'none')}: no such file`);
+    await expect(readSafetensorsFile(dir)).rejects.toThrow(`${dir}: cannot read the safetensors file: is a directory`);
+    await expect(readSafetensorsFile(join(dir, 'none'))).rejects.toThrow(`${join(dir, 'none')}: cannot read the safetensors file: no such file`);
   });
 });
 
-describe('checkpoints of GPU tensors', () => {
-  it('round-trips a state dict through safetensors bytes, converting I64 to float32', async () => {
-    const e = engine();
-    const state = new Map<string, Tensor>([
-      ['features.0.weight', e.tensor(random(2 * 3 * 3 * 3, 1), [2, 3, 3, 3])],
-      ['features.0.bias', e.tensor(random(2, 2), [2])],
-    ]);
-    const bytes = await tensorsToSafetensors(state, { model: 'cnn' });
-    const contents = decodeSafetensors(bytes);
-    expect(contents.metadata).toEqual({ model: 'cnn' });
-    contents.tensors.set('bn.num_batches_tracked', { dtype: 'I64', shape: [], data: BigInt64Array.of(42n) });
-    const back = tensorsFromSafetensors(e, contents);
-    for (const [name, t] of state) {
-      expect(back.get(name)!.shape).toEqual(t.shape);
-      expect(await back.get(name)!.toArray()).toEqual(await t.toArray());
-    }
-    expect(Array.from(await back.get('bn.num_batches_tracked')!.toArray())).toEqual([42]);
-    for (const t of [...state.values(), ...back.values()]) t.dispose();
+describe('model descriptions in checkpoint metadata', () => {
+  it('round-trip the kind and class names as plain strings', () => {
+    const metadata = modelDescriptionMetadata({ kind: 'resnet18-transfer', classNames: ['cat', 'dog "big"'] });
+    expect(metadata).toEqual({ model_kind: 'resnet18-transfer', class_names: '["cat","dog \\"big\\""]' });
+    expect(readModelDescription(decodeSafetensors(encodeSafetensors({}, metadata)).metadata)).toEqual({ kind: 'resnet18-transfer', classNames: ['cat', 'dog "big"'] });
+    expect(readModelDescription({ format: 'pt' })).toBeUndefined();
   });
 
-  it('round-trips an optimizer state: tensors as entries, numbers in the metadata', async () => {
-    const e = engine();
-    const avg = e.tensor(random(6, 3), [2, 3]);
-    const bytes = await optimizerStateToSafetensors({ 'state.0.exp_avg': avg, 'state.0.step': 7, 'param_groups.0.lr': 0.001 }, { epoch: '2' });
-    const state = optimizerStateFromSafetensors(e, bytes, 'opt.safetensors');
-    expect(state['state.0.step']).toBe(7);
-    expect(state['param_groups.0.lr']).toBe(0.001);
-    expect(await (state['state.0.exp_avg'] as Tensor).toArray()).toEqual(await avg.toArray());
-    expect(decodeSafetensors(bytes).metadata['epoch']).toBe('2');
-    expect(() => optimizerStateFromSafetensors(e, encodeSafetensors({}), 'model.safetensors')).toThrow(
-      "model.safetensors: no 'optimizer_numbers' in the safetensors metadata (not an optimizer state file?)",
+  it('refuse a malformed description', () => {
+    expect(() => readModelDescription({ model_kind: 'vgg' }, 'x.safetensors')).toThrow(
+      "x.safetensors: metadata 'model_kind' must be one of fashion-cnn, fashion-dnn, resnet18-transfer, got \"vgg\"",
     );
-    avg.dispose();
-    (state['state.0.exp_avg'] as Tensor).dispose();
+    expect(() => readModelDescription({ model_kind: 'fashion-cnn', class_names: '[1, 2]' }, 'x')).toThrow("x: metadata 'class_names' must be a JSON array of strings, got \"[1, 2]\"");
+    expect(() => modelDescriptionMetadata({ kind: 'vgg' as never, classNames: [] })).toThrow('model description: unknown kind "vgg"');
   });
 });

@@ -97,6 +97,7 @@ describe('transfer-train', () => {
     expect(checkpoint.position).toEqual({ epoch: 2, batch: 0, step: 6 });
     expect(checkpoint.optimizer.type).toBe('SGD');
     expect(checkpoint.info.classes).toEqual(['cherry', 'lime']);
+    expect(checkpoint.description).toEqual({ kind: 'resnet18-transfer', classNames: ['cherry', 'lime'] });
     expect(checkpoint.info.history.epochs.map((e) => e.epoch)).toEqual([1, 2]);
     expect(checkpoint.model.get('fc.weight')!.shape).toEqual([2, 512]);
 

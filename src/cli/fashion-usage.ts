@@ -21,12 +21,16 @@ export const DEFAULTS = {
 };
 
 export const FASHION_USAGE = `  train [--model cnn|dnn] [--epochs N] [--batch N] [--lr X] [--schedule cosine|constant] [--seed N]
-        [--limit-train N|all] [--limit-test N|all] [--out DIR] [--read-every N] [--resume]
+        [--limit-train N|all] [--limit-test N|all] [--out DIR] [--read-every N] [--resume [--override-hyperparameters]]
                                 train on Fashion-MNIST and evaluate on the test split after each epoch
                                 (default: CNN, ${DEFAULTS.epochs} epoch on the first ${DEFAULTS.limitTrain} training images, tested on
                                 the first ${DEFAULTS.limitTest}, batch ${DEFAULTS.batchSize}, lr annealed to 0 by cosine; the full
                                 run: --epochs 5 --limit-train all --limit-test all);
-                                saves DIR/fashion-<model>.safetensors (+ .optim.safetensors) and .png;
+                                each epoch replaces DIR/fashion-<model>.safetensors (model, Adam state, position and
+                                settings in one atomic file) and .png; --resume continues after the epoch it holds,
+                                exactly, and refuses other --batch, --lr, --schedule, --seed, --limit-train (or, with
+                                the cosine schedule, --epochs) than it was trained with unless --override-hyperparameters
+                                is given; more --epochs extend a constant-rate run;
                                 --read-every: steps between loss readbacks (default ${DEFAULTS.readEvery})
   evaluate --checkpoint FILE [--model cnn|dnn] [--limit-test N|all]
                                 test accuracy, per-class accuracy and confusion matrix of a checkpoint

@@ -430,7 +430,8 @@ export async function transferTrain(engine: Engine, request: TransferRequest, io
     }
     const info = (): TransferInfo => ({ command: 'transfer-train', settings: s, classes, trainImages, validationImages, history: session.history });
     const save = async (): Promise<void> => {
-      await writeFileAtomic(paths.checkpoint, await encodeTrainingCheckpoint(model, optimizer, { position: session.position, seed: s.seed, info: info() }));
+      const description = { kind: 'resnet18-transfer' as const, classNames: classes };
+      await writeFileAtomic(paths.checkpoint, await encodeTrainingCheckpoint(model, optimizer, { position: session.position, seed: s.seed, info: info(), description }));
     };
 
     const bar = new ProgressBar(io.progress, { everySteps: Math.max(1, Math.round(session.stepsPerEpoch / 10)) });
