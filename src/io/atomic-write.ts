@@ -10,9 +10,10 @@
 // a directory shared over a network by writers on several machines is not supported.
 //
 // Test hook (used only by kernels-test/crash-resume.test.ts): with the environment variable
-// WEBGPU_CNN_PAUSE_BEFORE_RENAME_MS=N set, the writer prints `atomic-write: pausing before rename
-// <target>` to stderr once the temporary file is complete and waits N ms before renaming it, so
-// that a test can kill the process in the middle of a save.
+// WEBGPU_CNN_PAUSE_BEFORE_RENAME_MS=N set, the writer prints `atomic-write: writing <target>` to
+// stderr when it starts, and `atomic-write: pausing before rename <target>` once the temporary
+// file is complete, then waits N ms before renaming it, so that a test can kill the process at a
+// chosen moment of a save.
 import { open, readdir, rename, unlink, mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -20,6 +21,7 @@ const PAUSE_ENV = 'WEBGPU_CNN_PAUSE_BEFORE_RENAME_MS';
 
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const dir = dirname(path);
+  if (pauseMs() > 0) process.stderr.write(`atomic-write: writing ${path}\n`);
   await mkdir(dir, { recursive: true });
   await removeStaleTemporaries(dir, basename(path));
   const suffix = `${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
@@ -74,9 +76,11 @@ async function removeStaleTemporaries(dir: string, target: string): Promise<void
   }
 }
 
+const pauseMs = (): number => Number(process.env[PAUSE_ENV] ?? 0) || 0;
+
 async function pauseForTests(path: string): Promise<void> {
-  const ms = Number(process.env[PAUSE_ENV] ?? 0);
-  if (!(ms > 0)) return;
+  const ms = pauseMs();
+  if (ms <= 0) return;
   process.stderr.write(`atomic-write: pausing before rename ${path}\n`);
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
