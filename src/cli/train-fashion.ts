@@ -87,6 +87,13 @@ export interface RunSettings {
   trainImages: number;
 }
 
+export interface ResumeOptions {
+  /** Carry on from the checkpoint in the output folder. */
+  resume?: boolean;
+  /** Resume even with other settings than the checkpoint was trained with (see RunSettings). */
+  overrideHyperparameters?: boolean;
+}
+
 /** What a `train` checkpoint holds besides the training state. */
 export interface FashionInfo {
   command: 'train';
@@ -153,7 +160,7 @@ export async function trainFashion(
   kind: ModelKind,
   s: TrainSettings,
   io: CommandIO,
-  options: { resume?: boolean; overrideHyperparameters?: boolean } = {},
+  options: ResumeOptions = {},
 ): Promise<TrainOutcome> {
   const trainer = new FashionTrainer(engine, kind, {
     lr: s.lr,
@@ -197,18 +204,8 @@ function changedSettings(saved: RunSettings, now: RunSettings): Array<{ flag: st
     .map(([flag, value]) => ({ flag, was: before.get(flag)!, now: value }));
 }
 
-/** Reads and checks the checkpoint `train` wrote for `kind`. */
-async function readFashionCheckpoint(path: string, kind: ModelKind | undefined): Promise<TrainingCheckpoint<FashionInfo>> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readSafetensorsFile(path, 'checkpoint');
-  } catch (err) {
-    throw (err as Error).message.endsWith('no such file') ? new Error(`${(err as Error).message} (train without --resume first)`) : err;
-  }
-  const { metadata } = decodeSafetensors(bytes, path);
-  if (!isTrainingCheckpoint(metadata) && MODEL_KINDS.includes(metadata['model'] as ModelKind)) {
-    throw new Error(`${path} was written by an older version (model and optimizer state in two files) and cannot be resumed; \`evaluate\` still reads it. Train again without --resume`);
-  }
+/** Decodes and checks a checkpoint `train` wrote (for `kind`, when given). */
+function decodeFashionCheckpoint(bytes: Uint8Array, path: string, kind: ModelKind | undefined): TrainingCheckpoint<FashionInfo> {
   const checkpoint = decodeTrainingCheckpoint<FashionInfo>(bytes, path);
   const info = checkpoint.info;
   if (info?.command !== 'train' || !MODEL_KINDS.includes(info.model) || typeof info.settings !== 'object' || !Array.isArray(info.history?.steps) || !Array.isArray(info.history?.epochs)) {
@@ -218,9 +215,21 @@ async function readFashionCheckpoint(path: string, kind: ModelKind | undefined):
   return checkpoint;
 }
 
+/** An older version's checkpoint: the model's state dict alone (metadata 'model', 'epoch'), its optimiser state in a second file. */
+const isTwoFileCheckpoint = (metadata: Record<string, string>): boolean => !isTrainingCheckpoint(metadata) && MODEL_KINDS.includes(metadata['model'] as ModelKind);
+
 /** Restores model, optimiser, dropout counters and step count from the checkpoint; returns the history and the epochs done. */
 async function resumeFrom(trainer: FashionTrainer, path: string, now: RunSettings, io: CommandIO, override: boolean): Promise<{ history: TrainingHistory; epoch: number }> {
-  const checkpoint = await readFashionCheckpoint(path, trainer.kind);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readSafetensorsFile(path, 'checkpoint');
+  } catch (err) {
+    throw (err as Error).message.endsWith('no such file') ? new Error(`${(err as Error).message} (train without --resume first)`) : err;
+  }
+  if (isTwoFileCheckpoint(decodeSafetensors(bytes, path).metadata)) {
+    throw new Error(`${path} was written by an older version (model and optimizer state in two files) and cannot be resumed; \`evaluate\` still reads it. Train again without --resume`);
+  }
+  const checkpoint = decodeFashionCheckpoint(bytes, path, trainer.kind);
   const saved = checkpoint.info.settings;
   const changes = changedSettings(saved, now);
   if (changes.length > 0) {
@@ -238,7 +247,7 @@ async function resumeFrom(trainer: FashionTrainer, path: string, now: RunSetting
   return { history: checkpoint.info.history, epoch: checkpoint.position.epoch };
 }
 
-async function trainEpochs(trainer: FashionTrainer, data: FashionMnistSplits, s: TrainSettings, io: CommandIO, options: { resume?: boolean; overrideHyperparameters?: boolean }): Promise<TrainOutcome> {
+async function trainEpochs(trainer: FashionTrainer, data: FashionMnistSplits, s: TrainSettings, io: CommandIO, options: ResumeOptions): Promise<TrainOutcome> {
   const { kind } = trainer;
   const { train, test } = selectData(data, s);
   const paths = checkpointPaths(s.outDir, kind);
@@ -329,17 +338,15 @@ async function trainEpochs(trainer: FashionTrainer, data: FashionMnistSplits, s:
 export async function evaluateCheckpoint(engine: Engine, data: FashionMnistSplits, path: string, kind: ModelKind | undefined, s: Pick<TrainSettings, 'limitTest' | 'evalBatchSize'>, io: CommandIO): Promise<Evaluation> {
   const bytes = await readSafetensorsFile(path, 'checkpoint');
   const contents = decodeSafetensors(bytes, path);
-  const legacy = !isTrainingCheckpoint(contents.metadata);
   let saved: ModelKind;
   let epoch: string;
   let tensors: typeof contents.tensors;
-  if (legacy) {
+  if (isTwoFileCheckpoint(contents.metadata)) {
     saved = contents.metadata['model'] as ModelKind;
-    if (!MODEL_KINDS.includes(saved)) throw new Error(`${path}: not a checkpoint written by train (metadata 'model' is ${JSON.stringify(saved)})`);
     if (kind !== undefined && saved !== kind) throw new Error(`${path} holds a ${saved} model, not ${kind}`);
     [epoch, tensors] = [contents.metadata['epoch'] ?? '?', contents.tensors];
   } else {
-    const checkpoint = await readFashionCheckpoint(path, kind);
+    const checkpoint = decodeFashionCheckpoint(bytes, path, kind);
     [saved, epoch, tensors] = [checkpoint.info.model, String(checkpoint.position.epoch), checkpoint.model];
   }
   const model = createModel(saved, engine, 0);

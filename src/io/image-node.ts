@@ -3,7 +3,8 @@
 // and any file the decoders reject (truncated, corrupt), is refused with an ImageDecodeError naming
 // the file. The size the header declares is checked before a decoder allocates for it: at most
 // MAX_IMAGE_PIXELS, and no more than the file's bytes can code (a forged or truncated header would
-// otherwise cost hundreds of megabytes before the decoder notices the missing data). In a browser, createImageBitmap + a canvas's getImageData give the same RgbaImage.
+// otherwise cost hundreds of megabytes before the decoder notices the missing data). In a
+// browser, createImageBitmap + a canvas's getImageData give the same RgbaImage.
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import type { RgbaImage } from '../ops/preprocess.js';
@@ -80,13 +81,15 @@ function pngHeader(bytes: Uint8Array, fail: (m: string) => never): ParsedHeader 
   if (width === 0 || height === 0 || channels === undefined || ![1, 2, 4, 8, 16].includes(depth)) {
     fail(`cannot decode this PNG file (truncated or corrupt?): its IHDR declares ${width}x${height} pixels, bit depth ${depth}, colour type ${colourType}`);
   }
-  // Each row holds ceil(width * bits / 8) bytes of pixels (plus a filter byte, not counted).
-  const minimumBytes = Math.ceil((height * Math.ceil((width * channels! * depth) / 8)) / MAX_DEFLATE_RATIO);
-  return { format: 'png', width, height, minimumBytes, minimumWhat: `at least ${height * Math.ceil((width * channels! * depth) / 8)} bytes of image data` };
+  // Each row holds ceil(width * bits / 8) bytes of pixels (plus a filter byte, not counted;
+  // interlacing only adds filter bytes).
+  const raw = height * Math.ceil((width * channels! * depth) / 8);
+  return { format: 'png', width, height, minimumBytes: Math.ceil(raw / MAX_DEFLATE_RATIO), minimumWhat: `at least ${raw} bytes of image data` };
 }
 
-/** Start-of-frame markers (baseline, extended, progressive, lossless; Huffman or arithmetic). */
-const JPEG_FRAMES = new Set([0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf]);
+/** Start-of-frame markers: baseline, extended, progressive and lossless with Huffman coding, then the same with arithmetic coding. */
+const JPEG_HUFFMAN_FRAMES = new Set([0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7]);
+const JPEG_FRAMES = new Set([...JPEG_HUFFMAN_FRAMES, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf]);
 
 /** The frame header's size; undefined when `bytes` end before it. */
 function jpegHeader(bytes: Uint8Array, fail: (m: string) => never): ParsedHeader | undefined {
@@ -110,10 +113,12 @@ function jpegHeader(bytes: Uint8Array, fail: (m: string) => never): ParsedHeader
       const height = (bytes[at + 5]! << 8) | bytes[at + 6]!;
       const width = (bytes[at + 7]! << 8) | bytes[at + 8]!;
       if (width === 0 || height === 0) fail(`cannot decode this JPEG file (truncated or corrupt?): its frame header declares ${width}x${height} pixels`);
-      // Every 8x8 block of the most finely sampled component codes at least its DC value, in at
-      // least one bit; with unequal sampling that component covers at least half the blocks.
+      // With Huffman coding every 8x8 block of the most finely sampled component codes at least
+      // its DC value, in at least one bit (a lossless frame: every sample); with unequal sampling
+      // that component covers at least half the blocks. Arithmetic coding has no such floor.
       const blocks = Math.ceil((Math.ceil(width / 8) * Math.ceil(height / 8)) / 2);
-      return { format: 'jpeg', width, height, minimumBytes: Math.ceil(blocks / 8), minimumWhat: `at least ${blocks} 8x8 blocks of coded data` };
+      const minimumBytes = JPEG_HUFFMAN_FRAMES.has(marker) ? Math.ceil(blocks / 8) : 0;
+      return { format: 'jpeg', width, height, minimumBytes, minimumWhat: `at least ${blocks} 8x8 blocks of coded data` };
     }
     at += 2 + length;
   }

@@ -75,15 +75,3 @@ export async function readAt(file: RegularFile, position: number, length: number
   const done = await readInto(file, out, position);
   return done === length ? out : out.subarray(0, done);
 }
-
-/** A whole regular file (its size taken when it is opened). */
-export async function readRegularFile(path: string): Promise<Uint8Array> {
-  const file = await openRegularFile(path);
-  try {
-    return await readAt(file, 0, file.size);
-  } catch (err) {
-    throw err instanceof FileReadError ? err : new FileReadError(path, reasonOf(err), { cause: err });
-  } finally {
-    await file.handle.close();
-  }
-}
