@@ -7,10 +7,10 @@ import { Tape } from '../autograd/tape.js';
 import { constant } from '../autograd/variable.js';
 import { NUM_CLASSES, batchCount, batches, type LabelledImages } from '../data/fashion-mnist.js';
 import { fashionCnn, fashionDnn } from '../nn/models/fashion.js';
+import type { Module } from '../nn/module.js';
 import { Adam } from '../optim/adam.js';
 import { scheduledLr, type LrSchedule } from '../optim/schedule.js';
 import type { Engine } from '../runtime/engine.js';
-import type { Module } from '../nn/module.js';
 import { argmaxRows, confusionMatrix, type Evaluation } from './report.js';
 
 export type ModelKind = 'cnn' | 'dnn';
