@@ -1,6 +1,6 @@
 // The training CLI's pieces: progress line formatting and redraw policy, report math and tables,
 // and a short real training run (its curves are drawn by src/figure, tested in figure.test.ts).
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,11 +15,12 @@ import {
   matrixAccuracy,
   perClassAccuracy,
 } from '../src/cli/report.js';
-import { evaluateCheckpoint, trainFashion, trainSettings } from '../src/cli/train-fashion.js';
+import { evaluateCheckpoint, trainFashion, trainSettings, type FashionInfo } from '../src/cli/train-fashion.js';
 import { FASHION_CLASSES } from '../src/data/fashion-mnist.js';
 import { loadFashionMnist } from '../src/data/fashion-mnist-node.js';
 import { decodeImage } from '../src/io/image-node.js';
-import { decodeSafetensors } from '../src/io/safetensors.js';
+import { encodeSafetensors } from '../src/io/safetensors.js';
+import { decodeTrainingCheckpoint } from '../src/io/training-checkpoint.js';
 import { useEngine } from './helpers.js';
 
 const engine = useEngine();
@@ -165,7 +166,7 @@ describe('training on Fashion-MNIST (real, short)', () => {
       expect(progress.some((l) => l.startsWith('epoch 1/1') && l.includes('150/150'))).toBe(true);
 
       // A second epoch from the saved model and Adam state.
-      const second = await trainFashion(engine(), data, 'dnn', { ...settings, epochs: 2 }, io, true);
+      const second = await trainFashion(engine(), data, 'dnn', { ...settings, epochs: 2 }, io, { resume: true });
       expect(second.history.epochs.map((e) => e.epoch)).toEqual([1, 2]);
       expect(second.history.steps.length).toBe(300);
       const accuracy = matrixAccuracy(second.evaluation.matrix);
@@ -175,12 +176,17 @@ describe('training on Fashion-MNIST (real, short)', () => {
       expect(lines.join('\n')).toContain('resuming DNN');
       expect(lines.join('\n')).toContain('confusion matrix (rows: true class, columns: predicted class)');
 
-      // The checkpoint holds the PyTorch-named state dict and says what it is.
-      const ckpt = decodeSafetensors(new Uint8Array(await readFile(second.checkpoint)));
-      expect([...ckpt.tensors.keys()].sort()).toEqual(['fc1.bias', 'fc1.weight', 'fc2.bias', 'fc2.weight', 'fc3.bias', 'fc3.weight']);
-      expect(ckpt.tensors.get('fc1.weight')!.shape).toEqual([256, 784]);
-      expect(ckpt.metadata).toMatchObject({ model: 'dnn', epoch: '2', format: 'pt' });
-      expect(Number(ckpt.metadata['test_accuracy'])).toBeCloseTo(accuracy, 6);
+      // One checkpoint file per save (model, Adam state, position, RNG, settings), nothing else.
+      expect((await readdir(dir)).sort()).toEqual(['fashion-dnn.png', 'fashion-dnn.safetensors']);
+      const ckpt = decodeTrainingCheckpoint<FashionInfo>(new Uint8Array(await readFile(second.checkpoint)), second.checkpoint);
+      expect([...ckpt.model.keys()].sort()).toEqual(['fc1.bias', 'fc1.weight', 'fc2.bias', 'fc2.weight', 'fc3.bias', 'fc3.weight']);
+      expect(ckpt.model.get('fc1.weight')!.shape).toEqual([256, 784]);
+      expect(ckpt.optimizer.type).toBe('Adam');
+      expect(ckpt.position).toEqual({ epoch: 2, batch: 0, step: 300 });
+      expect(ckpt.rng).toEqual({ seed: 1, dropout: { drop: 300 } });
+      expect(ckpt.description).toEqual({ kind: 'fashion-dnn', classNames: FASHION_CLASSES });
+      expect(ckpt.info).toMatchObject({ command: 'train', model: 'dnn', settings: { epochs: 2, batchSize: 32, lr: 1e-3, schedule: 'constant', seed: 1, trainImages: 4800 } });
+      expect(ckpt.info.testAccuracy).toBeCloseTo(accuracy, 6);
       // The curves: a PNG, and every step recorded with its batch's size (the curves' weights).
       expect(decodeImage(await readFile(second.plot), second.plot).format).toBe('png');
       expect(second.history.steps.every((r) => r.size === 32)).toBe(true);
@@ -190,6 +196,36 @@ describe('training on Fashion-MNIST (real, short)', () => {
       expect(evaluation.matrix).toEqual(second.evaluation.matrix);
       await expect(evaluateCheckpoint(engine(), data, second.checkpoint, 'cnn', { limitTest: 10, evalBatchSize: 10 }, io)).rejects.toThrow(
         `${second.checkpoint} holds a dnn model, not cnn`,
+      );
+
+      // Resuming with other hyperparameters is refused, naming the stored ones...
+      await expect(trainFashion(engine(), data, 'dnn', { ...settings, epochs: 3, lr: 2e-3, batchSize: 64 }, io, { resume: true })).rejects.toThrow(
+        `${second.checkpoint} was trained with --batch 32 --lr 0.001 --schedule constant --seed 1 --limit-train 4800; resuming with --batch 64 --lr 0.002 ` +
+          'would change the run: give the values it was trained with, or --override-hyperparameters to continue with the new ones',
+      );
+      await expect(trainFashion(engine(), data, 'dnn', { ...settings, epochs: 3, limitTrain: 3200 }, io, { resume: true })).rejects.toThrow(/resuming with --limit-train 3200 would change the run/);
+      // ...unless overridden (here it then finds nothing left to train: the checks passed).
+      lines.length = 0;
+      await expect(trainFashion(engine(), data, 'dnn', { ...settings, epochs: 2, lr: 2e-3 }, io, { resume: true, overrideHyperparameters: true })).rejects.toThrow(
+        'nothing to train: the checkpoint already holds epoch 2 of 2',
+      );
+      expect(lines).toContain(`${second.checkpoint}: continuing with changed hyperparameters: --lr 0.001 -> 0.002`);
+
+      // A checkpoint of an older version (model and optimiser in two files): evaluate still reads
+      // its model file; resume refuses it clearly.
+      const legacy = join(dir, 'legacy');
+      await mkdir(legacy);
+      const legacyModel = encodeSafetensors([...ckpt.model], { format: 'pt', model: 'dnn', epoch: '2' });
+      await writeFile(join(legacy, 'fashion-dnn.safetensors'), legacyModel);
+      await writeFile(join(legacy, 'fashion-dnn.optim.safetensors'), encodeSafetensors({}, { optimizer_numbers: '{}', epoch: '2' }));
+      const legacyEvaluation = await evaluateCheckpoint(engine(), data, join(legacy, 'fashion-dnn.safetensors'), undefined, { limitTest: 1000, evalBatchSize: 250 }, io);
+      expect(legacyEvaluation.matrix).toEqual(second.evaluation.matrix);
+      await expect(trainFashion(engine(), data, 'dnn', { ...settings, epochs: 3, outDir: legacy }, io, { resume: true })).rejects.toThrow(
+        `${join(legacy, 'fashion-dnn.safetensors')} was written by an older version (model and optimizer state in two files) and cannot be resumed; ` +
+          '`evaluate` still reads it. Train again without --resume',
+      );
+      await expect(trainFashion(engine(), data, 'dnn', { ...settings, outDir: join(dir, 'nothing') }, io, { resume: true })).rejects.toThrow(
+        `${join(dir, 'nothing', 'fashion-dnn.safetensors')}: cannot read the checkpoint: no such file (train without --resume first)`,
       );
       // Nothing left on the GPU but the pool's free buffers.
       expect(engine().stats().bytesInUse).toBe(0);

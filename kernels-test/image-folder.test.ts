@@ -2,6 +2,7 @@
 // folder tree (class order, extensions, ignored files), the seeded stratified split, loader
 // batches against the augmentation reference in both modes, determinism and resuming, the
 // one-batch prefetch, and errors (an undecodable file names the file).
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,6 +120,25 @@ describe('scanning', () => {
     expect(['a.gif', 'b.png.txt', '.png', '.hidden.jpg', 'x/._y.jpg', 'png', 'a.bmp'].some(isImageFileName)).toBe(false);
   });
 
+  it('refuses an image name that is not a regular file (a FIFO, a link to one, a dangling link) instead of hanging on it', async () => {
+    const odd = join(tmp, 'odd');
+    await mkdir(join(odd, 'a'), { recursive: true });
+    await mkdir(join(odd, 'b'), { recursive: true });
+    await writeFile(join(odd, 'a', 'fine.png'), png(12, 4, 4));
+    await writeFile(join(odd, 'b', 'fine.png'), png(13, 4, 4));
+    execFileSync('mkfifo', [join(tmp, 'pipe')]);
+    execFileSync('mkfifo', [join(odd, 'b', 'pipe.txt')]); // not named like an image: ignored
+    expect((await scanImageFolder(odd)).samples).toHaveLength(2);
+    await symlink(join(tmp, 'pipe'), join(odd, 'a', 'link.png'));
+    await expect(scanImageFolder(odd)).rejects.toThrow(`image folder: ${join(odd, 'a', 'link.png')} is a FIFO (named pipe), not a regular file; only regular files are loaded (remove it or rename it)`);
+    await rm(join(odd, 'a', 'link.png'));
+    execFileSync('mkfifo', [join(odd, 'b', 'pipe.jpg')]);
+    await expect(scanImageFolder(odd)).rejects.toThrow(`image folder: ${join(odd, 'b', 'pipe.jpg')} is a FIFO (named pipe), not a regular file`);
+    await rm(join(odd, 'b', 'pipe.jpg'));
+    await symlink(join(tmp, 'gone.png'), join(odd, 'b', 'dangling.png'));
+    await expect(scanImageFolder(odd)).rejects.toThrow(`image folder: ${join(odd, 'b', 'dangling.png')} is a link to nothing (no such file)`);
+  });
+
   it('refuses a missing root, a root without class folders and a class without images', async () => {
     await expect(scanImageFolder(join(tmp, 'nope'))).rejects.toThrow(`image folder: cannot read ${join(tmp, 'nope')}: no such folder`);
     await expect(scanImageFolder(join(root, 'cat'))).rejects.toThrow(`image folder: ${join(root, 'cat')} has no class folders`);
@@ -212,6 +232,20 @@ describe('loading batches', () => {
     expect(resumed[0]!.batch.batch).toBe(1);
     // Another epoch: another order and other crops.
     expect(loader.order(epoch + 1)).not.toEqual(loader.order(epoch));
+  });
+
+  it("'train' mode drops a last batch of one image (batch norm needs two values per channel), and only that", async () => {
+    const files = (n: number) => indexImageFolder('/mem', new Map([['a', Array.from({ length: n }, (_, i) => `/mem/a/${i}.png`)]]));
+    const reader: ImageReader = async (path) => rgba(path.length, 3, 3);
+    const train = (n: number, batchSize: number) => new ImageFolderLoader(engine(), files(n), reader, { batchSize, mode: 'train', size: 2 });
+    expect(train(9, 4).length).toBe(2);
+    expect(train(9, 4).plan(0).map((b) => b.length)).toEqual([4, 4]);
+    expect((await all(train(9, 4), 0)).map((b) => b.batch.indices.length)).toEqual([4, 4]);
+    expect(train(10, 4).plan(0).map((b) => b.length)).toEqual([4, 4, 2]);
+    expect(train(8, 4).length).toBe(2);
+    expect(train(1, 1).length).toBe(1); // batches of one by choice (--batch 1) are the caller's to refuse
+    // Evaluation sees every image.
+    expect(new ImageFolderLoader(engine(), files(9), reader, { batchSize: 4, mode: 'eval', size: 2 }).plan(0).map((b) => b.length)).toEqual([4, 4, 1]);
   });
 
   it('reads the next batch while the caller works on the current one, its files concurrently', async () => {

@@ -1,13 +1,14 @@
 // Image decoding (src/io/image-node.ts): PNG in its colour types and bit depths, JPEG, the format
 // told by content, and a clear error naming the file for everything that cannot be decoded.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { ImageDecodeError, decodeImage, encodePng, readImage, sniffImageFormat } from '../src/io/image-node.js';
+import { ImageDecodeError, MAX_IMAGE_PIXELS, decodeImage, encodePng, imageHeader, readImage, sniffImageFormat } from '../src/io/image-node.js';
 
 const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 
@@ -136,11 +137,51 @@ describe('undecodable images', () => {
     expect((error as Error).message.startsWith(message), (error as Error).message).toBe(true);
   });
 
-  it('refuses a PNG over 100 megapixels before inflating it', () => {
-    const header = png.slice(0, 33);
-    new DataView(header.buffer).setUint32(16, 20000);
-    new DataView(header.buffer).setUint32(20, 10000);
-    expect(() => decodeImage(header, 'big.png')).toThrow('big.png: cannot decode this PNG file (truncated or corrupt?): 20000x10000 is over the 100 megapixels');
+});
+
+describe('declared sizes, checked before anything is allocated for them', () => {
+  /** A PNG whose IHDR says width x height RGBA but whose IDAT holds only the first rows' data. */
+  function pngDeclaring(width: number, height: number, rows: number): Uint8Array {
+    const header = new Uint8Array(13);
+    new DataView(header.buffer).setUint32(0, width);
+    new DataView(header.buffer).setUint32(4, height);
+    header.set([8, 6], 8); // 8-bit RGBA
+    const raw = new Uint8Array(rows * (1 + width * 4));
+    for (let i = 0; i < raw.length; i++) raw[i] = (i * 7919) % 251; // incompressible enough
+    const parts = [PNG_SIGNATURE, pngChunk('IHDR', header), pngChunk('IDAT', deflate(raw)), pngChunk('IEND', new Uint8Array(0))];
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+    return out;
+  }
+
+  it('reads the size from the PNG IHDR and the JPEG frame header', () => {
+    expect(imageHeader(encodePng({ width: 13, height: 7, data: gradient(13, 7) }))).toEqual({ format: 'png', width: 13, height: 7 });
+    // After the JFIF/EXIF segments: jpeg-js writes an APP0 first.
+    expect(imageHeader(jpegOf(40, 24, gradient(40, 24)))).toEqual({ format: 'jpeg', width: 40, height: 24 });
+  });
+
+  it('refuses a small PNG that declares 81 megapixels (it would allocate ~470 MB first)', () => {
+    const png = pngDeclaring(9000, 9000, 2);
+    expect(png.length).toBeLessThan(80_000);
+    expect(() => decodeImage(png, 'bomb.png')).toThrow(
+      `bomb.png: the PNG header declares 9000x9000 pixels, at least 324000000 bytes of image data, which ${png.length} bytes cannot hold ` +
+        '(deflate packs at most 1032 bytes into one): truncated or corrupt',
+    );
+  });
+
+  it('refuses a small JPEG that declares 81 megapixels', () => {
+    const jpg = jpegOf(16, 16, gradient(16, 16));
+    const sof = jpg.findIndex((b, i) => b === 0xff && jpg[i + 1] === 0xc0);
+    new DataView(jpg.buffer, jpg.byteOffset).setUint16(sof + 5, 9000);
+    new DataView(jpg.buffer, jpg.byteOffset).setUint16(sof + 7, 9000);
+    expect(() => decodeImage(jpg, 'bomb.jpg')).toThrow(
+      `bomb.jpg: the JPEG header declares 9000x9000 pixels, at least 632813 8x8 blocks of coded data, which ${jpg.length} bytes cannot hold: truncated or corrupt`,
+    );
+  });
+
+  it('refuses images over the pixel limit, naming it', () => {
+    const png = pngDeclaring(20000, 10000, 1);
+    expect(() => decodeImage(png, 'big.png')).toThrow(`big.png: the PNG header declares 20000x10000 pixels, over the limit of ${MAX_IMAGE_PIXELS / 1e6} megapixels`);
   });
 });
 
@@ -157,5 +198,15 @@ describe('readImage', () => {
   it('names a missing file or a directory', async () => {
     await expect(readImage(join(dir, 'nope.png'))).rejects.toThrow(`${join(dir, 'nope.png')}: cannot read the image: no such file`);
     await expect(readImage(dir)).rejects.toThrow(`${dir}: cannot read the image: is a directory`);
+  });
+
+  it('refuses a FIFO named like an image, and a link to one, instead of waiting on it forever', async () => {
+    const fifo = join(dir, 'pipe.png');
+    execFileSync('mkfifo', [fifo]);
+    symlinkSync(fifo, join(dir, 'link.png'));
+    for (const path of [fifo, join(dir, 'link.png')]) {
+      const outcome = await Promise.race([readImage(path).then(() => 'read', (err: Error) => err.message), new Promise((resolve) => setTimeout(() => resolve('still waiting after 2 s'), 2000))]);
+      expect(outcome).toBe(`${path}: cannot read the image: is a FIFO (named pipe), not a regular file`);
+    }
   });
 });

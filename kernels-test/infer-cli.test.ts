@@ -2,14 +2,14 @@
 // out, matching PyTorch's pipeline (torchvision's Resize + CenterCrop + Normalize, then the same
 // seeded ResNet18: kernels-test/fixtures/resnet18/resnet18.json "images"), batched; and every
 // refusal (arguments, undecodable images, bad weight files) with a clear message and no output.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import jpeg from 'jpeg-js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { formatResults, parseInferArgs, runInferCommand, topK, type ImageResult } from '../src/cli/infer.js';
+import { formatResults, imageBatches, parseInferArgs, runInferCommand, topK, type ImageResult } from '../src/cli/infer.js';
 import { IMAGENET_CLASSES } from '../src/data/imagenet.js';
 import { encodePng } from '../src/io/image-node.js';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../src/io/safetensors.js';
@@ -94,6 +94,22 @@ describe('infer', () => {
     expect(text).toMatch(/ResNet18 at 64x64 on .*: 3 image\(s\) in 2 batch\(es\)/);
   });
 
+  it('decodes the images batch by batch, not all before the first batch', async () => {
+    const paths = ['a.png', 'b.png', 'c.png', 'd.png', 'e.png'];
+    const read: string[] = [];
+    const batches = imageBatches(paths, 2, async (path) => {
+      read.push(path);
+      return { format: 'png', width: 1, height: 1, data: new Uint8Array(4) };
+    });
+    const first = await batches.next();
+    expect(first.value).toMatchObject({ first: 0, images: [{ width: 1 }, { width: 1 }] });
+    expect(read).toEqual(['a.png', 'b.png']); // the other three wait for their batch
+    const rest = [];
+    for await (const batch of batches) rest.push(batch.first);
+    expect(rest).toEqual([2, 4]);
+    expect(read).toEqual(paths);
+  });
+
   it("numbers the classes of a head that is not ImageNet's", async () => {
     const tenClasses = join(dir, 'ten-classes.safetensors');
     writeFileSync(tenClasses, seededResNet18Safetensors(2, { numClasses: 10 }));
@@ -142,6 +158,32 @@ describe('refusals: a clear message and no output', () => {
     writeFileSync(text, 'not an image');
     await refuses(['--weights', weights, good, text], `${text}: not a PNG or JPEG image`);
     await refuses(['--weights', weights, join(dir, 'missing.jpg')], `${join(dir, 'missing.jpg')}: cannot read the image: no such file`);
+  });
+
+  it('refuses, before loading the model, an image declaring more pixels than its bytes hold, and a FIFO', async () => {
+    // 81 megapixels declared by a few hundred bytes: decoding would allocate ~470 MB before noticing.
+    const bomb = join(dir, 'bomb.png');
+    const header = new Uint8Array(13);
+    new DataView(header.buffer).setUint32(0, 9000);
+    new DataView(header.buffer).setUint32(4, 9000);
+    header.set([8, 6], 8);
+    const ihdr = encodePng({ width: 1, height: 1, data: new Uint8Array(4) });
+    ihdr.set(header, 16);
+    writeFileSync(bomb, ihdr);
+    await refuses(['--weights', weights, good, bomb], `${bomb}: the PNG header declares 9000x9000 pixels, at least 324000000 bytes of image data, which ${ihdr.length} bytes cannot hold`);
+    const fifo = join(dir, 'fifo.png');
+    execFileSync('mkfifo', [fifo]);
+    await refuses(['--weights', weights, good, fifo], `${fifo}: cannot read the image: is a FIFO (named pipe), not a regular file`);
+  });
+
+  it('refuses a large file that is not safetensors after reading its first bytes', async () => {
+    const big = join(dir, 'archive.zip');
+    writeFileSync(big, 'PK\x03\x04 not weights');
+    truncateSync(big, 256 * 2 ** 20); // sparse: 256 MB that read as zeros
+    const bytesRead = (): number => Number(/rchar: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
+    const before = bytesRead();
+    await refuses(['--weights', big, good], new RegExp(`^safetensors \\(${big}\\): header length \\d+ is over the format's limit`));
+    expect(bytesRead() - before).toBeLessThan(8 * 2 ** 20);
   });
 
   it('refuses a missing, truncated or wrong weights file, naming the tensors', async () => {

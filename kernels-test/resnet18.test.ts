@@ -120,6 +120,13 @@ describe('ResNet18 parity with PyTorch', () => {
     });
   }
 
+  it('names a wrong input type instead of failing inside the graph', async () => {
+    await expect(model!.classify(new Float64Array(3 * 32 * 32) as never, [1, 3, 32, 32])).rejects.toThrow(
+      'ResNet18.classify: expected a Tensor or a Float32Array with its shape, got a Float64Array (convert it with Float32Array.from)',
+    );
+    await expect(model!.classify(new Float32Array(3 * 32 * 32) as never)).rejects.toThrow('ResNet18.classify: a Float32Array needs its shape [N, 3, H, W], got undefined');
+  });
+
   it('compiled one plan per shape, batch norms folded at load and every add and relu fused', async () => {
     const executor = model!.executor;
     expect(executor.compiles).toBe(new Set(fixture.cases.map((c) => JSON.stringify(c.shape))).size);

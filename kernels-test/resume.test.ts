@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransferSession, makeOptimizer } from '../src/cli/transfer.js';
 import { openImageFolder } from '../src/data/image-folder-node.js';
+import { ImageFolderLoader } from '../src/data/image-folder.js';
+import { readImage } from '../src/io/image-node.js';
 import { writeFileAtomic } from '../src/io/atomic-write.js';
 import { readTensors } from '../src/io/checkpoint.js';
 import { encodePng } from '../src/io/image-node.js';
@@ -134,6 +136,27 @@ describe('exact resume', () => {
       expect(Array.from(atCheckpoint.get(name)!.data as Float32Array)).toEqual(Array.from(straightState.get(name)!));
     }
   }, 120_000);
+});
+
+describe('an epoch whose last batch would hold one image', () => {
+  it('fine-tunes through it: the loader leaves that image out instead of batch norm failing on one value per channel', async () => {
+    const e = engine();
+    const folder = await openImageFolder(e, join(root, 'shapes'), { batchSize: BATCH, size: 32, seed: SEED, validationFraction: 0.2 });
+    // 9 of the 16 training images: batches of 4, 4 and 1. At 32x32 layer4 is 1x1, so a batch of
+    // one leaves its batch norms one value per channel.
+    const loader = new ImageFolderLoader(e, { ...folder.train.index, samples: folder.train.index.samples.slice(0, 9) }, readImage, folder.train.options);
+    const model = resnet18Module(e, { numClasses: 2, seed: 3 });
+    prepareTransfer(model, { mode: 'fine-tune', unfreeze: 'layer3+', numClasses: 2, seed: 3 });
+    const session = new TransferSession(e, model, makeOptimizer('adam', trainableParameters(model), 1e-3), loader);
+    try {
+      expect(session.stepsPerEpoch).toBe(2);
+      await session.train(2 * session.stepsPerEpoch);
+      expect(session.history.steps.map((s) => s.size)).toEqual([4, 4, 4, 4]);
+      expect(session.position).toEqual({ epoch: 2, batch: 0, step: 4 });
+    } finally {
+      dispose(session);
+    }
+  }, 60_000);
 });
 
 describe('checkpoint files', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { add, relu } from '../src/ops/elementwise.js';
 import { bucketSize } from '../src/runtime/buffer-pool.js';
-import { DeviceLostError, Engine, grid1d } from '../src/runtime/engine.js';
+import { DeviceLostError, Engine, READ_STAGING_KEEP, grid1d } from '../src/runtime/engine.js';
 import type { KernelSpec } from '../src/runtime/kernel.js';
 import { shaderSource } from '../src/runtime/shader.js';
 import { params } from '../src/runtime/uniforms.js';
@@ -183,6 +183,54 @@ describe('tensor views', () => {
     x.dispose();
     await expect(x.toArray()).rejects.toThrow(/used after dispose/);
     expect(() => relu(x)).toThrow(/relu: x \[2, 3\] was used after dispose/);
+  });
+});
+
+describe('readback staging', () => {
+  it('keeps a bounded pool of staging buffers after many concurrent readbacks', async () => {
+    const e = engine();
+    const n = 64 * 1024; // 256 KiB each
+    const tensors = Array.from({ length: 24 }, (_, i) => e.tensor(new Float32Array(n).fill(i), [n]));
+    const values = await Promise.all(tensors.map((t) => t.toArray()));
+    values.forEach((v, i) => expect(v[n - 1]).toBe(i));
+    // 24 were in flight at once; what stays for reuse is at most the pool's bound.
+    const kept = e.stats().readStaging;
+    expect(kept.buffers).toBeLessThanOrEqual(READ_STAGING_KEEP.buffers);
+    expect(kept.bytes).toBeLessThanOrEqual(READ_STAGING_KEEP.bytes);
+    expect(kept.buffers).toBeGreaterThan(0); // and it does keep some: a readback loop reuses them
+    // Sequential readbacks of one size reuse one buffer.
+    for (let i = 0; i < 5; i++) await tensors[0]!.toArray();
+    expect(e.stats().readStaging.buffers).toBe(kept.buffers);
+    for (const t of tensors) t.dispose();
+  });
+});
+
+describe('argument errors before any allocation', () => {
+  it('tensor() names what it got when the data or shape is not an array of numbers', () => {
+    const e = engine();
+    expect(() => e.tensor(null as never)).toThrow('tensor: expected data as an array or typed array of numbers, got null');
+    expect(() => e.tensor(undefined as never)).toThrow('tensor: expected data as an array or typed array of numbers, got undefined');
+    expect(() => e.tensor('abc' as never)).toThrow('tensor: expected data as an array or typed array of numbers, got a string');
+    expect(() => e.tensor([1, 2], 2 as never)).toThrow('tensor: expected the shape as an array of integers >= 0, got 2');
+    expect(() => e.zeros(undefined as never)).toThrow('zeros: expected the shape as an array of integers >= 0, got undefined');
+  });
+
+  it('zeros and tensor refuse a size over maxBufferSize before allocating on the host', () => {
+    const e = engine();
+    const max = e.limits.maxBufferSize;
+    expect(() => e.zeros([2 ** 20, 2 ** 20])).toThrow(
+      `zeros: shape [1048576, 1048576] is 4398046511104 bytes of float32, over the device's maxBufferSize of ${max} bytes`,
+    );
+    // The size is checked before the data's length: no host array could be that large anyway.
+    expect(() => e.tensor([1], [2 ** 31, 2])).toThrow(`tensor: shape [2147483648, 2] is 17179869184 bytes of float32, over the device's maxBufferSize`);
+  });
+
+  it('ops name a non-Tensor argument instead of blaming engines', () => {
+    const e = engine();
+    const x = e.tensor([1, -2]);
+    expect(() => relu({ shape: [2] } as never)).toThrow('relu: expected a Tensor, got an object ({"shape":[2]})');
+    expect(() => add(x, new Float32Array(2) as never)).toThrow('add: expected a Tensor, got a Float32Array');
+    x.dispose();
   });
 });
 

@@ -1,16 +1,16 @@
-// safetensors: round trips of every dtype, the byte layout the format specifies, and a strict
-// refusal (naming the tensor) of each kind of malformed file. Plus the atomic file writer.
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+// safetensors: round trips of every dtype, the byte layout the format specifies, a strict refusal
+// (naming the tensor) of each kind of malformed file, and reading a file header first. Plus the
+// atomic file writer and the model description checkpoints carry in their metadata.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../src/io/atomic-write.js';
-import { optimizerStateFromSafetensors, optimizerStateToSafetensors, tensorsFromSafetensors, tensorsToSafetensors } from '../src/io/checkpoint.js';
+import { modelDescriptionMetadata, readModelDescription } from '../src/io/checkpoint.js';
+import { readSafetensorsFile } from '../src/io/safetensors-file.js';
 import { decodeSafetensors, encodeSafetensors, f32, toFloat32, type SafeTensor } from '../src/io/safetensors.js';
-import type { Tensor } from '../src/runtime/tensor.js';
-import { random, useEngine } from './helpers.js';
-
-const engine = useEngine();
 
 /** Builds a file from a hand-written header object and raw data bytes. */
 function handMade(header: unknown, data: Uint8Array | number, rawHeader?: string): Uint8Array {
@@ -21,6 +21,15 @@ function handMade(header: unknown, data: Uint8Array | number, rawHeader?: string
   out.set(json, 8);
   out.set(body, 8 + json.length);
   return out;
+}
+
+/** The pid of a process that has exited (so no live process has it, barring reuse). */
+function exitedPid(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', '']);
+    child.on('error', reject);
+    child.on('exit', () => resolve(child.pid!));
+  });
 }
 
 function refuse(bytes: Uint8Array): string {
@@ -179,6 +188,26 @@ describe('safetensors', () => {
       expect(refuse(handMade(header, 12))).toContain("tensor 'b': data_offsets [8, 12] leave a gap of 4 bytes after byte 4");
     });
 
+    it('a header nested a million levels deep (no stack overflow)', () => {
+      const deep = `{"w":${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}}`;
+      expect(refuse(handMade(null, 0, deep))).toBe(
+        'safetensors (model.safetensors): header nests deeper than 3 levels at character 7 (a safetensors header is an object of tensor entries, each with a shape array)',
+      );
+    });
+
+    it('a key repeated in one object (JSON.parse would keep the last)', () => {
+      const w = '{"dtype":"F32","shape":[1],"data_offsets":[0,4]}';
+      expect(refuse(handMade(null, 4, `{"w":${w}, "w" :${w}}`))).toBe(
+        'safetensors (model.safetensors): key "w" appears twice in the header (each name may appear once)',
+      );
+      expect(refuse(handMade(null, 4, '{"w":{"dtype":"F32","shape":[1],"shape":[1],"data_offsets":[0,4]}}'))).toContain(
+        'key "shape" appears twice in an entry at depth 2',
+      );
+      expect(refuse(handMade(null, 4, `{"__metadata__":{"epoch":"1","ep\\u006fch":"2"},"w":${w}}`))).toContain('key "epoch" appears twice');
+      // The same name in different objects, or as a value, is fine.
+      expect([...decodeSafetensors(handMade(null, 4, `{"__metadata__":{"w":"w"},"w":${w}}`)).tensors.keys()]).toEqual(['w']);
+    });
+
     it('trailing bytes the header does not describe', () => {
       expect(refuse(handMade(ok, 12))).toContain("4 bytes after the last tensor's data are not described by the header");
     });
@@ -213,41 +242,80 @@ describe('writeFileAtomic', () => {
     expect(await readFile(path, 'utf8')).toBe('old');
     expect((await readdir(dir)).sort()).toEqual(['blocked', 'ckpt.bin']);
   });
+
+  it("removes the temporary files of dead writers to the same file, never a live writer's", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'atomic-'));
+    dirs.push(dir);
+    const dead = await exitedPid();
+    const live = spawn('sleep', ['30']);
+    try {
+      const [killed, running, mine] = [dead, live.pid!, process.pid].map((pid) => `.ckpt.safetensors.${pid}.lz4k2.a1b2c3.tmp`);
+      const otherTarget = `.other.safetensors.${dead}.lz4k2.a1b2c3.tmp`;
+      for (const name of [killed, running, mine, otherTarget]) await writeFile(join(dir, name), new Uint8Array(1000));
+      await writeFileAtomic(join(dir, 'ckpt.safetensors'), 'new');
+      // The dead writer's leftover goes; a live process's (another or this one: a write in
+      // progress) and another target's stay.
+      expect((await readdir(dir)).sort()).toEqual([otherTarget, running, mine, 'ckpt.safetensors'].sort());
+    } finally {
+      live.kill('SIGKILL');
+    }
+  });
 });
 
-describe('checkpoints of GPU tensors', () => {
-  it('round-trips a state dict through safetensors bytes, converting I64 to float32', async () => {
-    const e = engine();
-    const state = new Map<string, Tensor>([
-      ['features.0.weight', e.tensor(random(2 * 3 * 3 * 3, 1), [2, 3, 3, 3])],
-      ['features.0.bias', e.tensor(random(2, 2), [2])],
-    ]);
-    const bytes = await tensorsToSafetensors(state, { model: 'cnn' });
-    const contents = decodeSafetensors(bytes);
-    expect(contents.metadata).toEqual({ model: 'cnn' });
-    contents.tensors.set('bn.num_batches_tracked', { dtype: 'I64', shape: [], data: BigInt64Array.of(42n) });
-    const back = tensorsFromSafetensors(e, contents);
-    for (const [name, t] of state) {
-      expect(back.get(name)!.shape).toEqual(t.shape);
-      expect(await back.get(name)!.toArray()).toEqual(await t.toArray());
-    }
-    expect(Array.from(await back.get('bn.num_batches_tracked')!.toArray())).toEqual([42]);
-    for (const t of [...state.values(), ...back.values()]) t.dispose();
+describe('readSafetensorsFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'safetensors-file-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Bytes this process has read from files so far (Linux's /proc/self/io). */
+  const bytesRead = (): number => Number(/rchar: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
+
+  it('reads a good file whole', async () => {
+    const bytes = encodeSafetensors({ w: f32(Float32Array.of(1, 2, 3), [3]) }, { note: 'x' });
+    writeFileSync(join(dir, 'good.safetensors'), bytes);
+    expect(await readSafetensorsFile(join(dir, 'good.safetensors'))).toEqual(bytes);
   });
 
-  it('round-trips an optimizer state: tensors as entries, numbers in the metadata', async () => {
-    const e = engine();
-    const avg = e.tensor(random(6, 3), [2, 3]);
-    const bytes = await optimizerStateToSafetensors({ 'state.0.exp_avg': avg, 'state.0.step': 7, 'param_groups.0.lr': 0.001 }, { epoch: '2' });
-    const state = optimizerStateFromSafetensors(e, bytes, 'opt.safetensors');
-    expect(state['state.0.step']).toBe(7);
-    expect(state['param_groups.0.lr']).toBe(0.001);
-    expect(await (state['state.0.exp_avg'] as Tensor).toArray()).toEqual(await avg.toArray());
-    expect(decodeSafetensors(bytes).metadata['epoch']).toBe('2');
-    expect(() => optimizerStateFromSafetensors(e, encodeSafetensors({}), 'model.safetensors')).toThrow(
-      "model.safetensors: no 'optimizer_numbers' in the safetensors metadata (not an optimizer state file?)",
+  it('refuses a large file whose header does not describe it after reading only the header', async () => {
+    // 256 MB (sparse): a small valid header, then far more data than it describes.
+    const path = join(dir, 'big.bin');
+    writeFileSync(path, encodeSafetensors({ w: f32(Float32Array.of(1), [1]) }));
+    truncateSync(path, 256 * 2 ** 20);
+    const before = bytesRead();
+    await expect(readSafetensorsFile(path)).rejects.toThrow(`safetensors (${path}): 268435388 bytes after the last tensor's data are not described by the header`);
+    expect(bytesRead() - before).toBeLessThan(2 ** 20);
+    // Something that is not safetensors at all: refused by its first 8 bytes.
+    writeFileSync(path, 'PK\x03\x04 a zip archive, say');
+    truncateSync(path, 256 * 2 ** 20);
+    const start = bytesRead();
+    await expect(readSafetensorsFile(path)).rejects.toThrow(/header length \d+ is over the format's limit/);
+    expect(bytesRead() - start).toBeLessThan(2 ** 20);
+  });
+
+  it('refuses what is not a regular file (a FIFO would block a plain read forever)', async () => {
+    const fifo = join(dir, 'weights.safetensors');
+    execFileSync('mkfifo', [fifo]);
+    symlinkSync(fifo, join(dir, 'link.safetensors'));
+    for (const path of [fifo, join(dir, 'link.safetensors')]) {
+      await expect(readSafetensorsFile(path)).rejects.toThrow(`${path}: cannot read the safetensors file: is a FIFO (named pipe), not a regular file`);
+    }
+    await expect(readSafetensorsFile(dir)).rejects.toThrow(`${dir}: cannot read the safetensors file: is a directory`);
+    await expect(readSafetensorsFile(join(dir, 'none'))).rejects.toThrow(`${join(dir, 'none')}: cannot read the safetensors file: no such file`);
+  });
+});
+
+describe('model descriptions in checkpoint metadata', () => {
+  it('round-trip the kind and class names as plain strings', () => {
+    const metadata = modelDescriptionMetadata({ kind: 'resnet18-transfer', classNames: ['cat', 'dog "big"'] });
+    expect(metadata).toEqual({ model_kind: 'resnet18-transfer', class_names: '["cat","dog \\"big\\""]' });
+    expect(readModelDescription(decodeSafetensors(encodeSafetensors({}, metadata)).metadata)).toEqual({ kind: 'resnet18-transfer', classNames: ['cat', 'dog "big"'] });
+    expect(readModelDescription({ format: 'pt' })).toBeUndefined();
+  });
+
+  it('refuse a malformed description', () => {
+    expect(() => readModelDescription({ model_kind: 'vgg' }, 'x.safetensors')).toThrow(
+      "x.safetensors: metadata 'model_kind' must be one of fashion-cnn, fashion-dnn, resnet18-transfer, got \"vgg\"",
     );
-    avg.dispose();
-    (state['state.0.exp_avg'] as Tensor).dispose();
+    expect(() => readModelDescription({ model_kind: 'fashion-cnn', class_names: '[1, 2]' }, 'x')).toThrow("x: metadata 'class_names' must be a JSON array of strings, got \"[1, 2]\"");
+    expect(() => modelDescriptionMetadata({ kind: 'vgg' as never, classNames: [] })).toThrow('model description: unknown kind "vgg"');
   });
 });

@@ -4,29 +4,21 @@
 // every `readEvery` steps (for the progress line, the curves and the running accuracy). Evaluation
 // runs in eval mode without recording gradients and reads all the logits back once.
 import { Tape } from '../autograd/tape.js';
-import { constant, type Variable } from '../autograd/variable.js';
+import { constant } from '../autograd/variable.js';
 import { NUM_CLASSES, batchCount, batches, type LabelledImages } from '../data/fashion-mnist.js';
 import { fashionCnn, fashionDnn } from '../nn/models/fashion.js';
+import type { Module } from '../nn/module.js';
 import { Adam } from '../optim/adam.js';
 import { scheduledLr, type LrSchedule } from '../optim/schedule.js';
 import type { Engine } from '../runtime/engine.js';
-import type { Tensor } from '../runtime/tensor.js';
 import { argmaxRows, confusionMatrix, type Evaluation } from './report.js';
 
 export type ModelKind = 'cnn' | 'dnn';
 export const MODEL_KINDS: readonly ModelKind[] = ['cnn', 'dnn'];
 export const MODEL_TITLES: Record<ModelKind, string> = { cnn: 'CNN', dnn: 'DNN' };
 
-/** What the trainer needs of a model (src/nn's Module). */
-export interface FashionModel {
-  call(tape: Tape, x: Variable): Variable;
-  parameters(): Variable[];
-  train(): unknown;
-  eval(): unknown;
-  stateDict(): Map<string, Tensor>;
-  loadStateDict(state: Map<string, Tensor>, options?: { strict?: boolean }): unknown;
-  dispose(): void;
-}
+/** The models trained here (src/nn Modules). */
+export type FashionModel = Module;
 
 export function createModel(kind: ModelKind, engine: Engine, seed: number): FashionModel {
   return kind === 'cnn' ? fashionCnn(engine, { seed }) : fashionDnn(engine, { seed });

@@ -43,13 +43,19 @@ export const TRAIN_HELP: CommandHelp = {
   synopsis: ['train [--model cnn|dnn] [options]'],
   description:
     'Trains the textbook CNN (or DNN) on Fashion-MNIST with Adam, evaluating on the test split after each epoch; ' +
-    'writes DIR/fashion-MODEL.safetensors (+ .optim.safetensors, the optimiser state) and DIR/fashion-MODEL.png (the curves) ' +
-    'and prints accuracy, per-class accuracy and the confusion matrix.\n' +
+    'each epoch replaces DIR/fashion-MODEL.safetensors (model, Adam state, position and settings in one atomic file) and ' +
+    'DIR/fashion-MODEL.png (the curves), and prints accuracy, per-class accuracy and the confusion matrix.\n' +
     `The defaults finish in a few minutes on 2 CPU cores: the full run is --epochs 5 --limit-train all --limit-test all.\n${DATA_NOTE}`,
   options: [
     { name: 'model', value: 'cnn|dnn', text: 'the model (default cnn)' },
     ...TRAINING_OPTIONS,
-    { name: 'resume', text: "continue from DIR's checkpoint after the epoch it saved (same model and settings)" },
+    {
+      name: 'resume',
+      text:
+        "continue exactly after the epoch DIR's checkpoint holds; refuses other --batch, --lr, --schedule, --seed, --limit-train " +
+        '(or, with the cosine schedule, --epochs) than it was trained with; more --epochs extend a constant-rate run',
+    },
+    { name: 'override-hyperparameters', text: 'with --resume: continue with the settings given instead (each change is logged)' },
   ],
 };
 

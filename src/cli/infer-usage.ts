@@ -11,7 +11,8 @@ export const INFER_HELP: CommandHelp = {
   synopsis: ['infer --weights FILE [options] IMAGE...'],
   description:
     'Decodes the images, resizes and normalises them on the GPU (torchvision\'s resize + center crop and ' +
-    "ImageNet's mean and std) and runs ResNet18 on them in batches; prints the top classes per image.\n" +
+    "ImageNet's mean and std) and runs ResNet18 on them in batches, decoding one batch at a time (each image at most " +
+    '100 megapixels, checked from its header first); prints the top classes per image.\n' +
     'FILE is a torchvision resnet18 state dict in safetensors: scripts/export_resnet18.py writes one.',
   options: [
     { name: 'weights', value: 'FILE', text: 'the ResNet18 weights (required)' },

@@ -1,11 +1,14 @@
 // `infer`: classifies PNG/JPEG images with a ResNet18 safetensors file (torchvision's names, e.g.
-// from scripts/export_resnet18.py) and prints the top classes per image. Everything that can be
-// refused (arguments, the weights file, every image) is checked before the first GPU batch, and
-// results are printed only once every batch has run: an error leaves no partial output.
-import { readFile } from 'node:fs/promises';
+// from scripts/export_resnet18.py) and prints the top classes per image. What can be refused
+// cheaply is checked before the first GPU batch: the arguments, every image's header (a regular
+// file, PNG or JPEG, a declared size within MAX_IMAGE_PIXELS and within what its bytes can code)
+// and the weights file (its header before its data). Images are then decoded batch by batch, so
+// memory grows with --batch, not with the number of files. Results are printed only once every
+// batch has run: an error (a file corrupt past its header) leaves no partial output.
 import { parseArgs } from 'node:util';
 import { IMAGENET_CLASSES } from '../data/imagenet.js';
-import { readImage, type DecodedImage } from '../io/image-node.js';
+import { readImage, readImageHeader, type DecodedImage } from '../io/image-node.js';
+import { readSafetensorsFile } from '../io/safetensors-file.js';
 import { loadResNet18, type ResNet18 } from '../nn/models/resnet18.js';
 import { preprocessImages, type PreprocessOptions } from '../ops/preprocess.js';
 import { Engine } from '../runtime/engine.js';
@@ -85,21 +88,27 @@ export function topK(logits: Float32Array, classes: number, k: number, labels: r
   return rows;
 }
 
-async function readWeights(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`${path}: cannot read the weights file: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+/**
+ * The images of `paths`, decoded `size` at a time: a batch is read only when it is asked for, so
+ * at most one batch of decoded pixels is held.
+ */
+export async function* imageBatches(
+  paths: readonly string[],
+  size: number,
+  read: (path: string) => Promise<DecodedImage> = readImage,
+): AsyncGenerator<{ first: number; images: DecodedImage[] }, void, undefined> {
+  for (let first = 0; first < paths.length; first += size) {
+    const images: DecodedImage[] = [];
+    for (const path of paths.slice(first, first + size)) images.push(await read(path));
+    yield { first, images };
   }
 }
 
 /** Loads the model and classifies every image, in batches; returns the results in image order. */
 export async function classifyImages(engine: Engine, settings: InferSettings): Promise<ImageResult[]> {
-  // Every image is decoded before anything runs, so a bad one stops the command up front.
-  const images: DecodedImage[] = [];
-  for (const path of settings.images) images.push(await readImage(path));
-  const bytes = await readWeights(settings.weights);
+  // Every image's header first, so a missing, foreign or oversized file stops the command up front.
+  for (const path of settings.images) await readImageHeader(path);
+  const bytes = await readSafetensorsFile(settings.weights, 'weights file');
   let model: ResNet18;
   try {
     model = await loadResNet18(engine, bytes, { source: settings.weights });
@@ -110,21 +119,20 @@ export async function classifyImages(engine: Engine, settings: InferSettings): P
   try {
     const results: ImageResult[] = [];
     const preprocess: PreprocessOptions = { size: settings.size, fit: settings.fit };
-    for (let first = 0; first < images.length; first += settings.batch) {
-      const batch = images.slice(first, first + settings.batch);
+    for await (const { first, images } of imageBatches(settings.images, settings.batch)) {
       // Preprocessed on the GPU and classified there: the batch never comes back to the CPU.
-      const input = preprocessImages(engine, batch, preprocess);
+      const input = preprocessImages(engine, images, preprocess);
       let logits: Float32Array;
       try {
         logits = await model.classify(input);
       } finally {
         input.dispose();
       }
-      const classes = logits.length / batch.length;
+      const classes = logits.length / images.length;
       // ImageNet's names only fit a 1000-class head; another fine-tuned head gets class numbers.
       const labels = classes === IMAGENET_CLASSES.length ? IMAGENET_CLASSES : [];
       topK(logits, classes, settings.top, labels).forEach((top, i) => {
-        const image = batch[i]!;
+        const image = images[i]!;
         results.push({ image: settings.images[first + i]!, width: image.width, height: image.height, format: image.format, top });
       });
     }

@@ -1,14 +1,24 @@
-// The Fashion-MNIST commands: `train` (one model, with progress, per-epoch evaluation, atomic
-// checkpoints, a PNG of the curves and the final report), `evaluate` (a saved checkpoint on the
-// test split) and `compare` (DNN and CNN trained alike, side by side).
-import { readFile } from 'node:fs/promises';
+// The Fashion-MNIST commands: `train` (one model, with progress, per-epoch evaluation, a
+// checkpoint per epoch, a PNG of the curves and the final report), `evaluate` (a saved checkpoint
+// on the test split) and `compare` (DNN and CNN trained alike, side by side). A checkpoint is one
+// training-checkpoint file (src/io/training-checkpoint.ts: model, Adam state, position, dropout
+// counters, settings and history), replaced atomically, so a crash at any moment leaves either the
+// previous epoch's checkpoint or the new one, and `--resume` continues exactly where it stopped.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FASHION_CLASSES, batchCount, firstN, type FashionMnistSplits, type LabelledImages } from '../data/fashion-mnist.js';
 import { loadFashionMnist } from '../data/fashion-mnist-node.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { optimizerStateFromSafetensors, optimizerStateToSafetensors, tensorsFromSafetensors, tensorsToSafetensors } from '../io/checkpoint.js';
-import { decodeSafetensors, type SafetensorsContents } from '../io/safetensors.js';
+import { decodeSafetensors } from '../io/safetensors.js';
+import { readSafetensorsFile } from '../io/safetensors-file.js';
+import {
+  decodeTrainingCheckpoint,
+  encodeTrainingCheckpoint,
+  isTrainingCheckpoint,
+  restoreTrainingCheckpoint,
+  uploadTensors,
+  type TrainingCheckpoint,
+} from '../io/training-checkpoint.js';
 import { LR_SCHEDULES, type LrSchedule } from '../optim/schedule.js';
 import { Engine } from '../runtime/engine.js';
 import {
@@ -18,7 +28,6 @@ import {
   createModel,
   evaluateModel,
   parameterCount,
-  type FashionModel,
   type ModelKind,
   type TrainingHistory,
 } from './fashion-trainer.js';
@@ -61,10 +70,38 @@ export interface TrainOutcome {
 }
 
 export const checkpointPaths = (outDir: string, kind: ModelKind) => ({
-  model: join(outDir, `fashion-${kind}.safetensors`),
-  optimizer: join(outDir, `fashion-${kind}.optim.safetensors`),
+  checkpoint: join(outDir, `fashion-${kind}.safetensors`),
   plot: join(outDir, `fashion-${kind}.png`),
 });
+
+/** The settings that shape a run's trajectory: resuming with others would change it silently. */
+export interface RunSettings {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  schedule: LrSchedule;
+  seed: number;
+  /** --limit-train as given (undefined: all). */
+  limitTrain: number | undefined;
+  /** The training images that limit selected. */
+  trainImages: number;
+}
+
+export interface ResumeOptions {
+  /** Carry on from the checkpoint in the output folder. */
+  resume?: boolean;
+  /** Resume even with other settings than the checkpoint was trained with (see RunSettings). */
+  overrideHyperparameters?: boolean;
+}
+
+/** What a `train` checkpoint holds besides the training state. */
+export interface FashionInfo {
+  command: 'train';
+  model: ModelKind;
+  settings: RunSettings;
+  testAccuracy: number;
+  history: TrainingHistory;
+}
 
 function selectData(data: FashionMnistSplits, s: Pick<TrainSettings, 'limitTrain' | 'limitTest'>): { train: LabelledImages; test: LabelledImages } {
   return {
@@ -85,33 +122,21 @@ function curveRun(name: string, history: TrainingHistory, colors: CurveRun['colo
   };
 }
 
-/** Reads a model checkpoint file written by `train`. */
-async function readCheckpoint(path: string): Promise<SafetensorsContents> {
-  return decodeSafetensors(new Uint8Array(await readFile(path)), path);
-}
-
-/** Loads a checkpoint's tensors into `model` (strictly: every key must match). */
-function loadInto(engine: Engine, model: FashionModel, contents: SafetensorsContents): void {
-  const tensors = tensorsFromSafetensors(engine, contents);
-  try {
-    model.loadStateDict(tensors, { strict: true });
-  } finally {
-    for (const t of tensors.values()) t.dispose();
-  }
-}
-
-function modelFromMetadata(path: string, metadata: Record<string, string>): ModelKind {
-  const kind = metadata['model'];
-  if (!MODEL_KINDS.includes(kind as ModelKind)) throw new Error(`${path}: the checkpoint does not say which model it holds (metadata 'model' is ${JSON.stringify(kind)})`);
-  return kind as ModelKind;
-}
 
 /**
  * Trains one model: per epoch a progress line, an evaluation on the test split, an atomic
- * checkpoint (model + optimiser) and the curves' PNG; then the report. With `resume`, carries on
- * from the checkpoint in `outDir` (same model, same settings) after the epoch it saved.
+ * checkpoint and the curves' PNG; then the report. With `resume`, carries on from the checkpoint
+ * in `outDir` (same model and settings, or other settings with `overrideHyperparameters`) after
+ * the epoch it saved.
  */
-export async function trainFashion(engine: Engine, data: FashionMnistSplits, kind: ModelKind, s: TrainSettings, io: CommandIO, resume = false): Promise<TrainOutcome> {
+export async function trainFashion(
+  engine: Engine,
+  data: FashionMnistSplits,
+  kind: ModelKind,
+  s: TrainSettings,
+  io: CommandIO,
+  options: ResumeOptions = {},
+): Promise<TrainOutcome> {
   const trainer = new FashionTrainer(engine, kind, {
     lr: s.lr,
     schedule: s.schedule,
@@ -122,52 +147,94 @@ export async function trainFashion(engine: Engine, data: FashionMnistSplits, kin
     evalBatchSize: s.evalBatchSize,
   });
   try {
-    return await trainEpochs(trainer, data, s, io, resume);
+    return await trainEpochs(trainer, data, s, io, options);
   } finally {
     trainer.model.dispose();
     trainer.optimizer.dispose();
   }
 }
 
-/** Restores model, optimiser, step count and history from the checkpoint pair; returns the history. */
-async function resumeFrom(trainer: FashionTrainer, paths: ReturnType<typeof checkpointPaths>): Promise<{ history: TrainingHistory; epoch: number }> {
-  const { engine, kind } = trainer;
-  const model = await readCheckpoint(paths.model);
-  const metadata = model.metadata;
-  if (modelFromMetadata(paths.model, metadata) !== kind) throw new Error(`${paths.model} holds a ${metadata['model']} model, not ${kind}`);
-  const optimizerBytes = new Uint8Array(await readFile(paths.optimizer));
-  const optimizerEpoch = decodeSafetensors(optimizerBytes, paths.optimizer).metadata['epoch'];
-  if (optimizerEpoch !== metadata['epoch']) {
-    throw new Error(`${paths.optimizer} is from epoch ${optimizerEpoch} but ${paths.model} from epoch ${metadata['epoch']}: cannot resume from a mismatched pair`);
-  }
-  const epoch = Number(metadata['epoch']);
-  const history = JSON.parse(metadata['history'] ?? 'null') as TrainingHistory | null;
-  if (!Number.isInteger(epoch) || epoch < 1 || !history || !Array.isArray(history.steps) || !Array.isArray(history.epochs)) {
-    throw new Error(`${paths.model}: the metadata lacks a valid 'epoch' and 'history' (not written by train?)`);
-  }
-  loadInto(engine, trainer.model, model);
-  const state = optimizerStateFromSafetensors(engine, optimizerBytes, paths.optimizer);
-  try {
-    trainer.optimizer.loadStateDict(state);
-  } finally {
-    for (const v of Object.values(state)) if (typeof v !== 'number') v.dispose();
-  }
-  trainer.steps = Number(metadata['steps'] ?? 0);
-  return { history, epoch };
+/** The settings compared on resuming, as the flags that set them; epochs only under the cosine schedule, whose span they are. */
+function settingFlags(r: RunSettings): Array<[flag: string, value: string]> {
+  const out: Array<[string, string]> = [
+    ['--batch', String(r.batchSize)],
+    ['--lr', String(r.lr)],
+    ['--schedule', r.schedule],
+    ['--seed', String(r.seed)],
+    ['--limit-train', String(r.limitTrain ?? 'all')],
+  ];
+  if (r.schedule === 'cosine') out.push(['--epochs', String(r.epochs)]);
+  return out;
 }
 
-async function trainEpochs(trainer: FashionTrainer, data: FashionMnistSplits, s: TrainSettings, io: CommandIO, resume: boolean): Promise<TrainOutcome> {
+/**
+ * The settings of `now` that differ from those `saved` was trained with (the training images by
+ * their count, whatever --limit-train said). More epochs extend a run, except under the cosine
+ * schedule.
+ */
+function changedSettings(saved: RunSettings, now: RunSettings): Array<{ flag: string; was: string; now: string }> {
+  const before = new Map(settingFlags(saved));
+  return settingFlags(now)
+    .filter(([flag, value]) => (flag === '--limit-train' ? now.trainImages !== saved.trainImages : before.has(flag) && before.get(flag) !== value))
+    .map(([flag, value]) => ({ flag, was: before.get(flag)!, now: value }));
+}
+
+/** Decodes and checks a checkpoint `train` wrote (for `kind`, when given). */
+function decodeFashionCheckpoint(bytes: Uint8Array, path: string, kind: ModelKind | undefined): TrainingCheckpoint<FashionInfo> {
+  const checkpoint = decodeTrainingCheckpoint<FashionInfo>(bytes, path);
+  const info = checkpoint.info;
+  if (info?.command !== 'train' || !MODEL_KINDS.includes(info.model) || typeof info.settings !== 'object' || !Array.isArray(info.history?.steps) || !Array.isArray(info.history?.epochs)) {
+    throw new Error(`${path}: not a checkpoint written by train (its 'info' lacks the model, settings or history)`);
+  }
+  if (kind !== undefined && info.model !== kind) throw new Error(`${path} holds a ${info.model} model, not ${kind}`);
+  return checkpoint;
+}
+
+/** An older version's checkpoint: the model's state dict alone (metadata 'model', 'epoch'), its optimiser state in a second file. */
+const isTwoFileCheckpoint = (metadata: Record<string, string>): boolean => !isTrainingCheckpoint(metadata) && MODEL_KINDS.includes(metadata['model'] as ModelKind);
+
+/** Restores model, optimiser, dropout counters and step count from the checkpoint; returns the history and the epochs done. */
+async function resumeFrom(trainer: FashionTrainer, path: string, now: RunSettings, io: CommandIO, override: boolean): Promise<{ history: TrainingHistory; epoch: number }> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readSafetensorsFile(path, 'checkpoint');
+  } catch (err) {
+    throw (err as Error).message.endsWith('no such file') ? new Error(`${(err as Error).message} (train without --resume first)`) : err;
+  }
+  if (isTwoFileCheckpoint(decodeSafetensors(bytes, path).metadata)) {
+    throw new Error(`${path} was written by an older version (model and optimizer state in two files) and cannot be resumed; \`evaluate\` still reads it. Train again without --resume`);
+  }
+  const checkpoint = decodeFashionCheckpoint(bytes, path, trainer.kind);
+  const saved = checkpoint.info.settings;
+  const changes = changedSettings(saved, now);
+  if (changes.length > 0) {
+    if (!override) {
+      throw new Error(
+        `${path} was trained with ${settingFlags(saved).map((f) => f.join(' ')).join(' ')}; resuming with ${changes.map((c) => `${c.flag} ${c.now}`).join(' ')} ` +
+          'would change the run: give the values it was trained with, or --override-hyperparameters to continue with the new ones',
+      );
+    }
+    io.log(`${path}: continuing with changed hyperparameters: ${changes.map((c) => `${c.flag} ${c.was} -> ${c.now}`).join(', ')}`);
+  }
+  if (checkpoint.position.batch !== 0) throw new Error(`${path}: train checkpoints are written at epoch ends, this one is at batch ${checkpoint.position.batch}`);
+  restoreTrainingCheckpoint(trainer.engine, checkpoint, trainer.model, trainer.optimizer, path);
+  trainer.steps = checkpoint.position.step;
+  return { history: checkpoint.info.history, epoch: checkpoint.position.epoch };
+}
+
+async function trainEpochs(trainer: FashionTrainer, data: FashionMnistSplits, s: TrainSettings, io: CommandIO, options: ResumeOptions): Promise<TrainOutcome> {
   const { kind } = trainer;
   const { train, test } = selectData(data, s);
   const paths = checkpointPaths(s.outDir, kind);
   const parameters = parameterCount(trainer.model);
+  const settings: RunSettings = { epochs: s.epochs, batchSize: s.batchSize, lr: s.lr, schedule: s.schedule, seed: s.seed, limitTrain: s.limitTrain, trainImages: train.count };
   let history: TrainingHistory = { steps: [], epochs: [] };
   let firstEpoch = 1;
-  if (resume) {
-    const restored = await resumeFrom(trainer, paths);
+  if (options.resume) {
+    const restored = await resumeFrom(trainer, paths.checkpoint, settings, io, options.overrideHyperparameters ?? false);
     history = restored.history;
     firstEpoch = restored.epoch + 1;
-    io.log(`resuming ${MODEL_TITLES[kind]} from ${paths.model} after epoch ${restored.epoch}`);
+    io.log(`resuming ${MODEL_TITLES[kind]} from ${paths.checkpoint} after epoch ${restored.epoch}`);
   }
   io.log(
     `${MODEL_TITLES[kind]}: ${parameters.toLocaleString('en-US')} parameters; ${train.count} training and ${test.count} test images; ` +
@@ -207,24 +274,16 @@ async function trainEpochs(trainer: FashionTrainer, data: FashionMnistSplits, s:
       `epoch ${epoch}: train loss ${result.loss.toFixed(4)}, train accuracy ${pct(result.accuracy)}, test loss ${evaluation.loss!.toFixed(4)}, ` +
         `test accuracy ${pct(testAccuracy)} (${result.seconds.toFixed(1)} s, ${result.samplesPerSecond.toFixed(0)} samples/s; evaluation ${((performance.now() - evalStart) / 1000).toFixed(1)} s)`,
     );
-    const metadata = {
-      format: 'pt',
-      model: kind,
-      epoch: String(epoch),
-      steps: String(trainer.steps),
-      seed: String(s.seed),
-      lr: String(s.lr),
-      schedule: s.schedule,
-      batch_size: String(s.batchSize),
-      train_samples: String(train.count),
-      test_accuracy: testAccuracy.toFixed(6),
-      // Six significant digits are plenty for curves and keep the header small.
-      history: JSON.stringify(history, (_, v: unknown) => (typeof v === 'number' ? Number(v.toPrecision(6)) : v)),
-    };
-    // Each file is replaced atomically; both carry the epoch, and --resume refuses a pair whose
-    // epochs differ (a crash between the two writes).
-    await writeFileAtomic(paths.optimizer, await optimizerStateToSafetensors(trainer.optimizer.stateDict(), { model: kind, epoch: String(epoch) }));
-    await writeFileAtomic(paths.model, await tensorsToSafetensors(trainer.model.stateDict(), metadata));
+    // Six significant digits are plenty for curves and keep the header small.
+    const rounded = JSON.parse(JSON.stringify(history, (_, v: unknown) => (typeof v === 'number' ? Number(v.toPrecision(6)) : v))) as TrainingHistory;
+    const info: FashionInfo = { command: 'train', model: kind, settings, testAccuracy, history: rounded };
+    const bytes = await encodeTrainingCheckpoint(trainer.model, trainer.optimizer, {
+      position: { epoch, batch: 0, step: trainer.steps },
+      seed: s.seed,
+      info,
+      description: { kind: `fashion-${kind}`, classNames: FASHION_CLASSES },
+    });
+    await writeFileAtomic(paths.checkpoint, bytes);
     await writeFigure(
       paths.plot,
       trainingCurves([curveRun(MODEL_TITLES[kind], history, [COLORS.blue, COLORS.orange])], {
@@ -233,7 +292,7 @@ async function trainEpochs(trainer: FashionTrainer, data: FashionMnistSplits, s:
         heldOut: 'test',
       }),
     );
-    io.log(`saved ${paths.model} (+ .optim.safetensors) and ${paths.plot}`);
+    io.log(`saved ${paths.checkpoint} and ${paths.plot}`);
   }
   const last = history.epochs.at(-1);
   if (!last || !evaluation) throw new Error(`nothing to train: the checkpoint already holds epoch ${firstEpoch - 1} of ${s.epochs}`);
@@ -248,24 +307,41 @@ async function trainEpochs(trainer: FashionTrainer, data: FashionMnistSplits, s:
     trainSeconds,
     samplesPerSecond: samples / trainSeconds,
     trainSamples: train.count,
-    checkpoint: paths.model,
+    checkpoint: paths.checkpoint,
     plot: paths.plot,
   };
   return outcome;
 }
 
-/** Loads a checkpoint written by `train` and reports on the test split. */
+/**
+ * Loads a checkpoint written by `train` and reports on the test split. Also reads the model file
+ * of an older version's two-file checkpoint (a state dict with metadata 'model' and 'epoch').
+ */
 export async function evaluateCheckpoint(engine: Engine, data: FashionMnistSplits, path: string, kind: ModelKind | undefined, s: Pick<TrainSettings, 'limitTest' | 'evalBatchSize'>, io: CommandIO): Promise<Evaluation> {
-  const contents = await readCheckpoint(path);
-  const metadata = contents.metadata;
-  const saved = modelFromMetadata(path, metadata);
-  if (kind !== undefined && kind !== saved) throw new Error(`${path} holds a ${saved} model, not ${kind}`);
+  const bytes = await readSafetensorsFile(path, 'checkpoint');
+  const contents = decodeSafetensors(bytes, path);
+  let saved: ModelKind;
+  let epoch: string;
+  let tensors: typeof contents.tensors;
+  if (isTwoFileCheckpoint(contents.metadata)) {
+    saved = contents.metadata['model'] as ModelKind;
+    if (kind !== undefined && saved !== kind) throw new Error(`${path} holds a ${saved} model, not ${kind}`);
+    [epoch, tensors] = [contents.metadata['epoch'] ?? '?', contents.tensors];
+  } else {
+    const checkpoint = decodeFashionCheckpoint(bytes, path, kind);
+    [saved, epoch, tensors] = [checkpoint.info.model, String(checkpoint.position.epoch), checkpoint.model];
+  }
   const model = createModel(saved, engine, 0);
   try {
-    loadInto(engine, model, contents);
+    const uploaded = uploadTensors(engine, tensors);
+    try {
+      model.loadStateDict(uploaded, { strict: true });
+    } finally {
+      for (const t of uploaded.values()) t.dispose();
+    }
     const { test } = selectData(data, { limitTest: s.limitTest });
     const evaluation = await evaluateModel(engine, model, test, s.evalBatchSize);
-    io.log(formatReport(`${MODEL_TITLES[saved]} from ${path} (epoch ${metadata['epoch'] ?? '?'})`, evaluation, FASHION_CLASSES));
+    io.log(formatReport(`${MODEL_TITLES[saved]} from ${path} (epoch ${epoch})`, evaluation, FASHION_CLASSES));
     return evaluation;
   } finally {
     model.dispose();
@@ -329,6 +405,7 @@ const TRAIN_OPTIONS = {
   out: { type: 'string' },
   'read-every': { type: 'string' },
   resume: { type: 'boolean' },
+  'override-hyperparameters': { type: 'boolean' },
 } as const;
 
 export function trainSettings(values: Partial<Record<keyof typeof TRAIN_OPTIONS, string | boolean>>): TrainSettings {
@@ -362,10 +439,14 @@ export async function runFashionCommand(command: 'train' | 'evaluate' | 'compare
   const { values } = parseArgs({ args, options: TRAIN_OPTIONS });
   const settings = trainSettings(values);
   if (command === 'compare') {
-    if (values.model !== undefined || values.resume) throw new Error('compare trains both models from scratch: --model and --resume do not apply');
+    if (values.model !== undefined || values.resume || values['override-hyperparameters']) {
+      throw new Error('compare trains both models from scratch: --model, --resume and --override-hyperparameters do not apply');
+    }
     await withEngineAndData(io, (engine, data) => compareModels(engine, data, settings, io));
   } else {
     const kind = choice('model', values.model, MODEL_KINDS) ?? 'cnn';
-    await withEngineAndData(io, (engine, data) => trainFashion(engine, data, kind, settings, io, values.resume ?? false));
+    if (values['override-hyperparameters'] && !values.resume) throw new Error('--override-hyperparameters applies to --resume only');
+    const options = { resume: values.resume ?? false, overrideHyperparameters: values['override-hyperparameters'] ?? false };
+    await withEngineAndData(io, (engine, data) => trainFashion(engine, data, kind, settings, io, options));
   }
 }

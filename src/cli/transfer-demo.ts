@@ -5,7 +5,6 @@
 // the frozen pretrained backbone), fine-tuning (pretrained backbone trained too) and from scratch
 // (random weights). The 28x28 grey images go through the same GPU augmentation as an image
 // folder's (RandomResizedCrop + flip, or resize, to 3-channel size x size), served from memory.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FASHION_CLASSES, FASHION_MEAN, FASHION_STD, IMAGE_SIDE, PIXELS, type LabelledImages } from '../data/fashion-mnist.js';
@@ -30,7 +29,7 @@ import {
   predictionExamples,
   pretrainedResNet18,
   TransferSession,
-  weightsFromBytes,
+  readWeightsFile,
   type CommandIO,
   type Validation,
 } from './transfer.js';
@@ -220,7 +219,7 @@ export async function transferDemo(engine: Engine, s: DemoSettings, io: CommandI
   let weights: Map<string, HostTensor>;
   let pretrainAccuracy: number | undefined;
   if (s.pretrained !== null) {
-    weights = weightsFromBytes(await readFile(s.pretrained), s.pretrained);
+    weights = await readWeightsFile(s.pretrained);
     paths.pretrained = s.pretrained;
     io.log(`pretrained weights from ${s.pretrained}`);
   } else {

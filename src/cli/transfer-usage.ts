@@ -46,7 +46,8 @@ export const TRANSFER_TRAIN_HELP: CommandHelp = {
   description:
     'Adapts ResNet18 to an image folder (one sub-folder of PNG/JPEG images per class), validating on a seeded ' +
     `${TRANSFER_DEFAULTS.validationFraction * 100}% of each class. Training images are augmented on the GPU (random resized crop, flip). ` +
-    'Feature extraction trains a new fc on the frozen backbone; fine-tuning also trains the stages --unfreeze names.\n' +
+    'Feature extraction trains a new fc on the frozen backbone; fine-tuning also trains the stages --unfreeze names. ' +
+    'An epoch whose last batch would hold a single image leaves that image out (batch norm cannot train on one).\n' +
     'Each epoch writes DIR/checkpoint.safetensors (model, optimiser, RNG state and position in one atomic file), ' +
     'curves.png and predictions.png; --resume continues exactly where a checkpoint stopped.',
   options: [

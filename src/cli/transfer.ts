@@ -3,7 +3,6 @@
 // validation report each epoch, a PNG of the curves, a prediction grid and a checkpoint of the
 // whole training state that `--resume` continues from exactly. The training session and the
 // evaluation here are shared with `transfer-demo` (transfer-demo.ts).
-import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Tape } from '../autograd/tape.js';
@@ -13,6 +12,7 @@ import { openImageFolder } from '../data/image-folder-node.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { readImage } from '../io/image-node.js';
 import { decodeSafetensors, toFloat32 } from '../io/safetensors.js';
+import { readSafetensorsFile } from '../io/safetensors-file.js';
 import {
   decodeTrainingCheckpoint,
   encodeTrainingCheckpoint,
@@ -233,9 +233,10 @@ export function makeOptimizer(kind: OptimizerKind, params: Variable[], lr: numbe
  * The model tensors of a weights file: a torchvision resnet18 state dict in safetensors, or a
  * training checkpoint (its `model.*` tensors).
  */
-export function weightsFromBytes(bytes: Uint8Array, source: string): Map<string, HostTensor> {
-  const contents = decodeSafetensors(bytes, source);
-  const tensors = isTrainingCheckpoint(contents.metadata) ? decodeTrainingCheckpoint(bytes, source).model : contents.tensors;
+export async function readWeightsFile(path: string): Promise<Map<string, HostTensor>> {
+  const bytes = await readSafetensorsFile(path, 'weights file');
+  const contents = decodeSafetensors(bytes, path);
+  const tensors = isTrainingCheckpoint(contents.metadata) ? decodeTrainingCheckpoint(bytes, path).model : contents.tensors;
   const out = new Map<string, HostTensor>();
   for (const [name, t] of tensors) out.set(name, { shape: t.shape, data: toFloat32(t) });
   return out;
@@ -331,14 +332,7 @@ export const transferPaths = (outDir: string) => ({
 });
 
 async function readCheckpointFile(path: string): Promise<TrainingCheckpoint<TransferInfo>> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`cannot read the checkpoint ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-  const checkpoint = decodeTrainingCheckpoint<TransferInfo>(bytes, path);
+  const checkpoint = decodeTrainingCheckpoint<TransferInfo>(await readSafetensorsFile(path, 'checkpoint'), path);
   const info = checkpoint.info;
   if (info?.command !== 'transfer-train' || typeof info.settings !== 'object' || !Array.isArray(info.classes) || !Array.isArray(info.history?.steps)) {
     throw new Error(`${path}: not a checkpoint written by transfer-train (its 'info' lacks the settings, classes or history)`);
@@ -399,7 +393,7 @@ export async function transferTrain(engine: Engine, request: TransferRequest, io
     model = resnet18Module(engine, { numClasses: classes.length, seed: s.seed });
     freezeForTransfer(model, s.mode, s.unfreeze);
   } else if (s.weights !== null) {
-    model = pretrainedResNet18(engine, weightsFromBytes(await readFile(s.weights), s.weights), s.weights);
+    model = pretrainedResNet18(engine, await readWeightsFile(s.weights), s.weights);
     prepareTransfer(model, { mode: s.mode, unfreeze: s.unfreeze, numClasses: classes.length, seed: s.seed });
   } else {
     model = resnet18Module(engine, { numClasses: classes.length, seed: s.seed });
@@ -418,6 +412,12 @@ export async function transferTrain(engine: Engine, request: TransferRequest, io
     io.log(
       `${s.data}: ${classes.length} classes (${classes.join(', ')}); ${trainImages} training and ${validationImages} validation images at ${s.size}x${s.size}`,
     );
+    if (folder.train.dropsLast) {
+      io.log(
+        `${trainImages} training images make ${session.stepsPerEpoch} batches of ${s.batchSize} per epoch; the last image drawn each epoch is left out ` +
+          '(a batch of one gives batch norm one value per channel, which training cannot use)',
+      );
+    }
     io.log(
       `ResNet18 ${s.mode}${s.mode === 'fine-tune' ? ` (unfreeze ${s.unfreeze})` : ''} from ${s.weights ?? 'random weights'}: ` +
         `${counts.trainable.toLocaleString('en-US')} of ${counts.total.toLocaleString('en-US')} parameters train; ` +
@@ -429,7 +429,8 @@ export async function transferTrain(engine: Engine, request: TransferRequest, io
     }
     const info = (): TransferInfo => ({ command: 'transfer-train', settings: s, classes, trainImages, validationImages, history: session.history });
     const save = async (): Promise<void> => {
-      await writeFileAtomic(paths.checkpoint, await encodeTrainingCheckpoint(model, optimizer, { position: session.position, seed: s.seed, info: info() }));
+      const description = { kind: 'resnet18-transfer' as const, classNames: classes };
+      await writeFileAtomic(paths.checkpoint, await encodeTrainingCheckpoint(model, optimizer, { position: session.position, seed: s.seed, info: info(), description }));
     };
 
     const bar = new ProgressBar(io.progress, { everySteps: Math.max(1, Math.round(session.stepsPerEpoch / 10)) });

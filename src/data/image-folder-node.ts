@@ -1,11 +1,14 @@
 // Node-only: lists an image folder on disk (one sub-folder per class, files found recursively
 // below each, symbolic links followed once, hidden files and folders (".name") skipped) and wires
-// the loaders to the PNG/JPEG decoder.
+// the loaders to the PNG/JPEG decoder. A name the dataset would load (.png, .jpg, .jpeg) that is
+// not a regular file once links are followed (a FIFO, which would block the reader forever, a
+// socket, a device, a dangling link) is refused when the folder is scanned, naming it: nothing is
+// skipped silently, and nothing hangs.
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readImage } from '../io/image-node.js';
 import type { Engine } from '../runtime/engine.js';
-import { ImageFolderError, ImageFolderLoader, indexImageFolder, splitImageFolder, type ImageFolderIndex, type LoaderOptions, type SplitOptions } from './image-folder.js';
+import { ImageFolderError, ImageFolderLoader, indexImageFolder, isImageFileName, splitImageFolder, type ImageFolderIndex, type LoaderOptions, type SplitOptions } from './image-folder.js';
 
 async function isDirectory(path: string): Promise<boolean> {
   try {
@@ -25,9 +28,24 @@ async function filesBelow(dir: string, seen: Set<string>): Promise<string[]> {
     if (entry.name.startsWith('.')) continue;
     const path = join(dir, entry.name);
     if (entry.isDirectory() || (entry.isSymbolicLink() && (await isDirectory(path)))) files.push(...(await filesBelow(path, seen)));
-    else if (entry.isFile() || entry.isSymbolicLink()) files.push(path);
+    else if (entry.isFile()) files.push(path);
+    else if (isImageFileName(entry.name)) files.push(await regularFile(path));
   }
   return files;
+}
+
+/** `path` if it is a regular file once links are followed; else an error naming what it is. */
+async function regularFile(path: string): Promise<string> {
+  let stats;
+  try {
+    stats = await stat(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ImageFolderError(`${path} is a link to nothing (${code === 'ENOENT' ? 'no such file' : (err as Error).message})`, { cause: err });
+  }
+  if (stats.isFile()) return path;
+  const kind = stats.isFIFO() ? 'a FIFO (named pipe)' : stats.isSocket() ? 'a socket' : stats.isCharacterDevice() || stats.isBlockDevice() ? 'a device' : 'something else';
+  throw new ImageFolderError(`${path} is ${kind}, not a regular file; only regular files are loaded (remove it or rename it)`);
 }
 
 /** Lists `root` and builds its index (see indexImageFolder). */

@@ -120,7 +120,13 @@ export interface LoaderOptions extends AugmentSampleOptions, Omit<CenterCropOpti
   size?: number;
   /** Shuffle each epoch (default: in 'train' mode). */
   shuffle?: boolean;
-  /** Drop the last batch when it is smaller than batchSize (default false). */
+  /**
+   * Drop the last batch when it is smaller than batchSize (default false). In 'train' mode a last
+   * batch of a single image is dropped in any case: batch norm in training mode needs more than one
+   * value per channel, and at small sizes ResNet18's last stage has one per image (PyTorch raises
+   * the same error; its users pass drop_last). The order is shuffled, so each epoch leaves out
+   * another image.
+   */
   dropLast?: boolean;
   /** Seeds the shuffle and the augmentation; default 0. */
   seed?: number;
@@ -177,7 +183,13 @@ export class ImageFolderLoader {
   /** Batches per epoch. */
   get length(): number {
     const n = this.index.samples.length;
-    return this.options.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+    return this.dropsLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** Whether the last, smaller batch is left out (dropLast, or a single image in 'train' mode). */
+  get dropsLast(): boolean {
+    const n = this.index.samples.length;
+    return this.options.dropLast === true || (this.options.mode === 'train' && n > 1 && n % this.batchSize === 1);
   }
 
   /** The order samples are visited in during `epoch` (indices into index.samples). */

@@ -1,13 +1,60 @@
-// GPU tensors to and from safetensors bytes: a model's state dict (under its PyTorch names, so
-// `safetensors.torch.load_file` + `load_state_dict` read it in PyTorch) and an optimiser's state
-// (tensors under their state-dict keys, counters and hyperparameters as JSON in the metadata).
-// Bytes only; writing them to disk (atomically) is the caller's business.
+// GPU tensors read back for checkpoints (readTensors), and what a checkpoint says about its model.
+//
+// The model description: any safetensors file this project writes for a trained model (the
+// checkpoints of `train` and `transfer-train`) carries two plain-string entries in its safetensors
+// metadata, so that a later user of the file (inference, evaluation, export) knows what it holds
+// without the command that wrote it:
+// - `model_kind`: the architecture and its state-dict names, one of
+//     'fashion-cnn'        the textbook Fashion-MNIST CNN (src/nn/models/fashion.ts)
+//     'fashion-dnn'        the textbook Fashion-MNIST fully connected network (same file)
+//     'resnet18-transfer'  torchvision's resnet18 with a new fc (src/nn/models/resnet18-module.ts)
+// - `class_names`: a JSON array of strings, the class of each output index in order (Fashion-
+//   MNIST's ten names; transfer-train: the image folder's class names, sorted as its indices are).
+// In a training checkpoint (src/io/training-checkpoint.ts) the model's tensors are stored as
+// `model.<state-dict name>`. Bytes only: no `node:` imports.
 import type { Engine } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { decodeSafetensors, encodeSafetensors, toFloat32, type SafeTensor, type SafetensorsContents } from './safetensors.js';
 
-/** Metadata key holding an optimiser's numeric state as JSON. */
-export const OPTIMIZER_NUMBERS_KEY = 'optimizer_numbers';
+/** The model kinds a checkpoint's `model_kind` names. */
+export const CHECKPOINT_MODEL_KINDS = ['fashion-cnn', 'fashion-dnn', 'resnet18-transfer'] as const;
+export type CheckpointModelKind = (typeof CHECKPOINT_MODEL_KINDS)[number];
+
+export const MODEL_KIND_KEY = 'model_kind';
+export const CLASS_NAMES_KEY = 'class_names';
+
+/** What a checkpoint's model is: its kind and the name of each output class. */
+export interface ModelDescription {
+  kind: CheckpointModelKind;
+  classNames: readonly string[];
+}
+
+/** The metadata entries that describe a model. */
+export function modelDescriptionMetadata(description: ModelDescription): Record<string, string> {
+  if (!CHECKPOINT_MODEL_KINDS.includes(description.kind)) throw new Error(`model description: unknown kind ${JSON.stringify(description.kind)} (known: ${CHECKPOINT_MODEL_KINDS.join(', ')})`);
+  if (!description.classNames.every((c) => typeof c === 'string')) throw new Error('model description: class names must be strings');
+  return { [MODEL_KIND_KEY]: description.kind, [CLASS_NAMES_KEY]: JSON.stringify(description.classNames) };
+}
+
+/** The model description in safetensors metadata; undefined when the file has none (e.g. a torchvision export). */
+export function readModelDescription(metadata: Record<string, string>, source = ''): ModelDescription | undefined {
+  const kind = metadata[MODEL_KIND_KEY];
+  const names = metadata[CLASS_NAMES_KEY];
+  if (kind === undefined && names === undefined) return undefined;
+  const where = source || 'checkpoint';
+  if (!CHECKPOINT_MODEL_KINDS.includes(kind as CheckpointModelKind)) {
+    throw new Error(`${where}: metadata '${MODEL_KIND_KEY}' must be one of ${CHECKPOINT_MODEL_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+  }
+  let classNames: unknown;
+  try {
+    classNames = JSON.parse(names ?? '');
+  } catch {
+    classNames = undefined;
+  }
+  if (!Array.isArray(classNames) || !classNames.every((c) => typeof c === 'string')) {
+    throw new Error(`${where}: metadata '${CLASS_NAMES_KEY}' must be a JSON array of strings, got ${JSON.stringify(names)}`);
+  }
+  return { kind: kind as CheckpointModelKind, classNames };
+}
 
 /** The most bytes gathered into one readback buffer. */
 const GATHER_BYTES = 64 * 1024 * 1024;
@@ -47,54 +94,4 @@ export async function readTensors(engine: Engine, tensors: readonly Tensor[]): P
     at = end;
   }
   return out;
-}
-
-/** Reads every tensor back from the GPU (readTensors) and serialises them as F32, with string metadata. */
-export async function tensorsToSafetensors(tensors: Iterable<[string, Tensor]>, metadata: Record<string, string> = {}): Promise<Uint8Array> {
-  const named = [...tensors];
-  const data = named.length === 0 ? [] : await readTensors(named[0]![1].engine, named.map(([, t]) => t));
-  return encodeSafetensors(
-    named.map(([name, t], i) => [name, { dtype: 'F32', shape: [...t.shape], data: data[i]! } satisfies SafeTensor]),
-    metadata,
-  );
-}
-
-/** Uploads every tensor of a file as float32 (other dtypes are converted, e.g. PyTorch's I64 num_batches_tracked). */
-export function tensorsFromSafetensors(engine: Engine, contents: SafetensorsContents): Map<string, Tensor> {
-  const out = new Map<string, Tensor>();
-  for (const [name, t] of contents.tensors) out.set(name, engine.tensor(toFloat32(t), t.shape));
-  return out;
-}
-
-/** An optimiser's stateDict(): tensors as F32 entries, numbers as JSON metadata. */
-export async function optimizerStateToSafetensors(
-  state: Record<string, Tensor | number>,
-  metadata: Record<string, string> = {},
-): Promise<Uint8Array> {
-  const numbers: Record<string, number> = {};
-  const tensors: Array<[string, Tensor]> = [];
-  for (const [key, v] of Object.entries(state)) {
-    if (typeof v === 'number') numbers[key] = v;
-    else tensors.push([key, v]);
-  }
-  return tensorsToSafetensors(tensors, { ...metadata, [OPTIMIZER_NUMBERS_KEY]: JSON.stringify(numbers) });
-}
-
-/** The inverse of optimizerStateToSafetensors: a state for Optimizer.loadStateDict (the caller owns the tensors). */
-export function optimizerStateFromSafetensors(engine: Engine, bytes: Uint8Array, source = ''): Record<string, Tensor | number> {
-  const contents = decodeSafetensors(bytes, source);
-  const json = contents.metadata[OPTIMIZER_NUMBERS_KEY];
-  if (json === undefined) throw new Error(`${source || 'optimizer state'}: no '${OPTIMIZER_NUMBERS_KEY}' in the safetensors metadata (not an optimizer state file?)`);
-  let numbers: unknown;
-  try {
-    numbers = JSON.parse(json);
-  } catch (err) {
-    throw new Error(`${source || 'optimizer state'}: '${OPTIMIZER_NUMBERS_KEY}' is not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof numbers !== 'object' || numbers === null || Object.values(numbers).some((v) => typeof v !== 'number')) {
-    throw new Error(`${source || 'optimizer state'}: '${OPTIMIZER_NUMBERS_KEY}' must be an object of numbers`);
-  }
-  const state: Record<string, Tensor | number> = { ...(numbers as Record<string, number>) };
-  for (const [name, t] of tensorsFromSafetensors(engine, contents)) state[name] = t;
-  return state;
 }

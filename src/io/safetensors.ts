@@ -141,7 +141,8 @@ export function encodeSafetensors(
 
 // ---- reading -------------------------------------------------------------------------------
 
-interface HeaderEntry {
+/** One tensor as a header describes it: [begin, end) are byte offsets into the data. */
+export interface HeaderEntry {
   name: string;
   dtype: Dtype;
   shape: number[];
@@ -149,23 +150,32 @@ interface HeaderEntry {
   end: number;
 }
 
+/** How deep a header nests: the file object, a tensor's entry, its shape or data_offsets array. */
+const MAX_HEADER_DEPTH = 3;
+
+/** A value for an error message, cut short (a header may hold huge arrays). */
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
 function parseEntry(source: string, name: string, value: unknown): HeaderEntry {
   const bad = (message: string): never => {
     throw new SafetensorsError(source, `tensor '${name}': ${message}`);
   };
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad(`expected an object in the header, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad(`expected an object in the header, got ${preview(value)}`);
   const record = value as Record<string, unknown>;
   for (const key of Object.keys(record)) {
     if (key !== 'dtype' && key !== 'shape' && key !== 'data_offsets') bad(`unexpected header field '${key}'`);
   }
   const { dtype, shape, data_offsets: offsets } = record;
   if (dtype === undefined) bad("the header has no 'dtype'");
-  if (!isDtype(dtype)) bad(`unsupported dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPES).join(', ')})`);
+  if (!isDtype(dtype)) bad(`unsupported dtype ${preview(dtype)} (known: ${Object.keys(DTYPES).join(', ')})`);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    bad(`shape must be an array of integers >= 0, got ${JSON.stringify(shape)}`);
+    bad(`shape must be an array of integers >= 0, got ${preview(shape)}`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-    bad(`data_offsets must be [begin, end] with integers >= 0, got ${JSON.stringify(offsets)}`);
+    bad(`data_offsets must be [begin, end] with integers >= 0, got ${preview(offsets)}`);
   }
   const [begin, end] = offsets as [number, number];
   if (end < begin) bad(`data_offsets [${begin}, ${end}] end before they begin`);
@@ -179,39 +189,102 @@ function parseEntry(source: string, name: string, value: unknown): HeaderEntry {
 
 function parseMetadata(source: string, value: unknown): Record<string, string> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new SafetensorsError(source, `${METADATA_KEY} must be an object of strings, got ${JSON.stringify(value)}`);
+    throw new SafetensorsError(source, `${METADATA_KEY} must be an object of strings, got ${preview(value)}`);
   }
   for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string') throw new SafetensorsError(source, `${METADATA_KEY} value '${k}' must be a string, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string') throw new SafetensorsError(source, `${METADATA_KEY} value '${k}' must be a string, got ${preview(v)}`);
   }
   return { ...(value as Record<string, string>) };
 }
 
 /**
- * Parses a safetensors file, checking the header strictly: valid UTF-8 JSON object, known dtypes,
- * shapes that match their byte ranges, ranges inside the file that tile the data exactly (no
- * overlap, gap or trailing bytes). `source` (a file name) is quoted in errors.
+ * What JSON.parse does not check: how deep the text nests (a deep one would exhaust the stack of
+ * whatever walks it later) and keys repeated in one object (JSON.parse silently keeps the last, so
+ * a file could name a tensor twice). One pass over the text, before it is parsed; text that is not
+ * JSON at all is left for JSON.parse to describe.
  */
-export function decodeSafetensors(bytes: Uint8Array, source = ''): SafetensorsContents {
+function checkHeaderStructure(source: string, text: string): void {
+  const objects: Array<Set<string> | undefined> = []; // per open container: its keys (undefined: an array)
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      objects.push(c === '{' ? new Set() : undefined);
+      if (objects.length > MAX_HEADER_DEPTH) {
+        throw new SafetensorsError(source, `header nests deeper than ${MAX_HEADER_DEPTH} levels at character ${i} (a safetensors header is an object of tensor entries, each with a shape array)`);
+      }
+    } else if (c === '}' || c === ']') {
+      objects.pop();
+    } else if (c === '"') {
+      const start = i;
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      if (i >= text.length) return; // unterminated: JSON.parse says so
+      let next = i + 1;
+      while (next < text.length && ' \t\r\n'.includes(text[next]!)) next++;
+      const keys = objects.at(-1);
+      if (keys === undefined || text[next] !== ':') continue;
+      let key: string;
+      try {
+        key = JSON.parse(text.slice(start, i + 1)) as string;
+      } catch {
+        return; // a bad escape: JSON.parse says so
+      }
+      if (keys.has(key)) {
+        const where = objects.length === 1 ? 'the header' : `an entry at depth ${objects.length}`;
+        throw new SafetensorsError(source, `key ${preview(key)} appears twice in ${where} (each name may appear once)`);
+      }
+      keys.add(key);
+    }
+  }
+}
+
+/** A file's layout as its header describes it: where the data starts and each tensor's range. */
+export interface SafetensorsHeader {
+  /** Bytes of the JSON header (after the 8-byte length). */
+  headerLength: number;
+  /** Byte offset of the data: 8 + headerLength. */
+  dataStart: number;
+  tensors: HeaderEntry[];
+  metadata: Record<string, string>;
+}
+
+/**
+ * The header length a file's first 8 bytes give, checked against the format's cap and the file's
+ * size (`fileLength`), before anything else is read or allocated.
+ */
+export function safetensorsHeaderLength(first: Uint8Array, fileLength: number, source = ''): number {
   const fail = (message: string): never => {
     throw new SafetensorsError(source, message);
   };
   if (!littleEndian) fail('reading needs a little-endian host');
-  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, too short for the 8-byte header length (truncated?)`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength64 = view.getBigUint64(0, true);
+  if (fileLength < 8 || first.length < 8) fail(`file is ${fileLength} bytes, too short for the 8-byte header length (truncated?)`);
+  const headerLength64 = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
   if (headerLength64 > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLength64} is over the format's limit of ${MAX_HEADER_BYTES} bytes`);
   const headerLength = Number(headerLength64);
-  if (8 + headerLength > bytes.length) {
-    fail(`header says it is ${headerLength} bytes but only ${bytes.length - 8} follow the length (truncated file?)`);
-  }
+  if (8 + headerLength > fileLength) fail(`header says it is ${headerLength} bytes but only ${fileLength - 8} follow the length (truncated file?)`);
+  return headerLength;
+}
+
+/**
+ * Parses and checks the header of a file of `fileLength` bytes from its first bytes (`head`: at
+ * least the 8-byte length and the header), strictly: valid UTF-8, a JSON object nested at most 3
+ * deep without repeated keys, known dtypes, shapes that match their byte ranges, ranges inside the
+ * file that tile the data exactly (no overlap, gap or trailing bytes). A reader can so refuse a
+ * file, or learn every tensor's size, before reading its data.
+ */
+export function decodeSafetensorsHeader(head: Uint8Array, fileLength: number, source = ''): SafetensorsHeader {
+  const fail = (message: string): never => {
+    throw new SafetensorsError(source, message);
+  };
+  const headerLength = safetensorsHeaderLength(head, fileLength, source);
+  if (head.length < 8 + headerLength) throw new RangeError(`decodeSafetensorsHeader: given ${head.length} bytes, the header needs ${8 + headerLength}`);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(8, 8 + headerLength));
   } catch {
     return fail('header is not valid UTF-8');
   }
   if (!text.startsWith('{')) fail(`header must be a JSON object starting with '{', got ${JSON.stringify(text.slice(0, 20))}`);
+  checkHeaderStructure(source, text);
   let header: unknown;
   try {
     header = JSON.parse(text);
@@ -228,7 +301,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = ''): SafetensorsCo
   }
 
   const dataStart = 8 + headerLength;
-  const dataLength = bytes.length - dataStart;
+  const dataLength = fileLength - dataStart;
   for (const e of entries) {
     if (e.end > dataLength) {
       fail(`tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] reach past the end of the data (${dataLength} bytes; truncated file?)`);
@@ -249,7 +322,15 @@ export function decodeSafetensors(bytes: Uint8Array, source = ''): SafetensorsCo
     if (e.end > e.begin || !previous) previous = e;
   }
   if (covered !== dataLength) fail(`${dataLength - covered} bytes after the last tensor's data are not described by the header`);
+  return { headerLength, dataStart, tensors: entries, metadata };
+}
 
+/**
+ * Parses a safetensors file, checking it as decodeSafetensorsHeader does. `source` (a file name)
+ * is quoted in errors.
+ */
+export function decodeSafetensors(bytes: Uint8Array, source = ''): SafetensorsContents {
+  const { dataStart, tensors: entries, metadata } = decodeSafetensorsHeader(bytes, bytes.length, source);
   const tensors = new Map<string, SafeTensor>();
   for (const e of entries) {
     // Copy out: the data may sit at any alignment and the caller may keep it past `bytes`. (Called

@@ -3,7 +3,8 @@
 // - tensors `model.<name>`: the model's state dict (parameters and batch-norm buffers);
 // - tensors `optimizer.<key>`: the optimiser's state tensors (momentum buffers, Adam's moments);
 // - metadata: the optimiser's type and numbers (step counters, hyperparameters), the position
-//   (epoch, batch within it, steps taken), the RNG state, and a caller-defined JSON `info`.
+//   (epoch, batch within it, steps taken), the RNG state, a caller-defined JSON `info`, and the
+//   model description (`model_kind`, `class_names`: see src/io/checkpoint.ts).
 // The data order and the augmentation are pure functions of (seed, epoch, image) (see
 // src/data/image-folder.ts), so the seed and the position are their whole state; dropout's Philox
 // offsets (one counter per Dropout module) complete it. Bytes only: no `node:` imports (writing
@@ -15,7 +16,7 @@ import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
 import { SGD } from '../optim/sgd.js';
 import type { Engine } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { readTensors } from './checkpoint.js';
+import { modelDescriptionMetadata, readModelDescription, readTensors, type ModelDescription } from './checkpoint.js';
 import { decodeSafetensors, encodeSafetensors, toFloat32, type SafeTensor } from './safetensors.js';
 
 /** The metadata value that marks a training checkpoint (and its layout's version). */
@@ -51,6 +52,8 @@ export interface TrainingCheckpoint<Info = unknown> {
   rng: RngState;
   /** What the caller saved beside the state (settings, history); JSON. */
   info: Info;
+  /** What the model is (kind, class names); undefined in checkpoints written without one. */
+  description: ModelDescription | undefined;
 }
 
 export class CheckpointError extends Error {
@@ -83,7 +86,7 @@ export function dropoutCounters(model: Module): Record<string, number> {
 export async function encodeTrainingCheckpoint(
   model: Module,
   optimizer: Optimizer,
-  state: { position: TrainingPosition; seed: number; info?: unknown },
+  state: { position: TrainingPosition; seed: number; info?: unknown; description?: ModelDescription },
 ): Promise<Uint8Array> {
   checkPosition('', state.position);
   if (!Number.isSafeInteger(state.seed) || state.seed < 0) throw new CheckpointError('', `seed must be an integer >= 0, got ${state.seed}`);
@@ -108,6 +111,7 @@ export async function encodeTrainingCheckpoint(
       position: JSON.stringify(state.position),
       rng: JSON.stringify(rng),
       info: JSON.stringify(state.info ?? null),
+      ...(state.description ? modelDescriptionMetadata(state.description) : {}),
     },
   );
 }
@@ -170,7 +174,16 @@ export function decodeTrainingCheckpoint<Info = unknown>(bytes: Uint8Array, sour
     position,
     rng: { seed: rng.seed as number, dropout: rng.dropout as Record<string, number> },
     info: parseJson(source, metadata, 'info') as Info,
+    description: describedModel(source, metadata),
   };
+}
+
+function describedModel(source: string, metadata: Record<string, string>): ModelDescription | undefined {
+  try {
+    return readModelDescription(metadata, source);
+  } catch (err) {
+    throw new CheckpointError(source, (err as Error).message.replace(`${source || 'checkpoint'}: `, ''));
+  }
 }
 
 /** Uploads host tensors (any dtype, as float32); the caller disposes them. */

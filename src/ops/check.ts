@@ -1,5 +1,4 @@
-import { shapeString, type DType, type Shape } from '../runtime/tensor.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { Tensor, describeValue, shapeString, type DType, type Shape } from '../runtime/tensor.js';
 
 /** An argument error naming the op, as PyTorch's messages do: "conv2d: expected ..., got ...". */
 export class OpError extends Error {
@@ -28,7 +27,14 @@ export function expectSameShape(op: string, a: { readonly shape: Shape }, b: { r
   }
 }
 
+/** Refuses a required argument that is not a Tensor (undefined included). */
+export function expectTensor(op: string, what: string, t: unknown): asserts t is Tensor<DType> {
+  if (!(t instanceof Tensor)) fail(op, `expected a Tensor for ${what}, got ${describeValue(t)}`);
+}
+
+/** Tensors given (absent optional ones as undefined or null) must be Tensors, alive, of one engine. */
 export function expectSameEngine(op: string, ...tensors: Array<Tensor<DType> | undefined>): void {
+  for (const t of tensors) if (t != null && !(t instanceof Tensor)) fail(op, `expected a Tensor, got ${describeValue(t)}`);
   const first = tensors.find((t) => t)?.engine;
   for (const t of tensors) {
     if (!t) continue;

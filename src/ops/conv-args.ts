@@ -3,7 +3,7 @@
 // conv2d has depth 1 and conv1d has depth and height 1.
 import { shapeString } from '../runtime/tensor.js';
 import type { Shape, Tensor } from '../runtime/tensor.js';
-import { expectSameEngine, fail, tuple } from './check.js';
+import { expectSameEngine, expectTensor, fail, tuple } from './check.js';
 
 export interface ConvOptions {
   stride?: number | number[];
@@ -67,6 +67,8 @@ function sizes(xs: number[]): string {
 }
 
 export function checkConv(op: string, dims: number, x: Tensor, weight: Tensor, bias: Tensor | undefined, options: ConvOptions): ConvProblem {
+  expectTensor(op, 'the input', x);
+  expectTensor(op, 'the weight', weight);
   expectSameEngine(op, x, weight, bias, options.residual);
   return convProblem(op, dims, x.shape, weight.shape, bias?.shape, options, options.residual?.shape);
 }

@@ -7,7 +7,7 @@
 // Anchors: ATen declares an op once (schema, meta shape function, derivatives.yaml line), tinygrad
 // keeps each backward rule beside the op. Here the four live in one object.
 import type { HostTensor } from '../reference/host-tensor.js';
-import { Tensor, shapeString, type DType, type Shape } from '../runtime/tensor.js';
+import { Tensor, describeValue, shapeString, type DType, type Shape } from '../runtime/tensor.js';
 import { fail } from './check.js';
 
 /** One operand of an op, in call order. */
@@ -156,13 +156,6 @@ export function getOp(name: string): Op<unknown> {
 /** Every registered op, in registration order. */
 export function registeredOps(): Array<Op<unknown>> {
   return [...registry.values()] as unknown as Array<Op<unknown>>;
-}
-
-function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
-  return typeof v === 'object' ? `a ${(v as object).constructor?.name ?? 'object'}` : `${typeof v} ${String(v)}`;
 }
 
 /** An operand declared int32 or uint32, as its dtype (the registry checked it before the op ran). */

@@ -2,7 +2,7 @@ import { acquireDevice, type DeviceOptions } from '../gpu/device.js';
 import { BufferPool, bucketSize, type PoolStats } from './buffer-pool.js';
 import { kernelKey, type KernelSpec } from './kernel.js';
 import { PipelineCache, type CachedPipeline } from './pipeline-cache.js';
-import { DTYPES, Tensor, dtypeOf, numel, shapeString, typedArray, type DType, type HostArray, type Shape, type TypedArrayOf } from './tensor.js';
+import { DTYPES, Tensor, describeValue, dtypeOf, numel, shapeString, typedArray, type DType, type HostArray, type Shape, type TypedArrayOf } from './tensor.js';
 import { UniformCache, type ParamWriter } from './uniforms.js';
 
 /** Thrown for every call after the device was lost; create a new Engine to carry on. */
@@ -12,6 +12,13 @@ export class DeviceLostError extends Error {
     this.name = 'DeviceLostError';
   }
 }
+
+/**
+ * What the pool of readback staging buffers keeps between reads: the most recently used few, up
+ * to a byte budget (a checkpoint's 64 MiB gather buffer fits). A burst of concurrent readbacks
+ * needs one staging buffer each; those beyond the bound are destroyed after their read.
+ */
+export const READ_STAGING_KEEP = { buffers: 4, bytes: 64 * 1024 * 1024 };
 
 export type Workgroups = number | readonly [number, number?, number?];
 
@@ -44,7 +51,8 @@ export class Engine {
   private readonly main: Recorder;
   /** Where dispatches, copies and allocations go: `main`, or a Recording while capturing. */
   private target: Recorder;
-  private readonly readStaging = new Map<number, GPUBuffer[]>();
+  /** Idle readback staging buffers, least recently used first (at most READ_STAGING_KEEP). */
+  private readStaging: GPUBuffer[] = [];
   /** Resolves when the latest flush has submitted (or failed). */
   private submitted: Promise<void> = Promise.resolve();
   private uncaptured: string[] = [];
@@ -91,13 +99,24 @@ export class Engine {
 
   // ---- tensors ----------------------------------------------------------------------------
 
+  /** Refuses a shape that is not an array of integers >= 0, or too large for one buffer, before anything is allocated. */
+  private checkShape(op: string, shape: unknown): number {
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new Error(`${op}: expected the shape as an array of integers >= 0, got ${describeValue(shape)}`);
+    }
+    const n = numel(shape);
+    const max = this.device.limits.maxBufferSize;
+    if (n * 4 > max) throw new Error(`${op}: shape ${shapeString(shape)} is ${n * 4} bytes, over the device's maxBufferSize of ${max} bytes`);
+    return n;
+  }
+
   /** An uninitialised tensor (float32 unless `dtype` says otherwise). */
   empty(shape: Shape, label?: string): Tensor;
   empty<D extends DType>(shape: Shape, label: string | undefined, dtype: D): Tensor<D>;
   empty(shape: Shape, label?: string, dtype: DType = 'float32'): Tensor<DType> {
     this.checkUsable();
-    if (!DTYPES.includes(dtype)) throw new Error(`empty: dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
-    const n = numel(shape);
+    if (!DTYPES.includes(dtype)) throw new Error(`empty: dtype must be one of ${DTYPES.join(', ')}, got ${describeValue(dtype)}`);
+    const n = this.checkShape('empty', shape);
     const pool = this.target.pool;
     return new Tensor(this, pool.acquire(n * 4, label), shape, pool, dtype);
   }
@@ -109,13 +128,17 @@ export class Engine {
   tensor(data: Int32Array, shape?: Shape): Tensor<'int32'>;
   tensor(data: Uint32Array, shape?: Shape): Tensor<'uint32'>;
   tensor(data: ArrayLike<number>, shape?: Shape): Tensor;
-  tensor(data: ArrayLike<number>, shape: Shape = [data.length]): Tensor<DType> {
-    const n = numel(shape);
+  tensor(data: ArrayLike<number>, shape?: Shape): Tensor<DType> {
+    if (data === null || typeof data !== 'object' || typeof data.length !== 'number') {
+      throw new Error(`tensor: expected data as an array or typed array of numbers, got ${describeValue(data)}`);
+    }
+    const dims = shape ?? [data.length];
+    const n = this.checkShape('tensor', dims);
     if (data.length !== n) {
-      throw new Error(`tensor: shape ${shapeString(shape)} holds ${n} values but ${data.length} were given`);
+      throw new Error(`tensor: shape ${shapeString(dims)} holds ${n} values but ${data.length} were given`);
     }
     const dtype = dtypeOf(data);
-    const t = this.empty(shape, undefined, dtype);
+    const t = this.empty(dims, undefined, dtype);
     this.upload(t.buffer, dtype === 'float32' && !(data instanceof Float32Array) ? Float32Array.from(data) : (data as HostArray));
     return t;
   }
@@ -356,11 +379,13 @@ export class Engine {
     // Checked before recording the copy: during a capture it would land in the recording.
     if (this.target !== this.main) throw new Error('Engine.readBuffer: cannot read back while capturing');
     const size = Math.ceil(bytes / 4) * 4;
-    // Staging buffers are kept by size: creating a big MAP_READ buffer per read costs more than the copy.
+    // Staging buffers are reused by size (creating a big MAP_READ buffer per read costs more than
+    // the copy), a bounded few of them: see READ_STAGING_KEEP.
     const bucket = bucketSize(size);
+    let idle = this.readStaging.length - 1;
+    while (idle >= 0 && this.readStaging[idle]!.size !== bucket) idle--;
     const staging =
-      this.readStaging.get(bucket)?.pop() ??
-      this.device.createBuffer({ size: bucket, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      idle >= 0 ? this.readStaging.splice(idle, 1)[0]! : this.device.createBuffer({ size: bucket, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     let reusable = false;
     try {
       if (size > 0) this.copy(src, staging, size, srcOffset, 0);
@@ -376,13 +401,23 @@ export class Engine {
       reusable = true;
       return data;
     } finally {
-      if (reusable && !this.disposed) {
-        let list = this.readStaging.get(bucket);
-        if (!list) this.readStaging.set(bucket, (list = []));
-        list.push(staging);
-      } else {
-        staging.destroy();
-      }
+      if (reusable && !this.disposed) this.keepReadStaging(staging);
+      else staging.destroy();
+    }
+  }
+
+  /** Returns a staging buffer to the idle list, destroying the least recently used beyond the bound. */
+  private keepReadStaging(staging: GPUBuffer): void {
+    if (staging.size > READ_STAGING_KEEP.bytes) {
+      staging.destroy();
+      return;
+    }
+    this.readStaging.push(staging);
+    let bytes = this.readStaging.reduce((n, b) => n + b.size, 0);
+    while (this.readStaging.length > READ_STAGING_KEEP.buffers || bytes > READ_STAGING_KEEP.bytes) {
+      const oldest = this.readStaging.shift()!;
+      bytes -= oldest.size;
+      oldest.destroy();
     }
   }
 
@@ -390,8 +425,10 @@ export class Engine {
     return typedArray(t.dtype, await this.readBuffer(t.buffer, t.size * 4)) as TypedArrayOf<D>;
   }
 
-  stats(): PoolStats & { pipelines: number } {
-    return { ...this.pool.stats(), pipelines: this.pipelines.size };
+  /** The pool's figures, the pipelines compiled, and the idle readback staging buffers kept. */
+  stats(): PoolStats & { pipelines: number; readStaging: { buffers: number; bytes: number } } {
+    const readStaging = { buffers: this.readStaging.length, bytes: this.readStaging.reduce((n, b) => n + b.size, 0) };
+    return { ...this.pool.stats(), pipelines: this.pipelines.size, readStaging };
   }
 
   /** Frees every GPU buffer and destroys the device. */
@@ -399,8 +436,8 @@ export class Engine {
     if (this.disposed) return;
     this.disposed = true;
     disposeRecorder(this.main);
-    for (const list of this.readStaging.values()) for (const b of list) b.destroy();
-    this.readStaging.clear();
+    for (const b of this.readStaging) b.destroy();
+    this.readStaging = [];
     this.device.destroy();
   }
 }

@@ -40,6 +40,23 @@ export function shapeString(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
+/** What a wrong argument is, for an error message: "null", "a Float64Array", "an object ({...})". */
+export function describeValue(v: unknown): string {
+  if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'string') return 'a string';
+  if (typeof v !== 'object') return `a ${typeof v}`;
+  const name = (v as object).constructor?.name;
+  if (name && name !== 'Object' && name !== 'Array') return /^[AEIOU]/.test(name) ? `an ${name}` : `a ${name}`;
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? '';
+  } catch {
+    text = '';
+  }
+  if (text.length > 60) text = `${text.slice(0, 57)}...`;
+  return `${Array.isArray(v) ? 'an array' : 'an object'}${text ? ` (${text})` : ''}`;
+}
+
 /** The shape torch.flatten gives: dimensions startDim..endDim merged into one (a scalar becomes [1]). */
 export function flattenShape(shape: Shape, startDim = 0, endDim = -1): number[] {
   const r = shape.length;

@@ -4,7 +4,7 @@ import { Graph, type GraphNode } from '../../graph/graph.js';
 import { GraphExecutor } from '../../graph/executor.js';
 import { decodeSafetensors, toFloat32, type Dtype } from '../../io/safetensors.js';
 import type { Engine } from '../../runtime/engine.js';
-import { shapeString, type Shape, type Tensor } from '../../runtime/tensor.js';
+import { Tensor, describeValue, shapeString, type Shape } from '../../runtime/tensor.js';
 
 export interface ResNet18Options {
   /** Rows of fc (default 1000, ImageNet's classes). */
@@ -184,6 +184,11 @@ export class ResNet18 {
   async classify(images: Float32Array, shape: readonly [number, number, number, number] | Shape): Promise<Float32Array>;
   async classify(images: Float32Array | Tensor, shape?: Shape): Promise<Float32Array> {
     if (this.disposed) throw new Error('ResNet18 used after dispose()');
+    if (!(images instanceof Tensor || images instanceof Float32Array)) {
+      const hint = ArrayBuffer.isView(images) ? ' (convert it with Float32Array.from)' : '';
+      throw new Error(`ResNet18.classify: expected a Tensor or a Float32Array with its shape, got ${describeValue(images)}${hint}`);
+    }
+    if (images instanceof Float32Array && !Array.isArray(shape)) throw new Error(`ResNet18.classify: a Float32Array needs its shape [N, 3, H, W], got ${describeValue(shape)}`);
     const image = images instanceof Float32Array ? { data: images, shape: shape! } : images;
     const out = await this.executor.run({ image });
     return out.logits!;
