@@ -233,6 +233,10 @@ def gcn_cases():
     gcn_case("not-normalized", 6, symmetric, 4, 3, bias=True, normalize=False, add_self_loops=False, weighted=True)
     # Directed edges left directed: in- and out-degrees differ, so the normalisation is not symmetric.
     gcn_case("directed", 6, directed, 3, 2, bias=True, normalize=True, add_self_loops=True, weighted=True)
+    # Node 1 lists two self-loops: the last one's weight is kept (PyTorch's index assignment on the
+    # CPU) and both receive that loop's gradient (the backward of index assignment gathers).
+    loops = edges([(0, 1), (1, 1), (1, 0), (1, 1), (2, 1)])
+    gcn_case("duplicate-self-loops", 3, loops, 2, 2, bias=True, normalize=True, add_self_loops=True, weighted=True)
 
     # Three graphs as one block-diagonal graph: a triangle, a path of 4, a single node.
     components = [(3, to_undirected(edges([(0, 1), (1, 2), (2, 0)]), 3)), (4, to_undirected(edges([(0, 1), (1, 2), (2, 3)]), 4)), (1, torch.zeros(2, 0, dtype=torch.long))]

@@ -7,6 +7,7 @@ import type { Graph } from '../data/graphs/graph.js';
 import { hostZeros, type HostTensor } from './host-tensor.js';
 import { linearBackwardRef } from './linear-backward.js';
 import { linearRef } from './gemm.js';
+import { sumRowsRef } from './reduce.js';
 
 function checkMatrix(t: HostTensor, rows: number | undefined, cols: number | undefined, what: string, where: string): void {
   const [r, c] = t.shape;
@@ -140,7 +141,8 @@ export function gcnConvBackwardRef(
   const { normalize, norm, a } = propagation(graph, options, 'gcnConvBackwardRef');
   const h = linearRef(x, weight);
   const { gradX: gradH, gradValues } = spmmBackwardRef(gradOut, a, h);
-  const { gradInput: gradX, gradWeight, gradBias } = linearBackwardRef(gradH, x, weight);
+  const { gradInput: gradX, gradWeight } = linearBackwardRef(gradH, x, weight); // lin has no bias
+  const gradBias = sumRowsRef(gradOut);
 
   const loopedEdges = norm.weight.length;
   const gradNorm = new Float64Array(loopedEdges);

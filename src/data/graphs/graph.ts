@@ -81,7 +81,8 @@ export function toUndirected(numNodes: number, edgeIndex: Int32Array, where = 't
   const sources = new Int32Array(2 * edges);
   const targets = new Int32Array(2 * edges);
   for (let e = 0; e < edges; e++) {
-    const [u, v] = [edgeIndex[e]!, edgeIndex[edges + e]!];
+    const u = edgeIndex[e]!;
+    const v = edgeIndex[edges + e]!;
     sources[2 * e] = u;
     targets[2 * e] = v;
     sources[2 * e + 1] = v;
@@ -96,8 +97,8 @@ function coalesce(numNodes: number, sources: Int32Array, targets: Int32Array): I
   let kept = 0;
   for (let k = 0; k < order.length; k++) {
     const e = order[k]!;
-    const prev = k > 0 ? order[k - 1]! : -1;
-    if (prev < 0 || sources[prev] !== sources[e] || targets[prev] !== targets[e]) order[kept++] = e;
+    const last = kept > 0 ? order[kept - 1]! : -1; // the last pair kept (compacted in place)
+    if (last < 0 || sources[last] !== sources[e] || targets[last] !== targets[e]) order[kept++] = e;
   }
   const out = new Int32Array(2 * kept);
   for (let k = 0; k < kept; k++) {

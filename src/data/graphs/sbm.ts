@@ -42,7 +42,6 @@ export function stochasticBlockModel(options: StochasticBlockModelOptions): Stoc
   };
   if (!Number.isInteger(communities) || communities < 2) fail(`expected at least 2 communities, got ${communities}`);
   if (!Number.isInteger(nodes) || nodes < 2 * communities) fail(`expected an integer of at least 2 nodes per community (${2 * communities}), got ${nodes} nodes`);
-  if (nodes > 0x7fffffff) fail(`${nodes} nodes do not fit int32 indices`);
   if (!Number.isInteger(edges) || edges < 0) fail(`expected a non-negative integer edge count, got ${edges}`);
   if (!(homophily >= 0 && homophily <= 1)) fail(`expected homophily in [0, 1], got ${homophily}`);
   if (!Number.isInteger(features) || features < 1) fail(`expected a positive integer feature count, got ${features}`);
