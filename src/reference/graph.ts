@@ -82,7 +82,7 @@ function propagation(graph: Graph, options: GcnConvRefOptions, where: string) {
 }
 
 function checkGcnArguments(x: HostTensor, graph: Graph, weight: HostTensor, bias: HostTensor | undefined, where: string): void {
-  checkMatrix(weight, undefined, undefined, 'lin.weight [out, in]', where);
+  checkMatrix(weight, undefined, undefined, 'lin.weight', where);
   checkMatrix(x, graph.numNodes, weight.shape[1], 'node features', where);
   if (bias !== undefined && (bias.shape.length !== 1 || bias.shape[0] !== weight.shape[0])) {
     throw new Error(`${where}: expected bias [${weight.shape[0]}], got [${bias.shape.join(', ')}]`);
@@ -168,7 +168,7 @@ export function gcnConvBackwardRef(
 export type ReadoutReduce = 'sum' | 'mean' | 'max';
 
 function checkReadout(x: HostTensor, batch: Int32Array, numGraphs: number, reduce: ReadoutReduce, where: string): void {
-  checkMatrix(x, undefined, undefined, 'node features [N, F]', where);
+  checkMatrix(x, undefined, undefined, 'node features', where);
   validateBatchIndex(batch, x.shape[0]!, numGraphs, where);
   if (!['sum', 'mean', 'max'].includes(reduce)) throw new Error(`${where}: expected reduce 'sum', 'mean' or 'max', got ${JSON.stringify(reduce)}`);
 }
