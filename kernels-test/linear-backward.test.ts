@@ -181,7 +181,7 @@ describe('argument errors', () => {
       'matmulBackward: expected gradOut of shape [2, 3, 5] (a [3, 4] x b [2, 4, 5]), got [3, 5]',
     );
     expect(() => matmulBackward(g, a3, b2, { a: true, b: true })).toThrow(
-      'matmulBackward: batch dimensions must match or one operand must be a matrix: a [3, 3, 4] x b [2, 4, 5]',
+      'matmulBackward: batch dimensions must match or one operand must be a matrix (no broadcasting between batches): a [3, 3, 4] x b [2, 4, 5]',
     );
     expect(() => matmulBackward(g, a, b6, { a: true, b: true })).toThrow('matmulBackward: inner dimensions differ (4 vs 6): a [3, 4] x b [6, 5]');
     expect(() => matmulBackward(g, v, b, { a: true, b: true })).toThrow(

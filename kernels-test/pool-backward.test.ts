@@ -437,7 +437,7 @@ describe('argument errors', () => {
       },
       'maxPool2dBackward: a tensor of shape [1, 3, 4, 4] was used after dispose()',
     ],
-    ['1-D indices input rank', [[1, 2, 3, 4]], ([x]) => maxPool1dWithIndices(x!, { kernelSize: 2 }), 'maxPool1dWithIndices: expected input of rank 2 or 3, got shape [1, 2, 3, 4]'],
+    ['1-D indices input rank', [[1, 2, 3, 4]], ([x]) => maxPool1dWithIndices(x!, { kernelSize: 2 }), 'maxPool1d: expected input of rank 2 or 3, got shape [1, 2, 3, 4]'],
   ];
 
   it.each(cases)('%s', (_what, shapes, call, message) => {

@@ -219,17 +219,17 @@ describe('argument errors before any allocation', () => {
     const e = engine();
     const max = e.limits.maxBufferSize;
     expect(() => e.zeros([2 ** 20, 2 ** 20])).toThrow(
-      `zeros: shape [1048576, 1048576] is 4398046511104 bytes of float32, over the device's maxBufferSize of ${max} bytes`,
+      `zeros: shape [1048576, 1048576] is 4398046511104 bytes, over the device's maxBufferSize of ${max} bytes`,
     );
     // The size is checked before the data's length: no host array could be that large anyway.
-    expect(() => e.tensor([1], [2 ** 31, 2])).toThrow(`tensor: shape [2147483648, 2] is 17179869184 bytes of float32, over the device's maxBufferSize`);
+    expect(() => e.tensor([1], [2 ** 31, 2])).toThrow(`tensor: shape [2147483648, 2] is 17179869184 bytes, over the device's maxBufferSize`);
   });
 
   it('ops name a non-Tensor argument instead of blaming engines', () => {
     const e = engine();
     const x = e.tensor([1, -2]);
-    expect(() => relu({ shape: [2] } as never)).toThrow('relu: expected a Tensor, got an object ({"shape":[2]})');
-    expect(() => add(x, new Float32Array(2) as never)).toThrow('add: expected a Tensor, got a Float32Array');
+    expect(() => relu({ shape: [2] } as never)).toThrow('relu: expected x to be a Tensor, got an object ({"shape":[2]})');
+    expect(() => add(x, new Float32Array(2) as never)).toThrow('add: expected b to be a Tensor, got a Float32Array');
     x.dispose();
   });
 });

@@ -16,23 +16,13 @@ export type { KernelSpec, BindingKind } from './runtime/kernel.js';
 export { params } from './runtime/uniforms.js';
 export { OpError } from './ops/check.js';
 
-export { relu, add } from './ops/elementwise.js';
-export { matmul, linear, gemm, type MatmulOptions, type GemmArgs } from './ops/gemm.js';
-export { conv1d, conv2d, conv3d, type ConvOptions } from './ops/conv.js';
-export { maxPool1d, maxPool2d, maxPool2dWithIndices, avgPool2d, adaptiveAvgPool2d, type MaxPoolOptions, type AvgPoolOptions } from './ops/pool.js';
-export { interpolate, interpolateBackward, type InterpolateOptions } from './ops/resize.js';
-export { batchNorm, type BatchNormOptions } from './ops/norm.js';
-export { softmax, logSoftmax } from './ops/softmax.js';
-export { crossEntropy, crossEntropyWithIndices, type CrossEntropyOptions } from './ops/loss.js';
-export { dropout, dropoutMask, type DropoutOptions } from './ops/dropout.js';
-export { maxPool2dBackward, maxPool1dBackward, avgPool2dBackward, adaptiveAvgPool2dBackward } from './ops/pool.js';
+// The ops: every op family's module (its registered ops' functions, options types, backward
+// functions) and the registry itself, so a new op declared in one of them is public at once, and
+// users can declare ops of their own with defineOp.
+export * from './ops/index.js';
+export { gemm, type GemmArgs } from './ops/gemm.js';
 export { conv1dBackward, conv2dBackward, conv3dBackward } from './ops/conv-backward.js';
 export { linearBackward, matmulBackward } from './ops/linear-backward.js';
-export { batchNormTrain, batchNormBackward, batchNormEvalBackward } from './ops/norm.js';
-export { softmaxBackward, logSoftmaxBackward } from './ops/softmax.js';
-export { crossEntropyWithGrad } from './ops/loss.js';
-export { dropoutBackward } from './ops/dropout.js';
-export { reluBackward, mul, scale, addInPlace } from './ops/elementwise.js';
 export { sumRows, sumPerChannel } from './ops/reduce.js';
 export { augmentBatch, centerCropBatch, sampleAugmentParams, sampleRandomResizedCrop } from './ops/augment.js';
 export { preprocessImages, IMAGENET_MEAN, IMAGENET_STD, type RgbaImage } from './ops/preprocess.js';
@@ -42,12 +32,12 @@ export { Tape } from './autograd/tape.js';
 export { Variable, parameter, constant } from './autograd/variable.js';
 export { SGD, type SGDOptions } from './optim/sgd.js';
 export { Adam, AdamW, type AdamOptions } from './optim/adam.js';
-export { Module, type StateDict } from './nn/module.js';
-export { Conv2d } from './nn/conv.js';
-export { Linear } from './nn/linear.js';
-export { BatchNorm1d, BatchNorm2d } from './nn/norm.js';
-export { ReLU, Flatten, Dropout, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './nn/layers.js';
-export { Sequential } from './nn/sequential.js';
+export * from './nn/module.js';
+export * from './nn/conv.js';
+export * from './nn/linear.js';
+export * from './nn/norm.js';
+export * from './nn/layers.js';
+export * from './nn/sequential.js';
 export { fashionCnn, fashionDnn, FashionCNN, FashionDNN } from './nn/models/fashion.js';
 
 // Inference graphs and ResNet18.

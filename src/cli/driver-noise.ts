@@ -23,6 +23,15 @@ const CHILD_MARK = 'WEBGPU_CNN_STDERR_FILTERED';
 
 export const stderrIsFiltered = (): boolean => process.env[CHILD_MARK] === '1';
 
+/**
+ * In the child: dies at once, as if killed, when the parent process goes (its IPC channel closes).
+ * A parent killed with SIGKILL can pass nothing on, and a command left running would go on
+ * writing checkpoints nobody asked for.
+ */
+export function dieWithParent(): void {
+  process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+}
+
 /** Passes whole lines on to `write` unless they are driver noise; a last partial line is held until end(). */
 export class NoiseFilter {
   private pending = '';
@@ -62,12 +71,13 @@ export function runWithFilteredStderr(args: readonly string[]): Promise<number> 
     // (debug with --verbose, which runs in-process).
     const nodeFlags = process.execArgv.filter((flag) => !flag.startsWith('--inspect'));
     const child = spawn(process.execPath, [...nodeFlags, script, ...args], {
-      stdio: ['inherit', 'inherit', 'pipe'],
+      stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
       env: { ...process.env, [CHILD_MARK]: '1' },
     });
     const filter = new NoiseFilter((text) => process.stderr.write(text));
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => filter.push(chunk));
+    const stderr = child.stderr!; // piped above
+    stderr.setEncoding('utf8');
+    stderr.on('data', (chunk: string) => filter.push(chunk));
     // A Ctrl-C reaches the whole process group; a signal sent to this process alone is passed on.
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { useNodeGpu } from '../gpu/node-gpu.js';
 import { CNN_DEMO_DEFAULTS, DEMO_HELP, INFO_HELP } from './demo-usage.js';
-import { runWithFilteredStderr, stderrIsFiltered } from './driver-noise.js';
+import { dieWithParent, runWithFilteredStderr, stderrIsFiltered } from './driver-noise.js';
 import { COMPARE_HELP, EVALUATE_HELP, TRAIN_HELP } from './fashion-usage.js';
 import { GLOBAL_OPTIONS, PROGRAM, didYouMean, formatCommandHelp, formatOverview, unknownOption, type CommandHelp } from './help.js';
 import { INFER_HELP } from './infer-usage.js';
@@ -114,6 +114,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!verbose && !stderrIsFiltered()) return runWithFilteredStderr(args);
+  if (stderrIsFiltered()) dieWithParent();
   useNodeGpu();
   try {
     await command.run(rest);

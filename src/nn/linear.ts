@@ -4,7 +4,7 @@ import type { Engine } from '../runtime/engine.js';
 import { biasUniform, defaultRng, kaimingUniform, type Rng } from './init.js';
 import { Module } from './module.js';
 
-export interface LinearOptions {
+export interface LinearModuleOptions {
   bias?: boolean;
   /** Initialisation draws from this generator (default: the global one, see manualSeed). */
   rng?: Rng;
@@ -19,7 +19,7 @@ export class Linear extends Module {
     engine: Engine,
     readonly inFeatures: number,
     readonly outFeatures: number,
-    options: LinearOptions = {},
+    options: LinearModuleOptions = {},
   ) {
     super();
     for (const [what, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {

@@ -228,8 +228,7 @@ export interface MatmulProblem {
   sharedB: boolean;
 }
 
-export function matmulProblem([a, b, bias]: ReadonlyArray<Shape | undefined>, options: MatmulAttributes): MatmulProblem {
-  const op = 'matmul';
+export function matmulProblem([a, b, bias]: ReadonlyArray<Shape | undefined>, options: MatmulAttributes, op = 'matmul'): MatmulProblem {
   const transA = options.transA ?? false;
   const transB = options.transB ?? false;
   if (a!.length === 0 || b!.length === 0) fail(op, `both operands need at least one dimension, got ${shapeString(a!)} and ${shapeString(b!)}`);
@@ -277,7 +276,7 @@ function matmulForward(a: Tensor, b: Tensor, bias: Tensor | undefined, p: Matmul
 export const matmulOp = defineOp<MatmulAttributes, MatmulProblem>({
   name: 'matmul',
   operands: [{ name: 'a' }, { name: 'b' }, { name: 'bias', optional: true }],
-  check: matmulProblem,
+  check: (shapes, options) => matmulProblem(shapes, options),
   forward: ([a, b, bias], p, options) => matmulForward(a!, b!, bias, p, options),
   backward: ({ gradOut, output, inputs: [a, b], options, checked, needs }) => {
     const g = options.relu ? reluBackward(gradOut, output) : gradOut;

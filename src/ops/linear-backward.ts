@@ -115,7 +115,7 @@ export function matmulBackward(gradOut: Tensor, a: Tensor, b: Tensor, needs: Mat
   expectSameEngine(op, gradOut, a, b);
   checkNeeds(op, needs, ['a', 'b']);
   if (a.rank < 2 || b.rank < 2) fail(op, `both operands need at least two dimensions, got a ${shapeString(a.shape)} and b ${shapeString(b.shape)}`);
-  const p = matmulProblem([a.shape, b.shape], {});
+  const p = matmulProblem([a.shape, b.shape], {}, op);
   if (!sameShape(gradOut.shape, p.shape)) {
     fail(op, `expected gradOut of shape ${shapeString(p.shape)} (a ${shapeString(a.shape)} x b ${shapeString(b.shape)}), got ${shapeString(gradOut.shape)}`);
   }

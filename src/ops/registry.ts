@@ -182,7 +182,7 @@ export function checkOperands(spec: Pick<OpSpec<never, Checked>, 'name' | 'opera
   return spec.operands.map((operand, i) => {
     const t = inputs[i];
     if (t === undefined) {
-      if (!operand.optional) fail(op, `${operand.name} is required, got undefined`);
+      if (!operand.optional) fail(op, `expected ${operand.name} to be a Tensor, got undefined`);
       return undefined;
     }
     if (!(t instanceof Tensor)) fail(op, `expected ${operand.name} to be a Tensor, got ${describeValue(t)}`);

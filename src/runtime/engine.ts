@@ -146,6 +146,7 @@ export class Engine {
   zeros(shape: Shape): Tensor;
   zeros<D extends DType>(shape: Shape, dtype: D): Tensor<D>;
   zeros(shape: Shape, dtype: DType = 'float32'): Tensor<DType> {
+    this.checkShape('zeros', shape);
     const t = this.empty(shape, undefined, dtype);
     this.upload(t.buffer, new Uint32Array(t.size)); // all-zero bits are 0 in every dtype
     return t;
