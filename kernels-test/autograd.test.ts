@@ -13,20 +13,12 @@ import { conv2dRef } from '../src/reference/conv.js';
 import { conv2dBackwardRef } from '../src/reference/conv-backward.js';
 import { linearRef } from '../src/reference/gemm.js';
 import { linearBackwardRef } from '../src/reference/linear-backward.js';
-import { assertClose, random, useEngine, type Tolerance } from './helpers.js';
+import { FLOAT32_FINITE_DIFFERENCE, assertClose, random, reduction, useEngine } from './helpers.js';
 
 const engine = useEngine();
 
-/**
- * Gradient tolerances, written down once:
- * - against finite differences of the float32 GPU forward (central, eps 1e-2): the difference
- *   quotient carries rounding of ~1e-7 * |f| / eps and a truncation error of ~eps^2 * f''', so
- *   rtol 1e-2 and atol 2e-3 on O(1) inputs, away from kinks (relu at 0, ties in max pooling);
- * - against the float64 CPU reference chain: the same policy as the forward reductions, rtol 1e-4
- *   and atol 1e-5 * sqrt(k) for the longest reduction k on the path.
- */
-const FINITE_DIFFERENCES: Tolerance = { rtol: 1e-2, atol: 2e-3 };
-const referenceTolerance = (k: number): Tolerance => ({ rtol: 1e-4, atol: 1e-5 * Math.sqrt(k) });
+/** Against the float64 CPU reference chain: the forward reductions' policy for the longest reduction k on the path. */
+const referenceTolerance = reduction;
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -61,7 +53,7 @@ async function gradCheck(what: string, f: GradCheckFunction, inputs: GradCheckIn
       expect(analytic[i], `${what}: input ${i} requires no gradient`).toBeUndefined();
       return;
     }
-    assertClose(analytic[i]!, numeric[i]!, FINITE_DIFFERENCES, `${what}: gradient of input ${i}`);
+    assertClose(analytic[i]!, numeric[i]!, FLOAT32_FINITE_DIFFERENCE, `${what}: gradient of input ${i}`);
   });
   return analytic;
 }

@@ -3,12 +3,11 @@ import { dropout, dropoutBackward, dropoutMask, type DropoutOptions } from '../s
 import { dropoutBackwardRef, dropoutMaskRef, dropoutRef } from '../src/reference/dropout.js';
 import { host } from '../src/reference/host-tensor.js';
 import { checkGradient, dot } from './gradcheck.js';
-import { ELEMENTWISE, assertClose, random, useEngine } from './helpers.js';
+import { ELEMENTWISE, EXACT, assertClose, random, useEngine } from './helpers.js';
 
 const engine = useEngine();
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-const EXACT = { rtol: 0, atol: 0 };
 
 describe('dropout reference gradient against finite differences', () => {
   it('is the mask the forward pass drew', () => {

@@ -1,7 +1,7 @@
 // Finite-difference checks for the reference backward functions: each is compared with central
 // differences of the matching reference forward, all in float64, so a wrong derivation shows up
 // as a large error while rounding stays far below the tolerance.
-import { assertClose, type Tolerance } from './helpers.js';
+import { FINITE_DIFFERENCE, assertClose, type Tolerance } from './helpers.js';
 
 /**
  * Central differences (f(v + eps) - f(v - eps)) / 2 eps of a scalar function with respect to each
@@ -30,13 +30,6 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return sum;
 }
 
-/**
- * Finite differences against an analytic gradient, both float64. With eps = 1e-6 the central
- * difference's truncation error is ~eps^2 * f''' (1e-12 here) and its rounding error
- * ~1e-16 * |f| / eps (1e-10 * |f|; the scalars checked are O(1)..O(100)), so 1e-6 relative plus
- * 1e-7 absolute leaves a wide margin while a wrong term (an error of O(1e-2) or more) fails.
- */
-export const FINITE_DIFFERENCE: Tolerance = { rtol: 1e-6, atol: 1e-7 };
 
 /** Checks `analytic` against finite differences of `f` with respect to `values`. */
 export function checkGradient(

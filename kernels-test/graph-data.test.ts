@@ -15,10 +15,9 @@ import { stochasticBlockModel } from '../src/data/graphs/sbm.js';
 import { randomSplit } from '../src/data/graphs/split.js';
 import { seededRandom } from '../src/data/shuffle.js';
 import { FIXTURE_DIR } from './fixtures.js';
-import { assertClose } from './helpers.js';
+import { FLOAT64, assertClose } from './helpers.js';
 
 const GRAPH_FIXTURES = join(FIXTURE_DIR, 'graphs');
-const EXACT = { rtol: 1e-12, atol: 1e-15 };
 
 /** The (source, target) pairs of an edge index, in order. */
 function pairs(edgeIndex: Int32Array): [number, number][] {
@@ -276,7 +275,7 @@ describe('CSR', () => {
   it('holds the same matrix as the COO entries, rows compressed, columns sorted, entries traced', () => {
     const { r, c, v } = randomCoo(7, 5, 30, 1);
     const a = cooToCsr(7, 5, r, c, v);
-    assertClose(denseOfCsr(a), denseOf(7, 5, r, c, v), EXACT, 'CSR as dense');
+    assertClose(denseOfCsr(a), denseOf(7, 5, r, c, v), FLOAT64, 'CSR as dense');
     expect(a.rowPtr[0]).toBe(0);
     expect(a.rowPtr[7]).toBe(30);
     for (let row = 0; row < 7; row++) {
@@ -293,7 +292,7 @@ describe('CSR', () => {
     const { r, c, v } = randomCoo(6, 4, 20, 2);
     const a = cooToCsr(6, 4, r, c, v);
     const t = transposeCsr(a);
-    assertClose(denseOfCsr(t), denseOf(4, 6, c, r, v), EXACT, 'transpose as dense');
+    assertClose(denseOfCsr(t), denseOf(4, 6, c, r, v), FLOAT64, 'transpose as dense');
     for (let s = 0; s < 20; s++) expect(t.values[s]).toBe(v[t.entry[s]!]);
   });
 
@@ -352,7 +351,7 @@ describe('gcnNorm', () => {
   it('matches the dense definition: isolated nodes, existing loops, directed and weighted edges, no edges', () => {
     const none: Graph = { numNodes: 3, edgeIndex: new Int32Array(0) };
     for (const g of [isolated, weighted, none]) {
-      for (const loops of [true, false]) assertClose(denseOfNorm(g, loops), denseGcnNorm(g, loops), EXACT, `gcnNorm (loops ${loops})`);
+      for (const loops of [true, false]) assertClose(denseOfNorm(g, loops), denseGcnNorm(g, loops), FLOAT64, `gcnNorm (loops ${loops})`);
     }
     // An isolated node keeps its self-loop alone, with weight 1; without loops its row is empty.
     expect(denseOfNorm(isolated, true)[4 * 5 + 4]).toBe(1);

@@ -43,6 +43,27 @@ export interface Tolerance {
 
 export const ELEMENTWISE: Tolerance = { rtol: 1e-5, atol: 1e-6 };
 
+/** Bit for bit: copies, selections (pooling's maxima, dropout's masks), integer results. */
+export const EXACT: Tolerance = { rtol: 0, atol: 0 };
+
+/** Two float64 computations of the same value by different routes (the CPU references). */
+export const FLOAT64: Tolerance = { rtol: 1e-12, atol: 1e-15 };
+
+/**
+ * Central finite differences of a float64 function (eps 1e-6) against its analytic gradient: the
+ * truncation error is ~eps^2 * f''' (1e-12 here) and the rounding ~1e-16 * |f| / eps (1e-10 * |f|
+ * for the O(1)..O(100) objectives checked), so 1e-6 relative plus 1e-7 absolute leaves a wide
+ * margin while a wrong term (an error of O(1e-2) or more) fails.
+ */
+export const FINITE_DIFFERENCE: Tolerance = { rtol: 1e-6, atol: 1e-7 };
+
+/**
+ * Central finite differences of the float32 GPU forward pass (eps 1e-2): the difference quotient
+ * carries rounding of ~1e-7 * |f| / eps and a truncation error of ~eps^2 * f''', so rtol 1e-2 and
+ * atol 2e-3 on O(1) inputs, away from kinks (relu at 0, ties in max pooling).
+ */
+export const FLOAT32_FINITE_DIFFERENCE: Tolerance = { rtol: 1e-2, atol: 2e-3 };
+
 export function reduction(k: number): Tolerance {
   return { rtol: 1e-4, atol: 1e-5 * Math.sqrt(Math.max(1, k)) };
 }

@@ -26,15 +26,13 @@ import {
 } from '../src/reference/pool.js';
 import { numel, shapeString, type Tensor } from '../src/runtime/tensor.js';
 import { dot, finiteDifferences } from './gradcheck.js';
-import { assertClose, random, reduction, useEngine, type Tolerance } from './helpers.js';
+import { EXACT, FINITE_DIFFERENCE, assertClose, random, reduction, useEngine } from './helpers.js';
 
 const engine = useEngine();
 
 /** Max pooling routes values without arithmetic, except where overlapping windows add up. */
-const EXACT: Tolerance = { rtol: 0, atol: 0 };
 
 /** Central differences of piecewise-linear functions in float64: only rounding remains. */
-const FINITE_DIFFERENCE: Tolerance = { rtol: 1e-7, atol: 1e-9 };
 
 function describeCase(shape: readonly number[], options: unknown): string {
   return `${shapeString(shape)} ${JSON.stringify(options)}`;

@@ -16,10 +16,9 @@ import { host } from '../src/reference/host-tensor.js';
 import { batchNormRef } from '../src/reference/norm.js';
 import { maxPool2dBackwardRef, maxPool2dWithIndicesRef } from '../src/reference/pool.js';
 import { numel, shapeString } from '../src/runtime/tensor.js';
-import { assertClose, ELEMENTWISE, GRADIENT, random, reduction, useEngine, type Tolerance } from './helpers.js';
+import { assertClose, ELEMENTWISE, EXACT, GRADIENT, random, reduction, useEngine } from './helpers.js';
 
 const engine = useEngine();
-const EXACT: Tolerance = { rtol: 0, atol: 0 };
 
 const CASES: Array<[number[], MaxPoolOptions]> = [
   // The Fashion CNN's pools on odd sizes: disjoint windows, a leftover row and column

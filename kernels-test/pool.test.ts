@@ -19,12 +19,11 @@ import {
   maxPool2dWithIndicesRef,
 } from '../src/reference/pool.js';
 import { numel, shapeString, type Tensor } from '../src/runtime/tensor.js';
-import { assertClose, random, reduction, useEngine, type Tolerance } from './helpers.js';
+import { EXACT, assertClose, random, reduction, useEngine } from './helpers.js';
 
 const engine = useEngine();
 
 /** Max pooling selects input values, so GPU and reference agree exactly. */
-const EXACT: Tolerance = { rtol: 0, atol: 0 };
 
 function describeCase(shape: readonly number[], options: unknown): string {
   return `${shapeString(shape)} ${JSON.stringify(options)}`;

@@ -7,8 +7,8 @@ import { interpolate, interpolateBackward, interpolateOp, type InterpolateOption
 import { host } from '../src/reference/host-tensor.js';
 import { interpolateBackwardRef, interpolateRef } from '../src/reference/resize.js';
 import { numel, shapeString } from '../src/runtime/tensor.js';
-import { FINITE_DIFFERENCE, dot, finiteDifferences } from './gradcheck.js';
-import { assertClose, gradient, random, reduction, useEngine } from './helpers.js';
+import { dot, finiteDifferences } from './gradcheck.js';
+import { FINITE_DIFFERENCE, assertClose, gradient, random, reduction, useEngine } from './helpers.js';
 
 /** interpolate's output shape, by its registry check. */
 const outputShape = (shape: number[], options: InterpolateOptions) => [...interpolateOp.check([shape], options).shape];

@@ -5,12 +5,11 @@ import { interpolate, type InterpolateOptions } from '../src/ops/resize.js';
 import { host } from '../src/reference/host-tensor.js';
 import { interpolateRef } from '../src/reference/resize.js';
 import { numel, shapeString, type Tensor } from '../src/runtime/tensor.js';
-import { ELEMENTWISE, assertClose, random, useEngine, type Tolerance } from './helpers.js';
+import { ELEMENTWISE, EXACT, assertClose, random, useEngine } from './helpers.js';
 
 const engine = useEngine();
 
 /** Nearest copies input values, so GPU and reference agree exactly. */
-const EXACT: Tolerance = { rtol: 0, atol: 0 };
 
 async function check(shape: number[], options: InterpolateOptions, expectedShape?: number[]): Promise<void> {
   const data = random(numel(shape), numel(shape) + 3);
