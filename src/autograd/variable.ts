@@ -47,6 +47,7 @@ export class Variable {
   name: string | undefined;
   private requires: boolean;
   private readonly hooks: GradientHook[] = [];
+  private retaining = false;
 
   constructor(
     readonly value: Tensor,
@@ -103,8 +104,6 @@ export class Variable {
       }
     });
   }
-
-  private retaining = false;
 
   /** The hooks to call with this variable's complete gradient (the Tape calls them). */
   get gradientHooks(): readonly GradientHook[] {

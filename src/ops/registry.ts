@@ -109,8 +109,6 @@ export interface OpSpec<O, C extends Checked> {
    */
   reference(inputs: ReadonlyArray<HostTensor | undefined>, options: O): HostTensor | ReferenceResult;
   readonly graph?: GraphTraits;
-  /** Element type of the output (default float32). */
-  readonly outputDType?: DType;
 }
 
 /** A registered op: its declaration plus the checked eager entry point the public functions use. */
