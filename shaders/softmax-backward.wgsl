@@ -8,6 +8,8 @@
 // Entry points:
 //   rows: one invocation per row (short rows); the grid may be folded into two dimensions.
 //   wide: one workgroup per row (long rows), partial sums merged by a shared-memory tree.
+//! include lib/grid
+//! include lib/workgroup_sum
 
 struct Params { rows: u32, len: u32, inner: u32 }
 
@@ -44,24 +46,16 @@ fn write_row(base: u32, sum: f32, first: u32, step: u32) {
 
 @compute @workgroup_size(WG)
 fn rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.y * nwg.x + wid.x) * WG + lid;
+  let row = linear_index(wid, nwg, lid);
   if (row >= p.rows) { return; }
   let base = row_base(row);
   write_row(base, partial_sum(base, 0u, 1u), 0u, 1u);
 }
 
-var<workgroup> shared_sum: array<f32, WG>;
-
 @compute @workgroup_size(WG)
 fn wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
+  let row = workgroup_index(wid, nwg);
   if (row >= p.rows) { return; } // the same for the whole workgroup
   let base = row_base(row);
-  shared_sum[lid] = partial_sum(base, lid, WG);
-  workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid < half) { shared_sum[lid] += shared_sum[lid + half]; }
-    workgroupBarrier();
-  }
-  write_row(base, shared_sum[0], lid, WG);
+  write_row(base, workgroup_sum(partial_sum(base, lid, WG), lid), lid, WG);
 }

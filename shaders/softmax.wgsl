@@ -7,6 +7,8 @@
 //   wide: one workgroup per row (long rows), partial statistics merged by a shared-memory tree.
 // As in PyTorch, a row holding a NaN or +inf anywhere (exp(inf - inf) is NaN there), or holding
 // only -inf, has no defined distribution and is written as NaN; -inf entries otherwise give 0.
+//! include lib/grid
+//! include lib/float_bits
 
 struct Params { rows: u32, len: u32, inner: u32 }
 
@@ -14,21 +16,13 @@ struct Params { rows: u32, len: u32, inner: u32 }
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-// NaN and infinities are tested by their bit patterns, which no float optimisation can assume away.
-fn is_neg_inf(v: f32) -> bool { return bitcast<u32>(v) == 0xff800000u; }
-fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
-// NaN or +inf: a value that makes its whole row NaN.
-fn poisons(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) >= 0x7f800000u && !is_neg_inf(v); }
-fn neg_inf() -> f32 { let bits = 0xff800000u; return bitcast<f32>(bits); }
-fn nan() -> f32 { let bits = 0x7fc00000u; return bitcast<f32>(bits); }
-
 // Running statistics of a set of values: their max m and sum of exp(v - m). Empty: (-inf, 0).
 // m is NaN, for good, once a value poisons the set.
 struct Stats { m: f32, s: f32 }
 
 fn push(st: Stats, v: f32) -> Stats {
   if (is_nan(st.m)) { return st; }
-  if (poisons(v)) { return Stats(nan(), nan()); }
+  if (is_nan_or_pos_inf(v)) { return Stats(nan(), nan()); } // poisons the row
   if (is_neg_inf(v)) { return st; } // contributes exp(-inf) = 0
   if (v > st.m) {
     // The old sum is rescaled to the new max (an empty set has nothing to rescale).
@@ -73,7 +67,7 @@ fn write_row(base: u32, st: Stats, first: u32, step: u32) {
 
 @compute @workgroup_size(WG)
 fn rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.y * nwg.x + wid.x) * WG + lid;
+  let row = linear_index(wid, nwg, lid);
   if (row >= p.rows) { return; }
   let base = row_base(row);
   var st = Stats(neg_inf(), 0.0);
@@ -88,7 +82,7 @@ var<workgroup> shared_s: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
+  let row = workgroup_index(wid, nwg);
   if (row >= p.rows) { return; } // the same for the whole workgroup
   let base = row_base(row);
   var st = Stats(neg_inf(), 0.0);
