@@ -68,6 +68,21 @@ describe('include splicing', () => {
     const unused = names.filter((n) => n.startsWith('lib/') && !included.has(`shaders/${n}.wgsl`));
     expect(unused, 'library files no shader includes').toEqual([]);
   });
+
+  it('keeps one copy of each library function: no shader, and no other library file, declares it again', () => {
+    const declared = (text: string) => [...text.matchAll(/^\s*fn\s+(\w+)/gm)].map((m) => m[1]!);
+    const owner = new Map<string, string>();
+    for (const name of Object.keys(SHADER_SOURCES).filter((n) => n.startsWith('lib/'))) {
+      for (const fn of declared(SHADER_SOURCES[name]!)) {
+        expect(owner.get(fn), `fn ${fn} in ${name}`).toBeUndefined();
+        owner.set(fn, name);
+      }
+    }
+    const copies = Object.keys(SHADER_SOURCES)
+      .filter((n) => !n.startsWith('lib/'))
+      .flatMap((n) => declared(SHADER_SOURCES[n]!).filter((fn) => owner.has(fn)).map((fn) => `${n}: fn ${fn} (${owner.get(fn)})`));
+    expect(copies).toEqual([]);
+  });
 });
 
 describe('compile errors in spliced shaders', () => {
@@ -104,6 +119,15 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     );
     // Fixed, the same kernel compiles.
     await expect(compile({ test_kernel: good, 'lib/test_helpers': fixedLibrary })).resolves.toBeDefined();
+  });
+
+  it('reports an error in a real library file, through a real kernel, at the library line', async () => {
+    const philox = SHADER_SOURCES['lib/philox']!;
+    const broken = philox.replace('  return c;\n', '  return c + 1.0;\n');
+    expect(broken).not.toBe(philox);
+    const dropout: KernelSpec = { name: 'dropout.apply', shader: 'dropout', entryPoint: 'apply', defines: { WG: 64 }, bindings: ['uniform', 'read', 'write'] };
+    const cache = new PipelineCache(engine().device, undefined, { ...SHADER_SOURCES, 'lib/philox': broken });
+    await expect(cache.get(dropout)).rejects.toThrow(new RegExp(`kernel 'dropout\\.apply':\n  shaders/lib/philox\\.wgsl:${lineOf(broken, 'return c + 1.0;')}:\\d+: `));
   });
 
   it('names the kernel when its includes cannot be assembled', async () => {
