@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { add, relu } from '../src/ops/elementwise.js';
 import { bucketSize } from '../src/runtime/buffer-pool.js';
 import { DeviceLostError, Engine, READ_STAGING_KEEP, grid1d } from '../src/runtime/engine.js';
-import type { KernelSpec } from '../src/runtime/kernel.js';
+import { kernelCode, type KernelSpec } from '../src/runtime/kernel.js';
 import { shaderSource } from '../src/runtime/shader.js';
 import { params } from '../src/runtime/uniforms.js';
 import { checkKernelLayout } from './layout-check.js';
@@ -258,12 +258,15 @@ describe('kernel errors', () => {
     const e = engine();
     const broken: KernelSpec = { name: 'broken', shader: 'elementwise', defines: { WG: 64 }, bindings: ['uniform', 'read', 'read', 'write'] };
     // OP is missing, so the shader does not compile
-    await expect(e.pipelines.get(broken)).rejects.toThrow(/WGSL compile error in kernel 'broken':[\s\S]*line \d+:\d+/);
+    const line = shaderSource('elementwise').split('\n').findIndex((l) => l.includes('if (OP == 0u)')) + 1;
+    await expect(e.pipelines.get(broken)).rejects.toThrow(
+      new RegExp(`WGSL compile error in kernel 'broken':\n  shaders/elementwise\\.wgsl:${line}:\\d+: .*'OP'.*\n    if \\(OP == 0u\\) \\{`),
+    );
   });
 
   it('checks a kernel layout against its WGSL', () => {
-    const code = 'const OP: u32 = 0u;\nconst WG: u32 = 64u;\n' + shaderSource('elementwise');
-    const good: KernelSpec = { name: 'relu', shader: 'elementwise', bindings: ['uniform', 'read', 'read', 'write'] };
+    const good: KernelSpec = { name: 'relu', shader: 'elementwise', defines: { OP: 0, WG: 64 }, bindings: ['uniform', 'read', 'read', 'write'] };
+    const code = kernelCode(good);
     expect(() => checkKernelLayout(good, code)).not.toThrow();
     const bad: KernelSpec = { ...good, bindings: ['uniform', 'read', 'write'] };
     expect(() => checkKernelLayout(bad, code)).toThrow(

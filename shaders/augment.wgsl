@@ -9,14 +9,14 @@
 //   4..9   x axis: lo, hi (u32), base, scale, support, invscale (f32)
 //   10..15 y axis: the same
 // Along an axis, output index i is centred on source coordinate base + scale * (i + 0.5) and
-// reads the source pixels in [lo, hi) within `support` of the centre, each weighted by
-// max(0, 1 - |distance * invscale|), normalised to sum to 1: PyTorch's separable triangle filter
-// (antialiased when support = scale > 1, plain bilinear with clamped edges when support =
-// invscale = 1). RandomResizedCrop's crop (top, left, h, w) is base = left, scale = w / out_w,
-// [lo, hi) = [left, left + w): the crop is resized on its own, so its edges clamp. Resize +
-// CenterCrop is base = left' * scale (left' the crop offset in the resized image), scale =
-// in / resized, [lo, hi) = the whole image. A flip mirrors the output column before the mapping.
-// Alpha is ignored (PIL's convert('RGB')). Defines: WG (workgroup size), BOX_WORDS.
+// reads the source pixels in [lo, hi) within `support` of the centre: PyTorch's separable
+// triangle filter (lib/triangle_filter). RandomResizedCrop's crop (top, left, h, w) is
+// base = left, scale = w / out_w, [lo, hi) = [left, left + w): the crop is resized on its own,
+// so its edges clamp. Resize + CenterCrop is base = left' * scale (left' the crop offset in the
+// resized image), scale = in / resized, [lo, hi) = the whole image. A flip mirrors the output
+// column before the mapping. Defines: WG (workgroup size), BOX_WORDS.
+//! include lib/grid
+//! include lib/triangle_filter
 
 struct Params {
   first: u32,
@@ -36,36 +36,18 @@ struct Params {
 @group(0) @binding(2) var<storage, read> boxes: array<u32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-// The source pixels one output index reads along an axis: [first, first + count), and the
-// filter's centre and inverse width to weigh them.
-struct Window { first: u32, count: u32, center: f32, invscale: f32 }
-
+// The filter's window of output index dst along the axis whose box words start at `at`.
 fn window(dst: u32, at: u32) -> Window {
-  let lo = i32(boxes[at]);
-  let hi = i32(boxes[at + 1u]);
   let base = bitcast<f32>(boxes[at + 2u]);
   let scale = bitcast<f32>(boxes[at + 3u]);
   let support = bitcast<f32>(boxes[at + 4u]);
   let invscale = bitcast<f32>(boxes[at + 5u]);
-  let center = base + scale * (f32(dst) + 0.5);
-  let first = max(i32(floor(center - support + 0.5)), lo);
-  let last = min(i32(floor(center + support + 0.5)), hi);
-  return Window(u32(first), u32(max(last - first, 0)), center, invscale);
-}
-
-fn tap_weight(w: Window, j: u32) -> f32 {
-  return max(0.0, 1.0 - abs((f32(w.first + j) - w.center + 0.5) * w.invscale));
-}
-
-fn total_weight(w: Window) -> f32 {
-  var total = 0.0;
-  for (var j = 0u; j < w.count; j++) { total += tap_weight(w, j); }
-  return total;
+  return triangle_window(dst, base, scale, support, invscale, boxes[at], boxes[at + 1u]);
 }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let o = (wid.y * nwg.x + wid.x) * WG + lid;
+  let o = linear_index(wid, nwg, lid);
   let plane = p.out_w * p.out_h;
   if (o >= p.count * plane) { return; }
   let n = p.first + o / plane;
@@ -78,20 +60,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let sx = select(ox, p.out_w - 1u - ox, boxes[box + 2u] != 0u);
   let wx = window(sx, box + 4u);
   let wy = window(oy, box + 10u);
-
-  var acc = vec3f(0.0);
-  for (var j = 0u; j < wy.count; j++) {
-    let fy = tap_weight(wy, j);
-    if (fy == 0.0) { continue; }
-    let start = offset + (wy.first + j) * row + wx.first;
-    var line = vec3f(0.0);
-    for (var i = 0u; i < wx.count; i++) {
-      line += tap_weight(wx, i) * unpack4x8unorm(pixels[start + i]).rgb;
-    }
-    acc += fy * line;
-  }
-  let total = total_weight(wx) * total_weight(wy);
-  let rgb = select(acc, acc / total, total != 0.0);
+  let rgb = filter_rgb(offset, row, wx, wy);
 
   let at = n * 3u * plane + within;
   y[at] = (rgb.r - p.mean_r) / p.std_r;

@@ -18,6 +18,7 @@
 // invocations side by side along x, a few elements each, slower still. The row is the
 // invocation's own, so the sums need no atomics and come out the same every run.
 // Define: WG. The grid may be folded into two dimensions (engine.grid1d).
+//! include lib/grid
 
 struct Params {
   total: u32,            // input rows of the chunk: images * channels * inD * inH
@@ -56,7 +57,7 @@ fn stepDown(qr: vec2i, dilQ: u32, dilR: u32, stride: u32) -> vec2i {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = linear_index(wid, nwg, lid);
   if (i >= p.total) { return; }
   let y = i % p.inH;
   var t = i / p.inH;

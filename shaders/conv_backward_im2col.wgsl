@@ -15,6 +15,7 @@
 // work per invocation and few divisions win (invocations side by side along a row, each writing a
 // handful of values, ran 10x slower). Define: WG. The grid may be folded into two dimensions
 // (engine.grid1d).
+//! include lib/grid
 
 struct Params {
   total: u32,          // invocations: groups * images * kRows
@@ -42,7 +43,7 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = linear_index(wid, nwg, lid);
   if (i >= p.total) { return; }
   let k = i % p.kRows;
   let groupImage = i / p.kRows;

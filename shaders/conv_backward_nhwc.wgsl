@@ -8,6 +8,7 @@
 // One invocation writes one padded row (zp, yp) of one channel: Wp values, rows of neighbouring
 // invocations' channels side by side in memory. Define: WG. The grid may be folded into two
 // dimensions (engine.grid1d).
+//! include lib/grid
 
 struct Params {
   total: u32,        // invocations: images * rowsPerImage * channels
@@ -27,7 +28,7 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = linear_index(wid, nwg, lid);
   if (i >= p.total) { return; }
   let c = i % p.channels;
   let t = i / p.channels;

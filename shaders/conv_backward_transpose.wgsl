@@ -6,6 +6,7 @@
 //   - W_g [O/G, K] into W_g^T [K, O/G] padded to a multiple of 4 (L = 1), for W^T x gradOut;
 //   - a linear layer's gradOut [R, out] into [out, R] (G = 1, L = 1), for gradOut^T x x.
 // One invocation per dst element. Define: WG. The grid may be folded into two dimensions (grid1d).
+//! include lib/grid
 
 struct Params {
   total: u32,   // dst elements: G * B * Ap * L
@@ -22,7 +23,7 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = linear_index(wid, nwg, lid);
   if (i >= p.total) { return; }
   let l = i % p.L;
   let t = i / p.L;

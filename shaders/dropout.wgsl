@@ -1,11 +1,13 @@
-// Inverted dropout with a counter-based generator, Philox4x32-10, so a mask depends only on
-// (seed, offset, element index), never on the dispatch layout. One invocation draws one Philox
-// block of four words for four consecutive elements (a "quad"):
+// Inverted dropout with a counter-based generator, Philox4x32-10 (lib/philox), so a mask depends
+// only on (seed, offset, element index), never on the dispatch layout. One invocation draws one
+// Philox block of four words for four consecutive elements (a "quad"):
 //   element i uses word i % 4 of philox(counter = (i / 4, 0, offset.lo, offset.hi), key = (seed.lo, seed.hi))
 //   dropped when (word >> 8) < threshold, i.e. u = (word >> 8) * 2^-24 < p, with threshold = ceil(p * 2^24)
 // Defines: WG (workgroup size). The grid may be folded into two dimensions (engine.grid1d).
 // Entry points: apply (out = x * (kept ? scale : 0): a dropped NaN or infinity gives NaN, as
 // PyTorch's x * mask does) and mask (out = kept ? scale : 0; x is unused).
+//! include lib/grid
+//! include lib/philox
 
 struct Params { n: u32, threshold: u32, seed_lo: u32, seed_hi: u32, offset_lo: u32, offset_hi: u32, scale: f32 }
 
@@ -13,42 +15,13 @@ struct Params { n: u32, threshold: u32, seed_lo: u32, seed_hi: u32, offset_lo: u
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-// The high and low 32 bits of a * b, from 16-bit halves (WGSL has no 64-bit integers).
-fn mul_hi_lo(a: u32, b: u32) -> vec2u {
-  let a_lo = a & 0xffffu;
-  let a_hi = a >> 16u;
-  let b_lo = b & 0xffffu;
-  let b_hi = b >> 16u;
-  let lo_lo = a_lo * b_lo;
-  let hi_lo = a_hi * b_lo;
-  let lo_hi = a_lo * b_hi;
-  // At most 2^32 - 1: the middle column plus the carry out of the low one.
-  let middle = (lo_lo >> 16u) + (hi_lo & 0xffffu) + lo_hi;
-  let hi = a_hi * b_hi + (hi_lo >> 16u) + (middle >> 16u);
-  return vec2u(hi, a * b);
-}
-
-fn philox4x32_10(counter: vec4u, key: vec2u) -> vec4u {
-  var c = counter;
-  var k = key;
-  for (var r = 0u; r < 10u; r++) {
-    if (r > 0u) { k += vec2u(0x9e3779b9u, 0xbb67ae85u); }
-    let p0 = mul_hi_lo(0xd2511f53u, c.x);
-    let p1 = mul_hi_lo(0xcd9e8d57u, c.z);
-    c = vec4u(p1.x ^ c.y ^ k.x, p1.y, p0.x ^ c.w ^ k.y, p0.y);
-  }
-  return c;
-}
-
 fn quad_words(quad: u32) -> vec4u {
   return philox4x32_10(vec4u(quad, 0u, p.offset_lo, p.offset_hi), vec2u(p.seed_lo, p.seed_hi));
 }
 
-fn quad_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 { return (wid.y * nwg.x + wid.x) * WG + lid; }
-
 @compute @workgroup_size(WG)
 fn apply(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let quad = quad_index(wid, nwg, lid);
+  let quad = linear_index(wid, nwg, lid);
   if (quad >= (p.n + 3u) / 4u) { return; }
   let words = quad_words(quad);
   for (var lane = 0u; lane < 4u; lane++) {
@@ -59,7 +32,7 @@ fn apply(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
 @compute @workgroup_size(WG)
 fn mask(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let quad = quad_index(wid, nwg, lid);
+  let quad = linear_index(wid, nwg, lid);
   if (quad >= (p.n + 3u) / 4u) { return; }
   let words = quad_words(quad);
   for (var lane = 0u; lane < 4u; lane++) {

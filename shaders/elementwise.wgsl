@@ -9,6 +9,8 @@
 //   5 scale          out = a * s
 //   6 accumulate     out += b, in place (a is unused: one buffer cannot be bound both read-only
 //                    and read-write in one dispatch, so the accumulator is only bound as out)
+//! include lib/grid
+//! include lib/float_bits
 
 struct Params { n: u32, s: f32 }
 
@@ -17,17 +19,9 @@ struct Params { n: u32, s: f32 }
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-// v <= 0 (false for NaN), tested by the bit pattern (+0, or the sign set and not a NaN), which no
-// float optimisation can assume away. ReLU zeroes these and keeps NaN, as PyTorch's does; WGSL's
-// max(v, 0.0) leaves NaN to the implementation.
-fn not_positive(v: f32) -> bool {
-  let bits = bitcast<u32>(v);
-  return bits == 0u || bits - 0x80000000u <= 0x7f800000u;
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = linear_index(wid, nwg, lid);
   if (i >= p.n) { return; }
   if (OP == 0u) {
     out[i] = select(a[i], 0.0, not_positive(a[i]));

@@ -6,6 +6,7 @@
 // Defines: WG (workgroup size). One workgroup per output channel (the grid may be folded into two
 // dimensions, engine.grid1d), its invocations striding over the channel's weights: one scale per
 // workgroup, no division per weight, and few workgroups (lavapipe pays per workgroup).
+//! include lib/grid
 
 struct Params {
   out_channels: u32,
@@ -26,7 +27,7 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let o = wid.y * nwg.x + wid.x;
+  let o = workgroup_index(wid, nwg);
   if (o >= p.out_channels) { return; }
   let g = select(1.0, gamma[o], (p.flags & 2u) != 0u);
   let scale = g / sqrt(variance[o] + p.eps);

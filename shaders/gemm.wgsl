@@ -1,4 +1,5 @@
-// The GEMM core: out = epilogue(op(A) x op(B)) for a grid of (outer batch, inner group) problems.
+// The GEMM core: out = epilogue(op(A) x op(B)) for a grid of (outer batch, inner group) problems
+// (lib/gemm.wgsl: the parameters and the epilogue, shared with gemm_subgroup.wgsl).
 //
 // Defines
 //   TM, TN, WG   tile: a workgroup of WG invocations computes TM rows x (WG * TN) columns; each
@@ -10,32 +11,13 @@
 //                B[(c, kh, kw), (oh, ow)] = x[c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw], or 0 in
 //                the padding. K runs over (c, kh, kw) in that order, N over (oh, ow).
 //
-// Epilogue (p.epilogue, a runtime parameter so that one pipeline serves every fused variant and a
-// model compiles fewer pipelines): bits 0-1 the bias (0 none, 1 one value per output column, 2 one
-// value per output row), bit 2 add a residual laid out like the output (before the ReLU), bit 3
-// ReLU, max(v, 0) keeping NaN, last.
-//
 // Why the mapping: rows are shared by the whole workgroup, so A's addresses are uniform (GPUs
 // serve them from one load) and each B value loaded feeds TM fused multiply-adds; adjacent
 // invocations read adjacent B addresses. Out-of-range rows and columns are clamped for the loads
 // (so the K loop has no bounds checks) and skipped at the store. On lavapipe every storage load
 // in a loop costs a scalar loop over the SIMD lanes, uniform or not: gemm_subgroup.wgsl, the
 // same core sharing A through subgroup shuffles, is the fast path there.
-
-struct Params {
-  M: u32, N: u32, K: u32, groups: u32,
-  lda: u32, ldb: u32, ldc: u32, biasInner: u32,
-  aOuter: u32, aInner: u32, bOuter: u32, bInner: u32,
-  cOuter: u32, cInner: u32, aOffset: u32, bOffset: u32,
-  cOffset: u32, biasOffset: u32,
-  // first tile of this dispatch in each grid dimension (grids over the device limit are split)
-  rowTile0: u32, colTile0: u32, batch0: u32,
-  // implicit-GEMM convolution geometry (IM2COL only)
-  channels: u32, inH: u32, inW: u32, outW: u32,
-  kH: u32, kW: u32, strideH: u32, strideW: u32,
-  dilH: u32, dilW: u32, padH: u32, padW: u32,
-  epilogue: u32,
-}
+//! include lib/gemm
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -43,12 +25,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> residual: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
-
-// v <= 0, false for NaN, by the bit pattern (see elementwise.wgsl): the ReLU keeps NaN.
-fn not_positive(v: f32) -> bool {
-  let bits = bitcast<u32>(v);
-  return bits == 0u || bits - 0x80000000u <= 0x7f800000u;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -134,26 +110,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
   }
 
-  // Epilogue: bias, residual, ReLU, store (the flags tested per row where they can be, as in
-  // gemm_subgroup.wgsl).
-  let biasBase = p.biasOffset + inner * p.biasInner;
-  let biasMode = p.epilogue & 3u;
-  let addResidual = (p.epilogue & 4u) != 0u;
-  let relu = (p.epilogue & 8u) != 0u;
+  // Epilogue: bias, residual, ReLU, store (a row's bias loaded once, as in gemm_subgroup.wgsl).
+  let e = gemm_epilogue(inner);
   for (var i = 0u; i < TM; i++) {
     let m = m0 + i;
     if (m >= p.M) { break; }
     let row = cBase + m * p.ldc;
-    var rowBias = 0.0;
-    if (biasMode == 2u) { rowBias = bias[biasBase + m]; }
+    let rowBias = row_bias(e, m);
     for (var j = 0u; j < TN; j++) {
       let n = n0 + j * WG;
-      if (n < p.N) {
-        var v = acc[i * TN + j] + rowBias;
-        if (biasMode == 1u) { v += bias[biasBase + n]; }
-        if (addResidual) { v += residual[row + n]; }
-        out[row + n] = select(v, 0.0, relu && not_positive(v));
-      }
+      if (n < p.N) { store_epilogue(e, row, n, acc[i * TN + j] + rowBias); }
     }
   }
 }

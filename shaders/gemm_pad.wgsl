@@ -2,6 +2,7 @@
 // packed [groups, rows, Kp] with zeros in columns K..Kp: the GEMM's subgroup path reads A as vec4
 // along K, so a convolution's weights with K % 4 != 0 are padded once per call. Define: WG.
 // The grid may be folded into two dimensions (engine.grid1d).
+//! include lib/grid
 
 struct Params {
   total: u32, rows: u32, K: u32, Kp: u32,
@@ -14,7 +15,7 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = linear_index(wid, nwg, lid);
   if (i >= p.total) { return; }
   let k = i % p.Kp;
   let row = (i / p.Kp) % p.rows;

@@ -1,7 +1,7 @@
 enable subgroups;
 
 // The GEMM core for adapters with subgroups (the fast path on lavapipe): the same problem,
-// parameters and epilogue as gemm.wgsl, for A stored [M, K] with K a multiple of 4.
+// parameters and epilogue as gemm.wgsl (lib/gemm.wgsl), for A stored [M, K] with K a multiple of 4.
 //
 // A workgroup is one subgroup of 8 invocations. It computes TM rows x (8 * TN) columns; each
 // invocation owns TN = 4 * TN4 columns (4 adjacent ones per vec4, groups of 4 lanes x 8 apart)
@@ -18,21 +18,8 @@ enable subgroups;
 //           1: B is stored [N, K] (transB), read as vec4 along K
 //           2: B is the im2col view of an image (implicit-GEMM convolution, as in gemm.wgsl);
 //              K may be padded past channels * kH * kW (with zero weights), those terms read 0
-// The epilogue (p.epilogue, runtime) is as in gemm.wgsl.
 // The host checks alignment: every A and B offset, stride and row length is a multiple of 4.
-
-struct Params {
-  M: u32, N: u32, K: u32, groups: u32,
-  lda: u32, ldb: u32, ldc: u32, biasInner: u32,
-  aOuter: u32, aInner: u32, bOuter: u32, bInner: u32,
-  cOuter: u32, cInner: u32, aOffset: u32, bOffset: u32,
-  cOffset: u32, biasOffset: u32,
-  rowTile0: u32, colTile0: u32, batch0: u32,
-  channels: u32, inH: u32, inW: u32, outW: u32,
-  kH: u32, kW: u32, strideH: u32, strideW: u32,
-  dilH: u32, dilW: u32, padH: u32, padW: u32,
-  epilogue: u32,
-}
+//! include lib/gemm
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4f>;
@@ -42,12 +29,6 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 // B again, element by element (the image of an implicit-GEMM convolution).
 @group(0) @binding(6) var<storage, read> image: array<f32>;
-
-// v <= 0, false for NaN, by the bit pattern (see elementwise.wgsl): the ReLU keeps NaN.
-fn not_positive(v: f32) -> bool {
-  let bits = bitcast<u32>(v);
-  return bits == 0u || bits - 0x80000000u <= 0x7f800000u;
-}
 
 const TN = 4u * TN4;
 const ROW_LOADS = TM / 8u;
@@ -161,10 +142,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
   // Epilogue: bias, residual, ReLU, store. The flags are tested per row where they can be (a row's
   // bias is loaded once) and the plain store has its own loop, so that a runtime epilogue costs
   // about what a specialised one did.
-  let biasBase = p.biasOffset + inner * p.biasInner;
-  let biasMode = p.epilogue & 3u;
-  let addResidual = (p.epilogue & 4u) != 0u;
-  let relu = (p.epilogue & 8u) != 0u;
+  let e = gemm_epilogue(inner);
   for (var i = 0u; i < TM; i++) {
     let m = m0 + i;
     if (m >= p.M) { break; }
@@ -178,17 +156,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
       }
       continue;
     }
-    var rowBias = 0.0;
-    if (biasMode == 2u) { rowBias = bias[biasBase + m]; }
+    let rowBias = row_bias(e, m);
     for (var jj = 0u; jj < TN4; jj++) {
       for (var q = 0u; q < 4u; q++) {
         let n = col0 + 32u * jj + q;
-        if (n < p.N) {
-          var v = acc[i * TN4 + jj][q] + rowBias;
-          if (biasMode == 1u) { v += bias[biasBase + n]; }
-          if (addResidual) { v += residual[row + n]; }
-          out[row + n] = select(v, 0.0, relu && not_positive(v));
-        }
+        if (n < p.N) { store_epilogue(e, row, n, acc[i * TN4 + jj][q] + rowBias); }
       }
     }
   }

@@ -6,6 +6,7 @@
 // One invocation writes one output row (all ow) of one k: the divisions that locate it run once
 // per row, not per element. Define: WG (workgroup size). The grid may be folded into two
 // dimensions (engine.grid1d).
+//! include lib/grid
 
 struct Params {
   rowsTotal: u32,   // invocations: images * groups * kRows * outRows
@@ -32,7 +33,7 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = linear_index(wid, nwg, lid);
   if (i >= p.rowsTotal) { return; }
   let localRow = i % p.outRows;
   let kRow = i / p.outRows;

@@ -20,6 +20,9 @@
 //   wide:       labels, weight, logits -> out: one workgroup per sample (many classes)
 //               out[i] = loss_i and, when flags bit 1 is set, out[N + i] = w[t_i] (0 if ignored)
 //   rows_grad, wide_grad: the same, and in the same pass grad [N, C]; the mean reads divisor[0]
+//! include lib/grid
+//! include lib/float_bits
+//! include lib/workgroup_sum
 
 struct Params {
   rows: u32,
@@ -38,14 +41,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read> logits: array<f32>;
 @group(0) @binding(5) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(6) var<storage, read> divisor: array<f32>;
-
-fn is_neg_inf(v: f32) -> bool { return bitcast<u32>(v) == 0xff800000u; }
-fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
-// NaN or +inf: a logit that leaves its row no distribution.
-fn poisons(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) >= 0x7f800000u && !is_neg_inf(v); }
-fn is_finite(v: f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u; }
-fn neg_inf() -> f32 { let bits = 0xff800000u; return bitcast<f32>(bits); }
-fn nan() -> f32 { let bits = 0x7fc00000u; return bitcast<f32>(bits); }
 
 fn class_weight(c: u32) -> f32 { return select(1.0, weight[c], (p.flags & 1u) != 0u); }
 
@@ -72,7 +67,7 @@ fn undefined_row(st: Partial) -> bool { return is_nan(st.m) || is_neg_inf(st.m);
 fn push(a: Partial, v: f32, c: u32, shift: f32) -> Partial {
   var r = a;
   if (is_nan(r.m)) { return r; }
-  if (poisons(v)) {
+  if (is_nan_or_pos_inf(v)) { // the row has no distribution
     r.m = nan();
     return r;
   }
@@ -167,7 +162,7 @@ fn row_stats(base: u32, shift: f32, first: u32, step: u32) -> Partial {
 
 @compute @workgroup_size(WG)
 fn rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = linear_index(wid, nwg, lid);
   if (i >= p.rows) { return; }
   let base = i * p.classes;
   let shift = row_shift(base);
@@ -176,7 +171,7 @@ fn rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 
 @compute @workgroup_size(WG)
 fn rows_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = linear_index(wid, nwg, lid);
   if (i >= p.rows) { return; }
   let base = i * p.classes;
   let shift = row_shift(base);
@@ -212,7 +207,7 @@ fn wide_stats(base: u32, shift: f32, lid: u32) -> Partial {
 
 @compute @workgroup_size(WG)
 fn wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = wid.y * nwg.x + wid.x;
+  let i = workgroup_index(wid, nwg);
   if (i >= p.rows) { return; } // the same for the whole workgroup
   let base = i * p.classes;
   let shift = row_shift(base);
@@ -222,7 +217,7 @@ fn wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 
 @compute @workgroup_size(WG)
 fn wide_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = wid.y * nwg.x + wid.x;
+  let i = workgroup_index(wid, nwg);
   if (i >= p.rows) { return; } // the same for the whole workgroup
   let base = i * p.classes;
   let shift = row_shift(base);
@@ -231,26 +226,12 @@ fn wide_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   write_grad(i, base, st, lid, WG);
 }
 
-// shared_m collects the losses and shared_s the weights in the two single-workgroup reductions.
-fn tree_sums(lid: u32) {
-  workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid < half) {
-      shared_m[lid] += shared_m[lid + half];
-      shared_s[lid] += shared_s[lid + half];
-    }
-    workgroupBarrier();
-  }
-}
-
 @compute @workgroup_size(WG)
 fn weight_sum(@builtin(local_invocation_index) lid: u32) {
   var w = 0.0;
   for (var i = lid; i < p.rows; i += WG) { w += target_weight(i); }
-  shared_m[lid] = 0.0;
-  shared_s[lid] = w;
-  tree_sums(lid);
-  if (lid == 0u) { out[0] = shared_s[0]; }
+  let total = workgroup_sum(w, lid);
+  if (lid == 0u) { out[0] = total; }
 }
 
 @compute @workgroup_size(WG)
@@ -262,11 +243,6 @@ fn reduce(@builtin(local_invocation_index) lid: u32) {
     loss += bitcast<f32>(labels[i]);
     if (p.mean == 1u) { w += bitcast<f32>(labels[p.rows + i]); }
   }
-  shared_m[lid] = loss;
-  shared_s[lid] = w;
-  tree_sums(lid);
-  if (lid == 0u) {
-    let total = shared_m[0];
-    out[0] = select(total, total / shared_s[0], p.mean == 1u);
-  }
+  let sums = workgroup_sum2(vec2f(loss, w), lid);
+  if (lid == 0u) { out[0] = select(sums.x, sums.x / sums.y, p.mean == 1u); }
 }

@@ -34,6 +34,9 @@
 // reads the plane as vec4. On CPU adapters (lavapipe) that runs ~6x faster than an invocation per
 // value, which pays an integer division and several scattered loads per value; on GPUs the
 // accesses are just as contiguous.
+//! include lib/grid
+//! include lib/float_bits
+//! include lib/workgroup_sum
 
 struct Params {
   n: u32,        // elements of x
@@ -73,8 +76,7 @@ fn combine(a: Moments, b: Moments) -> Moments {
 
 // The pivot the moments are taken about, from the channel's first value: that value, if finite.
 fn channel_pivot(first: f32) -> f32 {
-  let finite = (bitcast<u32>(first) & 0x7f800000u) != 0x7f800000u;
-  return select(0.0, first, finite);
+  return select(0.0, first, is_finite(first));
 }
 
 var<workgroup> shared_n: array<u32, WG>;
@@ -83,7 +85,7 @@ var<workgroup> shared_m2: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn partial_stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = wid.y * nwg.x + wid.x;
+  let group = workgroup_index(wid, nwg);
   if (group >= p.channels * p.chunks) { return; } // the same for the whole workgroup
   let c = group / p.chunks;
   let first = (group - c * p.chunks) * p.chunk;
@@ -110,7 +112,7 @@ fn chunk4(group: u32) -> Chunk4 {
 
 @compute @workgroup_size(WG)
 fn partial_stats4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = wid.y * nwg.x + wid.x;
+  let group = workgroup_index(wid, nwg);
   if (group >= p.channels * p.chunks) { return; } // the same for the whole workgroup
   let k = chunk4(group);
   let s4 = p.spatial / 4u;
@@ -198,7 +200,7 @@ fn update_running(@builtin(global_invocation_id) gid: vec3u) {
 
 @compute @workgroup_size(WG)
 fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = linear_index(wid, nwg, lid);
   if (i >= p.n) { return; }
   let c = (i / p.spatial) % p.channels;
   let C = p.channels;
@@ -207,7 +209,7 @@ fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
 
 @compute @workgroup_size(WG)
 fn normalize_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let plane = wid.y * nwg.x + wid.x;
+  let plane = workgroup_index(wid, nwg);
   let s4 = p.spatial / 4u;
   if (plane * s4 * 4u >= p.n) { return; }
   let c = plane % p.channels;
@@ -222,12 +224,9 @@ fn normalize_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 
 // ---- backward ----------------------------------------------------------------------------------
 
-var<workgroup> shared_g: array<f32, WG>;
-var<workgroup> shared_gx: array<f32, WG>;
-
 @compute @workgroup_size(WG)
 fn backward_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = wid.y * nwg.x + wid.x;
+  let group = workgroup_index(wid, nwg);
   if (group >= p.channels * p.chunks) { return; } // the same for the whole workgroup
   let c = group / p.chunks;
   let first = (group - c * p.chunks) * p.chunk;
@@ -249,7 +248,7 @@ fn backward_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 
 @compute @workgroup_size(WG)
 fn backward_partial4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = wid.y * nwg.x + wid.x;
+  let group = workgroup_index(wid, nwg);
   if (group >= p.channels * p.chunks) { return; } // the same for the whole workgroup
   let k = chunk4(group);
   let s4 = p.spatial / 4u;
@@ -268,19 +267,10 @@ fn backward_partial4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
 
 // Adds up the workgroup's two sums (a tree) and writes them as dst[2 group], dst[2 group + 1].
 fn reduce_grad_sums(sum_g: f32, sum_gx: f32, group: u32, lid: u32) {
-  shared_g[lid] = sum_g;
-  shared_gx[lid] = sum_gx;
-  workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid < half) {
-      shared_g[lid] += shared_g[lid + half];
-      shared_gx[lid] += shared_gx[lid + half];
-    }
-    workgroupBarrier();
-  }
+  let sums = workgroup_sum2(vec2f(sum_g, sum_gx), lid);
   if (lid == 0u) {
-    dst[2u * group] = shared_g[0];
-    dst[2u * group + 1u] = shared_gx[0];
+    dst[2u * group] = sums.x;
+    dst[2u * group + 1u] = sums.y;
   }
 }
 
@@ -308,7 +298,7 @@ fn backward_finalize(@builtin(global_invocation_id) gid: vec3u) {
 
 @compute @workgroup_size(WG)
 fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = linear_index(wid, nwg, lid);
   if (i >= p.n) { return; }
   let c = (i / p.spatial) % p.channels;
   let C = p.channels;
@@ -317,7 +307,7 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 
 @compute @workgroup_size(WG)
 fn backward_input_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let plane = wid.y * nwg.x + wid.x;
+  let plane = workgroup_index(wid, nwg);
   let s4 = p.spatial / 4u;
   if (plane * s4 * 4u >= p.n) { return; }
   let c = plane % p.channels;
@@ -333,7 +323,7 @@ fn backward_input_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
 
 @compute @workgroup_size(WG)
 fn eval_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = linear_index(wid, nwg, lid);
   if (i >= p.n) { return; }
   let c = (i / p.spatial) % p.channels;
   let weight = select(1.0, src2[c], (p.flags & 1u) != 0u);

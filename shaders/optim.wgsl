@@ -9,6 +9,7 @@
 //                 param -= lr * (nesterov ? d + momentum * buf : buf)
 //   adam:         Adam (L2 weight decay added to the gradient) or AdamW (decoupled: param *= 1 - lr * wd)
 //   fill:         param = fill (zeroing a gradient in place)
+//! include lib/grid
 
 // Coefficients such as 1 - beta1 are computed on the host in float64 and rounded once, as PyTorch
 // computes its Python-float scalars before handing them to the float32 kernels.
@@ -37,13 +38,9 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> state0: array<f32>;
 @group(0) @binding(4) var<storage, read_write> state1: array<f32>;
 
-fn index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid;
-}
-
 @compute @workgroup_size(WG)
 fn sgd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = index(wid, nwg, lid);
+  let i = linear_index(wid, nwg, lid);
   if (i >= arrayLength(&param)) { return; }
   var d = grad[i];
   if (p.weight_decay != 0.0) { d = d + p.weight_decay * param[i]; }
@@ -52,7 +49,7 @@ fn sgd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @
 
 @compute @workgroup_size(WG)
 fn sgd_momentum(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = index(wid, nwg, lid);
+  let i = linear_index(wid, nwg, lid);
   if (i >= arrayLength(&param)) { return; }
   var d = grad[i];
   if (p.weight_decay != 0.0) { d = d + p.weight_decay * param[i]; }
@@ -66,7 +63,7 @@ fn sgd_momentum(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
 
 @compute @workgroup_size(WG)
 fn adam(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = index(wid, nwg, lid);
+  let i = linear_index(wid, nwg, lid);
   if (i >= arrayLength(&param)) { return; }
   var g = grad[i];
   var w = param[i];
@@ -86,7 +83,7 @@ fn adam(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 
 @compute @workgroup_size(WG)
 fn fill(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = index(wid, nwg, lid);
+  let i = linear_index(wid, nwg, lid);
   if (i >= arrayLength(&param)) { return; }
   param[i] = p.fill;
 }

@@ -28,6 +28,9 @@
 //   avg_pool_backward, adaptive_avg_pool_backward: each covering output's gradient over its divisor.
 //   global_avg_pool_backward: the 1x1 case, every cell gets its plane's gradient / (H*W).
 // The one-invocation-per-item grids may be folded into two dimensions (engine.grid1d).
+//! include lib/grid
+//! include lib/float_bits
+//! include lib/workgroup_sum
 
 struct Params {
   // Items of the grid: outputs (N*C*OH*OW) forward and for max_pool_backward_single, input cells
@@ -64,24 +67,6 @@ struct Params {
 
 // max_pool_fused's batch-norm coefficients; max_pool_backward_single's pooled output.
 @group(0) @binding(4) var<storage, read> aux: array<f32>;
-
-var<workgroup> partial: array<f32, WG>;
-
-fn linear_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid;
-}
-
-// NaN is tested by its bit pattern, which no float optimisation can assume away.
-fn is_nan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
-
-// v <= 0, false for NaN, by the bit pattern: the ReLU keeps NaN (as PyTorch's) and its gradient
-// passes at NaN (PyTorch's threshold_backward zeroes only where the value is <= 0).
-fn not_positive(v: f32) -> bool {
-  let bits = bitcast<u32>(v);
-  return bits == 0u || bits - 0x80000000u <= 0x7f800000u;
-}
 
 // An output position: its plane and row/column in the output.
 struct Out { plane: u32, row: u32, col: u32 }
@@ -253,7 +238,7 @@ fn adaptive_avg_pool(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
 @compute @workgroup_size(WG)
 fn global_avg_pool(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   // The plane index is the same for the whole workgroup, so leaving early keeps barriers uniform.
-  let plane = wid.y * nwg.x + wid.x;
+  let plane = workgroup_index(wid, nwg);
   if (plane >= p.total) { return; }
   let n = p.h * p.w;
   let base = plane * n;
@@ -261,16 +246,9 @@ fn global_avg_pool(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   for (var i = lid; i < n; i += WG) {
     sum += x[base + i];
   }
-  partial[lid] = sum;
-  workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid < half) {
-      partial[lid] += partial[lid + half];
-    }
-    workgroupBarrier();
-  }
+  let total = workgroup_sum(sum, lid);
   if (lid == 0u) {
-    y[plane] = partial[0] / f32(n);
+    y[plane] = total / f32(n);
   }
 }
 
@@ -351,7 +329,7 @@ fn max_pool_backward_single(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
 @compute @workgroup_size(WG)
 fn max_pool_backward_plane(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   // The plane index is the same for the whole workgroup, so leaving early keeps barriers uniform.
-  let plane = wid.y * nwg.x + wid.x;
+  let plane = workgroup_index(wid, nwg);
   if (plane >= p.total) { return; }
   let n = p.h * p.w;
   let base = plane * n;

@@ -16,6 +16,8 @@
 //             adjacent columns and a block of `chunk` rows; LANES invocations per column stride
 //             through the rows (so neighbouring invocations read neighbouring addresses), then a
 //             tree merges the lanes. Writes partial[row_block * len + k].
+//! include lib/grid
+//! include lib/workgroup_sum
 
 struct Params {
   outer: u32,
@@ -31,11 +33,9 @@ struct Params {
 // x as vec4, for channel_rows4 (which uses no other view of it).
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
 
-var<workgroup> shared_sum: array<f32, WG>;
-
 @compute @workgroup_size(WG)
 fn channels(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = wid.y * nwg.x + wid.x;
+  let group = workgroup_index(wid, nwg);
   if (group >= p.len * p.chunks) { return; } // the same for the whole workgroup
   let k = group / p.chunks;
   let chunk = group - k * p.chunks;
@@ -46,18 +46,13 @@ fn channels(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
     let o = j / p.inner;
     sum += x[(o * p.len + k) * p.inner + (j - o * p.inner)];
   }
-  shared_sum[lid] = sum;
-  workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid < half) { shared_sum[lid] += shared_sum[lid + half]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { partial[group] = shared_sum[0]; }
+  let total = workgroup_sum(sum, lid);
+  if (lid == 0u) { partial[group] = total; }
 }
 
 @compute @workgroup_size(WG)
 fn channel_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = wid.y * nwg.x + wid.x;
+  let group = workgroup_index(wid, nwg);
   if (group >= p.len * p.chunks) { return; } // the same for the whole workgroup
   let k = group / p.chunks;
   let first = (group - k * p.chunks) * p.chunk;
@@ -69,21 +64,16 @@ fn channel_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
       sum += x[row + i];
     }
   }
-  shared_sum[lid] = sum;
-  workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid < half) { shared_sum[lid] += shared_sum[lid + half]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { partial[group] = shared_sum[0]; }
+  let total = workgroup_sum(sum, lid);
+  if (lid == 0u) { partial[group] = total; }
 }
 
 const ROWS4_WG: u32 = 64u;
-var<workgroup> shared_sum4: array<f32, ROWS4_WG>;
+const_assert ROWS4_WG <= WG;
 
 @compute @workgroup_size(ROWS4_WG)
 fn channel_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = wid.y * nwg.x + wid.x;
+  let group = workgroup_index(wid, nwg);
   if (group >= p.len * p.chunks) { return; } // the same for the whole workgroup
   let k = group / p.chunks;
   let first = (group - k * p.chunks) * p.chunk;
@@ -96,13 +86,8 @@ fn channel_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
       sum += x4[row + i];
     }
   }
-  shared_sum4[lid] = sum.x + sum.y + sum.z + sum.w;
-  workgroupBarrier();
-  for (var half = ROWS4_WG / 2u; half > 0u; half /= 2u) {
-    if (lid < half) { shared_sum4[lid] += shared_sum4[lid + half]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { partial[group] = shared_sum4[0]; }
+  workgroup_fold(sum.x + sum.y + sum.z + sum.w, lid, ROWS4_WG, 1u);
+  if (lid == 0u) { partial[group] = wg_sum[0]; }
 }
 
 const COLS: u32 = WG / LANES;
@@ -110,7 +95,7 @@ const COLS: u32 = WG / LANES;
 @compute @workgroup_size(WG)
 fn columns(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let col_groups = (p.len + COLS - 1u) / COLS;
-  let group = wid.y * nwg.x + wid.x;
+  let group = workgroup_index(wid, nwg);
   if (group >= col_groups * p.chunks) { return; } // the same for the whole workgroup
   let row_block = group / col_groups;
   let col = (group - row_block * col_groups) * COLS + lid % COLS;
@@ -123,12 +108,8 @@ fn columns(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
       sum += x[r * p.len + col];
     }
   }
-  shared_sum[lid] = sum;
-  workgroupBarrier();
-  // Lane l of a column sits at lid = l * COLS + column, so halving the lanes halves lid's range.
-  for (var half = WG / 2u; half >= COLS; half /= 2u) {
-    if (lid < half) { shared_sum[lid] += shared_sum[lid + half]; }
-    workgroupBarrier();
-  }
-  if (lid < COLS && col < p.len) { partial[row_block * p.len + col] = shared_sum[lid]; }
+  // Lane l of a column sits at lid = l * COLS + column: folding the workgroup down to COLS slots
+  // leaves column j's sum in slot j.
+  workgroup_fold(sum, lid, WG, COLS);
+  if (lid < COLS && col < p.len) { partial[row_block * p.len + col] = wg_sum[lid]; }
 }

@@ -5,6 +5,7 @@
 // ratio_h / ratio_w are PyTorch's float32 scales, computed on the host: in/out, or 1/scale_factor when
 // a scale factor was given, or (in-1)/(out-1) with align_corners. Source indices are computed in
 // float32 from them, as PyTorch's CPU kernels do.
+//! include lib/grid
 
 struct Params {
   total: u32,
@@ -50,7 +51,7 @@ fn linear_taps(dst: u32, in_size: u32, out_size: u32, ratio: f32) -> Taps {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let o = (wid.y * nwg.x + wid.x) * WG + lid;
+  let o = linear_index(wid, nwg, lid);
   if (o >= p.total) { return; }
   let col = o % p.ow;
   let t = o / p.ow;
@@ -142,7 +143,7 @@ fn on_index(taps: Taps, i: u32, g: f32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let s = (wid.y * nwg.x + wid.x) * WG + lid;
+  let s = linear_index(wid, nwg, lid);
   if (s >= p.total) { return; }
   let segments = (p.w + SEG - 1u) / SEG;
   let r = s / segments; // the input row over all planes

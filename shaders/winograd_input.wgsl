@@ -6,6 +6,7 @@
 // c >= C and tiles n >= N (K and N padded to multiples of 4) are written as zeros.
 // One invocation per (c, n), adjacent invocations on adjacent tiles. Defines: WG (workgroup
 // size), TILE (2 or 4). The grid may be folded into two dimensions (engine.grid1d).
+//! include lib/grid
 
 struct Params {
   total: u32,          // Cp * Np
@@ -44,7 +45,7 @@ fn project(d: array<f32, 6>) -> array<f32, 6> {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = linear_index(wid, nwg, lid);
   if (i >= p.total) { return; }
   let c = i / p.paddedTiles;
   let n = i % p.paddedTiles;

@@ -12,6 +12,8 @@
 // for every fused variant), as in gemm.wgsl: bits 0-1 the bias (2: one per output channel, i.e. per
 // row of M; 0 none), bit 2 residual, bit 3 ReLU. The grid may be folded into two dimensions
 // (engine.grid1d).
+//! include lib/grid
+//! include lib/float_bits
 
 struct Params {
   total: u32,          // O * N
@@ -39,12 +41,6 @@ struct Params {
 @group(0) @binding(5) var<storage, read> weight: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
-// v <= 0, false for NaN, by the bit pattern (see elementwise.wgsl): the ReLU keeps NaN.
-fn not_positive(v: f32) -> bool {
-  let bits = bitcast<u32>(v);
-  return bits == 0u || bits - 0x80000000u <= 0x7f800000u;
-}
-
 const ALPHA = TILE + 2u;
 
 // A^T m for one row or column of the products (the first TILE entries are used).
@@ -60,12 +56,6 @@ fn gather(d: array<f32, 6>) -> vec4f {
     sum + 4.0 * d[3] + 0.25 * d[4],
     dif + 8.0 * d[3] - 0.125 * d[4] + d[5],
   );
-}
-
-// Whether none of v's components is NaN or infinite (by the bit pattern, as not_positive).
-fn all_finite(v: vec4f) -> bool {
-  let exponent = vec4u(0x7f800000u);
-  return all((bitcast<vec4u>(v) & exponent) != exponent);
 }
 
 // Output (oy, ox) of channel o of `image`, summed directly over (c, ky, kx).
@@ -90,7 +80,7 @@ fn direct(image: u32, o: u32, oy: u32, ox: u32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = linear_index(wid, nwg, lid);
   if (i >= p.total) { return; }
   let o = i / p.tiles;
   let n = i % p.tiles;

@@ -5,6 +5,7 @@
 // conv-winograd.ts): 0, 1, -1, infinity for TILE 2; 0, 1, -1, 2, -1/2, infinity for TILE 4.
 // One invocation per (o, c). Defines: WG (workgroup size), TILE (2 or 4). The grid may be
 // folded into two dimensions (engine.grid1d).
+//! include lib/grid
 
 struct Params {
   total: u32,           // O * Cp
@@ -35,7 +36,7 @@ fn interpolate(g0: f32, g1: f32, g2: f32) -> array<f32, 6> {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  let i = linear_index(wid, nwg, lid);
   if (i >= p.total) { return; }
   let o = i / p.paddedChannels;
   let c = i % p.paddedChannels;

@@ -89,8 +89,8 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
 function backwardKernel(log: boolean, wide: boolean): KernelSpec {
   return {
     name: `${log ? 'log_softmax' : 'softmax'}_backward.${wide ? 'wide' : 'rows'}`,
-    shader: 'softmax-backward',
-    entryPoint: wide ? 'wide' : 'rows',
+    shader: 'softmax',
+    entryPoint: wide ? 'backward_wide' : 'backward_rows',
     defines: { WG, LOG: log },
     bindings: ['uniform', 'read', 'read', 'write'],
   };

@@ -1,4 +1,5 @@
-import { shaderSource, specialize, type Define } from './shader.js';
+import { SHADER_SOURCES } from './shader-sources.generated.js';
+import { expandShader, specialize, type Define, type ShaderSources, type ShaderText } from './shader.js';
 
 /**
  * How a kernel sees each binding of group 0, in binding-index order:
@@ -10,22 +11,30 @@ export type BindingKind = 'uniform' | 'read' | 'write';
 export interface KernelSpec {
   /** Names the kernel in errors, e.g. 'conv2d.implicit_gemm'. */
   name: string;
-  /** Shader file in shaders/ without the extension. */
+  /** Shader file in shaders/ without the extension (its `//! include` lines are spliced). */
   shader: string;
   entryPoint?: string;
   defines?: Record<string, Define>;
   bindings: readonly BindingKind[];
 }
 
-/** The WGSL text a kernel compiles: its shader with its defines prepended. */
-export function kernelCode(spec: KernelSpec): string {
-  return specialize(shaderSource(spec.shader), spec.defines);
+/**
+ * The WGSL a kernel compiles: its shader with its includes spliced and its defines prepended,
+ * with the file and line each line of it comes from (for compile errors).
+ */
+export function kernelText(spec: KernelSpec, sources: ShaderSources = SHADER_SOURCES): ShaderText {
+  return specialize(expandShader(spec.shader, sources), spec.defines);
+}
+
+/** The WGSL text a kernel compiles (see kernelText). */
+export function kernelCode(spec: KernelSpec, sources: ShaderSources = SHADER_SOURCES): string {
+  return kernelText(spec, sources).code;
 }
 
 /**
- * Identifies a kernel's pipeline: its WGSL text (the shader file plus its defines, which determine
- * the text exactly), entry point and binding layout. Built from those parts rather than the full
- * text, because ops ask for the key on every dispatch.
+ * Identifies a kernel's pipeline: its WGSL text (the shader file, includes spliced, plus its
+ * defines, which determine the text exactly), entry point and binding layout. Built from those
+ * parts rather than the full text, because ops ask for the key on every dispatch.
  */
 export function kernelKey(spec: KernelSpec): string {
   const defines = spec.defines;

@@ -1,4 +1,6 @@
-import { kernelCode, kernelKey, type BindingKind, type KernelSpec } from './kernel.js';
+import { kernelKey, kernelText, type BindingKind, type KernelSpec } from './kernel.js';
+import { SHADER_SOURCES } from './shader-sources.generated.js';
+import type { ShaderSources, ShaderText } from './shader.js';
 
 export interface CachedPipeline {
   pipeline: GPUComputePipeline;
@@ -14,7 +16,8 @@ const BUFFER_TYPE: Record<BindingKind, GPUBufferBindingType> = {
 /**
  * Compute pipelines keyed by WGSL text + entry point + layout, created with
  * createComputePipelineAsync. Concurrent requests for the same key share one compilation; a WGSL
- * error is thrown with the kernel's name and the compiler's line:column messages.
+ * error is thrown with the kernel's name and each message at its file:line:column in shaders/
+ * (a line spliced from a library file is reported there, not at its place in the spliced text).
  */
 export class PipelineCache {
   private readonly entries = new Map<string, Promise<CachedPipeline>>();
@@ -26,10 +29,12 @@ export class PipelineCache {
   /**
    * @param checkKernel called with each kernel's WGSL before it compiles; the tests use it to
    *   reflect the shader and compare its bindings with the declared layout.
+   * @param sources the shader texts (tests compile deliberately broken ones).
    */
   constructor(
     private readonly device: GPUDevice,
     private readonly checkKernel?: (spec: KernelSpec, code: string) => void,
+    private readonly sources: ShaderSources = SHADER_SOURCES,
   ) {}
 
   get size(): number {
@@ -71,9 +76,14 @@ export class PipelineCache {
   }
 
   private async compile(spec: KernelSpec, key: string): Promise<CachedPipeline> {
-    const code = kernelCode(spec);
-    this.checkKernel?.(spec, code);
-    const module = await this.module(spec, code);
+    let text: ShaderText;
+    try {
+      text = kernelText(spec, this.sources);
+    } catch (err) {
+      throw new Error(`cannot assemble the WGSL of kernel '${spec.name}': ${(err as Error).message}`);
+    }
+    this.checkKernel?.(spec, text.code);
+    const module = await this.module(spec, text);
     const layout = this.bindGroupLayout(spec.bindings);
     let pipeline: GPUComputePipeline;
     try {
@@ -90,32 +100,42 @@ export class PipelineCache {
     return cached;
   }
 
-  /** The module for `code`, compiled once (a failed one is not cached: the next request reports again). */
-  private module(spec: KernelSpec, code: string): Promise<GPUShaderModule> {
-    let module = this.modules.get(code);
+  /** The module for `text`, compiled once (a failed one is not cached: the next request reports again). */
+  private module(spec: KernelSpec, text: ShaderText): Promise<GPUShaderModule> {
+    let module = this.modules.get(text.code);
     if (!module) {
-      module = this.compileModule(spec, code);
-      this.modules.set(code, module);
-      module.catch(() => this.modules.delete(code));
+      module = this.compileModule(spec, text);
+      this.modules.set(text.code, module);
+      module.catch(() => this.modules.delete(text.code));
     }
     return module;
   }
 
-  private async compileModule(spec: KernelSpec, code: string): Promise<GPUShaderModule> {
+  private async compileModule(spec: KernelSpec, text: ShaderText): Promise<GPUShaderModule> {
     // The scope keeps a bad shader from also surfacing later as an uncaptured error.
     this.device.pushErrorScope('validation');
-    const module = this.device.createShaderModule({ label: spec.name, code });
+    const module = this.device.createShaderModule({ label: spec.name, code: text.code });
     const scopeError = this.device.popErrorScope();
     const info = await module.getCompilationInfo();
     await scopeError;
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length > 0) {
-      const lines = code.split('\n');
-      const detail = errors
-        .map((m) => `  ${spec.shader}.wgsl (specialised) line ${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1]?.trim() ?? ''}`)
-        .join('\n');
+      const detail = errors.map((m) => compileMessage(text, m)).join('\n');
       throw new Error(`WGSL compile error in kernel '${spec.name}':\n${detail}`);
     }
     return module;
   }
+}
+
+/**
+ * A compiler message at the file:line:column in shaders/ its line of the spliced text comes from,
+ * then that line's text, then the rest of the message (Tint's notes and candidate lists).
+ */
+function compileMessage(text: ShaderText, m: GPUCompilationMessage): string {
+  const origin = text.origins[m.lineNum - 1];
+  // Line 0 (or one past the text) is a message about the whole module.
+  const at = origin ? `${origin.file}:${origin.line}:${m.linePos}` : `(line ${m.lineNum} of the specialised code)`;
+  const [first, ...rest] = m.message.trimEnd().split('\n');
+  const source = text.code.split('\n')[m.lineNum - 1]?.trim();
+  return [`  ${at}: ${first}`, ...(source ? [`    ${source}`] : []), ...rest.map((l) => (l ? `    ${l}` : l))].join('\n');
 }
