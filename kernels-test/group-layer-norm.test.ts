@@ -1,8 +1,10 @@
 // GroupNorm and LayerNorm beyond the registry-driven test (kernels-test/ops.test.ts checks the
 // ops' values and gradients): the modules' parameters, state dicts and use in a Sequential on a
-// Tape, empty inputs, and the argument errors, word for word.
+// Tape, the ops as graph nodes, empty inputs, and the argument errors, word for word.
 import { describe, expect, it } from 'vitest';
 import { Tape } from '../src/autograd/tape.js';
+import { Graph } from '../src/graph/graph.js';
+import { compileGraph } from '../src/graph/plan.js';
 import { Variable, constant } from '../src/autograd/variable.js';
 import { GroupNorm, LayerNorm } from '../src/nn/norm.js';
 import { Sequential } from '../src/nn/sequential.js';
@@ -95,6 +97,23 @@ describe('GroupNorm and LayerNorm modules', () => {
     }
     tape.dispose();
     for (const t of [x, seed, model, ...init.map(([, t]) => t)]) t.dispose();
+  });
+
+  it('run as graph nodes, compiled into a plan, as they run eagerly', async () => {
+    const e = engine();
+    const x = random(2 * 4 * 15, 5, -2, 3);
+    const [w1, b1, w2, b2] = [e.tensor(random(4, 6, 0.5, 1.5), [4]), e.tensor(random(4, 7), [4]), e.tensor(random(15, 8, 0.5, 1.5), [3, 5]), e.tensor(random(15, 9), [3, 5])];
+    const g = new Graph();
+    const h = g.node('groupNorm', [g.input('x'), g.constant('w1', w1), g.constant('b1', b1)], { numGroups: 2 });
+    g.output('y', g.node('layerNorm', [h, g.constant('w2', w2), g.constant('b2', b2)], { normalizedShape: [3, 5] }));
+    const plan = await compileGraph(e, g, { x: [2, 4, 3, 5] });
+    const got = (await plan.run({ x })).y!;
+    const xt = e.tensor(x, [2, 4, 3, 5]);
+    const hidden = groupNorm(xt, 2, w1, b1);
+    const eager = layerNorm(hidden, [3, 5], w2, b2);
+    expect([...got]).toEqual([...(await eager.toArray())]);
+    plan.dispose();
+    for (const t of [w1, b1, w2, b2, xt, hidden, eager]) t.dispose();
   });
 
   it('take empty inputs: an empty output, zero gradients for the parameters', async () => {
