@@ -1,11 +1,11 @@
 // GroupNorm and LayerNorm beyond the registry-driven test (kernels-test/ops.test.ts checks the
 // ops' values and gradients): the modules' parameters, state dicts and use in a Sequential on a
 // Tape, the ops as graph nodes, empty inputs, and the argument errors, word for word.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Tape } from '../src/autograd/tape.js';
+import { Variable, constant } from '../src/autograd/variable.js';
 import { Graph } from '../src/graph/graph.js';
 import { compileGraph } from '../src/graph/plan.js';
-import { Variable, constant } from '../src/autograd/variable.js';
 import { GroupNorm, LayerNorm } from '../src/nn/norm.js';
 import { Sequential } from '../src/nn/sequential.js';
 import { groupNorm, layerNorm } from '../src/ops/norm.js';
@@ -159,12 +159,26 @@ describe('GroupNorm and LayerNorm modules', () => {
     expect(() => layerNorm(x, [6, 5], undefined, c5)).toThrow('layerNorm: bias should have the shape of normalizedShape [6, 5], got [5]');
     expect(() => layerNorm(x, 5, undefined, undefined, { eps: NaN })).toThrow('layerNorm: eps must be a finite number >= 0, got NaN');
 
+    // Past the storage-binding limit (made small here), refused before anything is allocated: the
+    // input, or its row statistics (3 values a row).
+    const limits = { maxStorageBufferBindingSize: 128, maxComputeWorkgroupsPerDimension: 65535 } as GPUSupportedLimits;
+    const column = e.zeros([20, 1]);
+    const small = vi.spyOn(e, 'limits', 'get').mockReturnValue(limits);
+    const before = e.stats().bytesInUse;
+    try {
+      expect(() => groupNorm(x, 2)).toThrow("groupNorm: input [2, 6, 5] needs bindings of 240 bytes, over the device's maxStorageBufferBindingSize of 128; split the batch");
+      expect(() => layerNorm(column, 1)).toThrow("layerNorm: input [20, 1] needs bindings of 240 bytes, over the device's maxStorageBufferBindingSize of 128; split the batch");
+    } finally {
+      small.mockRestore();
+    }
+    expect(e.stats().bytesInUse).toBe(before);
+
     // Through a module, the op names the mismatch (a GroupNorm for 4 channels given 6).
     const tape = new Tape(e);
     const gn = new GroupNorm(e, 2, 4);
     expect(() => gn.call(tape, constant(x))).toThrow('groupNorm: weight should have shape [6] (one value per channel of input [2, 6, 5]), got [4]');
     tape.dispose();
-    for (const t of [x, c5, c6, flat, gn]) t.dispose();
+    for (const t of [x, c5, c6, flat, column, gn]) t.dispose();
   });
 });
 

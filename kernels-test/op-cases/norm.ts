@@ -91,11 +91,11 @@ export const cases: OpCase[] = [
     torch: 'F.max_pool2d(F.relu(F.batch_norm(x, runningMean, runningVar, weight, bias, training=False)), kernel_size=3, stride=2)',
     k: 98,
   },
-  gn('groups3_vec4_planes', [2, 6, 5, 4], 3),
+  gn('groups3_affine', [2, 6, 5, 4], 3),
   gn('one_channel_per_group_odd_planes', [2, 4, 3, 3], 4),
   gn('one_group_3d_input', [3, 5, 7], 1),
   gn('batch1_2d_input', [1, 6], 2),
-  gn('2d_input_vec4_rows', [3, 8], 2),
+  gn('2d_input_4_channels_per_group', [3, 8], 2),
   gn('no_affine_eps1e-3', [2, 6, 4, 4], 2, { weight: false, bias: false, eps: 1e-3 }),
   gn('weight_only_5d_input', [2, 4, 3, 2, 2], 2, { bias: false }),
   {

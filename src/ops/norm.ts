@@ -622,6 +622,12 @@ function rowUniforms(n: RowNorm, flags: number, eps = 0): ParamWriter {
 /** Normalises x's rows, saving their statistics [rows, 3] (pivot, shifted mean, 1 / std) when recording. */
 function rowNormForward(op: string, [x, weight, bias]: Operands, n: RowNorm, eps: number, record: boolean): Tensor | Forwarded {
   const e = x!.engine;
+  // The kernels bind x, the row statistics and the affine gradients whole: refuse what cannot be.
+  const floats = Math.max(x!.size, 3 * n.rows, 2 * n.groups * n.groupChannels);
+  const limit = e.limits.maxStorageBufferBindingSize;
+  if (floats * 4 > limit) {
+    fail(op, `input ${shapeString(x!.shape)} needs bindings of ${floats * 4} bytes, over the device's maxStorageBufferBindingSize of ${limit}; split the batch`);
+  }
   const output = e.empty(x!.shape);
   if (x!.size === 0) return output;
   const stats = e.empty([n.rows * 3], `${op}.stats`);
@@ -635,7 +641,7 @@ function rowNormForward(op: string, [x, weight, bias]: Operands, n: RowNorm, eps
   return { output, saved: { stats } };
 }
 
-/** A copy of `count` values of `src` from `offset`, shaped `shape`. */
+/** A new tensor shaped `shape` holding the values of `src` from `offset` on. */
 function slice(src: Tensor, offset: number, shape: Shape): Tensor {
   const out = src.engine.empty(shape);
   if (out.size > 0) src.engine.copy(src.buffer, out.buffer, out.size * 4, offset * 4, 0);
