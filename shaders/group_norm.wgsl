@@ -28,7 +28,8 @@
 //   affine_grads:   x, g, stats, grad_affine (write)            -> [sum g | sum g * xhat], A each,
 //       from the N * S values of each affine entry: a workgroup per entry, or an invocation per
 //       entry (_columns).
-// A missing weight or bias (flags) is bound to any read-only buffer of at least 16 bytes.
+// A missing weight or bias (flags) is bound to x: `select` still reads it, and x holds at least A
+// values.
 
 struct Params {
   rows: u32,
