@@ -24,13 +24,24 @@ fn workgroup_sum(v: f32, lid: u32) -> f32 {
   return wg_sum[0];
 }
 
-// Two sums at once, each component summed as workgroup_sum sums.
+var<workgroup> wg_sum2_eighths: array<vec2f, WG / 8u>;
+
+// Two sums at once, returned to every invocation: eighths of the workgroup summed by WG / 8
+// invocations, then the eighths by everyone (WG a multiple of 8). Two barriers, where a tree takes
+// 1 + log2(WG): on CPU adapters each barrier switches between the workgroup's SIMD batches, which
+// cost twice the time of the rest on rows of a few hundred values (measured for group norm). Calls
+// may follow each other: a call writes the eighths only after its first barrier, which every
+// invocation reaches after reading the previous call's.
 fn workgroup_sum2(v: vec2f, lid: u32) -> vec2f {
   wg_sum2[lid] = v;
   workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid < half) { wg_sum2[lid] += wg_sum2[lid + half]; }
-    workgroupBarrier();
+  if (lid < WG / 8u) {
+    var s = vec2f(0.0);
+    for (var k = 0u; k < 8u; k++) { s += wg_sum2[8u * lid + k]; }
+    wg_sum2_eighths[lid] = s;
   }
-  return wg_sum2[0];
+  workgroupBarrier();
+  var total = vec2f(0.0);
+  for (var k = 0u; k < WG / 8u; k++) { total += wg_sum2_eighths[k]; }
+  return total;
 }

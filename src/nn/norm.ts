@@ -1,5 +1,6 @@
 import type { Tape, TapeBatchNormOptions } from '../autograd/tape.js';
 import { parameter, type Variable } from '../autograd/variable.js';
+import { groupNormOp, layerNormOp } from '../ops/norm.js';
 import type { MaxPoolOptions } from '../ops/pool.js';
 import type { Engine } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
@@ -95,5 +96,75 @@ export class BatchNorm2d extends BatchNormBase {
 
   constructor(engine: Engine, numFeatures: number, options: BatchNormModuleOptions = {}) {
     super(engine, numFeatures, options);
+  }
+}
+
+export interface GroupNormModuleOptions {
+  eps?: number;
+  /** Learnable per-channel weight (ones) and bias (zeros); default true. */
+  affine?: boolean;
+}
+
+/**
+ * nn.GroupNorm: the channels of x [N, C, *] in numGroups groups, each (sample, group) normalised
+ * with its own statistics (the same in training and evaluation), then scaled and shifted per channel.
+ */
+export class GroupNorm extends Module {
+  readonly weight: Variable | undefined;
+  readonly bias: Variable | undefined;
+  readonly eps: number;
+
+  constructor(
+    engine: Engine,
+    readonly numGroups: number,
+    readonly numChannels: number,
+    options: GroupNormModuleOptions = {},
+  ) {
+    super();
+    if (!Number.isInteger(numGroups) || numGroups < 1) throw new Error(`GroupNorm: num_groups must be a positive integer, got ${numGroups}`);
+    if (!Number.isInteger(numChannels) || numChannels < 1) throw new Error(`GroupNorm: num_channels must be a positive integer, got ${numChannels}`);
+    if (numChannels % numGroups !== 0) throw new Error(`GroupNorm: num_channels must be divisible by num_groups, got ${numChannels} channels and ${numGroups} groups`);
+    this.eps = options.eps ?? 1e-5;
+    if (options.affine ?? true) {
+      this.weight = this.registerParameter('weight', parameter(engine.tensor(new Float32Array(numChannels).fill(1), [numChannels])));
+      this.bias = this.registerParameter('bias', parameter(engine.zeros([numChannels])));
+    }
+  }
+
+  forward(tape: Tape, x: Variable): Variable {
+    return tape.apply(groupNormOp, [x, this.weight, this.bias], { numGroups: this.numGroups, eps: this.eps });
+  }
+}
+
+export interface LayerNormModuleOptions {
+  eps?: number;
+  /** Learnable elementwise weight (ones) and bias (zeros) shaped normalizedShape; default true. */
+  elementwiseAffine?: boolean;
+}
+
+/** nn.LayerNorm: each run of the input's trailing normalizedShape dimensions normalised on its own. */
+export class LayerNorm extends Module {
+  readonly normalizedShape: readonly number[];
+  readonly weight: Variable | undefined;
+  readonly bias: Variable | undefined;
+  readonly eps: number;
+
+  constructor(engine: Engine, normalizedShape: number | readonly number[], options: LayerNormModuleOptions = {}) {
+    super();
+    const dims = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+    if (dims.length === 0 || dims.some((d) => !Number.isInteger(d) || d < 0)) {
+      throw new Error(`LayerNorm: normalized_shape must be an integer >= 0 or a non-empty list of them, got ${JSON.stringify(normalizedShape)}`);
+    }
+    this.normalizedShape = dims;
+    this.eps = options.eps ?? 1e-5;
+    if (options.elementwiseAffine ?? true) {
+      const size = dims.reduce((a, b) => a * b, 1);
+      this.weight = this.registerParameter('weight', parameter(engine.tensor(new Float32Array(size).fill(1), dims)));
+      this.bias = this.registerParameter('bias', parameter(engine.zeros(dims)));
+    }
+  }
+
+  forward(tape: Tape, x: Variable): Variable {
+    return tape.apply(layerNormOp, [x, this.weight, this.bias], { normalizedShape: this.normalizedShape, eps: this.eps });
   }
 }

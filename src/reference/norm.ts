@@ -146,3 +146,70 @@ export function batchNormEvalBackwardRef(
   }
   return gradInput;
 }
+
+/**
+ * Rows of `len` contiguous values normalised by their own mean and biased variance (two passes,
+ * from the definition), then scaled and shifted by the affine entry `affineIndex(row, i)`:
+ * group norm and layer norm are both this, with different rows and affine layouts.
+ */
+function normalizeRows(
+  x: HostTensor,
+  len: number,
+  affineIndex: (row: number, i: number) => number,
+  weight: HostTensor | undefined,
+  bias: HostTensor | undefined,
+  eps: number,
+): HostTensor {
+  const output = hostZeros(x.shape);
+  const rows = len === 0 ? 0 : x.data.length / len;
+  for (let r = 0; r < rows; r++) {
+    const start = r * len;
+    let sum = 0;
+    for (let i = 0; i < len; i++) sum += x.data[start + i]!;
+    const mean = sum / len;
+    let squares = 0;
+    for (let i = 0; i < len; i++) squares += (x.data[start + i]! - mean) ** 2;
+    const std = Math.sqrt(squares / len + eps);
+    for (let i = 0; i < len; i++) {
+      const a = affineIndex(r, i);
+      const gamma = weight ? weight.data[a]! : 1;
+      const beta = bias ? bias.data[a]! : 0;
+      output.data[start + i] = ((x.data[start + i]! - mean) / std) * gamma + beta;
+    }
+  }
+  return output;
+}
+
+/**
+ * F.group_norm: x [N, C, *] with its C channels split into numGroups groups of consecutive
+ * channels, each (sample, group) normalised over its channels and spatial positions; weight and
+ * bias [C] per channel.
+ */
+export function groupNormRef(
+  x: HostTensor,
+  weight: HostTensor | undefined,
+  bias: HostTensor | undefined,
+  options: { numGroups: number; eps?: number },
+): HostTensor {
+  const { numGroups, eps = 1e-5 } = options;
+  const channels = x.shape[1]!;
+  const spatial = x.shape.slice(2).reduce((a, b) => a * b, 1);
+  const perGroup = channels / numGroups;
+  const affineIndex = (row: number, i: number) => (row % numGroups) * perGroup + Math.floor(i / spatial);
+  return normalizeRows(x, perGroup * spatial, affineIndex, weight, bias, eps);
+}
+
+/**
+ * F.layer_norm: every run of the last normalizedShape.length dimensions of x normalised on its
+ * own; weight and bias (shaped normalizedShape) elementwise.
+ */
+export function layerNormRef(
+  x: HostTensor,
+  weight: HostTensor | undefined,
+  bias: HostTensor | undefined,
+  options: { normalizedShape: readonly number[]; eps?: number },
+): HostTensor {
+  const { normalizedShape, eps = 1e-5 } = options;
+  const len = normalizedShape.reduce((a, b) => a * b, 1);
+  return normalizeRows(x, len, (_row, i) => i, weight, bias, eps);
+}
