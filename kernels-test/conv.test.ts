@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conv1d, conv2d, conv3d, type ConvOptions } from '../src/ops/conv.js';
+import { conv1d, conv2d, conv3d, convolve, type ConvOptions } from '../src/ops/conv.js';
 import { checkConv, convProblem } from '../src/ops/conv-args.js';
 import { planForward, winogradImagesPerChunk, winogradTiles } from '../src/ops/conv-plan.js';
 import { runWinograd } from '../src/ops/conv-winograd.js';
@@ -276,6 +276,27 @@ describe('binding limit', () => {
     }
     x.dispose();
     y.dispose();
+  });
+
+  it('runs a plan made for a lower binding limit: slices of images, im2col columns by output rows', async () => {
+    const e = engine();
+    const c: Case = { name: 'slices', x: [3, 4, 10, 10], w: [8, 4, 3, 3], bias: true, options: { padding: 1, relu: true } };
+    const x = pair(c.x);
+    const w = pair(c.w);
+    const b = pair([8]);
+    const r = pair([3, 8, 10, 10]);
+    const want = reluRef(addRef(conv2dRef(x.ref, w.ref, b.ref, { padding: 1 }), r.ref));
+    for (const algorithm of ['im2col', 'implicit'] as const) {
+      const p = checkConv('conv2d', 2, x.gpu, w.gpu, b.gpu, { ...c.options, algorithm });
+      // 1700 floats: the output (2400) goes in slices of 2 images; im2col's columns (3600 floats an image) in pieces of 4 rows.
+      const plan = planForward(p, { ...e.planTarget, maxBindingBytes: 1700 * 4 });
+      expect(plan).toMatchObject({ sliced: true, imagesPerChunk: 2 });
+      if (plan.route === 'im2col') expect(plan).toMatchObject({ columnImages: 1, columnRows: 4 });
+      const y = convolve(p, plan, x.gpu, w.gpu, b.gpu, r.gpu);
+      assertClose(await y.toArray(), want.data, reduction(37), `${algorithm} in slices`);
+      y.dispose();
+    }
+    for (const t of [x.gpu, w.gpu, b.gpu, r.gpu]) t.dispose();
   });
 
   it('runs Winograd in chunks of images whose transformed operands fit in a binding', async () => {
