@@ -41,43 +41,43 @@ const PLANS: Array<[string, number[], number[], Options, string, string]> = [
   [
     'resnet18 layer1 3x3, batch 1',
     [1, 64, 56, 56], [64, 64, 3, 3], { padding: 1 },
-    'winograd4 sg:16x4x8 k=64, 1 images a chunk | grad in transposed (winograd4 sg:16x4x8 k=64, 1 images a chunk), weight shifted sg:16x4x8',
+    'winograd4 sg:16x4x8 k=64, 1 image a chunk | grad in transposed (winograd4 sg:16x4x8 k=64, 1 image a chunk), weight shifted sg:16x4x8',
     'implicit tl:64x64x16 k=576 | grad in transposed (implicit tl:64x64x16 k=576), weight shifted tl:64x64x16',
   ],
   [
     'resnet18 layer2.0 3x3/2, batch 1',
     [1, 64, 56, 56], [128, 64, 3, 3], { stride: 2, padding: 1 },
-    'im2col sg:16x4x8 k=576, columns of 1 images x 28 rows | grad in col2im sg:16x4x8, weight im2col sg:16x4x8',
+    'im2col sg:16x4x8 k=576, columns of 1 image x 28 rows | grad in col2im sg:16x4x8, weight im2col sg:16x4x8',
     'implicit tl:64x64x16 k=576 | grad in col2im tl:64x64x16, weight im2col tl:64x64x16',
   ],
   [
     'resnet18 layer2.0 downsample 1x1/2, batch 1',
     [1, 64, 56, 56], [128, 64, 1, 1], { stride: 2 },
-    'im2col sg:16x4x8 k=64, columns of 1 images x 28 rows | grad in col2im sg:16x4x8, weight im2col sg:16x4x8',
+    'im2col sg:16x4x8 k=64, columns of 1 image x 28 rows | grad in col2im sg:16x4x8, weight im2col sg:16x4x8',
     'implicit tl:64x64x16 k=64 | grad in col2im tl:64x64x16, weight im2col tl:64x64x16',
   ],
   [
     'resnet18 layer2 3x3, batch 1',
     [1, 128, 28, 28], [128, 128, 3, 3], { padding: 1 },
-    'winograd4 sg:16x4x8 k=128, 1 images a chunk | grad in transposed (winograd4 sg:16x4x8 k=128, 1 images a chunk), weight shifted sg:16x4x8',
+    'winograd4 sg:16x4x8 k=128, 1 image a chunk | grad in transposed (winograd4 sg:16x4x8 k=128, 1 image a chunk), weight shifted sg:16x4x8',
     'implicit tl:64x64x16 k=1152 | grad in transposed (implicit tl:64x64x16 k=1152), weight shifted tl:64x64x16',
   ],
   [
     'resnet18 layer3 3x3, batch 1',
     [1, 256, 14, 14], [256, 256, 3, 3], { padding: 1 },
-    'winograd2 sg:16x4x8 k=256, 1 images a chunk | grad in transposed (winograd2 sg:16x4x8 k=256, 1 images a chunk), weight im2col sg:16x4x8',
+    'winograd2 sg:16x4x8 k=256, 1 image a chunk | grad in transposed (winograd2 sg:16x4x8 k=256, 1 image a chunk), weight im2col sg:16x4x8',
     'implicit tl:64x64x16 k=2304 | grad in transposed (implicit tl:64x64x16 k=2304), weight im2col tl:64x64x16',
   ],
   [
     'resnet18 layer4.0 3x3/2, batch 1',
     [1, 256, 14, 14], [512, 256, 3, 3], { stride: 2, padding: 1 },
-    'im2col sg:16x4x8 k=2304, columns of 1 images x 7 rows | grad in col2im sg:16x4x8, weight im2col sg:16x4x8',
+    'im2col sg:16x4x8 k=2304, columns of 1 image x 7 rows | grad in col2im sg:16x4x8, weight im2col sg:16x4x8',
     'implicit tl:64x64x16 k=2304 | grad in col2im tl:64x64x16, weight im2col tl:64x64x16',
   ],
   [
     'resnet18 layer4 3x3, batch 1',
     [1, 512, 7, 7], [512, 512, 3, 3], { padding: 1 },
-    'im2col sg:16x4x8 k=4608, columns of 1 images x 7 rows | grad in transposed (im2col sg:16x4x8 k=4608, columns of 1 images x 7 rows), weight im2col sg:16x4x8',
+    'im2col sg:16x4x8 k=4608, columns of 1 image x 7 rows | grad in transposed (im2col sg:16x4x8 k=4608, columns of 1 image x 7 rows), weight im2col sg:16x4x8',
     'implicit tl:64x64x16 k=4608 | grad in transposed (implicit tl:64x64x16 k=4608), weight im2col tl:64x64x16',
   ],
   [
@@ -139,7 +139,7 @@ const PLANS: Array<[string, number[], number[], Options, string, string]> = [
   [
     'odd channels and sizes',
     [1, 3, 9, 11], [5, 3, 3, 3], { padding: 1 },
-    'im2col sg:8x4x8 k=28, columns of 1 images x 9 rows | grad in col2im pt:8x4x64, weight im2col sg:8x4x8',
+    'im2col sg:8x4x8 k=28, columns of 1 image x 9 rows | grad in col2im pt:8x4x64, weight im2col sg:8x4x8',
     'implicit pt:8x2x64 k=27 | grad in col2im tl:32x64x16, weight im2col pt:8x2x64',
   ],
   [
@@ -151,7 +151,7 @@ const PLANS: Array<[string, number[], number[], Options, string, string]> = [
   [
     "even kernel, 'same'",
     [1, 3, 7, 9], [4, 3, 4, 2], { padding: 'same' },
-    'im2col sg:8x4x8 k=24, columns of 1 images x 7 rows | grad in col2im pt:8x4x64, weight im2col sg:8x4x8',
+    'im2col sg:8x4x8 k=24, columns of 1 image x 7 rows | grad in col2im pt:8x4x64, weight im2col sg:8x4x8',
     'implicit pt:4x2x64 k=24 | grad in col2im tl:32x64x16, weight im2col pt:4x2x64',
   ],
   [
@@ -193,7 +193,7 @@ const PLANS: Array<[string, number[], number[], Options, string, string]> = [
   [
     '96 channels at 14x14',
     [1, 96, 14, 14], [96, 96, 3, 3], { padding: 1 },
-    'winograd2 sg:16x4x8 k=96, 1 images a chunk | grad in transposed (winograd2 sg:16x4x8 k=96, 1 images a chunk), weight im2col sg:16x4x8',
+    'winograd2 sg:16x4x8 k=96, 1 image a chunk | grad in transposed (winograd2 sg:16x4x8 k=96, 1 image a chunk), weight im2col sg:16x4x8',
     'implicit tl:64x64x16 k=864 | grad in transposed (implicit tl:64x64x16 k=864), weight im2col tl:64x64x16',
   ],
   [
@@ -230,14 +230,14 @@ const PLANS: Array<[string, number[], number[], Options, string, string]> = [
   [
     "forced 'im2col'",
     [1, 64, 56, 56], [64, 64, 3, 3], { padding: 1, algorithm: 'im2col' },
-    'im2col sg:16x4x8 k=576, columns of 1 images x 56 rows | grad in transposed (im2col sg:16x4x8 k=576, columns of 1 images x 56 rows), weight shifted sg:16x4x8',
-    'im2col tl:64x64x16 k=576, columns of 1 images x 56 rows | grad in transposed (im2col tl:64x64x16 k=576, columns of 1 images x 56 rows), weight shifted tl:64x64x16',
+    'im2col sg:16x4x8 k=576, columns of 1 image x 56 rows | grad in transposed (im2col sg:16x4x8 k=576, columns of 1 image x 56 rows), weight shifted sg:16x4x8',
+    'im2col tl:64x64x16 k=576, columns of 1 image x 56 rows | grad in transposed (im2col tl:64x64x16 k=576, columns of 1 image x 56 rows), weight shifted tl:64x64x16',
   ],
   [
     "forced 'winograd2' on 8 channels",
     [1, 8, 9, 9], [8, 8, 3, 3], { padding: 1, algorithm: 'winograd2' },
-    'winograd2 pt:8x4x64 k=8, 1 images a chunk | grad in transposed (winograd2 pt:8x4x64 k=8, 1 images a chunk), weight im2col sg:8x4x8',
-    'winograd2 pt:8x4x64 k=8, 1 images a chunk | grad in col2im tl:64x64x16, weight im2col pt:8x2x64',
+    'winograd2 pt:8x4x64 k=8, 1 image a chunk | grad in transposed (winograd2 pt:8x4x64 k=8, 1 image a chunk), weight im2col sg:8x4x8',
+    'winograd2 pt:8x4x64 k=8, 1 image a chunk | grad in col2im tl:64x64x16, weight im2col pt:8x2x64',
   ],
   [
     "forced 'col2im' and 'shifted'",
@@ -263,7 +263,7 @@ describe('the convolution planner', () => {
 
   it('takes the portable GEMM everywhere on a CPU adapter without subgroups', () => {
     const got = describePlan(plan([1, 64, 56, 56], [64, 64, 3, 3], { padding: 1 }, target(CPU_PROFILE, 128 * MiB, false)));
-    expect(got).toBe('winograd4 pt:16x2x8 k=64, 1 images a chunk | grad in transposed (winograd4 pt:16x2x8 k=64, 1 images a chunk), weight shifted pt:16x2x8');
+    expect(got).toBe('winograd4 pt:16x2x8 k=64, 1 image a chunk | grad in transposed (winograd4 pt:16x2x8 k=64, 1 image a chunk), weight shifted pt:16x2x8');
   });
 
   it('plans only the passes asked for, each with its own refusals', () => {

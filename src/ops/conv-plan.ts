@@ -543,10 +543,15 @@ export function forwardLabel(f: ForwardPlan): string {
  */
 export function describePlan(plan: ConvPlan): string {
   const chunks = (n: number) => (n > 1 ? ` in ${n} chunks` : '');
+  const images = (n: number) => `${n} image${n === 1 ? '' : 's'}`;
   const forward = (f: ForwardPlan) => {
     const inner =
-      f.route === 'im2col' ? `, columns of ${f.columnImages} images x ${f.columnRows} rows` : f.route === 'winograd2' || f.route === 'winograd4' ? `, ${f.winogradImages} images a chunk` : '';
-    return `${forwardLabel(f)} k=${f.k}${f.sliced ? `, ${f.imagesPerChunk} images a slice` : ''}${inner}`;
+      f.route === 'im2col'
+        ? `, columns of ${images(f.columnImages)} x ${f.columnRows} rows`
+        : f.route === 'winograd2' || f.route === 'winograd4'
+          ? `, ${images(f.winogradImages)} a chunk`
+          : '';
+    return `${forwardLabel(f)} k=${f.k}${f.sliced ? `, ${images(f.imagesPerChunk)} a slice` : ''}${inner}`;
   };
   const parts: string[] = [];
   if (plan.forward) parts.push(forward(plan.forward));
