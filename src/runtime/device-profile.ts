@@ -74,7 +74,8 @@ export const CPU_PROFILE: DeviceProfile = {
     // The portable kernel keeps A loads uniform across a workgroup: 16 x 2 per invocation on CPUs.
     portable: { rows: 16, cols: 2, threads: 8 },
     portableShortK: { rows: 8, cols: 4, threads: 64 },
-    // Not used on CPUs (the subgroup and portable kernels serve them); the discrete values.
+    // Planned on no CPU product (the subgroup and portable kernels serve them); the discrete
+    // values, for tiles asked for by kernel (gemmTileFor: the tests run the tiled kernel everywhere).
     tiled: { rows: 64, fewRows: 32, cols: 64, depth: 16, minRows: 16 },
   },
   conv: {
@@ -121,6 +122,8 @@ export const DISCRETE_PROFILE: DeviceProfile = {
   gemm: {
     preferred: 'tiled',
     shortK: 16,
+    // Planned on no GPU product (its 8-invocation workgroups would leave most lanes idle); the
+    // CPU values, for tiles asked for by kernel.
     subgroup: { rows: 16, fewRows: 8, cols: 4 },
     // Wide workgroups (64 invocations, a warp or two) for the small products the tiled kernel skips.
     portable: { rows: 8, cols: 2, threads: 64 },
