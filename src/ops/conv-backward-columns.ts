@@ -14,7 +14,7 @@ import type { KernelSpec } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import type { ConvProblem } from './conv-args.js';
-import { columnGeometry, type ColumnChunk, type ConvPlan } from './conv-plan.js';
+import { columnGeometry, type ColumnChunk, type ColumnGeometry, type ConvPlan } from './conv-plan.js';
 import { addInPlace } from './elementwise.js';
 import { gemm } from './gemm.js';
 import type { GemmTile } from './gemm-tile.js';
@@ -41,8 +41,8 @@ export interface Window {
   pad: Triple;
 }
 
-/** The sizes every part of the column route needs (conv-plan.ts's columnGeometry), with the problem. */
-type Geometry = ReturnType<typeof columnGeometry> & { p: ConvProblem };
+/** The sizes every part of the column route needs, with the problem. */
+type Geometry = ColumnGeometry & { p: ConvProblem };
 
 function geometry(p: ConvProblem): Geometry {
   return { p, ...columnGeometry(p) };

@@ -415,8 +415,22 @@ function planShifted(p: ConvProblem, target: PlanTarget): WeightGradientPlan {
 
 // ---- column buffers -------------------------------------------------------------------------
 
-/** Sizes of the column route, per group: K = C/groups x kernel volume rows of x's columns, Og(Padded) of gradOut's. */
-export function columnGeometry(p: ConvProblem): { G: number; Cg: number; Og: number; OgPadded: number; K: number; positions: number; outRows: number; inPlane: number } {
+/** The sizes every part of the column route needs, derived once from the checked problem. */
+export interface ColumnGeometry {
+  G: number;
+  /** Channels per group of the input and of the output. */
+  Cg: number;
+  Og: number;
+  /** Og rounded up to a multiple of 4: the reduction length of W^T x gradOut. */
+  OgPadded: number;
+  /** Rows of the weight gradient per group: Cg x kernel volume. */
+  K: number;
+  positions: number;
+  outRows: number;
+  inPlane: number;
+}
+
+export function columnGeometry(p: ConvProblem): ColumnGeometry {
   const G = p.groups;
   const Og = p.outChannels / G;
   const Cg = p.inChannels / G;
