@@ -1,10 +1,13 @@
 // Tuning benchmark for the GEMM core and the convolution routes: median time and GFLOPS per
 // tile shape on this adapter (conv GFLOPS count the direct convolution's FLOPs, so Winograd's are
 // effective rates). Usage:
-//   npx tsx bench/gemm-tune.ts [--tiles sg:24x4x8,pt:16x2x8] [--only gemm|conv] [--runs 7]
-// A tile is kernel:rows x cols x threads, kernel 'sg' (subgroup) or 'pt' (portable), e.g. sg:24x4x8.
-import { conv2d, type ConvOptions } from '../src/ops/conv.js';
-import { gemm, gemmTile, matmul, type GemmTile } from '../src/ops/gemm.js';
+//   npx tsx bench/gemm-tune.ts [--tiles sg:24x4x8,pt:16x2x8,tl:64x64x16] [--only gemm|conv] [--runs 7] [--profile cpu|discrete]
+// A tile is kernel:rows x cols x threads, kernel 'sg' (subgroup) or 'pt' (portable), e.g. sg:24x4x8;
+// or tl:rows x cols x depth for the workgroup-memory kernel. Without --tiles, the device profile's
+// choice (the engine's, or the one --profile forces).
+import { conv2d, conv2dPlan, type ConvOptions } from '../src/ops/conv.js';
+import { gemm, matmul, padColumns, planGemm, type GemmTile } from '../src/ops/gemm.js';
+import { tileLabel } from '../src/ops/gemm-tile.js';
 import { nodeGpu } from '../src/gpu/node-gpu.js';
 import { Engine } from '../src/runtime/engine.js';
 import type { Tensor } from '../src/runtime/tensor.js';
@@ -19,12 +22,14 @@ const only = arg('only');
 const tiles: Array<GemmTile | undefined> = arg('tiles')
   ? arg('tiles')!.split(',').map((s) => {
       const [kind, shape] = s.split(':') as [string, string];
-      const [rows, cols, threads] = shape.split('x').map(Number) as [number, number, number];
-      return { kernel: kind === 'sg' ? ('subgroup' as const) : ('portable' as const), rows, cols, threads };
+      const [rows, cols, third] = shape.split('x').map(Number) as [number, number, number];
+      if (kind === 'tl') return { kernel: 'tiled' as const, rows, cols, depth: third, threads: (rows * cols) / 16 };
+      return { kernel: kind === 'sg' ? ('subgroup' as const) : ('portable' as const), rows, cols, threads: third };
     })
   : [undefined];
 
-const engine = await Engine.create({ gpu: await nodeGpu() });
+const profile = arg('profile') as 'cpu' | 'discrete' | undefined;
+const engine = await Engine.create({ gpu: await nodeGpu(), ...(profile ? { profile } : {}) });
 console.log(`adapter: ${engine.adapterName}`);
 
 function randomTensor(shape: number[]): Tensor {
@@ -62,7 +67,7 @@ async function time(run: () => Tensor | void): Promise<Timing> {
 }
 
 function report(name: string, tile: GemmTile | undefined, flops: number, t: Timing): void {
-  const shape = tile ? `${tile.kernel === 'subgroup' ? 'sg' : 'pt'}:${tile.rows}x${tile.cols}x${tile.threads}` : 'default';
+  const shape = tile ? tileLabel(tile) : 'default';
   console.log(
     `${name.padEnd(32)} ${shape.padEnd(12)} ${t.ms.toFixed(2).padStart(8)} ms ${(flops / t.ms / 1e6).toFixed(2).padStart(7)} GFLOPS` +
       `   (cpu ${t.cpuMs.toFixed(1).padStart(7)} ms: ${((2 * flops) / t.cpuMs / 1e6).toFixed(2).padStart(6)} GFLOPS on 2 idle cores)`,
@@ -76,7 +81,7 @@ if (only !== 'conv') {
     for (const tile of tiles) {
       const out = engine.empty([n, n]);
       const t = await time(() => (tile ? gemm(engine, { a, b, out, M: n, N: n, K: n, tile }) : matmul(a, b)));
-      report(`gemm ${n}^3`, tile ?? gemmTile(engine, n), 2 * n ** 3, t);
+      report(`gemm ${n}^3`, tile ?? planGemm(engine.planTarget, { M: n, K: n, subgroupFits: true }), 2 * n ** 3, t);
       out.dispose();
     }
     a.dispose();
@@ -116,19 +121,24 @@ if (only !== 'gemm') {
           const out = engine.empty([1, O, OH, OW]);
           const s = (c.options.stride as number) ?? 1;
           const p = (c.options.padding as number) ?? 0;
+          // The subgroup kernel reads the weights as vec4: pad K to a multiple of 4 (as the implicit route does).
+          const K = c.w[1]! * c.w[2]! * c.w[3]!;
+          const Kp = tile.kernel === 'subgroup' ? Math.ceil(K / 4) * 4 : K;
+          const a = Kp === K ? w : padColumns(engine, w, 1, O, K, Kp, K, 0, 0);
           gemm(engine, {
-            a: w,
+            a,
             b: x,
             out,
             M: O,
             N: OH * OW,
-            K: c.w[1]! * c.w[2]! * c.w[3]!,
+            K: Kp,
             tile,
             conv: { channels: c.w[1]!, inH: c.x[2]!, inW: c.x[3]!, outW: OW, kH: c.w[2]!, kW: c.w[3]!, strideH: s, strideW: s, dilH: 1, dilW: 1, padH: p, padW: p },
           });
+          if (a !== w) a.dispose();
           return out;
         });
-        report(`${c.name} ${algorithm}`, tile ?? gemmTile(engine, O), flops, t);
+        report(`${c.name} ${algorithm}`, tile ?? conv2dPlan(x, w, undefined, { ...c.options, algorithm }, { forward: true, input: false, weight: false }).forward!.gemm, flops, t);
         if (algorithm !== 'implicit' && tile) break;
       }
     }

@@ -11,8 +11,8 @@ import { seededUniform } from '../src/data/random.js';
 export interface OurOps {
   matmul(a: Tensor, b: Tensor): Tensor;
   conv2d(x: Tensor, weight: Tensor, bias?: Tensor, options?: { stride?: number; padding?: number }): Tensor;
-  /** The algorithm conv2d's 'auto' takes for these operands (named in the table). */
-  conv2dRoute(x: Tensor, weight: Tensor, bias?: Tensor, options?: { stride?: number; padding?: number }): string;
+  /** How conv2d's plan computes these operands: its route and tile (named in the table). */
+  conv2dPlanLabel(x: Tensor, weight: Tensor, bias?: Tensor, options?: { stride?: number; padding?: number }): string;
   relu(x: Tensor): Tensor;
   add(a: Tensor, b: Tensor): Tensor;
 }
@@ -176,7 +176,7 @@ function convCase(c: ConvShape): BenchCase {
     ours: (engine, ops) => {
       const tx = engine.tensor(x(), xShape);
       const tw = engine.tensor(w(), wShape);
-      return { ...oursSide(engine, [tx, tw], () => ops.conv2d(tx, tw, undefined, { stride, padding })), algorithm: ops.conv2dRoute(tx, tw, undefined, { stride, padding }) };
+      return { ...oursSide(engine, [tx, tw], () => ops.conv2d(tx, tw, undefined, { stride, padding })), algorithm: ops.conv2dPlanLabel(tx, tw, undefined, { stride, padding }) };
     },
     tfjs: (tf) => {
       const tx = tf.tensor4d(permute4(x(), xShape, NCHW_TO_NHWC), [batch, size, size, inC]);

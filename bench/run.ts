@@ -8,7 +8,8 @@ import { availableParallelism, homedir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { nodeGpu } from '../src/gpu/node-gpu.js';
-import { conv2d, conv2dRoute } from '../src/ops/conv.js';
+import { conv2d, conv2dPlan } from '../src/ops/conv.js';
+import { forwardLabel } from '../src/ops/conv-plan.js';
 import { add, relu } from '../src/ops/elementwise.js';
 import { matmul } from '../src/ops/gemm.js';
 import { Engine } from '../src/runtime/engine.js';
@@ -26,6 +27,7 @@ interface Options {
   budgetSeconds: number;
   mode: Mode;
   json?: string;
+  deviceProfile?: 'cpu' | 'discrete';
 }
 
 const USAGE = `usage: npx tsx bench/run.ts [options]
@@ -38,7 +40,8 @@ const USAGE = `usage: npx tsx bench/run.ts [options]
   --mode M        wait: submit and wait for the GPU, no readback (default);
                   readback: read the whole result back to the CPU each time (both sides)
   --budget S      stop adding pairs to a case after S seconds (at least 5 pairs); default 30
-  --json FILE     also write every sample as JSON`;
+  --json FILE     also write every sample as JSON
+  --device-profile P  plan our routes and tiles with device profile cpu or discrete (default: the adapter's)`;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -51,6 +54,7 @@ function parseOptions(argv: string[]): Options {
       budget: { type: 'string' },
       mode: { type: 'string' },
       json: { type: 'string' },
+      'device-profile': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -66,6 +70,10 @@ function parseOptions(argv: string[]): Options {
   };
   const mode = values.mode ?? 'wait';
   if (mode !== 'wait' && mode !== 'readback') throw new Error(`--mode must be wait or readback, got '${mode}'\n${USAGE}`);
+  const deviceProfile = values['device-profile'];
+  if (deviceProfile !== undefined && deviceProfile !== 'cpu' && deviceProfile !== 'discrete') {
+    throw new Error(`--device-profile must be cpu or discrete, got '${deviceProfile}'\n${USAGE}`);
+  }
   return {
     only: (values.only ?? 'gemm,conv').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
     reps: int('reps', values.reps, 15, 1),
@@ -74,6 +82,7 @@ function parseOptions(argv: string[]): Options {
     budgetSeconds: int('budget', values.budget, 30, 1),
     mode,
     json: values.json,
+    deviceProfile,
   };
 }
 
@@ -254,9 +263,15 @@ async function main(): Promise<void> {
   const cache = mesaCacheState(); // before anything compiles
   const loadBefore = loadavg()[0]!;
   const gpu = await nodeGpu();
-  const engine = await Engine.create({ gpu });
+  const engine = await Engine.create({ gpu, ...(options.deviceProfile ? { profile: options.deviceProfile } : {}) });
   const peer = await loadTfjs(gpu);
-  const ops: OurOps = { matmul: (a, b) => matmul(a, b), conv2d, conv2dRoute, relu, add };
+  const ops: OurOps = {
+    matmul: (a, b) => matmul(a, b),
+    conv2d,
+    conv2dPlanLabel: (x, w, bias, options) => forwardLabel(conv2dPlan(x, w, bias, options, { forward: true, input: false, weight: false }).forward!),
+    relu,
+    add,
+  };
 
   const log = (s: string) => process.stderr.write(`${s}\n`);
   if (cases.length > 0) log(`running ${cases.length} case(s): ${cases.map((c) => c.name).join(', ')}`);
@@ -276,7 +291,7 @@ async function main(): Promise<void> {
     options.mode === 'wait'
       ? 'record op, submit, wait for the GPU (onSubmittedWorkDone); no readback'
       : 'record op, submit, read the whole result back to the CPU';
-  console.log(`adapter:      ${engine.adapterName} (tfjs's device: ${peer.adapter}, same GPU object)`);
+  console.log(`adapter:      ${engine.adapterName} (tfjs's device: ${peer.adapter}, same GPU object); our device profile: ${engine.profile.name}`);
   console.log(`shader cache: ${cache}`);
   const loadAfter = loadavg()[0]!;
   // Other processes' load slows both sides, not always equally: the numbers need it beside them.

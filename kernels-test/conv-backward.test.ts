@@ -6,6 +6,7 @@ import { conv1dBackward, conv2dBackward, conv3dBackward, type ConvBackwardNeeds,
 import { checkConv } from '../src/ops/conv-args.js';
 import { columnsBackward } from '../src/ops/conv-backward-columns.js';
 import { shiftedWeightGradient } from '../src/ops/conv-backward-shifted.js';
+import { planConvolution } from '../src/ops/conv-plan.js';
 import { conv2d } from '../src/ops/conv.js';
 import { conv1dBackwardRef, conv2dBackwardRef, conv3dBackwardRef, type ConvGradientsRef } from '../src/reference/conv-backward.js';
 import { conv1dRef, conv2dRef, conv3dRef, type ConvRefOptions } from '../src/reference/conv.js';
@@ -270,12 +271,13 @@ describe('argument errors', () => {
 
 describe('buffers over the binding limit', () => {
   // The column route splits its work whenever a buffer would pass the binding limit. Lowering the
-  // limit it plans with (the device's is 128 MiB) runs every chunked path on small shapes: chunks
+  // limit the plan is made for (the device's is 128 MiB) runs every chunked path on small shapes: chunks
   // of images, one image's output rows in pieces (the input gradient added up across pieces), and
   // x / gradOut / gradIn too big to bind whole (copied slices).
   // Limits in floats, for each problem: chunks of images; output rows in pieces; then x and
   // gradOut too big to bind whole, with output rows in pieces (down to one row a piece), or (the
   // 1x1 problem, whose columns are small) with chunks of 2 images.
+  const limited = (bytes: number) => ({ ...engine().planTarget, maxBindingBytes: bytes });
   const problems: Array<[Case, number[]]> = [
     [{ name: 'stride 1, padding 1', x: [5, 3, 9, 8], w: [4, 3, 3, 3], options: { padding: 1 } }, [4000, 1500, 729, 300]],
     [{ name: 'stride 2, dilation 2, groups 2', x: [3, 4, 11, 10], w: [6, 2, 3, 3], options: { stride: 2, dilation: 2, padding: 2, groups: 2 } }, [2500, 1000, 500]],
@@ -290,10 +292,11 @@ describe('buffers over the binding limit', () => {
       const gradOut = hostRandom(outShape);
       const want = conv2dBackwardRef(gradOut, x, w, c.options as ConvRefOptions);
       const [xg, wg, gg] = [e.tensor(x.data, x.shape), e.tensor(w.data, w.shape), e.tensor(gradOut.data, gradOut.shape)];
-      const p = checkConv('conv2dBackward', 2, xg, wg, undefined, c.options ?? {});
+      const p = checkConv('conv2dBackward', 2, xg, wg, undefined, { ...c.options, inputGradient: 'col2im', weightGradient: 'im2col' });
       const k = reductions(c, outShape);
       for (const floats of limits) {
-        const got = columnsBackward(p, gg, xg, wg, { weight: true, input: true }, floats * 4);
+        const plan = planConvolution(p, limited(floats * 4), { forward: false, input: true, weight: true });
+        const got = columnsBackward(p, plan, gg, xg, wg);
         assertClose(await got.gradWeight!.toArray(), want.gradWeight.data, gradient(k.weight), `${c.name}, limit ${floats} floats: gradWeight`);
         assertClose(await got.gradInput!.toArray(), want.gradInput.data, gradient(k.input), `${c.name}, limit ${floats} floats: gradInput`);
         got.gradWeight!.dispose();
@@ -312,11 +315,15 @@ describe('buffers over the binding limit', () => {
     const gradOut = hostRandom(outShape);
     const want = conv2dBackwardRef(gradOut, x, w, c.options as ConvRefOptions);
     const [xg, wg, gg] = [e.tensor(x.data, x.shape), e.tensor(w.data, w.shape), e.tensor(gradOut.data, gradOut.shape)];
-    const p = checkConv('conv2dBackward', 2, xg, wg, undefined, c.options ?? {});
-    // Padded grid 8 x 9 = 72 values per channel: 2 images per chunk at 1800 floats (x fits whole);
+    const p = checkConv('conv2dBackward', 2, xg, wg, undefined, { ...c.options, weightGradient: 'shifted' });
+    // Padded grid 8 x 7 = 56 values per channel: 3 images per chunk at 1800 floats (x fits whole);
     // at 900 floats x (1200) is copied in slices of 1 image.
-    for (const floats of [1800, 900]) {
-      const got = shiftedWeightGradient(p, gg, xg, wg, floats * 4);
+    for (const [floats, chunks, sliced] of [[1800, [3, 2], false], [900, [1, 1, 1, 1, 1], true]] as const) {
+      const plan = planConvolution(p, limited(floats * 4), { forward: false, input: false, weight: true }).weightGradient!;
+      if (plan.route !== 'shifted') throw new Error(`planned ${plan.route}`);
+      expect(plan.chunks.map((chunk) => chunk.images)).toEqual(chunks);
+      expect(plan.sliced).toBe(sliced);
+      const got = shiftedWeightGradient(p, plan, gg, xg, wg);
       assertClose(await got.toArray(), want.gradWeight.data, gradient(reductions(c, outShape).weight), `limit ${floats} floats`);
       got.dispose();
     }
@@ -328,16 +335,13 @@ describe('buffers over the binding limit', () => {
     const x = e.tensor(random(3 * 81, 5), [1, 3, 9, 9]);
     const w = e.tensor(random(4 * 75, 6), [4, 3, 5, 5]);
     const g = e.tensor(random(4 * 81, 7), [1, 4, 9, 9]);
-    const p = checkConv('conv2dBackward', 2, x, w, undefined, { padding: 2 });
-    expect(() => columnsBackward(p, g, x, w, { weight: true, input: false }, 400 * 4)).toThrow(
-      "conv2dBackward: the backward columns of one output row need 3600 bytes, over the device's maxStorageBufferBindingSize",
-    );
-    expect(() => columnsBackward(p, g, x, w, { weight: true, input: false }, 310 * 4)).toThrow(
+    const p = checkConv('conv2dBackward', 2, x, w, undefined, { padding: 2, weightGradient: 'im2col' });
+    const plan = (bytes: number) => planConvolution(p, limited(bytes), { forward: false, input: false, weight: true });
+    expect(() => plan(400 * 4)).toThrow("conv2dBackward: the backward columns of one output row need 3600 bytes, over the device's maxStorageBufferBindingSize");
+    expect(() => plan(310 * 4)).toThrow(
       "conv2dBackward: one image of input [1, 3, 9, 9] or of gradOut [1, 4, 9, 9] takes over the device's maxStorageBufferBindingSize of 1240 bytes",
     );
-    expect(() => columnsBackward(p, g, x, w, { weight: true, input: false }, 240 * 4)).toThrow(
-      "conv2dBackward: weight [4, 3, 5, 5] takes 1200 bytes, over the device's maxStorageBufferBindingSize of 960",
-    );
+    expect(() => plan(240 * 4)).toThrow("conv2dBackward: weight [4, 3, 5, 5] takes 1200 bytes, over the device's maxStorageBufferBindingSize of 960");
     for (const t of [x, w, g]) t.dispose();
   });
 });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { conv1d, conv2d, conv2dRoute, conv3d, type ConvOptions } from '../src/ops/conv.js';
-import { checkConv } from '../src/ops/conv-args.js';
-import { runWinograd, winogradImagesPerChunk, winogradTiles } from '../src/ops/conv-winograd.js';
+import { conv1d, conv2d, conv3d, convolve, type ConvOptions } from '../src/ops/conv.js';
+import { checkConv, convProblem } from '../src/ops/conv-args.js';
+import { planForward, winogradImagesPerChunk, winogradTiles } from '../src/ops/conv-plan.js';
+import { runWinograd } from '../src/ops/conv-winograd.js';
+import { CPU_PROFILE } from '../src/runtime/device-profile.js';
 import { conv1dRef, conv2dRef, conv3dRef } from '../src/reference/conv.js';
 import { addRef, reluRef } from '../src/reference/elementwise.js';
 import { host, type HostTensor } from '../src/reference/host-tensor.js';
@@ -170,48 +172,14 @@ describe('conv2d by Winograd', () => {
     w.gpu.dispose();
   });
 
-  it("'auto' takes F(4x4) with enough 4x4 tiles, F(2x2) with enough 2x2 tiles, and the GEMM routes for small or thin convolutions", () => {
-    const e = engine();
-    const route = (x: number[], w: number[], options: ConvOptions = { padding: 1 }) => {
-      const tx = e.zeros(x);
-      const tw = e.zeros(w);
-      const r = conv2dRoute(tx, tw, undefined, options);
-      tx.dispose();
-      tw.dispose();
-      return r;
-    };
-    // ResNet18's 3x3 convolutions at batch 1: 196, 49, 16 and 4 tiles of 4x4; 784, 196, 49, 16 of 2x2.
-    expect(route([1, 64, 56, 56], [64, 64, 3, 3])).toBe('winograd4');
-    expect(route([1, 128, 28, 28], [128, 128, 3, 3])).toBe('winograd4');
-    expect(route([1, 256, 14, 14], [256, 256, 3, 3])).toBe('winograd2');
-    expect(route([1, 512, 7, 7], [512, 512, 3, 3])).toBe('im2col');
-    expect(route([2, 512, 7, 7], [512, 512, 3, 3])).toBe('winograd2');
-    // Too few channels on either side, or too little work.
-    expect(route([8, 16, 56, 56], [64, 16, 3, 3])).toBe('implicit');
-    expect(route([8, 64, 56, 56], [16, 64, 3, 3])).toBe('implicit');
-    expect(route([1, 32, 28, 28], [32, 32, 3, 3])).toBe('im2col');
-    expect(route([8, 32, 14, 14], [64, 32, 3, 3], { padding: 0 })).toBe('winograd4');
-    // Shapes Winograd does not compute.
-    expect(route([1, 64, 112, 112], [64, 64, 3, 3], { padding: 1, stride: 2 })).toBe('implicit');
-    expect(route([1, 64, 56, 56], [64, 32, 3, 3], { padding: 1, groups: 2 })).toBe('implicit');
-    expect(route([1, 64, 56, 56], [64, 64, 3, 3], { padding: 2, dilation: 2 })).toBe('implicit');
-    expect(route([1, 64, 56, 56], [64, 64, 5, 5], { padding: 2 })).toBe('implicit');
-    expect(route([1, 64, 56, 56], [64, 64, 1, 1], {})).toBe('pointwise');
-    expect(route([1, 64, 56, 56], [64, 64, 3, 3], { padding: 1, algorithm: 'im2col' })).toBe('im2col');
-  });
-
-  it("computes the shapes 'auto' sends to each tile", async () => {
-    const e = engine();
+  it("computes the shapes 'auto' sends to each tile (on the CPU profile; the planner's test pins the rest)", async () => {
+    const cpu = { ...engine().planTarget, profile: CPU_PROFILE };
     const cases: Array<[Case, string]> = [
       [{ name: 'auto F(4x4)', x: [2, 32, 28, 28], w: [40, 32, 3, 3], bias: true, options: { padding: 1, relu: true } }, 'winograd4'],
       [{ name: 'auto F(2x2)', x: [1, 96, 14, 14], w: [96, 96, 3, 3], options: { padding: 1 } }, 'winograd2'],
     ];
     for (const [c, want] of cases) {
-      const x = e.zeros(c.x);
-      const w = e.zeros(c.w);
-      expect(conv2dRoute(x, w, undefined, c.options)).toBe(want);
-      x.dispose();
-      w.dispose();
+      expect(planForward(convProblem('conv2d', 2, c.x, c.w, undefined, c.options ?? {}), cpu).route).toBe(want);
       await check(conv2d, conv2dRef, c, ['auto']);
     }
   });
@@ -310,6 +278,27 @@ describe('binding limit', () => {
     y.dispose();
   });
 
+  it('runs a plan made for a lower binding limit: slices of images, im2col columns by output rows', async () => {
+    const e = engine();
+    const c: Case = { name: 'slices', x: [3, 4, 10, 10], w: [8, 4, 3, 3], bias: true, options: { padding: 1, relu: true } };
+    const x = pair(c.x);
+    const w = pair(c.w);
+    const b = pair([8]);
+    const r = pair([3, 8, 10, 10]);
+    const want = reluRef(addRef(conv2dRef(x.ref, w.ref, b.ref, { padding: 1 }), r.ref));
+    for (const algorithm of ['im2col', 'implicit'] as const) {
+      const p = checkConv('conv2d', 2, x.gpu, w.gpu, b.gpu, { ...c.options, algorithm });
+      // 1700 floats: the output (2400) goes in slices of 2 images; im2col's columns (3600 floats an image) in pieces of 4 rows.
+      const plan = planForward(p, { ...e.planTarget, maxBindingBytes: 1700 * 4 });
+      expect(plan).toMatchObject({ sliced: true, imagesPerChunk: 2 });
+      if (plan.route === 'im2col') expect(plan).toMatchObject({ columnImages: 1, columnRows: 4 });
+      const y = convolve(p, plan, x.gpu, w.gpu, b.gpu, r.gpu);
+      assertClose(await y.toArray(), want.data, reduction(37), `${algorithm} in slices`);
+      y.dispose();
+    }
+    for (const t of [x.gpu, w.gpu, b.gpu, r.gpu]) t.dispose();
+  });
+
   it('runs Winograd in chunks of images whose transformed operands fit in a binding', async () => {
     const e = engine();
     const c: Case = { name: 'chunks', x: [5, 3, 7, 6], w: [6, 3, 3, 3], bias: true, options: { padding: 1, relu: true } };
@@ -318,24 +307,27 @@ describe('binding limit', () => {
     const b = pair([6]);
     const r = pair([5, 6, 7, 6]);
     const want = reluRef(addRef(conv2dRef(x.ref, w.ref, b.ref, { padding: 1 }), r.ref));
-    const p = checkConv('conv2d', 2, x.gpu, w.gpu, b.gpu, c.options!);
     for (const tile of [2, 4] as const) {
+      // The plan for a lower binding limit (the device's is 128 MiB) chunks the transformed operands.
+      const p = checkConv('conv2d', 2, x.gpu, w.gpu, b.gpu, { ...c.options, algorithm: tile === 2 ? 'winograd2' : 'winograd4' });
+      const planFor = (limit: number) => planForward(p, { ...e.planTarget, maxBindingBytes: limit });
       // One image's transformed input or products: points x max(Cp = 4, O = 6) x tiles (rounded up to 4).
       const { points, perImage } = winogradTiles(p, tile);
       const oneImage = points * 6 * Math.ceil(perImage / 4) * 4 * 4;
       for (const [limit, images] of [[oneImage, 1], [2 * oneImage + 64, 2], [1 << 20, 5]] as const) {
         expect(winogradImagesPerChunk(p, tile, 5, limit)).toBe(images);
+        const plan = planFor(limit);
+        if (plan.route !== 'winograd2' && plan.route !== 'winograd4') throw new Error(`planned ${plan.route}`);
+        expect(plan.winogradImages).toBe(images);
         const y = e.empty(want.shape);
-        runWinograd(e, p, tile, x.gpu, w.gpu, b.gpu, y, 5, r.gpu, limit);
+        runWinograd(e, p, plan, x.gpu, w.gpu, b.gpu, y, 5, r.gpu);
         assertClose(await y.toArray(), want.data, reduction(27), `F(${tile}x${tile}) in chunks of ${images}`);
         y.dispose();
       }
-      const y = e.empty(want.shape);
-      expect(() => runWinograd(e, p, tile, x.gpu, w.gpu, b.gpu, y, 5, r.gpu, oneImage - 4)).toThrow(
+      expect(() => planFor(oneImage - 4)).toThrow(
         `conv2d: the Winograd operands of one image (${points} x 6 x ${Math.ceil(perImage / 4) * 4} floats) or of the weights ` +
           `(${points} x 6 x 4 floats) are over the device's maxStorageBufferBindingSize of ${oneImage - 4} bytes; use algorithm 'implicit'`,
       );
-      expect(y.isDisposed).toBe(true);
     }
     for (const t of [x.gpu, w.gpu, b.gpu, r.gpu]) t.dispose();
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gemm, gemmTile, hasSubgroupGemm, linear, matmul, type GemmTile } from '../src/ops/gemm.js';
+import { gemm, gemmTileFor, linear, matmul, padColumns, type GemmKernel } from '../src/ops/gemm.js';
 import { conv2dRef } from '../src/reference/conv.js';
 import { linearRef, matmulRef } from '../src/reference/gemm.js';
 import { host, type HostTensor } from '../src/reference/host-tensor.js';
@@ -144,9 +144,10 @@ describe('linear', () => {
 });
 
 describe('gemm core', () => {
-  const kernels: Array<GemmTile['kernel']> = ['portable', 'subgroup'];
-  const tileFor = (kernel: GemmTile['kernel'], M: number) => gemmTile(engine(), M, kernel);
-  const skip = (kernel: GemmTile['kernel']) => kernel === 'subgroup' && !hasSubgroupGemm(engine());
+  // Every kernel with its tile from the engine's profile (the tiled kernel's rows: 32 under 64 rows, else 64).
+  const kernels: GemmKernel[] = ['portable', 'subgroup', 'tiled'];
+  const tileFor = (kernel: GemmKernel, M: number) => gemmTileFor(engine().profile, kernel, M);
+  const skip = (kernel: GemmKernel) => kernel === 'subgroup' && !engine().planTarget.subgroups;
 
   for (const kernel of kernels) {
     it(`${kernel} kernel: per-row bias and residual before the ReLU, over groups with strides and offsets`, async (ctx) => {
@@ -214,23 +215,38 @@ describe('gemm core', () => {
       const options = { stride: [2, 1], padding: [2, 1], dilation: [1, 2] };
       const want = conv2dRef(x.ref, w.ref, bias.ref, { ...options, relu: true });
       const [, , OH, OW] = want.shape as [number, number, number, number];
-      const out = engine().empty(want.shape);
-      gemm(engine(), {
-        a: w.gpu,
-        b: x.gpu,
-        out,
-        M: 5,
-        N: OH * OW,
-        K: 27,
-        batch: 2,
-        strides: { a: [0, 0], b: [3 * 72, 0], c: [5 * OH * OW, 0] },
-        bias: bias.gpu,
-        biasPer: 'row',
-        relu: true,
-        conv: { channels: 3, inH: 9, inW: 8, outW: OW, kH: 3, kW: 3, strideH: 2, strideW: 1, dilH: 1, dilW: 2, padH: 2, padW: 1 },
-        tile: tileFor(kernel, 5),
-      });
-      await expectMatches(out, want, 27, `${kernel} implicit conv`);
+      // K = 27 as it is (not on the subgroup kernel, which reads vec4 weights) and padded to 28 with zero columns.
+      for (const K of kernel === 'subgroup' ? [28] : [27, 28]) {
+        const a = K === 27 ? w.gpu : padColumns(engine(), w.gpu, 1, 5, 27, K, 27, 0, 0);
+        const out = engine().empty(want.shape);
+        gemm(engine(), {
+          a,
+          b: x.gpu,
+          out,
+          M: 5,
+          N: OH * OW,
+          K,
+          batch: 2,
+          strides: { a: [0, 0], b: [3 * 72, 0], c: [5 * OH * OW, 0] },
+          bias: bias.gpu,
+          biasPer: 'row',
+          relu: true,
+          conv: { channels: 3, inH: 9, inW: 8, outW: OW, kH: 3, kW: 3, strideH: 2, strideW: 1, dilH: 1, dilW: 2, padH: 2, padW: 1 },
+          tile: tileFor(kernel, 5),
+        });
+        await expectMatches(out, want, 27, `${kernel} implicit conv, K ${K}`);
+        if (a !== w.gpu) a.dispose();
+      }
+    });
+
+    it(`${kernel} kernel: many rows and columns (several blocks each way), transA`, async (ctx) => {
+      if (kernel === 'subgroup' || skip(kernel)) ctx.skip();
+      const [M, N, K] = [70, 131, 37];
+      const a = pair([K, M]);
+      const b = pair([K, N]);
+      const out = engine().empty([M, N]);
+      gemm(engine(), { a: a.gpu, b: b.gpu, out, M, N, K, transA: true, tile: tileFor(kernel, M) });
+      await expectMatches(out, matmulRef(a.ref, b.ref, { transA: true }), K, `${kernel} transA`);
     });
   }
 
@@ -255,6 +271,14 @@ describe('gemm core', () => {
     );
     expect(() => gemm(e, { a, b: a, out, M: 1, N: 1, K: 3, tile: { kernel: 'subgroup', rows: 8, cols: 4, threads: 8 } })).toThrow(
       'gemm: the subgroup kernel needs A as [M, K] and 4-aligned operands',
+    );
+    expect(() => gemm(e, { a, b: a, out, M: 1, N: 1, K: 3, tile: { kernel: 'tiled', rows: 64, cols: 64, depth: 48, threads: 256 } })).toThrow(
+      'gemm: bad tiled tile {"kernel":"tiled","rows":64,"cols":64,"depth":48,"threads":256}',
+    );
+    const x = e.tensor(random(18, 1), [1, 2, 3, 3]);
+    const conv3 = { channels: 2, inH: 3, inW: 3, outW: 1, kH: 3, kW: 3, strideH: 1, strideW: 1, dilH: 1, dilW: 1, padH: 0, padW: 0 };
+    expect(() => gemm(e, { a: e.tensor(random(24, 1), [1, 24]), b: x, out: e.empty([1]), M: 1, N: 1, K: 24, conv: conv3 })).toThrow(
+      "gemm: K = 24 does not match the convolution's 2 x 3 x 3 (nor that rounded up to a multiple of 4)",
     );
   });
 

@@ -1,18 +1,38 @@
 // Shared by every conformance test: one engine per test file, seeded random data, and the
 // tolerance policy.
 import { afterAll, beforeAll } from 'vitest';
+import { CPU_PROFILE, DISCRETE_PROFILE, type DeviceProfile } from '../src/runtime/device-profile.js';
 import { Engine } from '../src/runtime/engine.js';
 import { checkKernelLayout } from './layout-check.js';
 import { seededUniform } from '../src/data/random.js';
 
 /**
- * Opens one engine for the test file (every kernel it compiles gets its bindings checked
- * against its WGSL by wgsl_reflect) and disposes it afterwards.
+ * The discrete profile with every product on the workgroup-memory GEMM (the real one leaves
+ * products under 16 rows, most of the tests' small shapes, to the portable kernel): runs every
+ * route through shaders/gemm_tiled.wgsl.
  */
-export function useEngine(): () => Engine {
+export const TILED_EVERYWHERE: DeviceProfile = {
+  ...DISCRETE_PROFILE,
+  gemm: { ...DISCRETE_PROFILE.gemm, tiled: { ...DISCRETE_PROFILE.gemm.tiled, minRows: 1 } },
+};
+
+const TEST_PROFILES: Record<string, DeviceProfile> = { cpu: CPU_PROFILE, discrete: DISCRETE_PROFILE, tiled: TILED_EVERYWHERE };
+
+/**
+ * Opens one engine for the test file (or the describe block it is called in; every kernel it
+ * compiles gets its bindings checked against its WGSL by wgsl_reflect) and disposes it
+ * afterwards. Its device profile is `profile`, else the one WEBGPU_CNN_PROFILE names ('cpu',
+ * 'discrete', or 'tiled': TILED_EVERYWHERE), else the adapter's: e.g.
+ * `WEBGPU_CNN_PROFILE=tiled npx vitest run kernels-test/conv.test.ts` runs a file's routes on
+ * the GPU profile's GEMM.
+ */
+export function useEngine(profile?: DeviceProfile): () => Engine {
   let engine: Engine | undefined;
   beforeAll(async () => {
-    engine = await Engine.create({ checkKernel: checkKernelLayout });
+    const named = process.env.WEBGPU_CNN_PROFILE;
+    if (named && !TEST_PROFILES[named]) throw new Error(`WEBGPU_CNN_PROFILE must be one of ${Object.keys(TEST_PROFILES).join(', ')}, got '${named}'`);
+    const chosen = profile ?? (named ? TEST_PROFILES[named] : undefined);
+    engine = await Engine.create({ checkKernel: checkKernelLayout, ...(chosen ? { profile: chosen } : {}) });
   });
   afterAll(() => engine?.dispose());
   return () => {

@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { Graph, GraphError } from '../src/graph/graph.js';
 import { GraphExecutor } from '../src/graph/executor.js';
 import { compileGraph } from '../src/graph/plan.js';
-import { conv2d, conv2dRoute } from '../src/ops/conv.js';
+import { conv2d, conv2dPlan } from '../src/ops/conv.js';
 import { add, relu, reluBackward } from '../src/ops/elementwise.js';
-import { gemm, gemmTile, hasSubgroupGemm, linear, type GemmTile } from '../src/ops/gemm.js';
+import { gemm, gemmTileFor, linear, type GemmKernel } from '../src/ops/gemm.js';
 import { crossEntropy, crossEntropyWithGrad, type CrossEntropyOptions } from '../src/ops/loss.js';
 import { batchNormTrain } from '../src/ops/norm.js';
 import { maxPool2dBackward, maxPool2dFused, maxPool2dWithIndices, reluMaxPool2dBackward, type MaxPoolOptions } from '../src/ops/pool.js';
@@ -137,18 +137,18 @@ describe('relu keeps NaN, elementwise and fused, and its gradient passes at NaN 
     dispose(at, bt, y);
   });
 
-  const kernels: Array<GemmTile['kernel']> = ['portable', 'subgroup'];
+  const kernels: GemmKernel[] = ['portable', 'subgroup', 'tiled'];
   for (const kernel of kernels) {
     it(`the ${kernel} GEMM's epilogue keeps NaN through bias and relu`, async (ctx) => {
       const e = engine();
-      if (kernel === 'subgroup' && !hasSubgroupGemm(e)) ctx.skip();
+      if (kernel === 'subgroup' && !e.planTarget.subgroups) ctx.skip();
       const [M, N, K] = [9, 12, 8];
       const a = withSpecials([M, K], 1, [[2 * K + 3, NaN], [5 * K, Infinity]]);
       const b = withSpecials([K, N], 2, [[1 * N + 7, -Infinity]]);
       const bias = withSpecials([N], 3, [[10, NaN]]);
       const [at, bt, biast] = [e.tensor(a, [M, K]), e.tensor(b, [K, N]), e.tensor(bias, [N])];
       const out = e.empty([M, N]);
-      gemm(e, { a: at, b: bt, out, M, N, K, bias: biast, relu: true, tile: gemmTile(e, M, kernel) });
+      gemm(e, { a: at, b: bt, out, M, N, K, bias: biast, relu: true, tile: gemmTileFor(e.profile, kernel, M) });
       const want = matmulRef(host(a, [M, K]), host(b, [K, N]), { bias: host(bias, [N]), relu: true }).data;
       expect(specials(want).length).toBeGreaterThan(M); // a NaN column, a NaN row, infinities
       expectSameAnswer(await out.toArray(), want, reduction(K), `${kernel} GEMM`);
@@ -222,7 +222,7 @@ describe('conv2d with NaN and infinities: the direct convolution\'s non-finite p
         const e = engine();
         const [xt, wt, bt] = [e.tensor(x, xShape), e.tensor(w, wShape), e.tensor(bias, [6])];
         const options = { padding: 1, relu: fusedRelu, algorithm };
-        expect(conv2dRoute(xt, wt, bt, options)).toBe(algorithm);
+        expect(conv2dPlan(xt, wt, bt, options).forward!.route).toBe(algorithm);
         const y = conv2d(xt, wt, bt, options);
         const want = conv2dRef(host(x, xShape), host(w, wShape), host(bias, [6]), { padding: 1, relu: fusedRelu }).data;
         expectSameAnswer(await y.toArray(), want, reduction(45), `${algorithm} relu ${fusedRelu}`);
@@ -237,7 +237,7 @@ describe('conv2d with NaN and infinities: the direct convolution\'s non-finite p
     const xs = withSpecials(shape, 9, [[at4(shape, 0, 2, 1, 1), NaN], [at4(shape, 1, 0, 3, 2), -Infinity]]);
     const ws = withSpecials([6, 5, 1, 1], 10, [[4 * 5 + 1, Infinity]]);
     const [xt, wt] = [e.tensor(xs, shape), e.tensor(ws, [6, 5, 1, 1])];
-    expect(conv2dRoute(xt, wt, undefined, { relu: true })).toBe('pointwise');
+    expect(conv2dPlan(xt, wt, undefined, { relu: true }).forward!.route).toBe('pointwise');
     const y = conv2d(xt, wt, undefined, { relu: true });
     const want = conv2dRef(host(xs, shape), host(ws, [6, 5, 1, 1]), undefined, { relu: true }).data;
     expectSameAnswer(await y.toArray(), want, reduction(5), 'pointwise relu');

@@ -11,7 +11,7 @@
 // op without cases, or differentiable without a gradient check, fails the first test.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tape } from '../src/autograd/tape.js';
 import { Variable } from '../src/autograd/variable.js';
 import { getOp, isDifferentiable, registeredOps, type AnyTensor, type Op, type ReferenceResult } from '../src/ops/index.js';
@@ -19,10 +19,12 @@ import { host, type HostTensor } from '../src/reference/host-tensor.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { FIXTURE_DIR, decodeTensor, type FixtureTensor } from './fixtures.js';
 import { finiteDifferences } from './gradcheck.js';
-import { ELEMENTWISE, assertClose, gradient, reduction, useEngine, type Tolerance } from './helpers.js';
+import { ELEMENTWISE, TILED_EVERYWHERE, assertClose, gradient, reduction, useEngine, type Tolerance } from './helpers.js';
 import { caseDigest, gradOutValues, loadOpCases, tensorValues, withNonFinite, type OpCase } from './op-cases/case.js';
 
-const engine = useEngine();
+const defaultEngine = useEngine();
+/** The engine the cases run on: the file's, or (in the last block) one with another device profile. */
+let engine = defaultEngine;
 
 /** Finite differences run where the operands requiring a gradient hold at most this many values. */
 const FINITE_DIFFERENCE_BUDGET = 1500;
@@ -262,15 +264,32 @@ describe('the op registry', () => {
 
   for (const op of [...new Set(cases.map((c) => c.op))]) {
     describe(op, () => {
-      for (const c of cases.filter((k) => k.op === op)) {
-        it(c.name, async () => {
-          const d = new CaseData(c);
-          const f = d.fixture();
-          await checkForward(d, f);
-          if (d.grad.length > 0) await checkGradients(d, f);
-          if (!c.skipNonFinite) await checkNonFinite(d, f);
-        });
-      }
+      for (const c of cases.filter((k) => k.op === op)) it(c.name, () => checkCase(c));
+    });
+  }
+});
+
+async function checkCase(c: OpCase): Promise<void> {
+  const d = new CaseData(c);
+  const f = d.fixture();
+  await checkForward(d, f);
+  if (d.grad.length > 0) await checkGradients(d, f);
+  if (!c.skipNonFinite) await checkNonFinite(d, f);
+}
+
+describe('the GEMM-based ops with the discrete device profile, every product on its workgroup-memory kernel', () => {
+  // Every route of the convolutions and every product of matmul and linear, forward and backward,
+  // through shaders/gemm_tiled.wgsl (the GPU profile's kernel) on whatever adapter runs the tests.
+  const tiled = useEngine(TILED_EVERYWHERE);
+  beforeAll(() => {
+    engine = tiled;
+  });
+  afterAll(() => {
+    engine = defaultEngine;
+  });
+  for (const op of ['conv1d', 'conv2d', 'conv3d', 'matmul', 'linear']) {
+    describe(op, () => {
+      for (const c of cases.filter((k) => k.op === op)) it(c.name, () => checkCase(c));
     });
   }
 });

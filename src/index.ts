@@ -10,6 +10,7 @@
 // index.d.ts, so a consumer's tsc finds them (@webgpu/types is a dependency of the package).
 /// <reference types="@webgpu/types" preserve="true" />
 export { Engine, DeviceLostError, grid1d, type EngineOptions } from './runtime/engine.js';
+export { CPU_PROFILE, DISCRETE_PROFILE, profileForAdapter, type DeviceProfile, type PlanTarget } from './runtime/device-profile.js';
 export { Tensor, numel, shapeString, type Shape } from './runtime/tensor.js';
 export { acquireDevice, describeAdapter, type DeviceOptions, type AcquiredDevice } from './gpu/device.js';
 export type { KernelSpec, BindingKind } from './runtime/kernel.js';
@@ -22,6 +23,7 @@ export { OpError } from './ops/check.js';
 export * from './ops/index.js';
 export { gemm, type GemmArgs } from './ops/gemm.js';
 export { conv1dBackward, conv2dBackward, conv3dBackward } from './ops/conv-backward.js';
+export { planConvolution, planForward, describePlan, type ConvPlan, type ConvPasses } from './ops/conv-plan.js';
 export { linearBackward, matmulBackward } from './ops/linear-backward.js';
 export { sumRows, sumPerChannel } from './ops/reduce.js';
 export { augmentBatch, centerCropBatch, sampleAugmentParams, sampleRandomResizedCrop } from './ops/augment.js';

@@ -28,7 +28,21 @@ export type ConvAlgorithm = 'auto' | 'implicit' | 'im2col' | 'winograd2' | 'wino
 /** A convolution's options as the op registry and graphs hold them: the residual is an operand there. */
 export type ConvAttributes = Omit<ConvOptions, 'residual'>;
 
+/** How the input gradient is computed: see ConvBackwardOptions (conv-backward.ts). */
+export type InputGradientRoute = 'auto' | 'transposed' | 'col2im';
+/** How the weight gradient is computed: see ConvBackwardOptions (conv-backward.ts). */
+export type WeightGradientRoute = 'auto' | 'shifted' | 'im2col';
+
+/** The routes a caller may force: the convolution planner's overrides (conv-plan.ts), checked here. */
+export interface ConvRouteOptions {
+  algorithm?: ConvAlgorithm;
+  inputGradient?: InputGradientRoute;
+  weightGradient?: WeightGradientRoute;
+}
+
 const ALGORITHMS: readonly ConvAlgorithm[] = ['auto', 'implicit', 'im2col', 'winograd2', 'winograd4'];
+const INPUT_GRADIENTS: readonly InputGradientRoute[] = ['auto', 'transposed', 'col2im'];
+const WEIGHT_GRADIENTS: readonly WeightGradientRoute[] = ['auto', 'shifted', 'im2col'];
 
 type Triple = [number, number, number];
 
@@ -51,7 +65,10 @@ export interface ConvProblem {
   padBefore: Triple;
   output: Triple;
   relu: boolean;
+  /** Forced routes ('auto' where the planner chooses). */
   algorithm: ConvAlgorithm;
+  inputGradient: InputGradientRoute;
+  weightGradient: WeightGradientRoute;
   shape: number[];
 }
 
@@ -66,7 +83,7 @@ function sizes(xs: number[]): string {
   return `(${xs.join(' x ')})`;
 }
 
-export function checkConv(op: string, dims: number, x: Tensor, weight: Tensor, bias: Tensor | undefined, options: ConvOptions): ConvProblem {
+export function checkConv(op: string, dims: number, x: Tensor, weight: Tensor, bias: Tensor | undefined, options: ConvOptions & ConvRouteOptions): ConvProblem {
   expectTensor(op, 'the input', x);
   expectTensor(op, 'the weight', weight);
   expectSameEngine(op, x, weight, bias, options.residual);
@@ -83,7 +100,7 @@ export function convProblem(
   xShape: Shape,
   weightShape: Shape,
   biasShape: Shape | undefined,
-  options: ConvAttributes,
+  options: ConvAttributes & ConvRouteOptions,
   residualShape?: Shape,
 ): ConvProblem {
   const x = { shape: xShape, rank: xShape.length };
@@ -153,6 +170,10 @@ export function convProblem(
   if (!ALGORITHMS.includes(algorithm)) {
     fail(op, `algorithm must be one of ${ALGORITHMS.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(algorithm)}`);
   }
+  const inputGradient = options.inputGradient ?? 'auto';
+  if (!INPUT_GRADIENTS.includes(inputGradient)) fail(op, `inputGradient must be 'auto', 'transposed' or 'col2im', got ${JSON.stringify(inputGradient)}`);
+  const weightGradient = options.weightGradient ?? 'auto';
+  if (!WEIGHT_GRADIENTS.includes(weightGradient)) fail(op, `weightGradient must be 'auto', 'shifted' or 'im2col', got ${JSON.stringify(weightGradient)}`);
   const shape = [...(unbatched ? [] : [xs[0]!]), outChannels, ...output];
   const residual = residualShape;
   if (residual && (residual.length !== shape.length || residual.some((d, i) => d !== shape[i]))) {
@@ -174,6 +195,8 @@ export function convProblem(
     output: lift(output, 1),
     relu: options.relu ?? false,
     algorithm,
+    inputGradient,
+    weightGradient,
     shape,
   };
 }

@@ -7,16 +7,17 @@
 // path) whatever the output size. When the weight GEMM has too few tiles to keep the device busy
 // (few output channels, a small kernel), its reduction is split over groups of images into
 // partial sums, added up by sumRows. Work goes in chunks of images (or of one image's output rows)
-// whenever a buffer would pass maxStorageBufferBindingSize.
+// whenever a buffer would pass maxStorageBufferBindingSize. The chunks, splits and tiles are the
+// plan's (conv-plan.ts, planColumns).
 import { grid1d, type Engine } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
-import { shapeString, type Tensor } from '../runtime/tensor.js';
+import type { Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
-import { fail } from './check.js';
 import type { ConvProblem } from './conv-args.js';
+import { columnGeometry, type ColumnChunk, type ColumnGeometry, type ConvPlan } from './conv-plan.js';
 import { addInPlace } from './elementwise.js';
-import { gemm, gemmTile } from './gemm.js';
-import { isCpuAdapter } from './gemm-tile.js';
+import { gemm } from './gemm.js';
+import type { GemmTile } from './gemm-tile.js';
 import { sumRows } from './reduce.js';
 import { transposeAxes } from './transpose-axes.js';
 
@@ -26,7 +27,6 @@ const COL2IM: KernelSpec = { name: 'convBackward.col2im', shader: 'col2im', defi
 
 type Triple = [number, number, number];
 const product = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
-const roundUp4 = (n: number) => Math.ceil(n / 4) * 4;
 
 /** A window sliding over a source tensor: the im2col geometry of x, or 1 x 1 x 1 over gradOut itself. */
 export interface Window {
@@ -41,50 +41,11 @@ export interface Window {
   pad: Triple;
 }
 
-/** A chunk of the work: images [image0, image0 + images) and output rows [outRow0, outRow0 + outRows). */
-interface Chunk {
-  image0: number;
-  images: number;
-  outRow0: number;
-  outRows: number;
-  /** Values per image in a column row: the chunk's positions rounded up to a multiple of 4. */
-  rowLength: number;
-  /** Splits of the weight GEMM's reduction, each over `imagesPerSplit` images (zeros past `images`). */
-  splits: number;
-  imagesPerSplit: number;
-}
-
-/** The sizes every part of the column route needs, derived once from the checked problem. */
-interface Geometry {
-  p: ConvProblem;
-  G: number;
-  /** Channels per group of the input and of the output. */
-  Cg: number;
-  Og: number;
-  /** Og rounded up to a multiple of 4: the reduction length of W^T x gradOut. */
-  OgPadded: number;
-  /** Rows of the weight gradient per group: Cg x kernel volume. */
-  K: number;
-  positions: number;
-  outRows: number;
-  inPlane: number;
-}
+/** The sizes every part of the column route needs, with the problem. */
+type Geometry = ColumnGeometry & { p: ConvProblem };
 
 function geometry(p: ConvProblem): Geometry {
-  const G = p.groups;
-  const Og = p.outChannels / G;
-  const Cg = p.inChannels / G;
-  return {
-    p,
-    G,
-    Cg,
-    Og,
-    OgPadded: roundUp4(Og),
-    K: Cg * product(p.kernel),
-    positions: product(p.output),
-    outRows: p.output[0] * p.output[1],
-    inPlane: product(p.input),
-  };
+  return { p, ...columnGeometry(p) };
 }
 
 function inputWindow(g: Geometry): Window {
@@ -124,80 +85,9 @@ export function writeColumns(engine: Engine, groups: number, w: Window, src: Ten
 }
 
 /** Columns of `src` for a chunk of the convolution's own output grid. */
-function columns(engine: Engine, g: Geometry, w: Window, src: Tensor, srcImage0: number, c: Chunk, layoutImages: number): Tensor {
+function columns(engine: Engine, g: Geometry, w: Window, src: Tensor, srcImage0: number, c: ColumnChunk, layoutImages: number): Tensor {
   const [, outH, outW] = g.p.output;
   return writeColumns(engine, g.G, w, src, { outH, outW, outRow0: c.outRow0, outRows: c.outRows, images: c.images, layoutImages, srcImage0, rowLength: c.rowLength });
-}
-
-/**
- * How many pieces the weight GEMM's reduction is split into for `images` images: enough
- * workgroups to fill the device (CPU adapters run one workgroup per thread; GPUs need many more),
- * each piece still a long reduction (at least 1024 terms), at most one per image.
- */
-function weightSplits(engine: Engine, g: Geometry, images: number, rowLength: number): number {
-  const tile = gemmTile(engine, g.Og);
-  const tiles = Math.ceil(g.Og / tile.rows) * Math.ceil(g.K / (tile.threads * tile.cols)) * g.G;
-  const wanted = Math.ceil((isCpuAdapter(engine) ? 16 : 512) / tiles);
-  return Math.max(1, Math.min(wanted, images, Math.floor((images * rowLength) / 1024)));
-}
-
-/** Splits the batch (or, when one image is too big, its output rows) into chunks whose buffers all fit a binding. */
-function plan(
-  engine: Engine,
-  g: Geometry,
-  x: Tensor,
-  gradOut: Tensor,
-  wantWeight: boolean,
-  wantInput: boolean,
-  maxBindingBytes: number,
-): { chunks: Chunk[]; sliced: boolean } {
-  const p = g.p;
-  const maxFloats = Math.floor(maxBindingBytes / 4);
-  // Column rows per image position: gradOut's (always), x's (weight) and the GEMM's before col2im (input).
-  const rows = g.G * Math.max(g.OgPadded, wantWeight || wantInput ? g.K : 0);
-  const perImage = rows * roundUp4(g.positions);
-  // x, gradOut and gradIn are bound whole when they fit, else each chunk copies its slices.
-  const sliced = x.size > maxFloats || gradOut.size > maxFloats;
-  const slicePerImage = sliced ? Math.max(p.inChannels * g.inPlane, p.outChannels * g.positions) : 0;
-  if (slicePerImage > maxFloats) {
-    fail(
-      p.op,
-      `one image of input ${shapeString(x.shape)} or of gradOut ${shapeString(gradOut.shape)} takes over the device's ` +
-        `maxStorageBufferBindingSize of ${maxFloats * 4} bytes`,
-    );
-  }
-  const maxImages = Math.floor(maxFloats / Math.max(perImage, slicePerImage));
-  const chunks: Chunk[] = [];
-  if (maxImages >= 1) {
-    const count = Math.ceil(p.batch / maxImages);
-    const per = Math.ceil(p.batch / count);
-    for (let image0 = 0; image0 < p.batch; image0 += per) {
-      const images = Math.min(per, p.batch - image0);
-      const rowLength = roundUp4(g.positions);
-      // Each split writes its own [O, K] partial sums.
-      const partialsFit = Math.max(1, Math.floor(maxFloats / (p.outChannels * g.K)));
-      let splits = wantWeight ? Math.min(weightSplits(engine, g, images, rowLength), partialsFit) : 1;
-      let imagesPerSplit = Math.ceil(images / splits);
-      splits = Math.ceil(images / imagesPerSplit);
-      // Padding images must not push the columns past the limit either.
-      if (splits * imagesPerSplit * perImage > maxFloats) [splits, imagesPerSplit] = [1, images];
-      chunks.push({ image0, images, outRow0: 0, outRows: g.outRows, rowLength, splits, imagesPerSplit });
-    }
-    return { chunks, sliced };
-  }
-  // One image's columns pass the limit: its output rows go in pieces.
-  const outW = p.output[2];
-  const rowsPerChunk = Math.floor((Math.floor(maxFloats / rows) - 3) / outW);
-  if (rowsPerChunk < 1) {
-    fail(p.op, `the backward columns of one output row need ${rows * roundUp4(outW) * 4} bytes, over the device's maxStorageBufferBindingSize`);
-  }
-  for (let image0 = 0; image0 < p.batch; image0++) {
-    for (let outRow0 = 0; outRow0 < g.outRows; outRow0 += rowsPerChunk) {
-      const outRows = Math.min(rowsPerChunk, g.outRows - outRow0);
-      chunks.push({ image0, images: 1, outRow0, outRows, rowLength: roundUp4(outRows * outW), splits: 1, imagesPerSplit: 1 });
-    }
-  }
-  return { chunks, sliced };
 }
 
 /** A tensor's images [image0, image0 + images) of `perImage` values each, copied into their own tensor. */
@@ -208,7 +98,7 @@ export function sliceImages(engine: Engine, t: Tensor, image0: number, images: n
 }
 
 /** gradW for one chunk: [O * K] (the sum of the splits' partial products). */
-function chunkWeightGradient(engine: Engine, g: Geometry, gradOutCols: Tensor, xCols: Tensor, c: Chunk): Tensor {
+function chunkWeightGradient(engine: Engine, g: Geometry, gradOutCols: Tensor, xCols: Tensor, c: ColumnChunk): Tensor {
   const p = g.p;
   const split = c.imagesPerSplit * c.rowLength;
   const row = c.splits * split;
@@ -229,6 +119,7 @@ function chunkWeightGradient(engine: Engine, g: Geometry, gradOutCols: Tensor, x
     batch: c.splits,
     groups: g.G,
     strides: { a: [split, g.OgPadded * row], b: [split, g.K * row], c: [weightSize, g.Og * g.K] },
+    tile: c.weightGemm,
   });
   if (c.splits === 1) return out;
   const sum = sumRows(out);
@@ -242,7 +133,7 @@ function transposedWeight(engine: Engine, g: Geometry, weight: Tensor): Tensor {
 }
 
 /** Adds (or writes, for the chunk's first rows) the chunk's input gradient into gradIn at image `outImage0`. */
-function chunkInputGradient(engine: Engine, g: Geometry, wT: Tensor, gradOutCols: Tensor, layoutImages: number, c: Chunk, gradIn: Tensor, outImage0: number): void {
+function chunkInputGradient(engine: Engine, g: Geometry, tile: GemmTile, wT: Tensor, gradOutCols: Tensor, layoutImages: number, c: ColumnChunk, gradIn: Tensor, outImage0: number): void {
   const p = g.p;
   const n = c.images * c.rowLength;
   const cols = engine.empty([g.G * g.K * n]);
@@ -259,6 +150,7 @@ function chunkInputGradient(engine: Engine, g: Geometry, wT: Tensor, gradOutCols
     ldc: n,
     groups: g.G,
     strides: { a: [0, g.K * g.OgPadded], b: [0, g.OgPadded * layoutImages * c.rowLength], c: [0, g.K * n] },
+    tile,
   });
   // One invocation per input row.
   const rows = c.images * p.inChannels * p.input[0] * p.input[1];
@@ -273,24 +165,16 @@ function chunkInputGradient(engine: Engine, g: Geometry, wT: Tensor, gradOutCols
 
 /**
  * The weight gradient ([O, C/G, k...] as `weight`) and/or the input gradient (shaped like the
- * batched x) through column buffers. x and gradOut are batched ([N, C, ...] and [N, O, ...]).
- * `maxBindingBytes` (default: the device's maxStorageBufferBindingSize) is the largest buffer
- * bound at once; the tests lower it to exercise the chunked paths on small shapes.
+ * batched x) through column buffers, as `plan` says: its columns' chunks, for the weight gradient
+ * when its route is 'im2col' and the input gradient when its route is 'col2im'. x and gradOut are
+ * batched ([N, C, ...] and [N, O, ...]).
  */
-export function columnsBackward(
-  p: ConvProblem,
-  gradOut: Tensor,
-  x: Tensor,
-  weight: Tensor,
-  want: { weight: boolean; input: boolean },
-  maxBindingBytes = x.engine.limits.maxStorageBufferBindingSize,
-): { gradWeight?: Tensor; gradInput?: Tensor } {
+export function columnsBackward(p: ConvProblem, plan: ConvPlan, gradOut: Tensor, x: Tensor, weight: Tensor): { gradWeight?: Tensor; gradInput?: Tensor } {
   const engine = x.engine;
   const g = geometry(p);
-  if (weight.size * 4 > maxBindingBytes) {
-    fail(p.op, `weight ${shapeString(weight.shape)} takes ${weight.size * 4} bytes, over the device's maxStorageBufferBindingSize of ${maxBindingBytes}`);
-  }
-  const { chunks, sliced } = plan(engine, g, x, gradOut, want.weight, want.input, Math.min(maxBindingBytes, engine.limits.maxStorageBufferBindingSize));
+  const { chunks, sliced } = plan.columns!;
+  const want = { weight: plan.weightGradient?.route === 'im2col', input: plan.inputGradient?.route === 'col2im' };
+  const inputTile = plan.inputGradient?.route === 'col2im' ? plan.inputGradient.gemm : undefined;
   const gradInput = want.input ? engine.empty(x.shape) : undefined;
   const wT = want.input ? transposedWeight(engine, g, weight) : undefined;
   const xPerImage = p.inChannels * g.inPlane;
@@ -314,16 +198,16 @@ export function columnsBackward(
         gradWeight = part;
       }
     }
-    if (gradInput && wT) {
+    if (gradInput && wT && inputTile) {
       if (sliced) {
         // Row chunks of one image add into the same slice: carry it over until the image is done.
         const part = engine.empty([c.images * xPerImage]);
         if (c.outRow0 > 0) engine.copy(gradInput.buffer, part.buffer, xPerImage * 4, c.image0 * xPerImage * 4, 0);
-        chunkInputGradient(engine, g, wT, gradOutCols, layoutImages, c, part, 0);
+        chunkInputGradient(engine, g, inputTile, wT, gradOutCols, layoutImages, c, part, 0);
         engine.copy(part.buffer, gradInput.buffer, c.images * xPerImage * 4, 0, c.image0 * xPerImage * 4);
         part.dispose();
       } else {
-        chunkInputGradient(engine, g, wT, gradOutCols, layoutImages, c, gradInput, c.image0);
+        chunkInputGradient(engine, g, inputTile, wT, gradOutCols, layoutImages, c, gradInput, c.image0);
       }
     }
     gradOutCols.dispose();

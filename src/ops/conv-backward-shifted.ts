@@ -8,7 +8,8 @@
 // add nothing) and the batch folded into the reduction. One GEMM call per (kd, kh), its problems
 // the kW taps (B offset by dilW rows each) times the groups. The copies are about the size of x and
 // gradOut, where im2col writes kernel-volume times x; the GEMMs do padded/real positions times the
-// FLOPs (1.07 for a 'same' 3x3 at 56x56), so it is the route for 'same'-like padding.
+// FLOPs (1.07 for a 'same' 3x3 at 56x56), so it is the route for 'same'-like padding. The padded
+// grid, chunks of images and tiles are the plan's (conv-plan.ts, planShifted).
 import type { Engine } from '../runtime/engine.js';
 import { grid1d } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
@@ -16,6 +17,7 @@ import type { Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import type { ConvProblem } from './conv-args.js';
 import { sliceImages, writeColumns, type Window } from './conv-backward-columns.js';
+import type { WeightGradientPlan } from './conv-plan.js';
 import { addInPlace } from './elementwise.js';
 import { gemm } from './gemm.js';
 import { transposeAxes } from './transpose-axes.js';
@@ -26,47 +28,10 @@ const NHWC: KernelSpec = { name: 'convBackward.nhwc', shader: 'conv_backward_nhw
 type Triple = [number, number, number];
 const product = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
 
-interface Shifted {
-  padded: Triple;
-  /** Values per channel per image on the padded grid (its volume rounded up to 4). */
-  rowLength: number;
-  /** Images per chunk, so that every buffer fits a binding (0: not even one). */
-  imagesPerChunk: number;
-  sliced: boolean;
-}
-
-function layout(p: ConvProblem, xSize: number, gradOutSize: number, maxBindingBytes: number): Shifted {
-  const padded = p.output.map((o, i) => o + p.dilation[i]! * (p.kernel[i]! - 1)) as Triple;
-  const rowLength = Math.ceil(product(padded) / 4) * 4;
-  const maxFloats = Math.floor(maxBindingBytes / 4);
-  const sliced = xSize > maxFloats || gradOutSize > maxFloats;
-  const slicePerImage = sliced ? Math.max(p.inChannels * product(p.input), p.outChannels * product(p.output)) : 0;
-  // x padded (one extra zero image at the end) and gradOut on the padded grid.
-  const fit = Math.min(Math.floor(maxFloats / (rowLength * p.inChannels)) - 1, Math.floor(maxFloats / (rowLength * p.outChannels)));
-  const imagesPerChunk = Math.max(0, Math.min(fit, slicePerImage > 0 ? Math.floor(maxFloats / slicePerImage) : Infinity));
-  return { padded, rowLength, imagesPerChunk, sliced };
-}
-
-/**
- * Whether 'auto' takes this route: stride 1; channels per group a multiple of 4 (the GEMM's fast
- * path) and at least 16 (they are its columns, 32 to a tile); the padded grid at most 1.2 times
- * the output (a 'valid' 3x3 on 12x12 outputs does 1.36x the FLOPs and ran slower than im2col on
- * lavapipe; 'same' at 56x56 ran ~1.3x faster); and one image fits a binding.
- */
-export function preferShifted(p: ConvProblem, xSize: number, gradOutSize: number, maxBindingBytes: number): boolean {
-  const Cg = p.inChannels / p.groups;
-  if (!p.stride.every((s) => s === 1) || Cg % 4 !== 0 || Cg < 16) return false;
-  const l = layout(p, xSize, gradOutSize, maxBindingBytes);
-  return product(l.padded) <= 1.2 * product(p.output) && l.imagesPerChunk >= 1;
-}
-
-/** Whether the route can run at all: stride 1 and one image's buffers fit a binding. */
-export function shiftedApplies(p: ConvProblem, xSize: number, gradOutSize: number, maxBindingBytes: number): boolean {
-  return p.stride.every((s) => s === 1) && layout(p, xSize, gradOutSize, maxBindingBytes).imagesPerChunk >= 1;
-}
+type ShiftedPlan = Extract<WeightGradientPlan, { route: 'shifted' }>;
 
 /** x [images] from `image0` of the bound source, padded and channels last: [images + 1][rowLength][C]. */
-function paddedChannelsLast(engine: Engine, p: ConvProblem, l: Shifted, src: Tensor, image0: number, images: number): Tensor {
+function paddedChannelsLast(engine: Engine, p: ConvProblem, l: ShiftedPlan, src: Tensor, image0: number, images: number): Tensor {
   const C = p.inChannels;
   const rowsPerImage = Math.ceil(l.rowLength / l.padded[2]);
   const out = engine.empty([(images + 1) * l.rowLength * C]);
@@ -76,16 +41,9 @@ function paddedChannelsLast(engine: Engine, p: ConvProblem, l: Shifted, src: Ten
   return out;
 }
 
-/** The weight gradient through shifted GEMMs; x and gradOut batched. Check `shiftedApplies` first. */
-export function shiftedWeightGradient(
-  p: ConvProblem,
-  gradOut: Tensor,
-  x: Tensor,
-  weight: Tensor,
-  maxBindingBytes = x.engine.limits.maxStorageBufferBindingSize,
-): Tensor {
+/** The weight gradient through shifted GEMMs as `l` (the plan's) says; x and gradOut batched. */
+export function shiftedWeightGradient(p: ConvProblem, l: ShiftedPlan, gradOut: Tensor, x: Tensor, weight: Tensor): Tensor {
   const engine = x.engine;
-  const l = layout(p, x.size, gradOut.size, Math.min(maxBindingBytes, engine.limits.maxStorageBufferBindingSize));
   const G = p.groups;
   const [O, C] = [p.outChannels, p.inChannels];
   const [Og, Cg] = [O / G, C / G];
@@ -95,11 +53,9 @@ export function shiftedWeightGradient(
   const one: Triple = [1, 1, 1];
   // gradOut on the padded grid: the 1 x 1 x 1 window of the im2col kernel reads zeros off the output.
   const gradOutWindow: Window = { channels: O, channelsPerGroup: Og, kRows: Og, input: p.output, kernel: one, stride: one, dilation: one, pad: [0, 0, 0] };
-  const perChunk = Math.ceil(p.batch / Math.ceil(p.batch / l.imagesPerChunk));
   // Sums per tap, [kD][kH][kW][O][Cg], transposed to the weight's [O][Cg][kD][kH][kW] at the end.
   let taps: Tensor | undefined;
-  for (let image0 = 0; image0 < p.batch; image0 += perChunk) {
-    const images = Math.min(perChunk, p.batch - image0);
+  for (const { image0, images, gemm: tile } of l.chunks) {
     const xSrc = l.sliced ? sliceImages(engine, x, image0, images, C * product(p.input)) : x;
     const gSrc = l.sliced ? sliceImages(engine, gradOut, image0, images, O * product(p.output)) : gradOut;
     const srcImage0 = l.sliced ? 0 : image0;
@@ -127,6 +83,7 @@ export function shiftedWeightGradient(
           groups: G,
           strides: { a: [0, Og * K], b: [dW * C, Cg], c: [O * Cg, Og * Cg] },
           offsets: { b: (kd * dD * Hp + kh * dH) * Wp * C, c: (kd * kH + kh) * kW * O * Cg },
+          tile,
         });
       }
     }

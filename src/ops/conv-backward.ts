@@ -12,15 +12,17 @@
 //   'col2im': W_g^T x gradOut_g into columns, then col2im sums each input element's taps (each
 //     input row owned by one invocation: no atomics, deterministic); any stride, dilation,
 //     padding and groups.
+// Which routes, tiles and chunks: the plan (conv-plan.ts) for the engine's device profile.
 // Every argument is checked (with the forward's rules and messages, and gradOut's shape against
-// the forward's output) before anything is recorded.
+// the forward's output) and the plan made before anything is recorded.
 import type { Tensor } from '../runtime/tensor.js';
 import { shapeString } from '../runtime/tensor.js';
 import { expectSameEngine, fail } from './check.js';
-import { checkConv, type ConvOptions, type ConvProblem } from './conv-args.js';
+import { checkConv, type ConvOptions, type ConvProblem, type InputGradientRoute, type WeightGradientRoute } from './conv-args.js';
 import { columnsBackward } from './conv-backward-columns.js';
-import { preferShifted, shiftedApplies, shiftedWeightGradient } from './conv-backward-shifted.js';
-import { conv1d, conv2d, conv3d } from './conv.js';
+import { shiftedWeightGradient } from './conv-backward-shifted.js';
+import { planConvolution, type InputGradientPlan } from './conv-plan.js';
+import { convolve } from './conv.js';
 import { sumPerChannel } from './reduce.js';
 import { transposeAxes } from './transpose-axes.js';
 
@@ -45,13 +47,13 @@ export interface ConvBackwardOptions extends ConvOptions {
    * faster, 'col2im' elsewhere; forcing 'transposed' where it does not apply is an error.
    * `algorithm` picks the forward route of that transposed convolution.
    */
-  inputGradient?: 'auto' | 'transposed' | 'col2im';
+  inputGradient?: InputGradientRoute;
   /**
    * How the weight gradient is computed: 'im2col' (gradOut x im2col(x)^T, any convolution),
    * 'shifted' (stride 1 only: one GEMM per kernel tap over x padded and channels last, no im2col
    * buffer) or 'auto' (default: 'shifted' where it is expected to be faster).
    */
-  weightGradient?: 'auto' | 'shifted' | 'im2col';
+  weightGradient?: WeightGradientRoute;
 }
 
 const ALL: ConvBackwardNeeds = { input: true, weight: true, bias: true };
@@ -76,33 +78,6 @@ function checkNeeds(op: string, needs: ConvBackwardNeeds): void {
   if (!ok) fail(op, `needs must be { input: boolean, weight: boolean, bias: boolean }, got ${JSON.stringify(needs)}`);
 }
 
-/** Padding after the input on each axis, as the forward pass's output size implies it. */
-function padAfter(p: ConvProblem): number[] {
-  return p.input.map((n, i) => (p.output[i]! - 1) * p.stride[i]! + p.dilation[i]! * (p.kernel[i]! - 1) + 1 - n - p.padBefore[i]!);
-}
-
-/** Whether the input gradient is a stride-1 convolution of gradOut (see the file comment). */
-function transposable(p: ConvProblem): boolean {
-  const after = padAfter(p);
-  return p.stride.every((s) => s === 1) && p.padBefore.every((q, i) => q === after[i] && q <= p.dilation[i]! * (p.kernel[i]! - 1));
-}
-
-const product = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
-
-/**
- * Where both routes apply, which is faster (measured on lavapipe). A 1x1 convolution's transpose
- * is a plain GEMM. Else the transposed convolution's GEMM has C/groups rows, so with few of them
- * most of each tile idles (Fashion-MNIST's 1 -> 32 layer: 2-5x slower than col2im); and it does
- * input/output positions times the forward's FLOPs, while col2im's GEMM does exactly the
- * forward's but writes and reads a column buffer: at 1.36x (a 'valid' 3x3 on 14x14 inputs, which
- * the forward runs as Winograd) the transposed route was still ~30% faster, at 1x ('same', 64
- * channels @ 56x56) 2-3x faster.
- */
-function preferTransposed(p: ConvProblem): boolean {
-  if (product(p.kernel) === 1) return true;
-  return p.inChannels / p.groups >= 8 && product(p.input) <= 1.5 * product(p.output);
-}
-
 function convBackward(
   op: string,
   dims: 1 | 2 | 3,
@@ -116,14 +91,6 @@ function convBackward(
   checkNeeds(op, needs);
   const p = checkConv(op, dims, x, weight, undefined, options);
   if (p.relu) fail(op, 'relu: true belongs to the forward pass only; apply reluBackward to gradOut first');
-  const route = options.inputGradient ?? 'auto';
-  if (!['auto', 'transposed', 'col2im'].includes(route)) {
-    fail(op, `inputGradient must be 'auto', 'transposed' or 'col2im', got ${JSON.stringify(route)}`);
-  }
-  const weightRoute = options.weightGradient ?? 'auto';
-  if (!['auto', 'shifted', 'im2col'].includes(weightRoute)) {
-    fail(op, `weightGradient must be 'auto', 'shifted' or 'im2col', got ${JSON.stringify(weightRoute)}`);
-  }
   if (gradOut.shape.length !== p.shape.length || gradOut.shape.some((d, i) => d !== p.shape[i])) {
     fail(
       op,
@@ -131,18 +98,8 @@ function convBackward(
         `got ${shapeString(gradOut.shape)}`,
     );
   }
-  const useTransposed = needs.input && (route === 'transposed' || (route === 'auto' && transposable(p) && preferTransposed(p)));
-  if (useTransposed && !transposable(p)) {
-    fail(op, `inputGradient 'transposed' needs stride 1 and symmetric padding no larger than dilation * (kernel - 1) on every axis`);
-  }
-
+  const plan = planConvolution(p, x.engine.planTarget, { forward: false, input: needs.input, weight: needs.weight });
   const engine = x.engine;
-  const maxBinding = engine.limits.maxStorageBufferBindingSize;
-  const useShifted =
-    needs.weight && (weightRoute === 'shifted' || (weightRoute === 'auto' && preferShifted(p, x.size, gradOut.size, maxBinding)));
-  if (useShifted && !shiftedApplies(p, x.size, gradOut.size, maxBinding)) {
-    fail(op, `weightGradient 'shifted' needs stride 1 and one image's padded copy within maxStorageBufferBindingSize`);
-  }
   // Batched views ([1, ...] for unbatched calls), disposed at the end.
   const xb = x.reshape([p.batch, p.inChannels, ...x.shape.slice(x.rank - dims)]);
   const gb = gradOut.reshape([p.batch, p.outChannels, ...gradOut.shape.slice(gradOut.rank - dims)]);
@@ -154,11 +111,10 @@ function convBackward(
       if (needs.input) result.gradInput = engine.empty(x.shape);
       return result;
     }
-    const viaColumns = { weight: needs.weight && !useShifted, input: needs.input && !useTransposed };
-    const columns = viaColumns.weight || viaColumns.input ? columnsBackward(p, gb, xb, weight, viaColumns) : {};
-    result.gradWeight = useShifted ? shiftedWeightGradient(p, gb, xb, weight) : columns.gradWeight;
+    const columns = plan.columns ? columnsBackward(p, plan, gb, xb, weight) : {};
+    result.gradWeight = plan.weightGradient?.route === 'shifted' ? shiftedWeightGradient(p, plan.weightGradient, gb, xb, weight) : columns.gradWeight;
     let gradInput = columns.gradInput;
-    if (useTransposed) gradInput = transposedInputGradient(p, gb, weight);
+    if (plan.inputGradient?.route === 'transposed') gradInput = transposedInputGradient(p, plan.inputGradient, gb, weight);
     if (gradInput) {
       result.gradInput = gradInput.reshape(x.shape);
       gradInput.dispose();
@@ -170,8 +126,8 @@ function convBackward(
   }
 }
 
-/** The input gradient as the convolution of gradOut with the flipped, channel-swapped kernel. */
-function transposedInputGradient(p: ConvProblem, gradOut: Tensor, weight: Tensor): Tensor {
+/** The input gradient as the convolution of gradOut with the flipped, channel-swapped kernel (the plan's problem). */
+function transposedInputGradient(p: ConvProblem, plan: Extract<InputGradientPlan, { route: 'transposed' }>, gradOut: Tensor, weight: Tensor): Tensor {
   const engine = gradOut.engine;
   const G = p.groups;
   const Og = p.outChannels / G;
@@ -183,16 +139,8 @@ function transposedInputGradient(p: ConvProblem, gradOut: Tensor, weight: Tensor
     Og,
     ...kernelDims,
   ]);
-  const axes = [0, 1, 2].slice(3 - p.dims);
-  const options: ConvOptions = {
-    padding: axes.map((i) => p.dilation[i]! * (p.kernel[i]! - 1) - p.padBefore[i]!),
-    dilation: axes.map((i) => p.dilation[i]!),
-    groups: G,
-    algorithm: p.algorithm,
-  };
-  const forward = p.dims === 1 ? conv1d : p.dims === 2 ? conv2d : conv3d;
   try {
-    return forward(gradOut, flipped, undefined, options);
+    return convolve(plan.problem, plan.forward, gradOut, flipped, undefined, undefined);
   } finally {
     flipped.dispose();
   }

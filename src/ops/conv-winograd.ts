@@ -16,7 +16,7 @@
 // instead of 9) and its K is C instead of 9C. ResNet18's 64 channels at 56x56 took ~34 ms of CPU
 // by im2col, ~25 by F(2x2), ~14 by F(4x4) on the 2-core test machine. The weights are
 // transformed on every call (a tensor's contents may change between calls), which is why `auto`
-// wants enough tiles to spread that over (see conv.ts).
+// wants enough tiles to spread that over (see the device profiles).
 //
 // Interpolation points: 0, 1, -1 (and infinity) for m = 2; for m = 4, 0, 1, -1, 2, -1/2 instead
 // of the usual 0, +-1, +-2, whose float32 error reached 0.6-1.2x the conv tests' tolerance
@@ -27,47 +27,13 @@ import { grid1d, type Engine } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
-import { fail } from './check.js';
 import type { ConvProblem } from './conv-args.js';
+import { winogradTiles, type ForwardPlan, type WinogradTile } from './conv-plan.js';
 import { gemm } from './gemm.js';
 import { epilogueBits } from './gemm-tile.js';
 
-/** Output tile edge: F(2x2, 3x3) or F(4x4, 3x3). */
-export type WinogradTile = 2 | 4;
-
 const WG = 64;
 const roundUp4 = (n: number) => Math.ceil(n / 4) * 4;
-
-/** Why the Winograd route cannot compute `p` (a 2-D 3x3 convolution, stride 1, dilation 1, groups 1), or undefined. */
-export function winogradMismatch(p: ConvProblem): string | undefined {
-  if (p.dims !== 2) return `it handles conv2d only, not ${p.op}`;
-  if (p.kernel[1] !== 3 || p.kernel[2] !== 3) return `it needs a 3x3 kernel, got ${p.kernel[1]}x${p.kernel[2]}`;
-  if (p.stride.some((s) => s !== 1)) return `it needs stride 1, got (${p.stride[1]}, ${p.stride[2]})`;
-  if (p.dilation.some((d) => d !== 1)) return `it needs dilation 1, got (${p.dilation[1]}, ${p.dilation[2]})`;
-  if (p.groups !== 1) return `it needs groups 1, got ${p.groups}`;
-  return undefined;
-}
-
-/** The tiles covering one image's output, and the transform's points per tile. */
-export function winogradTiles(p: ConvProblem, tile: WinogradTile): { tilesW: number; perImage: number; points: number } {
-  const tilesW = Math.ceil(p.output[2] / tile);
-  return { tilesW, perImage: Math.ceil(p.output[1] / tile) * tilesW, points: (tile + 2) ** 2 };
-}
-
-/**
- * Images per chunk such that the transformed weights, and one chunk's transformed input and
- * products, each fit in `maxBindingBytes`; 0 when not even one image does.
- */
-export function winogradImagesPerChunk(p: ConvProblem, tile: WinogradTile, batch: number, maxBindingBytes: number): number {
-  const maxFloats = Math.floor(maxBindingBytes / 4);
-  const Cp = roundUp4(p.inChannels);
-  const { perImage, points } = winogradTiles(p, tile);
-  if (points * p.outChannels * Cp > maxFloats) return 0;
-  const rows = points * Math.max(Cp, p.outChannels);
-  let images = Math.min(batch, Math.floor(maxFloats / rows / perImage));
-  while (images > 0 && rows * roundUp4(images * perImage) > maxFloats) images--;
-  return images;
-}
 
 function kernel(op: string, tile: WinogradTile, shader: string, bindings: KernelSpec['bindings']): KernelSpec {
   return { name: `${op}.winograd${tile}x${tile}`, shader, defines: { WG, TILE: tile }, bindings };
@@ -75,34 +41,26 @@ function kernel(op: string, tile: WinogradTile, shader: string, bindings: Kernel
 
 /**
  * Records the convolution `p` over `batch` images of `x` into `out` (both within a binding),
- * by Winograd F(tile x tile, 3x3), in chunks of images whose transformed operands fit in
- * `maxBindingBytes` (the device's limit; smaller in tests). `p` must pass `winogradMismatch`.
+ * by Winograd F(tile x tile, 3x3) as `plan` says (a Winograd route of planForward's for `p`): in
+ * chunks of plan.winogradImages images, whose transformed operands fit a binding.
  */
 export function runWinograd(
   engine: Engine,
   p: ConvProblem,
-  tile: WinogradTile,
+  plan: Extract<ForwardPlan, { route: 'winograd2' | 'winograd4' }>,
   x: Tensor,
   weight: Tensor,
   bias: Tensor | undefined,
   out: Tensor,
   batch: number,
   residual: Tensor | undefined,
-  maxBindingBytes = engine.limits.maxStorageBufferBindingSize,
 ): void {
+  const tile: WinogradTile = plan.route === 'winograd2' ? 2 : 4;
   const O = p.outChannels;
   const C = p.inChannels;
   const Cp = roundUp4(C);
   const { tilesW, perImage, points } = winogradTiles(p, tile);
-  const images = winogradImagesPerChunk(p, tile, batch, maxBindingBytes);
-  if (images < 1) {
-    out.dispose();
-    fail(
-      p.op,
-      `the Winograd operands of one image (${points} x ${Math.max(Cp, O)} x ${roundUp4(perImage)} floats) or of the weights ` +
-        `(${points} x ${O} x ${Cp} floats) are over the device's maxStorageBufferBindingSize of ${maxBindingBytes} bytes; use algorithm 'implicit'`,
-    );
-  }
+  const images = plan.winogradImages;
   const max = engine.limits.maxComputeWorkgroupsPerDimension;
 
   const u = engine.empty([points, O, Cp]);
@@ -133,6 +91,7 @@ export function runWinograd(
       ldb: Np,
       ldc: Np,
       batch: points,
+      tile: plan.gemm,
       strides: { a: [O * Cp, 0], b: [Cp * Np, 0], c: [O * Np, 0] },
     });
     v.dispose();

@@ -2,28 +2,27 @@
 // Four routes: 1x1 / stride 1 / no padding is a plain GEMM over the input; the implicit GEMM
 // reads the im2col view straight from the image inside the GEMM's B loads (1-D and 2-D); the
 // explicit route writes im2col columns to a buffer first (any dimension, the simplest path);
-// Winograd F(2x2, 3x3) or F(4x4, 3x3) (conv-winograd.ts) takes 3x3 stride-1 2-D convolutions
-// with enough output tiles.
+// Winograd F(2x2, 3x3) or F(4x4, 3x3) (conv-winograd.ts) takes 3x3 stride-1 2-D convolutions.
+// Which route, tile, padding and chunks: the plan (conv-plan.ts), made for the engine's device
+// profile; the code here executes it.
 // Bias (per output channel = per GEMM row), a residual add and ReLU run in the GEMM's epilogue
 // (in the output transform on the Winograd route).
 import { grid1d, type Engine } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
-import { shapeString, type Tensor } from '../runtime/tensor.js';
+import type { Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import { addRef, reluRef } from '../reference/elementwise.js';
 import { conv1dRef, conv2dRef, conv3dRef } from '../reference/conv.js';
-import { fail } from './check.js';
-import { checkConv, convProblem, type ConvAttributes, type ConvOptions, type ConvProblem } from './conv-args.js';
+import { checkConv, convProblem, type ConvAttributes, type ConvOptions, type ConvProblem, type ConvRouteOptions } from './conv-args.js';
 import { conv1dBackward, conv2dBackward, conv3dBackward } from './conv-backward.js';
+import { planConvolution, planForward, type ConvPasses, type ConvPlan, type ForwardPlan } from './conv-plan.js';
 import { reluBackward, sameGradient } from './elementwise.js';
 import { defineOp, type Inputs } from './registry.js';
-import { runWinograd, winogradImagesPerChunk, winogradMismatch, winogradTiles, type WinogradTile } from './conv-winograd.js';
+import { runWinograd } from './conv-winograd.js';
 import { gemm, padColumns } from './gemm.js';
 
 export type { ConvOptions } from './conv-args.js';
-
-/** How a convolution runs: `algorithm` with 'auto' resolved, 'pointwise' being the plain GEMM of a 1x1 convolution. */
-export type ConvRoute = 'pointwise' | 'implicit' | 'im2col' | 'winograd2' | 'winograd4';
+export type { ConvPlan, ConvRoute, ForwardPlan } from './conv-plan.js';
 
 const CONV_OPERANDS = [{ name: 'x' }, { name: 'weight' }, { name: 'bias', optional: true }, { name: 'residual', optional: true }] as const;
 
@@ -40,7 +39,7 @@ function defineConv(name: string, dims: 1 | 2 | 3) {
     name,
     operands: CONV_OPERANDS,
     check: ([x, weight, bias, residual], options) => convProblem(name, dims, x!, weight!, bias, options, residual),
-    forward: ([x, weight, bias, residual], p) => convolve(p, x!, weight!, bias, residual),
+    forward: ([x, weight, bias, residual], p) => convolve(p, planForward(p, x!.engine.planTarget), x!, weight!, bias, residual),
     backward: ({ gradOut, output, inputs: [x, weight], options, needs }) => {
       const { relu: fused, ...geometry } = options;
       const g = fused ? reluBackward(gradOut, output) : gradOut;
@@ -84,89 +83,30 @@ export function conv3d(x: Tensor, weight: Tensor, bias?: Tensor, options: ConvOp
   return conv3dOp.run(...convInputs(x, weight, bias, options));
 }
 
-/** The route conv2d takes for these operands and options (after the same checks): for benchmarks and tests. */
-export function conv2dRoute(x: Tensor, weight: Tensor, bias?: Tensor, options: ConvOptions = {}): ConvRoute {
-  return chooseRoute(x.engine, checkConv('conv2d', 2, x, weight, bias, options));
+/**
+ * The plan conv2d (and, for the passes asked, its backward: options may force their routes too)
+ * makes for these operands on their engine's device profile, after the same checks: for
+ * benchmarks' labels and tests.
+ */
+export function conv2dPlan(x: Tensor, weight: Tensor, bias?: Tensor, options: ConvOptions & ConvRouteOptions = {}, passes?: ConvPasses): ConvPlan {
+  return planConvolution(checkConv('conv2d', 2, x, weight, bias, options), x.engine.planTarget, passes);
 }
 
 const product = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
 
-/**
- * When 'auto' takes Winograd (measured on lavapipe, batch 1 unless said):
- * - Its product is a GEMM over N = batch x tiles columns, which the GEMM core covers 32 at a
- *   time: below one full block the transforms (the weights' above all, redone every call) cost
- *   more than the product saves. 512 channels at 7x7 (16 tiles of 2x2) ran ~1.6x slower by
- *   F(2x2) than by im2col at batch 1, ~1.3x faster at batch 2.
- * - The transforms grow with C + O and the savings with C x O: with 16 channels or fewer the
- *   implicit GEMM (K = 9C is short) won everywhere tried; 32 -> 64 channels at 12x12 won by
- *   F(4x4) from batch 8 (1.5x) and lost at batch 1 (2x slower).
- * - Four dispatches cost a fixed ~1 ms: 32 channels at 28x28 (14.5 MFLOP) still lost by 1.4x,
- *   at 56x56 (58 MFLOP) F(4x4) was level with the implicit GEMM.
- * F(4x4) beat F(2x2) wherever it had enough tiles (~1.8x at 64 channels, 56x56).
- */
-const WINOGRAD_MIN_TILES = 32;
-const WINOGRAD_MIN_CHANNELS = 32;
-const WINOGRAD_MIN_FLOPS = 32e6;
-
-/** The Winograd tile `auto` takes for `p`, or undefined where the GEMM routes win. */
-function autoWinogradTile(engine: Engine, p: ConvProblem): WinogradTile | undefined {
-  if (winogradMismatch(p) || Math.min(p.inChannels, p.outChannels) < WINOGRAD_MIN_CHANNELS) return undefined;
-  const flops = 2 * p.batch * p.outChannels * p.inChannels * 9 * product(p.output);
-  if (flops < WINOGRAD_MIN_FLOPS) return undefined;
-  return ([4, 2] as const).find(
-    (tile) =>
-      p.batch * winogradTiles(p, tile).perImage >= WINOGRAD_MIN_TILES &&
-      winogradImagesPerChunk(p, tile, 1, engine.limits.maxStorageBufferBindingSize) > 0,
-  );
-}
-
-function chooseRoute(engine: Engine, p: ConvProblem): ConvRoute {
-  const flat = p.input[0] === 1 && p.kernel[0] === 1 && p.output[0] === 1;
-  if (p.algorithm === 'implicit') {
-    if (!flat) fail(p.op, `algorithm 'implicit' handles 1-D and 2-D convolutions; use 'auto' or 'im2col' for 3-D`);
-    return 'implicit';
-  }
-  if (p.algorithm === 'im2col') return 'im2col';
-  if (p.algorithm === 'winograd2' || p.algorithm === 'winograd4') {
-    const mismatch = winogradMismatch(p);
-    if (mismatch) fail(p.op, `algorithm '${p.algorithm}' cannot compute this convolution: ${mismatch}; use 'auto', 'implicit' or 'im2col'`);
-    return p.algorithm;
-  }
-  const pointwise = p.kernel.every((k) => k === 1) && p.stride.every((s) => s === 1) && p.padBefore.every((q) => q === 0);
-  if (pointwise) return 'pointwise';
-  const tile = autoWinogradTile(engine, p);
-  if (tile) return tile === 4 ? 'winograd4' : 'winograd2';
-  // Measured on lavapipe: the implicit GEMM wins on large outputs (64 ch @ 56x56: ~15% faster);
-  // on small ones (28x28 and below) the explicit buffer is as fast or faster (256 @ 14x14:
-  // ~1.4x), its GEMM reading B as vec4 and its columns costing little to write.
-  return flat && product(p.output) > 1024 ? 'implicit' : 'im2col';
-}
-
-function convolve(p: ConvProblem, x: Tensor, weight: Tensor, bias: Tensor | undefined, residual: Tensor | undefined): Tensor {
+/** Runs the forward pass `plan` (planForward's for `p`) into a new tensor. */
+export function convolve(p: ConvProblem, plan: ForwardPlan, x: Tensor, weight: Tensor, bias: Tensor | undefined, residual: Tensor | undefined): Tensor {
   const engine = x.engine;
-  const route = chooseRoute(engine, p);
   const out = engine.empty(p.shape);
   if (out.size === 0) return out;
-  const maxBinding = engine.limits.maxStorageBufferBindingSize;
-  if (weight.size * 4 > maxBinding) {
-    fail(p.op, `weight ${shapeString(weight.shape)} takes ${weight.size * 4} bytes, over the device's maxStorageBufferBindingSize of ${maxBinding}`);
-  }
-  if (x.size * 4 <= maxBinding && out.size * 4 <= maxBinding) {
-    runRoute(engine, route, p, x, weight, bias, out, p.batch, residual);
+  if (!plan.sliced) {
+    runRoute(engine, plan, p, x, weight, bias, out, p.batch, residual);
     return out;
   }
   // Too big to bind at once: run chunks of images through copies of their slices.
   const inPerImage = x.size / p.batch;
   const outPerImage = out.size / p.batch;
-  const perChunk = Math.floor(maxBinding / 4 / Math.max(inPerImage, outPerImage));
-  if (perChunk < 1) {
-    out.dispose();
-    fail(
-      p.op,
-      `one image's input (${inPerImage * 4} bytes) or output (${outPerImage * 4} bytes) is over the device's ` +
-        `maxStorageBufferBindingSize of ${maxBinding}; input ${shapeString(x.shape)}`,
-    );
-  }
+  const perChunk = plan.imagesPerChunk;
   for (let n0 = 0; n0 < p.batch; n0 += perChunk) {
     const nb = Math.min(perChunk, p.batch - n0);
     const xs = engine.empty([nb * inPerImage]);
@@ -175,7 +115,7 @@ function convolve(p: ConvProblem, x: Tensor, weight: Tensor, bias: Tensor | unde
     // The residual is laid out like the output: its chunk is the same slice.
     const rs = residual && engine.empty([nb * outPerImage]);
     if (rs) engine.copy(residual!.buffer, rs.buffer, nb * outPerImage * 4, n0 * outPerImage * 4, 0);
-    runRoute(engine, route, p, xs, weight, bias, os, nb, rs);
+    runRoute(engine, plan, p, xs, weight, bias, os, nb, rs);
     engine.copy(os.buffer, out.buffer, nb * outPerImage * 4, 0, n0 * outPerImage * 4);
     rs?.dispose();
     xs.dispose();
@@ -187,7 +127,7 @@ function convolve(p: ConvProblem, x: Tensor, weight: Tensor, bias: Tensor | unde
 /** Runs one route over `batch` images whose input and output both fit in a binding. */
 function runRoute(
   engine: Engine,
-  route: ConvRoute,
+  plan: ForwardPlan,
   p: ConvProblem,
   x: Tensor,
   weight: Tensor,
@@ -202,17 +142,21 @@ function runRoute(
   const K = Cg * product(p.kernel);
   const P = product(p.output);
   const plane = product(p.input);
-  if (route === 'winograd2' || route === 'winograd4') {
-    runWinograd(engine, p, route === 'winograd2' ? 2 : 4, x, weight, bias, out, batch, residual);
+  if (plan.route === 'winograd2' || plan.route === 'winograd4') {
+    runWinograd(engine, p, plan, x, weight, bias, out, batch, residual);
     return;
   }
+  // The weights padded with zero columns to the plan's K (im2col rows; the subgroup kernel's vec4 loads).
+  const kp = plan.k;
+  const w = kp === K ? weight : padColumns(engine, weight, 1, p.outChannels, K, kp, K, 0, 0);
   const common = {
     name: p.op,
-    a: weight,
+    a: w,
     out,
     M: Og,
-    K,
+    K: kp,
     batch,
+    tile: plan.gemm,
     groups: G,
     bias,
     biasPer: 'row' as const,
@@ -220,21 +164,16 @@ function runRoute(
     residual,
     relu: p.relu,
   };
-  if (route === 'im2col') {
-    // K padded to a multiple of 4 (zero weights, zero cols rows) keeps the GEMM on its vec4 path.
-    const kRows = Math.ceil(K / 4) * 4;
-    const w = kRows === K ? weight : padColumns(engine, weight, 1, p.outChannels, K, kRows, K, 0, 0);
-    runIm2col(engine, p, x, out, batch, kRows, (cols, n0, nb, p0, pc, rowLength) =>
+  if (plan.route === 'im2col') {
+    runIm2col(engine, p, x, batch, kp, plan.columnImages, plan.columnRows, (cols, n0, nb, p0, pc, rowLength) =>
       gemm(engine, {
         ...common,
-        a: w,
-        K: kRows,
         b: cols,
         N: pc,
         ldb: rowLength,
         ldc: P,
         batch: nb,
-        strides: { a: [0, Og * kRows], b: [G * kRows * rowLength, kRows * rowLength], c: [p.outChannels * P, Og * P] },
+        strides: { a: [0, Og * kp], b: [G * kp * rowLength, kp * rowLength], c: [p.outChannels * P, Og * P] },
         offsets: { c: n0 * p.outChannels * P + p0 },
       }),
     );
@@ -247,9 +186,9 @@ function runRoute(
     b: x,
     N: P,
     ldb: P,
-    strides: { a: [0, Og * K], b: [p.inChannels * plane, Cg * plane], c: [p.outChannels * P, Og * P] },
+    strides: { a: [0, Og * kp], b: [p.inChannels * plane, Cg * plane], c: [p.outChannels * P, Og * P] },
     conv:
-      route === 'implicit'
+      plan.route === 'implicit'
         ? {
             channels: Cg,
             inH,
@@ -266,6 +205,7 @@ function runRoute(
           }
         : undefined,
   });
+  if (w !== weight) w.dispose();
 }
 
 const IM2COL_WG = 64;
@@ -275,34 +215,26 @@ function im2colKernel(): KernelSpec {
 }
 
 /**
- * Writes im2col columns chunk by chunk, each chunk under the binding limit (several images, or
- * one image's output rows in pieces), and hands each to `consume` before the next is written.
- * A chunk is [images, groups, kRows, rowLength]: rowLength is the chunk's positions rounded up
- * to a multiple of 4, with zeros in the padding.
+ * Writes im2col columns chunk by chunk, `images` images or one image's `rowsPerChunk` output rows
+ * at a time (the plan's sizes, under the binding limit), and hands each to `consume` before the
+ * next is written. A chunk is [images, groups, kRows, rowLength]: rowLength is the chunk's
+ * positions rounded up to a multiple of 4, with zeros in the padding.
  */
 function runIm2col(
   engine: Engine,
   p: ConvProblem,
   x: Tensor,
-  out: Tensor,
   batch: number,
   kRows: number,
+  images: number,
+  rowsPerChunk: number,
   consume: (cols: Tensor, image0: number, images: number, position0: number, positions: number, rowLength: number) => void,
 ): void {
   const G = p.groups;
   const Cg = p.inChannels / G;
   const [, outH, outW] = p.output;
   const outRows = p.output[0] * outH;
-  const P = outRows * outW;
   const roundUp4 = (n: number) => Math.ceil(n / 4) * 4;
-  const maxFloats = Math.floor(engine.limits.maxStorageBufferBindingSize / 4);
-  const perImage = G * kRows * roundUp4(P);
-  const images = Math.max(1, Math.min(batch, Math.floor(maxFloats / perImage)));
-  const rowsPerChunk = perImage <= maxFloats ? outRows : Math.floor((Math.floor(maxFloats / (G * kRows)) - 3) / outW);
-  if (rowsPerChunk < 1) {
-    out.dispose();
-    fail(p.op, `the im2col buffer for one output row needs ${G * kRows * roundUp4(outW) * 4} bytes, over the device's maxStorageBufferBindingSize`);
-  }
   for (let n0 = 0; n0 < batch; n0 += images) {
     const nb = Math.min(images, batch - n0);
     for (let r0 = 0; r0 < outRows; r0 += rowsPerChunk) {

@@ -1,9 +1,11 @@
 // Matrix products on the one GEMM core: matmul and linear here, and the low-level `gemm` entry
 // that convolution (implicit GEMM, im2col, 1x1) and the backward passes reuse, with a fused
-// epilogue (bias per column or per row, residual add, ReLU). The core is one tiled,
-// register-blocked kernel in two shader files: shaders/gemm.wgsl runs anywhere;
-// shaders/gemm_subgroup.wgsl shares A's rows through subgroup shuffles (the fast path on
-// CPU adapters) and must be a file of its own because it starts with `enable subgroups;`.
+// epilogue (bias per column or per row, residual add, ReLU). The core is one tiled kernel in
+// three shader files, with the same parameters: shaders/gemm.wgsl (register-blocked) runs
+// anywhere; shaders/gemm_subgroup.wgsl shares A's rows through subgroup shuffles (the fast path on
+// CPU adapters) and must be a file of its own because it starts with `enable subgroups;`;
+// shaders/gemm_tiled.wgsl stages both operands in workgroup memory (the path on GPUs). Which one
+// runs, with which tile, is planGemm's choice from the device profile (gemm-tile.ts).
 import type { Engine } from '../runtime/engine.js';
 import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
@@ -13,9 +15,9 @@ import { reluBackward } from './elementwise.js';
 import { linearBackward, matmulGradients } from './linear-backward.js';
 import { sumRows } from './reduce.js';
 import { defineOp, type Checked } from './registry.js';
-import { SHORT_K, checkTile, defaultGemmKernel, epilogueBits, gemmKernelSpec, gemmTile, padColumns, type GemmTile } from './gemm-tile.js';
+import { checkTile, epilogueBits, gemmKernelSpec, planGemm, subgroupFits, tileSpan, type GemmTile } from './gemm-tile.js';
 
-export { defaultGemmKernel, gemmTile, hasSubgroupGemm, padColumns, type GemmTile } from './gemm-tile.js';
+export { gemmTileFor, padColumns, planGemm, type GemmKernel, type GemmTile } from './gemm-tile.js';
 
 /** The im2col view of one image that B stands for in an implicit-GEMM convolution. */
 export interface ConvGeometry {
@@ -68,9 +70,13 @@ export interface GemmArgs {
   /** Added before the ReLU; laid out exactly like `out`. */
   residual?: Tensor;
   relu?: boolean;
-  /** Makes B the im2col view of an image at B's offset (implicit-GEMM convolution). */
+  /**
+   * Makes B the im2col view of an image at B's offset (implicit-GEMM convolution). K may run past
+   * channels * kH * kW when A's rows are padded with zero columns (the subgroup kernel needs K a
+   * multiple of 4: see padColumns); those steps read zeros from the image.
+   */
   conv?: ConvGeometry;
-  /** Kernel and tile (default: `gemmTile` for this adapter, the subgroup kernel where it applies). */
+  /** Kernel and tile (default: planGemm's for the engine's device profile). */
   tile?: GemmTile;
   /** Names the kernel in errors, e.g. 'conv2d'. */
   name?: string;
@@ -120,7 +126,10 @@ export function gemm(engine: Engine, args: GemmArgs): void {
   const biasGroupStride = args.biasGroupStride ?? biasLen;
   if (args.conv) {
     const g = args.conv;
-    if (g.channels * g.kH * g.kW !== K) fail(op, `K = ${K} does not match the convolution's ${g.channels} x ${g.kH} x ${g.kW}`);
+    const taps = g.channels * g.kH * g.kW;
+    if (K !== taps && K !== Math.ceil(taps / 4) * 4) {
+      fail(op, `K = ${K} does not match the convolution's ${g.channels} x ${g.kH} x ${g.kW} (nor that rounded up to a multiple of 4)`);
+    }
     if (g.outW === 0 || N % g.outW !== 0) fail(op, `N = ${N} is not a whole number of output rows of width ${g.outW}`);
   }
   if (M === 0 || N === 0) return;
@@ -138,53 +147,29 @@ export function gemm(engine: Engine, args: GemmArgs): void {
   if (args.bias) within('bias', args.bias, off.bias + (groups - 1) * biasGroupStride + biasLen - 1);
 
   const bMode = args.conv ? 2 : transB ? 1 : 0;
-  // Mode 0 reads B's last vec4 of a row whole: the row padding up to a multiple of 4 must exist.
-  const paddedRowsFit = () => {
-    const width = Math.ceil(N / 4) * 4;
-    return width <= ldb && (K === 0 || lastIndex(off.b, sB, batch, groups, (K - 1) * ldb + width - 1) < args.b.size);
-  };
-  const aligned4 = (...xs: number[]) => xs.every((v) => v % 4 === 0);
-  // The subgroup kernel reads A (and B in modes 0 and 1) as vec4: everything must be 4-aligned.
-  // A convolution's weights (shared by every image) are padded along K when K is not.
-  const padA = bMode === 2 && K % 4 !== 0 && (batch === 1 || sA[0] === 0);
-  const subgroupFits =
-    !transA &&
-    args.a.size >= 4 &&
-    args.b.size >= 4 &&
-    (padA || aligned4(K, lda, off.a, sA[0], sA[1])) &&
-    (bMode === 0 ? aligned4(ldb, off.b, sB[0], sB[1]) && paddedRowsFit() : bMode === 1 ? aligned4(ldb, off.b, sB[0], sB[1]) : true);
-  const tile = args.tile ?? gemmTile(engine, M, subgroupFits && K >= SHORT_K && defaultGemmKernel(engine) === 'subgroup' ? 'subgroup' : 'portable', K);
+  const fits = subgroupFits({ N, K, transA, bMode, lda, ldb, offsetA: off.a, offsetB: off.b, stridesA: sA, stridesB: sB, batch, groups, sizeA: args.a.size, sizeB: args.b.size });
+  const tile = args.tile ?? planGemm(engine.planTarget, { M, K, subgroupFits: fits });
   checkTile(op, tile);
-  if (tile.kernel === 'subgroup' && !subgroupFits) {
+  if (tile.kernel === 'subgroup' && !fits) {
     fail(op, 'the subgroup kernel needs A as [M, K] and 4-aligned operands (K, row lengths, strides and offsets)');
-  }
-  let a = args.a;
-  let lda2 = lda;
-  let K2 = K;
-  let offA = off.a;
-  let stridesA = sA;
-  if (tile.kernel === 'subgroup' && padA) {
-    K2 = Math.ceil(K / 4) * 4;
-    a = padColumns(engine, args.a, groups, M, K, K2, lda, sA[1], off.a);
-    lda2 = K2;
-    offA = 0;
-    stridesA = [0, M * K2];
   }
   const spec = gemmKernelSpec(op, tile, { transA, bMode });
   const epilogue = epilogueBits({ bias: args.bias ? (biasPer === 'row' ? 2 : 1) : 0, residual: args.residual !== undefined, relu: args.relu ?? false });
   const g = args.conv;
-  const rowTiles = Math.ceil(M / tile.rows);
-  const colTiles = Math.ceil(N / (tile.threads * tile.cols));
+  const span = tileSpan(tile);
+  const rowTiles = Math.ceil(M / span.rows);
+  const colTiles = Math.ceil(N / span.cols);
   const problems = batch * groups;
   const max = engine.limits.maxComputeWorkgroupsPerDimension;
+  const a = args.a;
   const buffers = [a, args.b, args.bias ?? a, args.residual ?? a, args.out];
   if (tile.kernel === 'subgroup') buffers.push(args.b);
   for (let z0 = 0; z0 < problems; z0 += max) {
     for (let y0 = 0; y0 < colTiles; y0 += max) {
       for (let x0 = 0; x0 < rowTiles; x0 += max) {
         const u = params()
-          .u32(M, N, K2, groups, lda2, ldb, ldc, biasGroupStride)
-          .u32(stridesA[0], stridesA[1], sB[0], sB[1], sC[0], sC[1], offA, off.b, off.c, off.bias)
+          .u32(M, N, K, groups, lda, ldb, ldc, biasGroupStride)
+          .u32(sA[0], sA[1], sB[0], sB[1], sC[0], sC[1], off.a, off.b, off.c, off.bias)
           .u32(x0, y0, z0)
           .u32(g?.channels ?? 0, g?.inH ?? 0, g?.inW ?? 0, g?.outW ?? 1, g?.kH ?? 0, g?.kW ?? 0)
           .u32(g?.strideH ?? 1, g?.strideW ?? 1, g?.dilH ?? 1, g?.dilW ?? 1, g?.padH ?? 0, g?.padW ?? 0)
@@ -194,7 +179,6 @@ export function gemm(engine: Engine, args: GemmArgs): void {
       }
     }
   }
-  if (a !== args.a) a.dispose();
 }
 
 // ---- matmul and linear --------------------------------------------------------------------

@@ -4,7 +4,8 @@
 import type { Engine } from '../runtime/engine.js';
 import { shapeString, type Tensor } from '../runtime/tensor.js';
 import { expectSameEngine, fail } from './check.js';
-import { gemm, hasSubgroupGemm, matmul, matmulProblem, type MatmulAttributes, type MatmulProblem } from './gemm.js';
+import { gemm, matmul, matmulProblem, type MatmulAttributes, type MatmulProblem } from './gemm.js';
+import { planLinearWeightGradient } from './gemm-tile.js';
 import { sumRows } from './reduce.js';
 import { transposeAxes } from './transpose-axes.js';
 
@@ -66,25 +67,19 @@ export function linearBackward(
   return result;
 }
 
-/**
- * gradOut^T [out, R] x x [R, in]. The GEMM core's fast (subgroup) kernel reads A row-major with
- * K = R a multiple of 4, so where it runs, gradOut is transposed first into [out, R'] (R rounded up
- * to 4, zero columns past R) and x is read as it is when R and in are multiples of 4, else
- * transposed too, into [in, R'], and read as B^T. The copies (R * (out + in) values) are small
- * beside the 2 R out in multiply-adds: on lavapipe this ran 3-5x faster than the portable kernel
- * reading gradOut transposed in place, which is the path elsewhere.
- */
+/** gradOut^T [out, R] x x [R, in], as planLinearWeightGradient says (gemm-tile.ts). */
 function weightGradient(engine: Engine, gradOut: Tensor, x: Tensor, R: number, outF: number, inF: number): Tensor {
   if (R === 0) return engine.zeros([outF, inF]);
   const out = engine.empty([outF, inF]);
   const name = 'linearBackward';
-  if (!hasSubgroupGemm(engine) || outF === 0 || inF === 0) {
+  const route = planLinearWeightGradient(engine.planTarget, R, outF, inF);
+  if (route === 'direct') {
     gemm(engine, { name, a: gradOut, b: x, out, M: outF, N: inF, K: R, transA: true, lda: outF });
     return out;
   }
   const Rp = Math.ceil(R / 4) * 4;
   const gT = transposeAxes(engine, gradOut, { groups: 1, a: R, b: outF, l: 1, aPadded: Rp }, [outF, Rp]);
-  if (Rp === R && inF % 4 === 0) {
+  if (route === 'transposeGradOut') {
     gemm(engine, { name, a: gT, b: x, out, M: outF, N: inF, K: R });
   } else {
     const xT = transposeAxes(engine, x, { groups: 1, a: R, b: inF, l: 1, aPadded: Rp }, [inF, Rp]);

@@ -1,5 +1,6 @@
 import { acquireDevice, type DeviceOptions } from '../gpu/device.js';
 import { BufferPool, bucketSize, type PoolStats } from './buffer-pool.js';
+import { profileForAdapter, resolveProfile, type DeviceProfile, type PlanTarget } from './device-profile.js';
 import { kernelKey, type KernelSpec } from './kernel.js';
 import { PipelineCache, type CachedPipeline } from './pipeline-cache.js';
 import { DTYPES, Tensor, describeValue, dtypeOf, numel, shapeString, typedArray, type DType, type HostArray, type Shape, type TypedArrayOf } from './tensor.js';
@@ -38,6 +39,11 @@ export interface EngineOptions extends DeviceOptions {
   onDeviceLost?: (error: DeviceLostError) => void;
   /** Inspects each kernel's WGSL before it compiles (the tests check binding layouts with it). */
   checkKernel?: (spec: KernelSpec, code: string) => void;
+  /**
+   * The thresholds routes and tiles are planned with (src/runtime/device-profile.ts): by default
+   * 'cpu' on CPU adapters (lavapipe, SwiftShader, WARP) and 'discrete' elsewhere.
+   */
+  profile?: DeviceProfile | 'cpu' | 'discrete';
 }
 
 /**
@@ -58,13 +64,21 @@ export class Engine {
   private uncaptured: string[] = [];
   private lost: DeviceLostError | undefined;
   private disposed = false;
+  /** What the planners plan for: the device profile, subgroup support and the binding limit. */
+  readonly planTarget: PlanTarget;
 
   private constructor(
     readonly device: GPUDevice,
     readonly adapterName: string,
     readonly features: ReadonlySet<string>,
     options: EngineOptions,
+    subgroupMinSize: number,
   ) {
+    this.planTarget = {
+      profile: options.profile === undefined ? profileForAdapter(adapterName) : resolveProfile(options.profile),
+      subgroups: features.has('subgroups') && subgroupMinSize >= 8,
+      maxBindingBytes: device.limits.maxStorageBufferBindingSize,
+    };
     this.pipelines = new PipelineCache(device, options.checkKernel);
     this.pool = new BufferPool(device, device.limits.maxBufferSize);
     this.main = { commands: [], transient: [], pool: this.pool, uniforms: new UniformCache(device) };
@@ -80,12 +94,18 @@ export class Engine {
   }
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
-    const { device, adapterName, features } = await acquireDevice(options);
-    return new Engine(device, adapterName, features, options);
+    if (options.profile !== undefined) resolveProfile(options.profile); // a bad one fails before the device is made
+    const { device, adapterName, adapterInfo, features } = await acquireDevice(options);
+    return new Engine(device, adapterName, features, options, adapterInfo.subgroupMinSize ?? 0);
   }
 
   get limits(): GPUSupportedLimits {
     return this.device.limits;
+  }
+
+  /** The device profile routes and tiles are planned with. */
+  get profile(): DeviceProfile {
+    return this.planTarget.profile;
   }
 
   get isLost(): boolean {
