@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { crc32 } from 'node:zlib';
 import { decodeSafetensors, toFloat32 } from '../src/io/safetensors.js';
-import { resnet18TensorShapes, seededImages, seededResNet18Safetensors, seededResNet18Weights, seededUniform } from '../src/nn/models/seeded-weights.js';
+import { HashStream } from '../src/data/random.js';
+import { resnet18TensorShapes, seededImages, seededResNet18Safetensors, seededResNet18Weights } from '../src/nn/models/seeded-weights.js';
 import { FIXTURE_DIR } from './fixtures.js';
 
 const DIR = join(FIXTURE_DIR, 'resnet18');
@@ -24,6 +25,9 @@ const fixture = JSON.parse(readFileSync(join(DIR, 'resnet18.json'), 'utf8')) as 
 function crcOf(data: Float32Array): number {
   return crc32(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
 }
+
+/** The generator the weights draw from: values in [-1, 1). */
+const seededUniform = (name: string, seed: number, n: number) => new HashStream(name, seed).uniform(n, -1, 1);
 
 describe('seeded generator', () => {
   it('draws from [-1, 1) with a mean near 0 and different streams per name and seed', () => {

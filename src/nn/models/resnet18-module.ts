@@ -5,6 +5,7 @@
 // gradient runs as inference does: batch norm folded into the convolution, the residual add and
 // ReLU in the GEMM's epilogue, nothing recorded.
 import type { Tape } from '../../autograd/tape.js';
+import { HashStream } from '../../data/random.js';
 import { constant, parameter, type Variable } from '../../autograd/variable.js';
 import { foldBatchNorm } from '../../graph/fold.js';
 import type { Engine } from '../../runtime/engine.js';
@@ -16,7 +17,6 @@ import { Linear } from '../linear.js';
 import { Module, type LoadStateDictOptions, type LoadStateDictResult, type StateDict } from '../module.js';
 import { BatchNorm2d } from '../norm.js';
 import { Sequential } from '../sequential.js';
-import { seededUniform } from './seeded-weights.js';
 import { checkStateDict, readResNet18Weights, resnet18StateShapes, StateDictError, type HostWeights } from './resnet18.js';
 
 export interface ResNet18ModuleOptions {
@@ -64,21 +64,11 @@ export class ResNetBatchNorm2d extends BatchNorm2d {
 }
 
 /**
- * Samples of N(0, std^2) as float32: Box-Muller over the seeded hash generator of
- * seeded-weights.ts (a pure function of name, seed and index, and fast: a ResNet18 holds 11M
- * convolution weights).
+ * Samples of N(0, std^2) as float32, Box-Muller over the HashStream named after the layer (a pure
+ * function of name, seed and index, and fast: a ResNet18 holds 11M convolution weights).
  */
 function seededNormal(name: string, seed: number, n: number, std: number): Float32Array {
-  const u = seededUniform(`${name}.normal`, seed, 2 * Math.ceil(n / 2));
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    // (u + 1) / 2 is in [0, 1); one minus it is in (0, 1], where the logarithm is finite.
-    const radius = std * Math.sqrt(-2 * Math.log(1 - (u[i]! + 1) / 2));
-    const angle = Math.PI * (u[i + 1]! + 1);
-    out[i] = radius * Math.cos(angle);
-    if (i + 1 < n) out[i + 1] = radius * Math.sin(angle);
-  }
-  return out;
+  return new HashStream(`${name}.normal`, seed).normal(n, std);
 }
 
 /**
