@@ -205,7 +205,7 @@ describe('two SGD steps against PyTorch', () => {
       c.losses.forEach((want, k) => expect(Math.abs(losses[k]! - want), `loss of step ${k + 1}: ${losses[k]} vs ${want}`).toBeLessThanOrEqual(LOSS_TOL));
 
       const state = m.stateDict();
-      const optimizerState = optimizer.stateDict();
+      const optimizerState = optimizer.stateDict().state;
       const worst = { delta: { ratio: 0, relative: 0 }, momentum: { ratio: 0, relative: 0 }, buffers: { ratio: 0, relative: 0 } };
       const note = (kind: keyof typeof worst, r: { ratio: number; relative: number }) => {
         worst[kind].ratio = Math.max(worst[kind].ratio, r.ratio);

@@ -3,7 +3,7 @@ import type { Tape } from '../autograd/tape.js';
 import type { Variable } from '../autograd/variable.js';
 import type { AvgPoolOptions, MaxPoolOptions } from '../ops/pool.js';
 import { defaultRng, type Rng } from './init.js';
-import { Module } from './module.js';
+import { Module, type ModuleState } from './module.js';
 
 export class ReLU extends Module {
   forward(tape: Tape, x: Variable): Variable {
@@ -52,7 +52,22 @@ export class Dropout extends Module {
 
   forward(tape: Tape, x: Variable): Variable {
     if (!this.training || this.p === 0) return x; // the identity, as F.dropout returns its input
-    return tape.dropout(x, { p: this.p, seed: this.seed, offset: this.calls++, training: true });
+    const y = tape.dropout(x, { p: this.p, seed: this.seed, offset: this.calls, training: true });
+    this.calls += 1; // after the op is recorded: a refused call draws no mask
+    return y;
+  }
+
+  /** The mask counter: a resumed run draws the masks an uninterrupted one would. */
+  override extraState(): ModuleState {
+    return { type: 'Dropout', state: { calls: this.calls } };
+  }
+
+  override loadExtraState(saved: ModuleState): void {
+    const calls = saved?.state?.calls;
+    if (saved?.type !== 'Dropout' || !Number.isSafeInteger(calls) || calls! < 0) {
+      throw new Error(`Dropout: expected extra state { type: 'Dropout', state: { calls } } with calls an integer >= 0, got ${JSON.stringify(saved)}`);
+    }
+    this.calls = calls!;
   }
 }
 

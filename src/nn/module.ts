@@ -2,7 +2,7 @@
 // mode, freezing, state dicts and explicit disposal.
 import type { Tape } from '../autograd/tape.js';
 import type { Variable } from '../autograd/variable.js';
-import { shapeString, type Tensor } from '../runtime/tensor.js';
+import { describeValue, shapeString, type Tensor } from '../runtime/tensor.js';
 
 export interface LoadStateDictOptions {
   /** Every key must match (default true); size mismatches are errors either way, as in PyTorch. */
@@ -15,6 +15,15 @@ export interface LoadStateDictResult {
 }
 
 export type StateDict = Map<string, Tensor>;
+
+/**
+ * What a module keeps beyond its parameters and buffers (PyTorch's extra state, e.g. Dropout's
+ * mask counter): numbers, tagged with the module's type (loading refuses another type's).
+ */
+export interface ModuleState {
+  readonly type: string;
+  readonly state: Readonly<Record<string, number>>;
+}
 
 /**
  * Called after a module's forward pass with its input and output; returning a Variable replaces
@@ -192,6 +201,44 @@ export abstract class Module {
       if (src && src !== dst && src.size > 0) dst.engine.copy(src.buffer, dst.buffer, src.size * 4);
     }
     return { missingKeys, unexpectedKeys };
+  }
+
+  /** This module's extra state (see ModuleState); undefined for a module that keeps none (the default). */
+  extraState(): ModuleState | undefined {
+    return undefined;
+  }
+
+  /** Restores what extraState returned; a module that keeps none refuses. */
+  loadExtraState(state: ModuleState): void {
+    throw new Error(`${this.constructor.name}: keeps no extra state, got ${describeValue(state?.type)} state`);
+  }
+
+  /** The extra state of every module here and below that keeps one, by dotted name. */
+  extraStates(): Record<string, ModuleState> {
+    const out: Record<string, ModuleState> = {};
+    for (const [name, m] of this.namedModules()) {
+      const state = m.extraState();
+      if (state) out[name] = state;
+    }
+    return out;
+  }
+
+  /**
+   * Restores extraStates() of a model of the same structure: the names must match exactly and
+   * every module checks its own state before anything is changed.
+   */
+  loadExtraStates(states: Readonly<Record<string, ModuleState>>): void {
+    const modules = new Map(this.namedModules().filter(([, m]) => m.extraState() !== undefined));
+    const names = [...new Set([...modules.keys(), ...Object.keys(states)])];
+    const strangers = names.filter((n) => !modules.has(n) || !(n in states));
+    if (strangers.length > 0) throw new Error(`the modules with extra state differ from the model's: ${strangers.map((n) => `'${n}'`).join(', ')}`);
+    const restore = [...modules].map(([name, m]) => [m, m.extraState()!, states[name]!] as const);
+    try {
+      for (const [m, , state] of restore) m.loadExtraState(state);
+    } catch (err) {
+      for (const [m, before] of restore) m.loadExtraState(before); // all or nothing
+      throw err;
+    }
   }
 
   /** Frees every parameter (and its gradient) and buffer here and below. */
