@@ -1,19 +1,23 @@
 // Inference rewrites, derived from the ops' declared graph traits (src/ops/registry.ts). A node
 // whose op can absorb what follows it takes, in this order,
 //   node -> [batchNorm] -> [add(., skip)] -> [relu]
-// the batch norm folded into its weight and bias (foldsBatchNorm: on the GPU, once), the skip
-// tensor as its residual operand (residualOperand) and the ReLU in its epilogue (reluOption). So
+// the batch norm folded into its weight and bias (foldsBatchNorm: once, on the host when its
+// constants are host values, else on the GPU; see fold.ts), the skip tensor as its residual
+// operand (residualOperand) and the ReLU in its epilogue (reluOption). This is the one place that
+// decides to fold. So
 // conv -> bn -> add -> relu becomes one convolution, linear -> relu one linear, add -> relu one
 // add. A node is only absorbed when its result has no other reader and is not a graph output, so
 // the rewritten graph computes exactly the same outputs.
 import { getOp, type GraphTraits } from '../ops/registry.js';
-import type { Tensor } from '../runtime/tensor.js';
-import { foldBatchNorm } from './fold.js';
-import { Graph, inputsOf, type GraphNode, type NodeDef } from './graph.js';
+import { Tensor } from '../runtime/tensor.js';
+import { foldBatchNorm, foldBatchNormOnHost, type BatchNormParams, type Folded } from './fold.js';
+import { Graph, inputsOf, type ConstantValue, type GraphNode, type HostConstant, type NodeDef } from './graph.js';
 
 export interface RewriteCounts {
   /** Batch norms folded into the op before them. */
   foldedBatchNorms: number;
+  /** Of those, the ones folded on the host (their constants were host values). */
+  foldedOnHost: number;
   /** Residual adds done in an op's epilogue. */
   fusedAdds: number;
   /** ReLUs done in the epilogue of the op before them. */
@@ -23,7 +27,7 @@ export interface RewriteCounts {
 export interface RewrittenGraph {
   graph: Graph;
   counts: RewriteCounts;
-  /** Tensors the rewrite created (folded weights and biases): the caller disposes them. */
+  /** Tensors the rewrite created (weights and biases folded on the GPU): the caller disposes them. */
   owned: Tensor[];
 }
 
@@ -47,12 +51,22 @@ interface Chain {
 const traitsOf = (node: GraphNode): GraphTraits | undefined => (node.op === 'input' || node.op === 'constant' ? undefined : getOp(node.op).graph);
 const isConstant = (n: GraphNode | undefined) => n === undefined || n.op === 'constant';
 
+/** Counts of a graph nothing was done to. */
+export const NO_REWRITES: Readonly<RewriteCounts> = Object.freeze({ foldedBatchNorms: 0, foldedOnHost: 0, fusedAdds: 0, fusedRelus: 0 });
+
 /**
- * Rewrites `graph` for inference. Folding records the fold kernel on the weights' engine (like
- * any op, so it precedes everything recorded after it); the folded tensors are returned in
- * `owned`. Run shape inference on the original graph first: the rewrite assumes operands agree.
+ * Rewrites `graph` for inference. A fold on the GPU records the fold kernel on the weights' engine
+ * (like any op, so it precedes everything recorded after it) and returns the folded tensors in
+ * `owned`; a fold on the host gives host constants. Run shape inference on the original graph
+ * first: the rewrite assumes operands agree.
  */
-export function rewriteForInference(graph: Graph): RewrittenGraph {
+export interface RewriteOptions {
+  /** Fuse residual adds and ReLUs into epilogues (default true); false folds batch norms only. */
+  fuse?: boolean;
+}
+
+export function rewriteForInference(graph: Graph, options: RewriteOptions = {}): RewrittenGraph {
+  const fuse = options.fuse ?? true;
   const readers = readersOf(graph);
   const outputs = new Set(graph.outputs.values());
   /** The one node that reads `n`, when `n` has exactly one reader and is not an output. */
@@ -92,12 +106,12 @@ export function rewriteForInference(graph: Graph): RewrittenGraph {
       extend(next);
       next = free(soleReader(next));
     }
-    if (residualOperand !== undefined && next?.op === 'add' && !next.options.relu && next.inputs[0] !== next.inputs[1]) {
+    if (fuse && residualOperand !== undefined && next?.op === 'add' && !next.options.relu && next.inputs[0] !== next.inputs[1]) {
       chain.skip = next.inputs[0] === chain.last ? next.inputs[1] : next.inputs[0];
       extend(next);
       next = free(soleReader(next));
     }
-    if (reluOption && next?.op === 'relu') {
+    if (fuse && reluOption && next?.op === 'relu') {
       chain.relu = true;
       extend(next);
     }
@@ -106,7 +120,7 @@ export function rewriteForInference(graph: Graph): RewrittenGraph {
     chainEndingAt.set(chain.last, chain);
   }
 
-  const counts: RewriteCounts = { foldedBatchNorms: 0, fusedAdds: 0, fusedRelus: 0 };
+  const counts: RewriteCounts = { ...NO_REWRITES };
   const owned: Tensor[] = [];
   const out = new Graph();
   const mapped: GraphNode[] = [];
@@ -131,19 +145,12 @@ function emitChain(out: Graph, chain: Chain, map: (n: GraphNode) => GraphNode, c
   const inputs = head.inputs.map((n) => n && map(n));
   if (bn && traits.foldsBatchNorm) {
     const { weight, bias } = traits.foldsBatchNorm;
-    const constant = (n: GraphNode | undefined): Tensor | undefined => n?.tensor;
     const [, mean, variance, gamma, beta] = bn.inputs;
-    const folded = foldBatchNorm(constant(head.inputs[weight])!, constant(head.inputs[bias]), {
-      mean: constant(mean)!,
-      variance: constant(variance)!,
-      weight: constant(gamma),
-      bias: constant(beta),
-      eps: bn.options.eps as number,
-    });
-    owned.push(folded.weight, folded.bias);
+    const folded = foldConstants(head.inputs[weight]!, head.inputs[bias], { mean: mean!, variance: variance!, weight: gamma, bias: beta, eps: bn.options.eps as number }, owned);
     inputs[weight] = out.constant(`${head.name}.weight (${bn.name} folded)`, folded.weight);
     inputs[bias] = out.constant(`${head.name}.bias (${bn.name} folded)`, folded.bias);
     counts.foldedBatchNorms += 1;
+    if (!(folded.weight instanceof Tensor)) counts.foldedOnHost += 1;
   }
   if (chain.skip && traits.residualOperand !== undefined) {
     while (inputs.length <= traits.residualOperand) inputs.push(undefined);
@@ -156,4 +163,33 @@ function emitChain(out: Graph, chain: Chain, map: (n: GraphNode) => GraphNode, c
     counts.fusedRelus += 1;
   }
   return out.addNode({ op: head.op, inputs, options }, head.name);
+}
+
+/**
+ * Folds a batch norm's constants into a weight and bias: on the host when every one of them is a
+ * host value, else on the GPU (host values among them uploaded for the kernel, then freed).
+ */
+function foldConstants(weight: GraphNode, bias: GraphNode | undefined, bn: BatchNormParams<GraphNode | undefined>, owned: Tensor[]): Folded<ConstantValue> {
+  const nodes = [weight, bias, bn.mean, bn.variance, bn.weight, bn.bias];
+  const onHost = nodes.every((n) => n === undefined || n.host !== undefined);
+  if (onHost) {
+    const host = (n: GraphNode | undefined): HostConstant | undefined => n?.host;
+    return foldBatchNormOnHost(host(weight)!, host(bias), { mean: host(bn.mean)!, variance: host(bn.variance)!, weight: host(bn.weight), bias: host(bn.bias), eps: bn.eps });
+  }
+  const engine = nodes.find((n) => n?.tensor)!.tensor!.engine;
+  const uploaded: Tensor[] = [];
+  const gpu = (n: GraphNode | undefined): Tensor | undefined => {
+    if (!n) return undefined;
+    if (n.tensor) return n.tensor;
+    const t = engine.tensor(n.host!.data, n.host!.shape);
+    uploaded.push(t);
+    return t;
+  };
+  try {
+    const folded = foldBatchNorm(gpu(weight)!, gpu(bias), { mean: gpu(bn.mean)!, variance: gpu(bn.variance)!, weight: gpu(bn.weight), bias: gpu(bn.bias), eps: bn.eps });
+    owned.push(folded.weight, folded.bias);
+    return folded;
+  } finally {
+    for (const t of uploaded) t.dispose(); // the pool hands their buffers only to work recorded after the fold
+  }
 }

@@ -2,6 +2,7 @@
 // for its weights from a safetensors file (as exported from PyTorch: num_batches_tracked included).
 import { Graph, type GraphNode } from '../../graph/graph.js';
 import { GraphExecutor } from '../../graph/executor.js';
+import { foldBatchNormOnHost } from '../../graph/fold.js';
 import { decodeSafetensors, toFloat32, type Dtype } from '../../io/safetensors.js';
 import type { Engine } from '../../runtime/engine.js';
 import { Tensor, describeValue, shapeString, type Shape } from '../../runtime/tensor.js';
@@ -214,8 +215,7 @@ export type HostWeights = StateDict<HostTensor>;
 
 /**
  * torchvision's resnet18 state_dict with every batch norm folded into the convolution before it,
- * on the host in float64 (s = gamma / sqrt(var + eps) per output channel; w' = w s; b' = beta -
- * mean s), as an exported inference model carries them: half the weights to upload, and nothing
+ * on the host in float64 (the graph's fold, src/graph/fold.ts), as an exported inference model carries them: half the weights to upload, and nothing
  * to fold on the GPU when the model first runs. The graph's own fold rewrite does the same for
  * any graph; this is the cheaper place for weights that are still on the host.
  */
@@ -233,18 +233,10 @@ export function foldResNet18BatchNorms(weights: HostWeights, options: { numClass
     }
     const conv = name.replace(/\.weight$/, '');
     const bn = batchNormAfter(conv);
-    const [gamma, beta, mean, variance] = ['weight', 'bias', 'running_mean', 'running_var'].map((t) => found.get(`${bn}.${t}`)!.data);
-    const outChannels = shape[0]!;
-    const perChannel = w.data.length / outChannels;
-    const weight = new Float32Array(w.data.length);
-    const bias = new Float32Array(outChannels);
-    for (let o = 0; o < outChannels; o++) {
-      const scale = gamma![o]! / Math.sqrt(variance![o]! + BN_EPS);
-      for (let k = o * perChannel; k < (o + 1) * perChannel; k++) weight[k] = w.data[k]! * scale;
-      bias[o] = beta![o]! - mean![o]! * scale;
-    }
-    folded.set(name, { shape, data: weight });
-    folded.set(`${conv}.bias`, { shape: [outChannels], data: bias });
+    const [weight, bias, mean, variance] = ['weight', 'bias', 'running_mean', 'running_var'].map((t) => found.get(`${bn}.${t}`)!);
+    const f = foldBatchNormOnHost({ shape, data: w.data }, undefined, { mean: mean!, variance: variance!, weight, bias, eps: BN_EPS });
+    folded.set(name, f.weight);
+    folded.set(`${conv}.bias`, f.bias);
   }
   return folded;
 }
