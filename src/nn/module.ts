@@ -51,7 +51,13 @@ export abstract class Module {
    * module(x) does. Calling forward directly skips the hooks.
    */
   call(tape: Tape, x: Variable): Variable {
-    let y = this.forward(tape, x);
+    const leave = tape.enterModule(this);
+    let y: Variable;
+    try {
+      y = this.forward(tape, x);
+    } finally {
+      leave?.();
+    }
     for (const hook of this.forwardHooks) y = hook(this, x, y) ?? y;
     if (this.backwardHooks.length > 0 && y.requiresGrad && !y.isLeaf) {
       const hooks = [...this.backwardHooks];
@@ -157,11 +163,18 @@ export abstract class Module {
     return this;
   }
 
-  /** Parameters then buffers under their dotted names; the tensors are the live ones, not copies. */
+  /**
+   * Parameters and buffers under their dotted names, in PyTorch's state_dict order (module by
+   * module, depth first: each one's parameters, then its buffers); the tensors are the live ones,
+   * not copies.
+   */
   stateDict(): StateDict {
     const out: StateDict = new Map();
-    for (const [name, v] of this.namedParameters()) out.set(name, v.value);
-    for (const [name, t] of this.namedBuffers()) out.set(name, t);
+    for (const [prefix, m] of this.namedModules()) {
+      const dotted = (n: string) => (prefix ? `${prefix}.${n}` : n);
+      for (const [n, v] of m.params) out.set(dotted(n), v.value);
+      for (const [n, t] of m.bufs) out.set(dotted(n), t);
+    }
     return out;
   }
 

@@ -17,7 +17,9 @@ import { Linear } from '../linear.js';
 import { Module, type LoadStateDictOptions, type LoadStateDictResult, type StateDict } from '../module.js';
 import { BatchNorm2d } from '../norm.js';
 import { Sequential } from '../sequential.js';
-import { checkStateDict, readResNet18Weights, resnet18StateShapes, StateDictError, type HostWeights } from './resnet18.js';
+import { decodeSafetensors, toFloat32, type Dtype } from '../../io/safetensors.js';
+import { META_ENGINE } from '../meta.js';
+import { checkStateDict, listed, stateShapes, StateDictError, type HostTensor, type HostWeights } from './state-dict.js';
 
 export interface ResNet18ModuleOptions {
   /** Rows of fc (default 1000, ImageNet's classes). */
@@ -192,7 +194,7 @@ export class BasicBlock extends Module {
   /** True when this block's forward pass on the tape needs nothing recorded for input x. */
   isFrozenFor(tape: Tape, x: Variable): boolean {
     const { first, second, shortcut } = this.pairs;
-    return !wantsGrad(tape, x) && first.isFrozenOn(tape) && second.isFrozenOn(tape) && (!shortcut || shortcut.isFrozenOn(tape));
+    return !tape.isTracing && !wantsGrad(tape, x) && first.isFrozenOn(tape) && second.isFrozenOn(tape) && (!shortcut || shortcut.isFrozenOn(tape));
   }
 
   forward(tape: Tape, x: Variable): Variable {
@@ -201,9 +203,10 @@ export class BasicBlock extends Module {
       const identity = shortcut ? shortcut.frozenForward(tape, x, false) : x;
       return second.frozenForward(tape, first.frozenForward(tape, x, true), true, identity);
     }
-    const inner = tape.relu(first.forward(tape, x));
+    // torchvision's order: the residual branch, then the shortcut.
+    const out = second.forward(tape, tape.relu(first.forward(tape, x)));
     const identity = shortcut ? shortcut.forward(tape, x) : x;
-    return tape.relu(tape.add(second.forward(tape, inner), identity));
+    return tape.relu(tape.add(out, identity));
   }
 
   /** Drops the folded weights of its frozen pairs. */
@@ -299,7 +302,7 @@ export class ResNet18Module extends Module {
 
   /** Everything before the classifier: [N, 3, H, W] -> pooled features [N, 512]. */
   features(tape: Tape, x: Variable): Variable {
-    const frozen = !wantsGrad(tape, x) && this.stem.isFrozenOn(tape);
+    const frozen = !tape.isTracing && !wantsGrad(tape, x) && this.stem.isFrozenOn(tape);
     let h = frozen ? this.stem.frozenForward(tape, x, true) : tape.relu(this.stem.forward(tape, x));
     h = this.maxpool.call(tape, h);
     for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) h = layer.call(tape, h);
@@ -315,7 +318,7 @@ export class ResNet18Module extends Module {
 
   /** The shape of every state tensor, by torchvision's name (num_batches_tracked left out). */
   stateShapes(): Map<string, number[]> {
-    return resnet18StateShapes({ numClasses: this.numClasses });
+    return stateShapes(this.stateDict());
   }
 
   /**
@@ -361,6 +364,50 @@ export class ResNet18Module extends Module {
 
 export function resnet18Module(engine: Engine, options: ResNet18ModuleOptions = {}): ResNet18Module {
   return new ResNet18Module(engine, options);
+}
+
+const structures = new Map<number, ResNet18Module>();
+
+/**
+ * ResNet18 built for its structure alone (on the meta engine: shapes, no data), in evaluation
+ * mode: what its state dict's names and shapes and its inference graph are derived from. Shared
+ * per numClasses; nothing changes it.
+ */
+export function resnet18Structure(numClasses = 1000): ResNet18Module {
+  let model = structures.get(numClasses);
+  if (!model) {
+    model = new ResNet18Module(META_ENGINE, { numClasses, init: false }).eval();
+    structures.set(numClasses, model);
+  }
+  return model;
+}
+
+/** Every float tensor of torchvision's resnet18 state_dict with its shape, in state_dict order (the module's). */
+export function resnet18StateShapes(options: { numClasses?: number } = {}): Map<string, number[]> {
+  return resnet18Structure(options.numClasses).stateShapes();
+}
+
+const FLOAT_DTYPES: ReadonlySet<Dtype> = new Set(['F64', 'F32', 'F16', 'BF16']);
+
+/**
+ * The float32 arrays of a safetensors file holding torchvision's resnet18 state_dict (as written
+ * by scripts/export_resnet18.py), and numClasses (by default the rows of the file's fc.weight).
+ * Refuses a malformed or truncated file, and missing, unexpected, mis-shaped or non-float
+ * tensors, by name.
+ */
+export function readResNet18Weights(bytes: Uint8Array, options: { numClasses?: number; source?: string } = {}): { weights: Map<string, HostTensor>; numClasses: number } {
+  const { tensors } = decodeSafetensors(bytes, options.source ?? '');
+  const fc = tensors.get('fc.weight');
+  const numClasses = options.numClasses ?? (fc?.shape.length === 2 ? fc.shape[0]! : 1000);
+  const expected = resnet18StateShapes({ numClasses });
+  checkStateDict('ResNet18', tensors, expected);
+  const notFloat = [...expected.keys()].filter((n) => !FLOAT_DTYPES.has(tensors.get(n)!.dtype));
+  if (notFloat.length > 0) {
+    const described = notFloat.map((n) => `${n} (${tensors.get(n)!.dtype})`);
+    throw new StateDictError(`ResNet18 state dict: expected floating-point tensors, got ${listed(described)}`);
+  }
+  const weights = new Map([...expected.keys()].map((n) => [n, { shape: tensors.get(n)!.shape, data: toFloat32(tensors.get(n)!) }]));
+  return { weights, numClasses };
 }
 
 /**

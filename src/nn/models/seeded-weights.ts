@@ -7,6 +7,7 @@
 // bit-identical values on both sides.
 import { HashStream } from '../../data/random.js';
 import { encodeSafetensors, type SafeTensor } from '../../io/safetensors.js';
+import { resnet18StateShapes } from './resnet18-module.js';
 
 export interface SeededTensor {
   shape: number[];
@@ -28,35 +29,6 @@ export function seededTensor(name: string, seed: number, shape: readonly number[
   return { shape: [...shape], data };
 }
 
-/** torchvision's ResNet18 state_dict float tensors, in its order (num_batches_tracked left out). */
-export function resnet18TensorShapes(numClasses = 1000): Array<[string, number[]]> {
-  const shapes: Array<[string, number[]]> = [];
-  const bn = (prefix: string, c: number): void => {
-    for (const stat of ['weight', 'bias', 'running_mean', 'running_var']) shapes.push([`${prefix}.${stat}`, [c]]);
-  };
-  shapes.push(['conv1.weight', [64, 3, 7, 7]]);
-  bn('bn1', 64);
-  let inChannels = 64;
-  [64, 128, 256, 512].forEach((channels, stage) => {
-    for (let block = 0; block < 2; block++) {
-      const p = `layer${stage + 1}.${block}`;
-      const cin = block === 0 ? inChannels : channels;
-      shapes.push([`${p}.conv1.weight`, [channels, cin, 3, 3]]);
-      bn(`${p}.bn1`, channels);
-      shapes.push([`${p}.conv2.weight`, [channels, channels, 3, 3]]);
-      bn(`${p}.bn2`, channels);
-      if (block === 0 && stage > 0) {
-        shapes.push([`${p}.downsample.0.weight`, [channels, cin, 1, 1]]);
-        bn(`${p}.downsample.1`, channels);
-      }
-    }
-    inChannels = channels;
-  });
-  shapes.push(['fc.weight', [numClasses, 512]]);
-  shapes.push(['fc.bias', [numClasses]]);
-  return shapes;
-}
-
 /** (scale, offset) of one tensor: see scripts/export_resnet18.py's docstring for the reasons. */
 function parameterInit(name: string, shape: readonly number[]): [number, number] {
   if (name === 'fc.weight') return [0.045, 0];
@@ -70,10 +42,13 @@ function parameterInit(name: string, shape: readonly number[]): [number, number]
   throw new Error(`seeded weights: no initialisation for '${name}'`);
 }
 
-/** Every float tensor of torchvision's ResNet18, by state_dict name, from the seeded generator. */
+/**
+ * Every float tensor of torchvision's ResNet18, by state_dict name and in its order (the names and
+ * shapes of ResNet18Module's state dict), from the seeded generator.
+ */
 export function seededResNet18Weights(seed = 1, options: { numClasses?: number } = {}): Map<string, SeededTensor> {
   const weights = new Map<string, SeededTensor>();
-  for (const [name, shape] of resnet18TensorShapes(options.numClasses ?? 1000)) {
+  for (const [name, shape] of resnet18StateShapes(options)) {
     const [scale, offset] = parameterInit(name, shape);
     weights.set(name, seededTensor(name, seed, shape, scale, offset));
   }
