@@ -147,7 +147,7 @@ describe('ResNet18 parity with PyTorch', () => {
     expect(executor.compiles).toBe(new Set(fixture.cases.map((c) => JSON.stringify(c.shape))).size);
     const plan = await executor.plan({ image: fixture.cases[0]!.shape });
     // No batch norm left to fold on the GPU; 8 residual adds; the stem's relu and two per block.
-    expect(plan.rewrites).toEqual({ foldedBatchNorms: 0, foldedOnHost: 0, fusedAdds: 8, fusedRelus: 17 });
+    expect(plan.rewrites).toEqual({ foldedBatchNorms: 0, foldedOnHost: 0, fusedAdds: 8, fusedRelus: 17, fusedChains: 0 });
     // The plan of the hand-built graph this one replaced: 63 dispatches, 19,126,272 bytes of
     // activations at 224x224, batch 1; 44 and 2,209,792 at 64x64.
     const big = await executor.plan({ image: [1, 3, 224, 224] });
@@ -164,7 +164,7 @@ describe('ResNet18 parity with PyTorch', () => {
       const logits = (await executor.run({ image: { data: seededImages(c.inputSeed, c.shape), shape: c.shape } })).logits!;
       const worst = Math.max(...[...logits].map((v, i) => Math.abs(v - c.logits.data[i]!)));
       expect(worst).toBeLessThanOrEqual(1e-3);
-      expect((await executor.plan({ image: c.shape })).rewrites).toEqual({ foldedBatchNorms: 20, foldedOnHost: 0, fusedAdds: 8, fusedRelus: 17 });
+      expect((await executor.plan({ image: c.shape })).rewrites).toEqual({ foldedBatchNorms: 20, foldedOnHost: 0, fusedAdds: 8, fusedRelus: 17, fusedChains: 0 });
     } finally {
       executor.dispose();
       for (const t of weights.values()) t.dispose();

@@ -37,6 +37,9 @@ export class TraceError extends Error {
   }
 }
 
+/** A trace refused because an op runs in training mode (it would update state or draw new randomness on every run). */
+export class TrainingModeError extends TraceError {}
+
 /** A traced variable's content: the node that computes it and its shape. */
 class TracedValue implements Placeholder {
   constructor(
@@ -109,10 +112,12 @@ export class GraphTracer extends Tape {
 
   override apply<O, C extends Checked>(op: Op<O, C>, operands: ReadonlyArray<Variable | AnyTensor | undefined>, options: O): Variable {
     const where = this.scopeName() || 'the module';
+    if ((options as { training?: unknown }).training === true) {
+      throw new TrainingModeError(
+        `in ${where}: ${op.name}: runs in training mode, which a graph cannot hold (it would update running statistics or draw new masks on every run); trace the module in evaluation mode (module.eval())`,
+      );
+    }
     try {
-      if ((options as { training?: unknown }).training === true) {
-        fail(op.name, 'runs in training mode, which a graph cannot hold (it would update running statistics or draw new masks on every run); trace the module in evaluation mode (module.eval())');
-      }
       if (operands.length > op.operands.length) fail(op.name, `expected at most ${op.operands.length} operands, got ${operands.length}`);
       const inputs = op.operands.map((operand, i) => {
         const v = operands[i];

@@ -1,14 +1,17 @@
-// Inference rewrites, derived from the ops' declared graph traits (src/ops/registry.ts). A node
-// whose op can absorb what follows it takes, in this order,
-//   node -> [batchNorm] -> [add(., skip)] -> [relu]
-// the batch norm folded into its weight and bias (foldsBatchNorm: once, on the host when its
-// constants are host values, else on the GPU; see fold.ts), the skip tensor as its residual
-// operand (residualOperand) and the ReLU in its epilogue (reluOption). This is the one place that
-// decides to fold. So
-// conv -> bn -> add -> relu becomes one convolution, linear -> relu one linear, add -> relu one
-// add. A node is only absorbed when its result has no other reader and is not a graph output, so
-// the rewritten graph computes exactly the same outputs.
-import { getOp, type GraphTraits } from '../ops/registry.js';
+// Inference rewrites, derived from the ops' declarations (src/ops/registry.ts), in two passes.
+// 1. Epilogues: a node whose op can absorb what follows it takes, in this order,
+//      node -> [batchNorm] -> [add(., skip)] -> [relu]
+//    the batch norm folded into its weight and bias (foldsBatchNorm: once, on the host when its
+//    constants are host values, else on the GPU; see fold.ts), the skip tensor as its residual
+//    operand (residualOperand) and the ReLU in its epilogue (reluOption). So conv -> bn -> add ->
+//    relu becomes one convolution, linear -> relu one linear, add -> relu one add. This is the one
+//    place that decides to fold.
+// 2. Fusion rules (an op's `fuses`: batchNorm -> relu -> maxPool2d is batchNormReluMaxPool2d,
+//    relu -> maxPool2d is reluMaxPool2d) on what the first pass left, longest chain first; the same
+//    rules Sequential applies to its modules.
+// A node is only absorbed when its result has no other reader and is not a graph output, so the
+// rewritten graph computes exactly the same outputs.
+import { fusionRules, getOp, type GraphTraits, type Op } from '../ops/registry.js';
 import { Tensor } from '../runtime/tensor.js';
 import { foldBatchNorm, foldBatchNormOnHost, type BatchNormParams, type Folded } from './fold.js';
 import { Graph, inputsOf, type ConstantValue, type GraphNode, type HostConstant, type NodeDef } from './graph.js';
@@ -22,6 +25,8 @@ export interface RewriteCounts {
   fusedAdds: number;
   /** ReLUs done in the epilogue of the op before them. */
   fusedRelus: number;
+  /** Chains replaced by one op by a fusion rule. */
+  fusedChains: number;
 }
 
 export interface RewrittenGraph {
@@ -52,7 +57,12 @@ const traitsOf = (node: GraphNode): GraphTraits | undefined => (node.op === 'inp
 const isConstant = (n: GraphNode | undefined) => n === undefined || n.op === 'constant';
 
 /** Counts of a graph nothing was done to. */
-export const NO_REWRITES: Readonly<RewriteCounts> = Object.freeze({ foldedBatchNorms: 0, foldedOnHost: 0, fusedAdds: 0, fusedRelus: 0 });
+export const NO_REWRITES: Readonly<RewriteCounts> = Object.freeze({ foldedBatchNorms: 0, foldedOnHost: 0, fusedAdds: 0, fusedRelus: 0, fusedChains: 0 });
+
+export interface RewriteOptions {
+  /** Fuse (residual adds and ReLUs into epilogues, and chains by the fusion rules); default true. false folds batch norms only. */
+  fuse?: boolean;
+}
 
 /**
  * Rewrites `graph` for inference. A fold on the GPU records the fold kernel on the weights' engine
@@ -60,20 +70,43 @@ export const NO_REWRITES: Readonly<RewriteCounts> = Object.freeze({ foldedBatchN
  * `owned`; a fold on the host gives host constants. Run shape inference on the original graph
  * first: the rewrite assumes operands agree.
  */
-export interface RewriteOptions {
-  /** Fuse residual adds and ReLUs into epilogues (default true); false folds batch norms only. */
-  fuse?: boolean;
-}
-
 export function rewriteForInference(graph: Graph, options: RewriteOptions = {}): RewrittenGraph {
   const fuse = options.fuse ?? true;
+  const counts: RewriteCounts = { ...NO_REWRITES };
+  const owned: Tensor[] = [];
+  const epilogues = epiloguePass(graph, fuse, counts, owned);
+  return { graph: fuse ? chainPass(epilogues, counts) : epilogues, counts, owned };
+}
+
+/** The one node that reads `n`, when `n` has exactly one reader and is not an output (for each n of graph). */
+function soleReaders(graph: Graph): (n: GraphNode) => GraphNode | undefined {
   const readers = readersOf(graph);
   const outputs = new Set(graph.outputs.values());
-  /** The one node that reads `n`, when `n` has exactly one reader and is not an output. */
-  const soleReader = (n: GraphNode): GraphNode | undefined => {
+  return (n) => {
     const r = readers[n.id]!;
     return r.length === 1 && !outputs.has(n) ? r[0] : undefined;
   };
+}
+
+/**
+ * Rebuilds `graph` in order: a node in `replaced` becomes what `emit` makes of it (reading the
+ * new graph's nodes through `map`), a node in `absorbed` disappears, every other node is copied.
+ */
+function rebuild(graph: Graph, absorbed: ReadonlySet<GraphNode>, replaced: ReadonlySet<GraphNode>, emit: (out: Graph, node: GraphNode, map: (n: GraphNode) => GraphNode) => GraphNode): Graph {
+  const out = new Graph();
+  const mapped: GraphNode[] = [];
+  const map = (n: GraphNode): GraphNode => mapped[n.id]!;
+  for (const node of graph.nodes) {
+    if (replaced.has(node)) mapped[node.id] = emit(out, node, map);
+    else if (!absorbed.has(node)) mapped[node.id] = out.addNode(remap(node, map), node.name);
+  }
+  for (const [name, node] of graph.outputs) out.output(name, map(node));
+  return out;
+}
+
+/** Pass 1: batch norms, residual adds and ReLUs into the op before them (adds and ReLUs when `fuse`). */
+function epiloguePass(graph: Graph, fuse: boolean, counts: RewriteCounts, owned: Tensor[]): Graph {
+  const soleReader = soleReaders(graph);
 
   // Find the chains first (on the original graph), then rebuild in order. A node joins at most
   // one chain: of two convolutions meeting at an add, the first in order takes it and the other
@@ -120,18 +153,38 @@ export function rewriteForInference(graph: Graph, options: RewriteOptions = {}):
     chainEndingAt.set(chain.last, chain);
   }
 
-  const counts: RewriteCounts = { ...NO_REWRITES };
-  const owned: Tensor[] = [];
-  const out = new Graph();
-  const mapped: GraphNode[] = [];
-  const map = (n: GraphNode): GraphNode => mapped[n.id]!;
+  return rebuild(graph, absorbed, new Set(chainEndingAt.keys()), (out, node, map) => emitChain(out, chainEndingAt.get(node)!, map, counts, owned));
+}
+
+/** Pass 2: chains of ops replaced by the op whose fusion rule names them. */
+function chainPass(graph: Graph, counts: RewriteCounts): Graph {
+  const rules = fusionRules();
+  if (rules.length === 0) return graph;
+  const soleReader = soleReaders(graph);
+  const fusedAt = new Map<GraphNode, { op: Op<unknown>; members: GraphNode[]; combine: (typeof rules)[number]['rule']['combine'] }>();
+  const absorbed = new Set<GraphNode>();
   for (const node of graph.nodes) {
-    const chain = chainEndingAt.get(node);
-    if (chain) mapped[node.id] = emitChain(out, chain, map, counts, owned);
-    else if (!absorbed.has(node)) mapped[node.id] = out.addNode(remap(node, map), node.name);
+    if (absorbed.has(node) || fusedAt.has(node)) continue;
+    for (const { op, rule } of rules) {
+      const members = [node];
+      for (const want of rule.chain.slice(1)) {
+        const last = members.at(-1)!;
+        const next = soleReader(last);
+        if (next?.op !== want || next.inputs[0] !== last || next.inputs.slice(1).includes(last) || absorbed.has(next) || fusedAt.has(next)) break;
+        members.push(next);
+      }
+      if (node.op !== rule.chain[0] || members.length !== rule.chain.length) continue;
+      members.slice(0, -1).forEach((m) => absorbed.add(m));
+      fusedAt.set(members.at(-1)!, { op, members, combine: rule.combine });
+      break;
+    }
   }
-  for (const [name, node] of graph.outputs) out.output(name, map(node));
-  return { graph: out, counts, owned };
+  return rebuild(graph, absorbed, new Set(fusedAt.keys()), (out, node, map) => {
+    const { op, members, combine } = fusedAt.get(node)!;
+    const { inputs, options } = combine(members.map((m) => ({ inputs: m.inputs.map((n) => n && map(n)), options: m.options })));
+    counts.fusedChains += 1;
+    return out.addNode({ op: op.name, inputs, options }, members[0]!.name);
+  });
 }
 
 /** The same node reading the rewritten graph's nodes. */

@@ -2,6 +2,7 @@
 // mode, freezing, state dicts and explicit disposal.
 import type { Tape } from '../autograd/tape.js';
 import type { Variable } from '../autograd/variable.js';
+import type { AnyTensor, Op } from '../ops/registry.js';
 import { describeValue, shapeString, type Tensor } from '../runtime/tensor.js';
 
 export interface LoadStateDictOptions {
@@ -260,6 +261,29 @@ export abstract class Module {
       for (const v of m.params.values()) v.dispose();
       for (const t of m.bufs.values()) t.dispose();
     }
+  }
+}
+
+/** One registered op applied to a module's input: the op, its operands (the input first) and its options. */
+export interface OpCall {
+  readonly op: Op<unknown>;
+  readonly operands: ReadonlyArray<Variable | AnyTensor | undefined>;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A module whose forward pass is one registered op on its input (Conv2d, BatchNorm2d, ReLU,
+ * MaxPool2d, ...): it declares that op (opCall) and its forward pass applies it. So Sequential
+ * knows the ops its modules run and fuses them by the registry's fusion rules, as the graph
+ * rewrite fuses nodes. A subclass changes what it computes through opCall, never forward.
+ */
+export abstract class OpModule extends Module {
+  /** The op this module applies to `x` (its shape is all it may read: x can be a placeholder). */
+  abstract opCall(x: Variable): OpCall;
+
+  forward(tape: Tape, x: Variable): Variable {
+    const { op, operands, options } = this.opCall(x);
+    return tape.apply(op, operands, options);
   }
 }
 

@@ -314,6 +314,12 @@ export interface BatchNormReluMaxPoolOptions extends BatchNormOptions {
  */
 export const batchNormReluMaxPool2dOp = defineOp<BatchNormReluMaxPoolOptions, Checked>({
   name: 'batchNormReluMaxPool2d',
+  graph: {
+    fuses: {
+      chain: ['batchNorm', 'relu', 'maxPool2d'],
+      combine: ([bn, , pool]) => ({ inputs: [...bn!.inputs], options: { ...bn!.options, pool: pool!.options } }),
+    },
+  },
   operands: BATCH_NORM_OPERANDS,
   check: (shapes, options) => {
     const op = 'batchNormReluMaxPool2d';

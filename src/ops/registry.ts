@@ -68,6 +68,24 @@ export interface ReferenceResult {
   updated: Record<string, HostTensor>;
 }
 
+/** One op of a chain being fused: what it reads (its first operand is the previous op's output) and its options. */
+export interface ChainMember<T> {
+  readonly inputs: ReadonlyArray<T | undefined>;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A chain of ops an op computes as one, each op reading the previous one's output as its first
+ * operand, e.g. batchNorm -> relu -> maxPool2d. Applied by the graph rewrite (to nodes) and by
+ * Sequential (to the modules' ops): the fusion rules are declared here, once.
+ */
+export interface FusionRule {
+  /** The ops of the chain, first to last. */
+  readonly chain: readonly string[];
+  /** The fused op's operands and options from the chain's (the first op's first operand is the chain's input). */
+  combine<T>(members: ReadonlyArray<ChainMember<T>>): { inputs: Array<T | undefined>; options: Record<string, unknown> };
+}
+
 /** What the graph may do with a node of this op (derived by the rewrites, never hard-coded there). */
 export interface GraphTraits {
   /** Name of a boolean option that applies ReLU to the output in the op's epilogue. */
@@ -79,6 +97,8 @@ export interface GraphTraits {
    * batch norm right after it folds into them.
    */
   readonly foldsBatchNorm?: { readonly weight: number; readonly bias: number };
+  /** The chain of ops this op fuses (see FusionRule). */
+  readonly fuses?: FusionRule;
 }
 
 export interface OpSpec<O, C extends Checked> {
@@ -154,6 +174,13 @@ export function getOp(name: string): Op<unknown> {
 /** Every registered op, in registration order. */
 export function registeredOps(): Array<Op<unknown>> {
   return [...registry.values()] as unknown as Array<Op<unknown>>;
+}
+
+/** The ops that fuse a chain of others, with their rules, longest chain first (tried in that order). */
+export function fusionRules(): Array<{ op: Op<unknown>; rule: FusionRule }> {
+  return registeredOps()
+    .flatMap((op) => (op.graph?.fuses ? [{ op, rule: op.graph.fuses }] : []))
+    .sort((a, b) => b.rule.chain.length - a.rule.chain.length);
 }
 
 /** An operand declared int32 or uint32, as its dtype (the registry checked it before the op ran). */
