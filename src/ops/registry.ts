@@ -1,7 +1,8 @@
 // The op registry: every op is declared once, next to its kernels, and everything else is derived
 // from that declaration. The typed public functions (conv2d, relu, ...) run it eagerly; the Tape
 // applies it generically and calls its backward rule; the graph infers shapes with its check,
-// lowers nodes with its forward and fuses by its graph traits; the conformance test checks it
+// lowers nodes with its forward and fuses by its graph traits and fusion rules (Sequential by the
+// same rules); a traced module's graph is built from it; the conformance test checks it
 // against its float64 reference, finite differences and PyTorch.
 //
 // Anchors: ATen declares an op once (schema, meta shape function, derivatives.yaml line), tinygrad
@@ -86,7 +87,10 @@ export interface FusionRule {
   combine<T>(members: ReadonlyArray<ChainMember<T>>): { inputs: Array<T | undefined>; options: Record<string, unknown> };
 }
 
-/** What the graph may do with a node of this op (derived by the rewrites, never hard-coded there). */
+/**
+ * What the graph rewrite may do with a node of this op (derived by the rewrites, never hard-coded
+ * there); the fusion rules are applied by Sequential to modules too.
+ */
 export interface GraphTraits {
   /** Name of a boolean option that applies ReLU to the output in the op's epilogue. */
   readonly reluOption?: string;
