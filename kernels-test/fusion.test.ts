@@ -9,8 +9,9 @@ import { Graph } from '../src/graph/graph.js';
 import { compileGraph } from '../src/graph/plan.js';
 import { MaxPool2d, ReLU } from '../src/nn/layers.js';
 import { fashionCnn } from '../src/nn/models/fashion.js';
-import { BatchNorm2d } from '../src/nn/norm.js';
+import { BatchNorm1d, BatchNorm2d } from '../src/nn/norm.js';
 import { Sequential } from '../src/nn/sequential.js';
+import { batchNormReluMaxPool2dOp } from '../src/ops/norm.js';
 import { fusionRules } from '../src/ops/registry.js';
 import type { KernelSpec } from '../src/runtime/kernel.js';
 import { EXACT, assertClose, random, useEngine } from './helpers.js';
@@ -81,6 +82,38 @@ describe('fusion rules', () => {
     x.dispose();
     target.dispose();
     model.dispose();
+  });
+
+  it('fuse only what the fused op computes alike: batch norm + ReLU + max pool on 4D input alone', async () => {
+    const e = engine();
+    // On [N, C, L] batch norm's channels are dim 1, a 2D pool's planes are dims before the last two.
+    expect(() => batchNormReluMaxPool2dOp.check([[2, 3, 4], [3], [3]], { training: false, pool: { kernelSize: 2 } })).toThrow(
+      'batchNormReluMaxPool2d: expected input of rank 4, got shape [2, 3, 4]',
+    );
+    const bn = new BatchNorm1d(e, 3).eval();
+    e.upload(bn.runningMean!.buffer, Float32Array.of(0.5, -1, 2));
+    e.upload(bn.runningVar!.buffer, Float32Array.of(1, 2, 0.5));
+    const x = constant(e.tensor(random(24, 9, -2, 2), [2, 3, 4]));
+    const tape = new Tape(e, { grad: false });
+    const y = new Sequential(bn, new ReLU(), new MaxPool2d(2)).call(tape, x);
+    const plain = new MaxPool2d(2).call(tape, tape.relu(bn.call(tape, x)));
+    assertClose(await y.value.toArray(), await plain.value.toArray(), EXACT, 'BatchNorm1d, ReLU, MaxPool2d');
+    // The graph rewrite fuses per compiled shape: all three for [N, C, H, W], ReLU + max pool alone
+    // for [N, C, L] (saving one dispatch instead of two).
+    const g = new Graph();
+    const input = g.input('x');
+    g.output('y', g.maxPool2d(g.relu(g.batchNorm(input, g.constant('m', bn.runningMean!), g.constant('v', bn.runningVar!))), { kernelSize: 2 }));
+    for (const [shape, saved] of [[[2, 3, 4], 1], [[2, 3, 4, 4], 2]] as const) {
+      const data = random(shape.reduce((a, b) => a * b, 1), 10);
+      const [fused, unfused] = [await compileGraph(e, g, { x: shape }), await compileGraph(e, g, { x: shape }, { rewrite: false })];
+      expect(fused.rewrites.fusedChains, `${shape}`).toBe(1);
+      expect(unfused.dispatchCount - fused.dispatchCount, `${shape}`).toBe(saved);
+      assertClose((await fused.run({ x: data })).y!, (await unfused.run({ x: data })).y!, EXACT, `graph on [${shape}]`);
+      for (const p of [fused, unfused]) p.dispose();
+    }
+    tape.dispose();
+    x.dispose();
+    bn.dispose();
   });
 
   it('leave modules with hooks, or a subclass with its own forward pass, to run one by one with the same values', async () => {

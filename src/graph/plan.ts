@@ -7,7 +7,7 @@ import { getOp } from '../ops/registry.js';
 import type { Engine, Recording } from '../runtime/engine.js';
 import { shapeString, Tensor } from '../runtime/tensor.js';
 import { Graph, GraphError, inputsOf, isLeaf, type GraphNode } from './graph.js';
-import { NO_REWRITES, rewriteForInference, type RewriteCounts } from './rewrite.js';
+import { NO_REWRITES, fuseChains, rewriteForInference, type RewriteCounts } from './rewrite.js';
 import { inferShapes, type InputShapes } from './shapes.js';
 
 export interface CompileOptions {
@@ -296,6 +296,8 @@ export interface CompileParts {
   /** The graph that runs (the source, or its inference rewrite). */
   program: Graph;
   rewrites: RewriteCounts;
+  /** Whether each plan fuses the program's chains by the fusion rules for its input shapes. */
+  fuseChains: boolean;
 }
 
 /**
@@ -308,7 +310,8 @@ export function prepareGraph(engine: Engine, graph: Graph, options: CompileOptio
   const rewritten = options.rewrite === false ? { graph, counts: { ...NO_REWRITES }, owned: [] } : rewriteForInference(graph);
   try {
     const uploaded = uploadHostConstants(engine, rewritten.graph);
-    return { parts: { source: graph, program: uploaded.graph, rewrites: rewritten.counts }, owned: [...rewritten.owned, ...uploaded.owned] };
+    const parts = { source: graph, program: uploaded.graph, rewrites: rewritten.counts, fuseChains: options.rewrite !== false };
+    return { parts, owned: [...rewritten.owned, ...uploaded.owned] };
   } catch (err) {
     for (const t of rewritten.owned) t.dispose();
     throw err;
@@ -322,7 +325,8 @@ export function prepareGraph(engine: Engine, graph: Graph, options: CompileOptio
  */
 export async function buildPlan(engine: Engine, parts: CompileParts, inputShapes: InputShapes, owned: Tensor[] = []): Promise<Plan> {
   if (parts.program.outputs.size === 0) throw new GraphError('graph: no outputs (mark results with graph.output(name, node))');
-  const { value, recording } = captureGraph(engine, parts.program, inputShapes);
+  const chains = parts.fuseChains ? fuseChains(parts.program, inputShapes) : { graph: parts.program, fused: 0 };
+  const { value, recording } = captureGraph(engine, chains.graph, inputShapes);
   try {
     // Every pipeline compiled and run once (graph ops write their outputs, never read them).
     await engine.prime(recording);
@@ -333,7 +337,7 @@ export async function buildPlan(engine: Engine, parts: CompileParts, inputShapes
     recording.dispose();
     throw err;
   }
-  return new Plan(engine, recording, value, parts.rewrites, owned);
+  return new Plan(engine, recording, value, { ...parts.rewrites, fusedChains: chains.fused }, owned);
 }
 
 /**

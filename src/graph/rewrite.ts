@@ -7,14 +7,16 @@
 //    relu becomes one convolution, linear -> relu one linear, add -> relu one add. This is the one
 //    place that decides to fold.
 // 2. Fusion rules (an op's `fuses`: batchNorm -> relu -> maxPool2d is batchNormReluMaxPool2d,
-//    relu -> maxPool2d is reluMaxPool2d) on what the first pass left, longest chain first; the same
-//    rules Sequential applies to its modules.
+//    relu -> maxPool2d is reluMaxPool2d) on what the first pass left, longest chain first, where
+//    the fused op accepts the chain's operands (known once the input shapes are: a plan's compile);
+//    the same rules Sequential applies to its modules.
 // A node is only absorbed when its result has no other reader and is not a graph output, so the
 // rewritten graph computes exactly the same outputs.
 import { fusionRules, getOp, type GraphTraits, type Op } from '../ops/registry.js';
 import { Tensor } from '../runtime/tensor.js';
 import { foldBatchNorm, foldBatchNormOnHost, type BatchNormParams, type Folded } from './fold.js';
 import { Graph, inputsOf, type ConstantValue, type GraphNode, type HostConstant, type NodeDef } from './graph.js';
+import { inferShapes, type InputShapes } from './shapes.js';
 
 export interface RewriteCounts {
   /** Batch norms folded into the op before them. */
@@ -60,8 +62,10 @@ const isConstant = (n: GraphNode | undefined) => n === undefined || n.op === 'co
 export const NO_REWRITES: Readonly<RewriteCounts> = Object.freeze({ foldedBatchNorms: 0, foldedOnHost: 0, fusedAdds: 0, fusedRelus: 0, fusedChains: 0 });
 
 export interface RewriteOptions {
-  /** Fuse (residual adds and ReLUs into epilogues, and chains by the fusion rules); default true. false folds batch norms only. */
+  /** Fuse residual adds and ReLUs into epilogues (default true); false folds batch norms only. */
   fuse?: boolean;
+  /** The input shapes, when known: chains are then fused by the fusion rules too (see fuseChains). */
+  inputShapes?: InputShapes;
 }
 
 /**
@@ -75,7 +79,10 @@ export function rewriteForInference(graph: Graph, options: RewriteOptions = {}):
   const counts: RewriteCounts = { ...NO_REWRITES };
   const owned: Tensor[] = [];
   const epilogues = epiloguePass(graph, fuse, counts, owned);
-  return { graph: fuse ? chainPass(epilogues, counts) : epilogues, counts, owned };
+  if (!fuse || !options.inputShapes) return { graph: epilogues, counts, owned };
+  const chains = fuseChains(epilogues, options.inputShapes);
+  counts.fusedChains = chains.fused;
+  return { graph: chains.graph, counts, owned };
 }
 
 /** The one node that reads `n`, when `n` has exactly one reader and is not an output (for each n of graph). */
@@ -156,10 +163,25 @@ function epiloguePass(graph: Graph, fuse: boolean, counts: RewriteCounts, owned:
   return rebuild(graph, absorbed, new Set(chainEndingAt.keys()), (out, node, map) => emitChain(out, chainEndingAt.get(node)!, map, counts, owned));
 }
 
-/** Pass 2: chains of ops replaced by the op whose fusion rule names them. */
-function chainPass(graph: Graph, counts: RewriteCounts): Graph {
+/**
+ * Pass 2: chains of ops replaced by the op whose fusion rule names them, where that op accepts
+ * the chain's operands for these input shapes (batch norm + ReLU + max pool takes 4D input only);
+ * returns the graph and the number of chains fused.
+ */
+export function fuseChains(graph: Graph, inputShapes: InputShapes): { graph: Graph; fused: number } {
   const rules = fusionRules();
-  if (rules.length === 0) return graph;
+  const shapes = inferShapes(graph, inputShapes);
+  const accepts = (op: Op<unknown>, inputs: ReadonlyArray<GraphNode | undefined>, options: unknown): boolean => {
+    try {
+      op.check(
+        inputs.map((n) => n && shapes[n.id]),
+        options,
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const soleReader = soleReaders(graph);
   const fusedAt = new Map<GraphNode, { op: Op<unknown>; members: GraphNode[]; combine: (typeof rules)[number]['rule']['combine'] }>();
   const absorbed = new Set<GraphNode>();
@@ -174,17 +196,19 @@ function chainPass(graph: Graph, counts: RewriteCounts): Graph {
         members.push(next);
       }
       if (node.op !== rule.chain[0] || members.length !== rule.chain.length) continue;
+      const fused = rule.combine(members);
+      if (!accepts(op, fused.inputs, fused.options)) continue;
       members.slice(0, -1).forEach((m) => absorbed.add(m));
       fusedAt.set(members.at(-1)!, { op, members, combine: rule.combine });
       break;
     }
   }
-  return rebuild(graph, absorbed, new Set(fusedAt.keys()), (out, node, map) => {
+  const out = rebuild(graph, absorbed, new Set(fusedAt.keys()), (out, node, map) => {
     const { op, members, combine } = fusedAt.get(node)!;
     const { inputs, options } = combine(members.map((m) => ({ inputs: m.inputs.map((n) => n && map(n)), options: m.options })));
-    counts.fusedChains += 1;
     return out.addNode({ op: op.name, inputs, options }, members[0]!.name);
   });
+  return { graph: out, fused: fusedAt.size };
 }
 
 /** The same node reading the rewritten graph's nodes. */
