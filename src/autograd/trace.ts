@@ -83,8 +83,7 @@ export class GraphTracer extends Tape {
     for (const [name, value] of substitutes) {
       const own = state.get(name);
       if (!own) throw new TraceError(`constants name '${name}', which is not a parameter or buffer of the module`);
-      const shape = value instanceof Tensor ? value.shape : value.shape;
-      if (shapeString(shape) !== shapeString(own.shape)) throw new TraceError(`constant '${name}' has shape ${shapeString(shape)}, the module's ${shapeString(own.shape)}`);
+      if (shapeString(value.shape) !== shapeString(own.shape)) throw new TraceError(`constant '${name}' has shape ${shapeString(value.shape)}, the module's ${shapeString(own.shape)}`);
     }
     this.moduleNames = new Map(module.namedModules().map(([name, m]) => [m, name]));
   }

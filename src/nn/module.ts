@@ -275,7 +275,8 @@ export interface OpCall {
  * A module whose forward pass is one registered op on its input (Conv2d, BatchNorm2d, ReLU,
  * MaxPool2d, ...): it declares that op (opCall) and its forward pass applies it. So Sequential
  * knows the ops its modules run and fuses them by the registry's fusion rules, as the graph
- * rewrite fuses nodes. A subclass changes what it computes through opCall, never forward.
+ * rewrite fuses nodes. A subclass changes what it computes through opCall; one that overrides
+ * forward runs as itself (Sequential does not fuse it).
  */
 export abstract class OpModule extends Module {
   /** The op this module applies to `x` (its shape is all it may read: x can be a placeholder). */
