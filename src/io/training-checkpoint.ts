@@ -21,7 +21,7 @@ import { decodeSafetensors, encodeSafetensors, toFloat32, type SafeTensor } from
 /** The metadata value that marks a training checkpoint (and its layout's version). */
 export const TRAINING_CHECKPOINT_FORMAT = 'webgpu-cnn.training-checkpoint.v2';
 
-/** Earlier layouts, recognised to refuse them by name (v1 stored Dropout counters and optimiser types in its own terms). */
+/** What every version's marker starts with: a checkpoint of another version (v1 kept Dropout counters its own way) is refused by name. */
 const FORMAT_PREFIX = 'webgpu-cnn.training-checkpoint.';
 
 const MODEL_PREFIX = 'model.';
