@@ -3,10 +3,9 @@
 // bench/run.ts (`npx tsx bench/run.ts --only resnet18`); see bench/README.md.
 import type * as TfCore from '@tensorflow/tfjs-core';
 import { compileGraph, type Plan } from '../src/graph/index.js';
-import { foldResNet18BatchNorms, resnet18Graph, type HostTensor } from '../src/nn/models/resnet18.js';
+import { foldResNet18BatchNorms, resnet18FromArrays, type HostTensor } from '../src/nn/models/resnet18.js';
 import { seededImages, seededResNet18Weights } from '../src/nn/models/seeded-weights.js';
 import type { Engine } from '../src/runtime/engine.js';
-import type { Tensor } from '../src/runtime/tensor.js';
 import type { TfjsPeer, Tf } from './tfjs-peer.js';
 import { paired, type PairedResult, type Workload } from './timing.js';
 
@@ -180,12 +179,12 @@ export async function runResNet18Bench(engine: Engine, peer: TfjsPeer, options: 
   const { tf } = peer;
   const size = options.size ?? 224;
   const log = options.log ?? (() => {});
-  // Both sides load the same weights with batch norms folded on the host, as a deployed model does.
-  const folded = foldResNet18BatchNorms(seededResNet18Weights(1));
-  const weights = new Map<string, Tensor>();
-  for (const [name, t] of folded) weights.set(name, engine.tensor(t.data, t.shape));
-  const graph = resnet18Graph(weights, { foldedBatchNorms: true });
-  const theirs = new TfjsResNet18(tf, folded);
+  // Both sides load the same weights with batch norms folded on the host, as a deployed model does
+  // (ours: the model's graph, folded and uploaded when it loads).
+  const seeded = seededResNet18Weights(1);
+  const model = resnet18FromArrays(engine, seeded);
+  const graph = model.executor.graph;
+  const theirs = new TfjsResNet18(tf, foldResNet18BatchNorms(seeded));
   // Loading is not part of the first run: finish our weight uploads (the queue, shared with tfjs,
   // then holds nothing of ours). tfjs uploads a tensor when a kernel first reads it, so its first
   // run includes that.
@@ -241,7 +240,7 @@ export async function runResNet18Bench(engine: Engine, peer: TfjsPeer, options: 
     }
   } finally {
     theirs.dispose();
-    for (const t of weights.values()) t.dispose();
+    model.dispose();
     await engine.sync();
     await peer.sync();
   }

@@ -8,7 +8,6 @@ import {
   augmentBatch,
   augmentUniforms,
   centerCropBatch,
-  philox4x32_10,
   sampleAugmentParams,
   sampleRandomResizedCrop,
   stagingGroups,
@@ -47,28 +46,6 @@ async function read(t: Tensor): Promise<{ shape: readonly number[]; data: Float3
     t.dispose();
   }
 }
-
-describe('Philox4x32-10 on the CPU', () => {
-  it('matches the BigInt reference', () => {
-    const cases: Array<[[number, number, number, number], [number, number]]> = [
-      [[0, 0, 0, 0], [0, 0]],
-      [[0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff]],
-      [[0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0]],
-      [[7, 12345, 3, 1], [42, 0]],
-    ];
-    for (const [counter, key] of cases) expect(philox4x32_10(counter, key)).toEqual(philox4x32(counter, key));
-  });
-
-  it('gives the published known-answer vector', () => {
-    // Random123's kat_vectors: philox4x32 10 rounds, counter and key all ones.
-    expect(philox4x32_10([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff]).map((v) => v.toString(16))).toEqual([
-      '408f276d',
-      '41c83b0e',
-      'a20bc7c6',
-      '6d5451fd',
-    ]);
-  });
-});
 
 describe('the reference against torchvision', () => {
   // torchvision 0.14 on float64 tensors of the hashed 11x7 image / 255:

@@ -183,7 +183,8 @@ describe('training on Fashion-MNIST (real, short)', () => {
       expect(ckpt.model.get('fc1.weight')!.shape).toEqual([256, 784]);
       expect(ckpt.optimizer.type).toBe('Adam');
       expect(ckpt.position).toEqual({ epoch: 2, batch: 0, step: 300 });
-      expect(ckpt.rng).toEqual({ seed: 1, dropout: { drop: 300 } });
+      expect(ckpt.seed).toBe(1);
+      expect(ckpt.modules).toEqual({ drop: { type: 'Dropout', state: { calls: 300 } } });
       expect(ckpt.description).toEqual({ kind: 'fashion-dnn', classNames: FASHION_CLASSES });
       expect(ckpt.info).toMatchObject({ command: 'train', model: 'dnn', settings: { epochs: 2, batchSize: 32, lr: 1e-3, schedule: 'constant', seed: 1, trainImages: 4800 } });
       expect(ckpt.info.testAccuracy).toBeCloseTo(accuracy, 6);

@@ -150,8 +150,8 @@ describe('compiled plans', () => {
     const g = net.build();
     const fused = await compileGraph(e, g, { x: shape });
     const plain = await compileGraph(e, g, { x: shape }, { rewrite: false });
-    expect(fused.rewrites).toEqual({ foldedBatchNorms: 4, fusedAdds: 2, fusedRelus: 3 });
-    expect(plain.rewrites).toEqual({ foldedBatchNorms: 0, fusedAdds: 0, fusedRelus: 0 });
+    expect(fused.rewrites).toEqual({ foldedBatchNorms: 4, foldedOnHost: 0, fusedAdds: 2, fusedRelus: 3, fusedChains: 0 });
+    expect(plain.rewrites).toEqual({ foldedBatchNorms: 0, foldedOnHost: 0, fusedAdds: 0, fusedRelus: 0, fusedChains: 0 });
     expect(fused.outputShapes).toEqual({ logits: [2, 5], probs: [2, 5] });
     // Each fold removes batch norm's two dispatches, each fused add or ReLU one.
     expect(plain.dispatchCount - fused.dispatchCount).toBe(4 * 2 + 2 + 3);
@@ -218,8 +218,8 @@ describe('compiled plans', () => {
     // Which intermediate is also an output: the conv's (nothing folds into it), or the batch norm's
     // (it folds into the conv, but the add cannot join: its operand must stay visible).
     for (const [wanted, counts] of [
-      ['conv', { foldedBatchNorms: 0, fusedAdds: 0, fusedRelus: 1 }],
-      ['normed', { foldedBatchNorms: 1, fusedAdds: 0, fusedRelus: 1 }],
+      ['conv', { foldedBatchNorms: 0, foldedOnHost: 0, fusedAdds: 0, fusedRelus: 1, fusedChains: 0 }],
+      ['normed', { foldedBatchNorms: 1, foldedOnHost: 0, fusedAdds: 0, fusedRelus: 1, fusedChains: 0 }],
     ] as const) {
       const g = new Graph();
       const x = g.input('x');

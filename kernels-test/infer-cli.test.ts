@@ -13,7 +13,8 @@ import { formatResults, imageBatches, parseInferArgs, runInferCommand, topK, typ
 import { IMAGENET_CLASSES } from '../src/data/imagenet.js';
 import { encodePng } from '../src/io/image-node.js';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../src/io/safetensors.js';
-import { seededResNet18Safetensors, seededUniform } from '../src/nn/models/seeded-weights.js';
+import { HashStream } from '../src/data/random.js';
+import { seededResNet18Safetensors } from '../src/nn/models/seeded-weights.js';
 import { FIXTURE_DIR } from './fixtures.js';
 import { useEngine } from './helpers.js';
 
@@ -35,7 +36,7 @@ const weightBytes = seededResNet18Safetensors(fixture.weightSeed);
 
 /** Seeded RGBA pixels, as scripts/golden/make_resnet18_fixtures.py makes them. */
 function seededRgba(seed: number, width: number, height: number): Uint8Array {
-  return Uint8Array.from(seededUniform('rgba', seed, width * height * 4), (v) => Math.floor((v + 1) * 128));
+  return Uint8Array.from(new HashStream('rgba', seed).uniform(width * height * 4, -1, 1), (v) => Math.floor((v + 1) * 128));
 }
 
 function writePng(c: ImageCase): string {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parameter, type Variable } from '../src/autograd/variable.js';
 import { Adam, AdamW, type AdamOptions } from '../src/optim/adam.js';
+import type { OptimizerState } from '../src/optim/optimizer.js';
 import { scheduledLr } from '../src/optim/schedule.js';
 import { SGD, type SGDOptions } from '../src/optim/sgd.js';
 import { adamStateRef, adamStepRef, sgdStepRef } from '../src/reference/optim.js';
@@ -64,7 +65,7 @@ describe('SGD against the reference', () => {
       const got = await values(ps);
       ps.forEach((_, i) => assertClose(got[i]!, want[i]!, UPDATE(steps), `param ${i}`));
       if (options.momentum) {
-        const state = opt.stateDict();
+        const state = opt.stateDict().state;
         for (let i = 0; i < ps.length; i++) {
           const buf = state[`state.${i}.momentum_buffer`];
           if (typeof buf === 'number' || !buf) throw new Error('momentum buffer missing');
@@ -99,7 +100,7 @@ describe('Adam and AdamW against the reference', () => {
       expect(engine().pending).toBeGreaterThan(0); // recorded, not yet submitted
       const got = await values(ps);
       ps.forEach((_, i) => assertClose(got[i]!, want[i]!, UPDATE(steps), `param ${i}`));
-      const state = opt.stateDict();
+      const state = opt.stateDict().state;
       for (let i = 0; i < ps.length; i++) {
         expect(state[`state.${i}.step`]).toBe(steps);
         const m = state[`state.${i}.exp_avg`];
@@ -123,7 +124,7 @@ describe('Adam and AdamW against the reference', () => {
     const after = await values(ps);
     expect(after[1]).toEqual(before[1]);
     expect(after[0]).not.toEqual(before[0]);
-    const state = opt.stateDict();
+    const state = opt.stateDict().state;
     expect(state['state.0.step']).toBe(1);
     expect(state['state.1.step']).toBe(0);
     expect(state['state.1.exp_avg']).toBeUndefined();
@@ -183,7 +184,7 @@ describe('state dict', () => {
     }
     const [va, vb] = [await values(a), await values(b)];
     va.forEach((v, i) => expect(vb[i]).toEqual(v));
-    expect(optB.stateDict()['state.2.step']).toBe(5);
+    expect(optB.stateDict().state['state.2.step']).toBe(5);
     for (const o of [optA, optB]) o.dispose();
     for (const p of [...a, ...b]) p.dispose();
   });
@@ -195,9 +196,9 @@ describe('state dict', () => {
     opt.step();
     const other = new SGD(ps, { lr: 0.1, momentum: 0.9 });
     other.loadStateDict(opt.stateDict());
-    const s = other.stateDict();
+    const s = other.stateDict().state;
     const buf = s['state.1.momentum_buffer'];
-    const src = opt.stateDict()['state.1.momentum_buffer'];
+    const src = opt.stateDict().state['state.1.momentum_buffer'];
     if (typeof buf === 'number' || typeof src === 'number' || !buf || !src) throw new Error('momentum buffer missing');
     expect(buf).not.toBe(src); // copied into its own buffer
     expect(await buf.toArray()).toEqual(await src.toArray());
@@ -210,21 +211,24 @@ describe('state dict', () => {
     const opt = new Adam(ps);
     setGrads(ps, 8, 0);
     opt.step();
-    const good = opt.stateDict();
+    const good = opt.stateDict().state;
     const other = new Adam(ps);
-    expect(() => other.loadStateDict({ ...good, 'state.0.momentum_buffer': 1 })).toThrow("Adam: unexpected optimizer state entry 'state.0.momentum_buffer'");
-    expect(() => other.loadStateDict({ ...good, 'state.9.step': 1 })).toThrow("Adam: unexpected optimizer state entry 'state.9.step'");
-    expect(() => other.loadStateDict({ ...good, 'state.0.exp_avg': good['state.1.exp_avg']! })).toThrow(
+    const dict = (state: OptimizerState) => ({ type: 'Adam', state });
+    expect(() => other.loadStateDict(dict({ ...good, 'state.0.momentum_buffer': 1 }))).toThrow("Adam: unexpected optimizer state entry 'state.0.momentum_buffer'");
+    expect(() => other.loadStateDict(dict({ ...good, 'state.9.step': 1 }))).toThrow("Adam: unexpected optimizer state entry 'state.9.step'");
+    expect(() => other.loadStateDict(dict({ ...good, 'state.0.exp_avg': good['state.1.exp_avg']! }))).toThrow(
       "Adam: state 'state.0.exp_avg' has shape [7, 3] but parameter 0 has shape [1]",
     );
     const partial = { ...good };
     delete partial['state.2.exp_avg_sq'];
-    expect(() => other.loadStateDict(partial)).toThrow("Adam: missing optimizer state entry 'state.2.exp_avg_sq'");
+    expect(() => other.loadStateDict(dict(partial))).toThrow("Adam: missing optimizer state entry 'state.2.exp_avg_sq'");
     const noLr = { ...good };
     delete noLr['param_groups.0.lr'];
-    expect(() => other.loadStateDict(noLr)).toThrow("Adam: missing optimizer state entry 'param_groups.0.lr'");
-    expect(() => other.loadStateDict({ ...good, 'state.0.step': 1.5 })).toThrow("Adam: state entry 'state.0.step' must be an integer >= 0, got 1.5");
-    expect(other.stateDict()['state.0.step']).toBe(0); // nothing changed by the failed loads
+    expect(() => other.loadStateDict(dict(noLr))).toThrow("Adam: missing optimizer state entry 'param_groups.0.lr'");
+    expect(() => other.loadStateDict(dict({ ...good, 'state.0.step': 1.5 }))).toThrow("Adam: state entry 'state.0.step' must be an integer >= 0, got 1.5");
+    // The tag names the optimiser that wrote the state: AdamW's state is not Adam's.
+    expect(() => other.loadStateDict({ type: 'AdamW', state: good })).toThrow('Adam: expected a state dict of Adam, got one of AdamW');
+    expect(other.stateDict().state['state.0.step']).toBe(0); // nothing changed by the failed loads
     for (const o of [opt, other]) o.dispose();
     for (const p of ps) p.dispose();
   });

@@ -127,7 +127,7 @@ async function trainLikeTorch(kind: 'cnn' | 'dnn'): Promise<void> {
     const after = new Map<string, Float32Array>();
     for (const [name, t] of model.stateDict()) after.set(name, await t.toArray());
     const names = model.namedParameters().map(([name]) => name);
-    const optimizerState = optimizer.stateDict();
+    const optimizerState = optimizer.stateDict().state;
     const expAvg = new Map<string, Float32Array>();
     for (const name of Object.keys(m.expAvg)) expAvg.set(name, await (optimizerState[`state.${names.indexOf(name)}.exp_avg`] as Tensor).toArray());
 

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { seededUniform } from '../src/nn/models/seeded-weights.js';
+import { HashStream } from '../src/data/random.js';
 import { IMAGENET_MEAN, IMAGENET_STD, preprocessGeometry, preprocessImages, type PreprocessOptions, type RgbaImage } from '../src/ops/preprocess.js';
 import { FIXTURE_DIR } from './fixtures.js';
 import { assertClose, reduction, useEngine } from './helpers.js';
@@ -13,7 +13,7 @@ const engine = useEngine();
 
 /** Seeded RGBA bytes, as scripts/golden/make_resnet18_fixtures.py makes them. */
 function seededRgba(seed: number, width: number, height: number): RgbaImage {
-  const u = seededUniform('rgba', seed, width * height * 4);
+  const u = new HashStream('rgba', seed).uniform(width * height * 4, -1, 1);
   return { width, height, data: Uint8Array.from(u, (v) => Math.floor((v + 1) * 128)) };
 }
 

@@ -7,7 +7,7 @@ import { encodeSafetensors, type SafeTensor } from '../src/io/safetensors.js';
 import { GraphExecutor } from '../src/graph/executor.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { checkStateDict, foldResNet18BatchNorms, loadResNet18, resnet18Graph, resnet18StateShapes, type ResNet18 } from '../src/nn/models/resnet18.js';
-import { resnet18TensorShapes, seededImages, seededResNet18Safetensors, seededResNet18Weights } from '../src/nn/models/seeded-weights.js';
+import { seededImages, seededResNet18Safetensors, seededResNet18Weights } from '../src/nn/models/seeded-weights.js';
 import { useEngine } from './helpers.js';
 
 const engine = useEngine();
@@ -21,6 +21,8 @@ interface ParityCase {
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/resnet18/resnet18.json', import.meta.url), 'utf8')) as {
   weightSeed: number;
+  /** Keyed by torchvision's state_dict names, in its order (written by PyTorch). */
+  weightCrc32: Record<string, number>;
   cases: ParityCase[];
 };
 
@@ -35,22 +37,35 @@ function weightFile(edit: (entries: Map<string, SafeTensor>) => void): Uint8Arra
 }
 
 describe('ResNet18 state dict', () => {
-  it("has torchvision's names and shapes", () => {
+  it("has torchvision's names, order and shapes (the module's state dict)", () => {
     const shapes = resnet18StateShapes();
-    expect(shapes.size).toBe(102);
+    // PyTorch's own state_dict, names in order (the fixture's float tensors).
+    expect([...shapes.keys()]).toEqual(Object.keys(fixture.weightCrc32));
+    expect([...shapes.values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0)).toBe(11_689_512 + 9_600); // torchvision's parameters + running statistics
+    expect(shapes.get('conv1.weight')).toEqual([64, 3, 7, 7]);
     expect(shapes.get('layer2.0.downsample.0.weight')).toEqual([128, 64, 1, 1]);
     expect(shapes.get('layer3.1.bn2.running_var')).toEqual([256]);
-    expect(shapes.has('layer1.0.downsample.0.weight')).toBe(false);
-    // The same list as the seeded generator's (written independently, from torchvision's state_dict).
-    expect([...shapes]).toEqual(resnet18TensorShapes(1000));
+    expect(shapes.get('layer4.1.conv2.weight')).toEqual([512, 512, 3, 3]);
     expect(resnet18StateShapes({ numClasses: 10 }).get('fc.weight')).toEqual([10, 512]);
+  });
+
+  it('is traced from ResNet18Module: the graph holds its ops, named after its modules', () => {
+    const g = resnet18Graph(new Map([...resnet18StateShapes()].map(([n, shape]) => [n, { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) }])));
+    const count = (op: string) => g.nodes.filter((n) => n.op === op).length;
+    expect([count('conv2d'), count('batchNorm'), count('relu'), count('add'), count('maxPool2d'), count('adaptiveAvgPool2d'), count('flatten'), count('linear')]).toEqual([20, 20, 17, 8, 1, 1, 1, 1]);
+    expect(g.nodes.filter((n) => n.op === 'conv2d').map((n) => n.name).slice(0, 6)).toEqual(['conv1', 'layer1.0.conv1', 'layer1.0.conv2', 'layer1.1.conv1', 'layer1.1.conv2', 'layer2.0.conv1']);
+    expect(g.nodes.find((n) => n.name === 'layer2.0.downsample.0')).toMatchObject({ op: 'conv2d', options: { stride: 2, padding: 0 } });
+    expect(g.nodes.find((n) => n.name === 'bn1')).toMatchObject({ op: 'batchNorm', options: { training: false, eps: 1e-5 } });
+    expect(g.inputs.map((n) => n.name)).toEqual(['image']);
+    expect([...g.outputs.keys()]).toEqual(['logits']);
   });
 
   it('folds every batch norm into its convolution on the host', () => {
     const weights = seededResNet18Weights(fixture.weightSeed);
     const folded = foldResNet18BatchNorms(weights);
     // 20 convolutions, each with a new bias, and fc; no batch norm tensors.
-    expect([...folded.keys()]).toEqual([...resnet18StateShapes({ foldedBatchNorms: true }).keys()]);
+    const convolutions = [...resnet18StateShapes().keys()].filter((n) => /conv\d\.weight$|downsample\.0\.weight$/.test(n));
+    expect([...folded.keys()]).toEqual([...convolutions.flatMap((n) => [n, n.replace(/weight$/, 'bias')]), 'fc.weight', 'fc.bias']);
     expect(folded.size).toBe(20 * 2 + 2);
     expect(folded.get('layer2.0.downsample.0.bias')!.shape).toEqual([128]);
     expect([...folded.keys()].some((n) => /bn|downsample\.1|running/.test(n))).toBe(false);
@@ -132,8 +147,12 @@ describe('ResNet18 parity with PyTorch', () => {
     expect(executor.compiles).toBe(new Set(fixture.cases.map((c) => JSON.stringify(c.shape))).size);
     const plan = await executor.plan({ image: fixture.cases[0]!.shape });
     // No batch norm left to fold on the GPU; 8 residual adds; the stem's relu and two per block.
-    expect(plan.rewrites).toEqual({ foldedBatchNorms: 0, fusedAdds: 8, fusedRelus: 17 });
-    expect(plan.peakBytes).toBeGreaterThan(0);
+    expect(plan.rewrites).toEqual({ foldedBatchNorms: 0, foldedOnHost: 0, fusedAdds: 8, fusedRelus: 17, fusedChains: 0 });
+    // The plan of the hand-built graph this one replaced: 63 dispatches, 19,126,272 bytes of
+    // activations at 224x224, batch 1; 44 and 2,209,792 at 64x64.
+    const big = await executor.plan({ image: [1, 3, 224, 224] });
+    const small = await executor.plan({ image: [1, 3, 64, 64] });
+    expect([big.dispatchCount, big.peakBytes, small.dispatchCount, small.peakBytes]).toEqual([63, 19_126_272, 44, 2_209_792]);
   });
 
   it("matches with torchvision's unfolded weights too (the graph's GPU fold rewrite)", async () => {
@@ -145,7 +164,7 @@ describe('ResNet18 parity with PyTorch', () => {
       const logits = (await executor.run({ image: { data: seededImages(c.inputSeed, c.shape), shape: c.shape } })).logits!;
       const worst = Math.max(...[...logits].map((v, i) => Math.abs(v - c.logits.data[i]!)));
       expect(worst).toBeLessThanOrEqual(1e-3);
-      expect((await executor.plan({ image: c.shape })).rewrites).toEqual({ foldedBatchNorms: 20, fusedAdds: 8, fusedRelus: 17 });
+      expect((await executor.plan({ image: c.shape })).rewrites).toEqual({ foldedBatchNorms: 20, foldedOnHost: 0, fusedAdds: 8, fusedRelus: 17, fusedChains: 0 });
     } finally {
       executor.dispose();
       for (const t of weights.values()) t.dispose();

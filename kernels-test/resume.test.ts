@@ -83,7 +83,7 @@ async function freshSession(initSeed: number, restore?: Uint8Array): Promise<Tra
 }
 
 async function stateOf(session: TransferSession): Promise<Map<string, Float32Array>> {
-  const named = [...session.model.stateDict(), ...Object.entries(session.optimizer.stateDict()).filter((e): e is [string, Tensor] => typeof e[1] !== 'number')];
+  const named = [...session.model.stateDict(), ...Object.entries(session.optimizer.stateDict().state).filter((e): e is [string, Tensor] => typeof e[1] !== 'number')];
   const data = await readTensors(
     engine(),
     named.map(([, t]) => t),
@@ -174,7 +174,8 @@ describe('checkpoint files', () => {
       expect(tensors.get('model.fc.weight')!.shape).toEqual([3, 512]);
       const checkpoint = decodeTrainingCheckpoint(bytes);
       expect(checkpoint.position).toEqual({ epoch: 2, batch: 5, step: 41 });
-      expect(checkpoint.rng).toEqual({ seed: 9, dropout: {} });
+      expect(checkpoint.seed).toBe(9);
+      expect(checkpoint.modules).toEqual({});
       expect(checkpoint.info).toEqual({ hello: [1, 2] });
       expect(checkpoint.optimizer.type).toBe('SGD');
       expect(checkpoint.optimizer.numbers['param_groups.0.momentum']).toBe(0.9);
@@ -199,13 +200,18 @@ describe('checkpoint files', () => {
       (model.at(1) as Dropout).calls = 5;
       (model.at(3) as Dropout).calls = 2;
       const checkpoint = decodeTrainingCheckpoint(await encodeTrainingCheckpoint(model, optimizer, { position: { epoch: 0, batch: 7, step: 7 }, seed: 3 }));
-      expect(checkpoint.rng).toEqual({ seed: 3, dropout: { '1': 5, '3': 2 } });
+      expect(checkpoint.modules).toEqual({ '1': { type: 'Dropout', state: { calls: 5 } }, '3': { type: 'Dropout', state: { calls: 2 } } });
       restoreTrainingCheckpoint(e, checkpoint, restored, restoredOptimizer);
+      expect([(restored.at(1) as Dropout).calls, (restored.at(3) as Dropout).calls]).toEqual([5, 2]);
+      // Each module checks its own state; a bad one changes no counter (module 1's new 9 is rolled back).
+      const bad = { '1': { type: 'Dropout', state: { calls: 9 } }, '3': { type: 'Dropout', state: { calls: -1 } } };
+      expect(() => restored.loadExtraStates(bad)).toThrow(`Dropout: expected extra state { type: 'Dropout', state: { calls } } with calls an integer >= 0, got {"type":"Dropout","state":{"calls":-1}}`);
+      expect(() => restored.loadExtraStates({ ...checkpoint.modules, '3': { type: 'Linear', state: {} } })).toThrow('Dropout: expected extra state');
       expect([(restored.at(1) as Dropout).calls, (restored.at(3) as Dropout).calls]).toEqual([5, 2]);
       // A model without those Dropout modules cannot take the state.
       const plain = new Sequential(new Linear(e, 4, 3), new ReLU(), new Linear(e, 3, 2));
       const plainOptimizer = makeOptimizer('sgd', plain.parameters(), 0.1);
-      expect(() => restoreTrainingCheckpoint(e, checkpoint, plain, plainOptimizer, 'ckpt')).toThrow('ckpt: the Dropout modules differ from the model\'s: 1, 3');
+      expect(() => restoreTrainingCheckpoint(e, checkpoint, plain, plainOptimizer, 'ckpt')).toThrow("ckpt: the modules with extra state differ from the model's: '1', '3'");
       plainOptimizer.dispose();
       plain.dispose();
     } finally {
@@ -230,7 +236,12 @@ describe('checkpoint files', () => {
       );
       const badPosition = encodeSafetensors(
         { 'model.w': { dtype: 'F32', shape: [1], data: Float32Array.of(1) } },
-        { format: TRAINING_CHECKPOINT_FORMAT, optimizer: '{"type":"SGD","numbers":{}}', position: '{"epoch":-1,"batch":0,"step":0}', rng: '{"seed":0,"dropout":{}}', info: 'null' },
+        { format: TRAINING_CHECKPOINT_FORMAT, optimizer: '{"type":"SGD","numbers":{}}', modules: '{}', position: '{"epoch":-1,"batch":0,"step":0}', seed: '0', info: 'null' },
+      );
+      // A checkpoint of the earlier layout is refused by name, not misread.
+      const v1 = encodeSafetensors({ 'model.w': { dtype: 'F32', shape: [1], data: Float32Array.of(1) } }, { format: 'webgpu-cnn.training-checkpoint.v1' });
+      expect(() => decodeTrainingCheckpoint(v1, 'old.safetensors')).toThrow(
+        `old.safetensors: a training checkpoint of format 'webgpu-cnn.training-checkpoint.v1', which this version does not read (it reads '${TRAINING_CHECKPOINT_FORMAT}'); start the training afresh`,
       );
       expect(() => decodeTrainingCheckpoint(badPosition, 'x')).toThrow('x: position must be { epoch, batch, step } of integers >= 0, got {"epoch":-1,"batch":0,"step":0}');
       const checkpoint = decodeTrainingCheckpoint(bytes, 'ckpt');

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { crc32 } from 'node:zlib';
 import { decodeSafetensors, toFloat32 } from '../src/io/safetensors.js';
-import { resnet18TensorShapes, seededImages, seededResNet18Safetensors, seededResNet18Weights, seededUniform } from '../src/nn/models/seeded-weights.js';
+import { HashStream } from '../src/data/random.js';
+import { resnet18StateShapes } from '../src/nn/models/resnet18-module.js';
+import { seededImages, seededResNet18Safetensors, seededResNet18Weights } from '../src/nn/models/seeded-weights.js';
 import { FIXTURE_DIR } from './fixtures.js';
 
 const DIR = join(FIXTURE_DIR, 'resnet18');
@@ -24,6 +26,9 @@ const fixture = JSON.parse(readFileSync(join(DIR, 'resnet18.json'), 'utf8')) as 
 function crcOf(data: Float32Array): number {
   return crc32(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
 }
+
+/** The generator the weights draw from: values in [-1, 1). */
+const seededUniform = (name: string, seed: number, n: number) => new HashStream(name, seed).uniform(n, -1, 1);
 
 describe('seeded generator', () => {
   it('draws from [-1, 1) with a mean near 0 and different streams per name and seed', () => {
@@ -54,8 +59,8 @@ describe('seeded generator', () => {
   it('lays the safetensors export out as a PyTorch state_dict', () => {
     const { tensors, metadata } = decodeSafetensors(seededResNet18Safetensors(1, { numClasses: 10 }));
     expect(metadata.format).toBe('pt');
-    const floats = resnet18TensorShapes(10);
-    expect(tensors.size).toBe(floats.length + 20); // one num_batches_tracked per batch norm
+    const floats = resnet18StateShapes({ numClasses: 10 });
+    expect(tensors.size).toBe(floats.size + 20); // one num_batches_tracked per batch norm
     expect(tensors.get('fc.weight')!.shape).toEqual([10, 512]);
     expect(tensors.get('layer3.1.bn2.num_batches_tracked')).toMatchObject({ dtype: 'I64', shape: [] });
     expect(toFloat32(tensors.get('conv1.weight')!)).toEqual(seededResNet18Weights(1, { numClasses: 10 }).get('conv1.weight')!.data);

@@ -205,7 +205,7 @@ describe('two SGD steps against PyTorch', () => {
       c.losses.forEach((want, k) => expect(Math.abs(losses[k]! - want), `loss of step ${k + 1}: ${losses[k]} vs ${want}`).toBeLessThanOrEqual(LOSS_TOL));
 
       const state = m.stateDict();
-      const optimizerState = optimizer.stateDict();
+      const optimizerState = optimizer.stateDict().state;
       const worst = { delta: { ratio: 0, relative: 0 }, momentum: { ratio: 0, relative: 0 }, buffers: { ratio: 0, relative: 0 } };
       const note = (kind: keyof typeof worst, r: { ratio: number; relative: number }) => {
         worst[kind].ratio = Math.max(worst[kind].ratio, r.ratio);
@@ -272,8 +272,24 @@ describe('freezing skips the backbone', () => {
     expect(recorded).toBe(2); // fc and the loss
     expect(backward.map((c) => c.name).filter((n) => !['linearBackward', 'reduce.columns', 'transposeAxes'].includes(n))).toEqual([]);
     expect(backward.some((c) => c.writes.some((s) => s.length === 4))).toBe(false); // no image-shaped gradient at all
-    // Forward: every batch norm folded into its convolution, no pooling indices kept.
+    // Forward: every batch norm folded into its convolution (once, kept for the next steps), the
+    // residual adds and ReLUs in the convolutions' epilogues, no pooling indices kept.
     expect(forward.filter((c) => c.name.startsWith('batch_norm') || c.name === 'pool.max_pool_indices')).toEqual([]);
+    const tally: Record<string, number> = {};
+    for (const { name } of forward) tally[name] = (tally[name] ?? 0) + 1;
+    expect(tally).toEqual({
+      fold_batch_norm: 20,
+      'gemm.pad': 1,
+      im2col: 20,
+      conv2d: 20,
+      'pool.max_pool': 1,
+      'pool.global_avg_pool': 1,
+      linear: 1,
+      'cross_entropy.weight_sum': 1,
+      'cross_entropy.rows_grad': 1,
+      'cross_entropy.reduce': 1,
+    });
+    expect((await stepKernels(m)).forward.filter((c) => c.name === 'fold_batch_norm')).toEqual([]);
     for (const [name, p] of m.namedParameters()) expect(p.grad === undefined, name).toBe(!name.startsWith('fc.'));
   });
 

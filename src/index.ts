@@ -31,7 +31,8 @@ export { preprocessImages, IMAGENET_MEAN, IMAGENET_STD, type RgbaImage } from '.
 
 // Training: autodiff, optimisers, modules and models.
 export { Tape } from './autograd/tape.js';
-export { Variable, parameter, constant } from './autograd/variable.js';
+export { Variable, parameter, constant, type Placeholder } from './autograd/variable.js';
+export { traceModule, runGraph, TraceError, TrainingModeError, type TraceOptions } from './autograd/trace.js';
 export { SGD, type SGDOptions } from './optim/sgd.js';
 export { Adam, AdamW, type AdamOptions } from './optim/adam.js';
 export * from './nn/module.js';
@@ -40,6 +41,8 @@ export * from './nn/linear.js';
 export * from './nn/norm.js';
 export * from './nn/layers.js';
 export * from './nn/sequential.js';
+export { META_ENGINE, isMeta } from './nn/meta.js';
+export { HashStream, Mulberry32, Xoshiro128, RandomGenerator } from './data/random.js';
 export { fashionCnn, fashionDnn, FashionCNN, FashionDNN } from './nn/models/fashion.js';
 
 // Inference graphs and ResNet18.

@@ -47,6 +47,24 @@ export class Recorder {
   }
 
   /**
+   * Whether ops only build a graph instead of running (the graph tracer). Module code that would
+   * take a shortcut of its own (running a frozen block as a prepared graph) runs plainly then, so
+   * that the trace holds the module's ops.
+   */
+  get isTracing(): boolean {
+    return false;
+  }
+
+  /**
+   * Called by Module.call around a module's forward pass with the module; returns what to call
+   * when the pass is done, if anything. A tape needs nothing; the tracer names graph nodes after
+   * the module that made them.
+   */
+  enterModule(_module: object): (() => void) | undefined {
+    return undefined;
+  }
+
+  /**
    * Runs a registered op on variables and records it when gradients are enabled and some
    * differentiable operand requires one (a frozen or data-only branch records nothing, and the op
    * then saves nothing for a backward pass). Differentiable operands are Variables; the others

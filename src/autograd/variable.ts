@@ -1,5 +1,5 @@
 import { addInPlace, copyOf } from '../ops/elementwise.js';
-import type { Shape, Tensor } from '../runtime/tensor.js';
+import { Tensor, type Shape } from '../runtime/tensor.js';
 
 /**
  * How a recorded op turns the gradient of its output into gradients of its inputs. `needs[i]`
@@ -38,6 +38,16 @@ export interface VariableOptions {
 }
 
 /**
+ * What a Variable holds while a forward pass is traced into a graph (src/autograd/trace.ts): a
+ * shape and no data. Module code may read its shape; reading its value is an error.
+ */
+export interface Placeholder {
+  readonly shape: Shape;
+  /** What it stands for, in errors: "the output of graph node 'layer1.0.conv1' (conv2d)". */
+  readonly description: string;
+}
+
+/**
  * A tensor in a differentiable computation. Leaves are created by the user (parameters, inputs);
  * the others come out of a Tape's ops and remember the node that made them. `grad` is filled by
  * Tape.backward on leaves that require a gradient (accumulating, as PyTorch's .grad does).
@@ -48,15 +58,28 @@ export class Variable {
   private requires: boolean;
   private readonly hooks: GradientHook[] = [];
   private retaining = false;
+  private readonly content: Tensor | Placeholder;
 
   constructor(
-    readonly value: Tensor,
+    value: Tensor | Placeholder,
     options: VariableOptions = {},
     /** The recorded op that produced this variable; undefined for leaves and unrecorded results. */
     readonly creator?: Node,
   ) {
+    this.content = value;
     this.requires = options.requiresGrad ?? false;
     this.name = options.name;
+  }
+
+  /** The tensor; a traced variable (a placeholder) has none. */
+  get value(): Tensor {
+    if (this.content instanceof Tensor) return this.content;
+    throw new Error(`${this.content.description} is traced: it has a shape and no data until the graph runs`);
+  }
+
+  /** What a traced variable stands for; undefined for one that holds a tensor. */
+  get placeholder(): Placeholder | undefined {
+    return this.content instanceof Tensor ? undefined : this.content;
   }
 
   get requiresGrad(): boolean {
@@ -111,7 +134,7 @@ export class Variable {
   }
 
   get shape(): Shape {
-    return this.value.shape;
+    return this.content.shape;
   }
 
   /** Drops the gradient (returning its buffer to the pool). */
@@ -123,7 +146,7 @@ export class Variable {
   /** Frees the value and the gradient. */
   dispose(): void {
     this.clearGrad();
-    this.value.dispose();
+    if (this.content instanceof Tensor) this.content.dispose();
   }
 }
 

@@ -76,7 +76,7 @@ export class GraphExecutor {
   }
 
   private prepared(): CompileParts {
-    if (!this.parts) ({ parts: this.parts, owned: this.owned } = prepareGraph(this.graph, this.options));
+    if (!this.parts) ({ parts: this.parts, owned: this.owned } = prepareGraph(this.engine, this.graph, this.options));
     return this.parts;
   }
 

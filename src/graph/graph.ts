@@ -1,19 +1,33 @@
-// The graph IR that models build: named inputs, constants (weights already on the GPU), op nodes
-// { op, inputs, options } of any registered op (src/ops/registry.ts), and named outputs. Nodes are
-// created in dependency order (a node only refers to nodes built before it), so creation order is
-// a valid execution order.
+// The graph IR that models build (or that tracing a module's forward pass builds, see
+// src/autograd/trace.ts): named inputs, constants (weights on the GPU, or on the host until the
+// graph is prepared), op nodes { op, inputs, options } of any registered op (src/ops/registry.ts),
+// and named outputs. Nodes are created in dependency order (a node only refers to nodes built
+// before it), so creation order is a valid execution order.
 import type { AvgPoolOptions, MaxPoolOptions } from '../ops/pool.js';
 import type { ConvAttributes } from '../ops/conv-args.js';
 import '../ops/index.js'; // registers every op the graph may name
 import { getOp } from '../ops/registry.js';
 import type { InterpolateOptions } from '../ops/resize.js';
-import { shapeString, Tensor } from '../runtime/tensor.js';
+import { numel, shapeString, Tensor, type Shape } from '../runtime/tensor.js';
 
 /** conv2d's options in a graph (the residual operand is an input of the node, not an option). */
 export type GraphConvOptions = ConvAttributes;
 
 /** Names that are not registered ops: the graph's own leaves. */
 export type LeafOp = 'input' | 'constant';
+
+/**
+ * A constant's values on the host (weights read from a file): the graph's preparation
+ * (prepareGraph, GraphExecutor) folds batch norms into them on the host and uploads the result
+ * once.
+ */
+export interface HostConstant {
+  readonly shape: Shape;
+  readonly data: Float32Array;
+}
+
+/** A constant's value: a GPU tensor (borrowed) or host values. */
+export type ConstantValue = Tensor | HostConstant;
 
 /** A node: what it computes (an op over the nodes it reads, with options), its id and a name used in errors. */
 export interface GraphNode {
@@ -24,8 +38,10 @@ export interface GraphNode {
   /** Per operand of the op: the node it reads, or undefined for an absent optional operand. */
   readonly inputs: ReadonlyArray<GraphNode | undefined>;
   readonly options: Readonly<Record<string, unknown>>;
-  /** A constant's tensor. */
+  /** A constant's tensor, when it is on the GPU. */
   readonly tensor?: Tensor;
+  /** A constant's values, when they are on the host. */
+  readonly host?: HostConstant;
 }
 
 /** A node before it joins a graph. */
@@ -37,6 +53,13 @@ export function inputsOf(node: NodeDef): GraphNode[] {
 }
 
 export const isLeaf = (node: NodeDef): boolean => node.op === 'input' || node.op === 'constant';
+
+/** A constant node's shape, wherever its values are. */
+export function constantShape(node: NodeDef): Shape {
+  const shape = node.tensor?.shape ?? node.host?.shape;
+  if (node.op !== 'constant' || !shape) throw new GraphError(`graph: '${node.op}' node is not a constant`);
+  return shape;
+}
 
 export class GraphError extends Error {
   constructor(message: string) {
@@ -80,10 +103,16 @@ export class Graph {
     return this.addNode({ op: 'input', inputs: [], options: {} }, name);
   }
 
-  constant(name: string, tensor: Tensor): GraphNode {
-    if (!(tensor instanceof Tensor)) throw new GraphError(`graph: constant '${name}' must be a Tensor`);
-    if (tensor.isDisposed) throw new GraphError(`graph: constant '${name}' ${shapeString(tensor.shape)} was disposed`);
-    return this.addNode({ op: 'constant', inputs: [], options: {}, tensor }, name);
+  /** A constant: a GPU tensor (borrowed: it must outlive the graph's plans) or host values. */
+  constant(name: string, value: ConstantValue): GraphNode {
+    if (value instanceof Tensor) {
+      if (value.isDisposed) throw new GraphError(`graph: constant '${name}' ${shapeString(value.shape)} was disposed`);
+      return this.addNode({ op: 'constant', inputs: [], options: {}, tensor: value }, name);
+    }
+    const { shape, data } = (value ?? {}) as Partial<HostConstant>;
+    const sized = Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= 0) && data instanceof Float32Array && data.length === numel(shape);
+    if (!sized) throw new GraphError(`graph: constant '${name}' must be a Tensor or host values { shape, data: Float32Array } of that size`);
+    return this.addNode({ op: 'constant', inputs: [], options: {}, host: { shape: [...shape], data } }, name);
   }
 
   /**

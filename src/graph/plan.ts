@@ -6,8 +6,8 @@
 import { getOp } from '../ops/registry.js';
 import type { Engine, Recording } from '../runtime/engine.js';
 import { shapeString, Tensor } from '../runtime/tensor.js';
-import { GraphError, inputsOf, isLeaf, type Graph, type GraphNode } from './graph.js';
-import { rewriteForInference, type RewriteCounts } from './rewrite.js';
+import { Graph, GraphError, inputsOf, isLeaf, type GraphNode } from './graph.js';
+import { NO_REWRITES, fuseChains, rewriteForInference, type RewriteCounts } from './rewrite.js';
 import { inferShapes, type InputShapes } from './shapes.js';
 
 export interface CompileOptions {
@@ -55,9 +55,38 @@ function expectConstantsAlive(constants: Iterable<[string, Tensor]>, when: strin
   }
 }
 
-/** The constant nodes of `nodes`, by name. */
+/** The constant nodes of `nodes` whose values are on the GPU, by name. */
 function constantsOf(nodes: readonly GraphNode[]): Array<[string, Tensor]> {
-  return nodes.flatMap((n) => (n.op === 'constant' ? [[n.name, n.tensor] as [string, Tensor]] : []));
+  return nodes.flatMap((n) => (n.op === 'constant' && n.tensor ? [[n.name, n.tensor] as [string, Tensor]] : []));
+}
+
+/**
+ * The graph with its live host constants uploaded (each once; the tensors are returned in `owned`
+ * for the caller to free) and its dead nodes left out.
+ */
+export function uploadHostConstants(engine: Engine, graph: Graph): { graph: Graph; owned: Tensor[] } {
+  const nodes = liveNodes(graph);
+  if (!nodes.some((n) => n.host)) return { graph, owned: [] };
+  const out = new Graph();
+  const owned: Tensor[] = [];
+  const mapped = new Map<GraphNode, GraphNode>();
+  try {
+    for (const node of nodes) {
+      const { id: _id, name, ...def } = node;
+      if (node.host) {
+        const t = engine.tensor(node.host.data, node.host.shape);
+        owned.push(t);
+        mapped.set(node, out.constant(name, t));
+      } else {
+        mapped.set(node, out.addNode({ ...def, inputs: node.inputs.map((n) => n && mapped.get(n)) }, name));
+      }
+    }
+  } catch (err) {
+    for (const t of owned) t.dispose();
+    throw err;
+  }
+  for (const [name, node] of graph.outputs) out.output(name, mapped.get(node)!);
+  return { graph: out, owned };
 }
 
 /**
@@ -267,17 +296,26 @@ export interface CompileParts {
   /** The graph that runs (the source, or its inference rewrite). */
   program: Graph;
   rewrites: RewriteCounts;
+  /** Whether each plan fuses the program's chains by the fusion rules for its input shapes. */
+  fuseChains: boolean;
 }
 
 /**
- * The graph a plan runs: `graph` itself, or (unless `rewrite: false`) its inference rewrite, whose
- * folded weights (`owned`) the caller frees when its plans are gone.
+ * The graph a plan runs: `graph` itself, or (unless `rewrite: false`) its inference rewrite, with
+ * its host constants uploaded; the tensors this made (folded and uploaded weights: `owned`) the
+ * caller frees when its plans are gone.
  */
-export function prepareGraph(graph: Graph, options: CompileOptions = {}): { parts: CompileParts; owned: Tensor[] } {
+export function prepareGraph(engine: Engine, graph: Graph, options: CompileOptions = {}): { parts: CompileParts; owned: Tensor[] } {
   expectConstantsAlive(constantsOf(liveNodes(graph)), 'graph compile');
-  if (options.rewrite === false) return { parts: { source: graph, program: graph, rewrites: { foldedBatchNorms: 0, fusedAdds: 0, fusedRelus: 0 } }, owned: [] };
-  const rewritten = rewriteForInference(graph);
-  return { parts: { source: graph, program: rewritten.graph, rewrites: rewritten.counts }, owned: rewritten.owned };
+  const rewritten = options.rewrite === false ? { graph, counts: { ...NO_REWRITES }, owned: [] } : rewriteForInference(graph);
+  try {
+    const uploaded = uploadHostConstants(engine, rewritten.graph);
+    const parts = { source: graph, program: uploaded.graph, rewrites: rewritten.counts, fuseChains: options.rewrite !== false };
+    return { parts, owned: [...rewritten.owned, ...uploaded.owned] };
+  } catch (err) {
+    for (const t of rewritten.owned) t.dispose();
+    throw err;
+  }
 }
 
 /**
@@ -287,7 +325,8 @@ export function prepareGraph(graph: Graph, options: CompileOptions = {}): { part
  */
 export async function buildPlan(engine: Engine, parts: CompileParts, inputShapes: InputShapes, owned: Tensor[] = []): Promise<Plan> {
   if (parts.program.outputs.size === 0) throw new GraphError('graph: no outputs (mark results with graph.output(name, node))');
-  const { value, recording } = captureGraph(engine, parts.program, inputShapes);
+  const chains = parts.fuseChains ? fuseChains(parts.program, inputShapes) : { graph: parts.program, fused: 0 };
+  const { value, recording } = captureGraph(engine, chains.graph, inputShapes);
   try {
     // Every pipeline compiled and run once (graph ops write their outputs, never read them).
     await engine.prime(recording);
@@ -298,7 +337,7 @@ export async function buildPlan(engine: Engine, parts: CompileParts, inputShapes
     recording.dispose();
     throw err;
   }
-  return new Plan(engine, recording, value, parts.rewrites, owned);
+  return new Plan(engine, recording, value, { ...parts.rewrites, fusedChains: chains.fused }, owned);
 }
 
 /**
@@ -308,7 +347,7 @@ export async function buildPlan(engine: Engine, parts: CompileParts, inputShapes
  */
 export async function compileGraph(engine: Engine, graph: Graph, inputShapes: InputShapes, options: CompileOptions = {}): Promise<Plan> {
   inferShapes(graph, inputShapes);
-  const { parts, owned } = prepareGraph(graph, options);
+  const { parts, owned } = prepareGraph(engine, graph, options);
   try {
     return await buildPlan(engine, parts, inputShapes, owned);
   } catch (err) {

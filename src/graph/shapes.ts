@@ -3,7 +3,7 @@
 // fails with the op's message, prefixed with the node that raised it.
 import { getOp } from '../ops/registry.js';
 import { shapeString, type Shape } from '../runtime/tensor.js';
-import { GraphError, inputsOf, isLeaf, type Graph, type GraphNode } from './graph.js';
+import { GraphError, constantShape, inputsOf, isLeaf, type Graph, type GraphNode } from './graph.js';
 
 /** Shapes of the graph's inputs, by input name. */
 export type InputShapes = Readonly<Record<string, Shape>>;
@@ -31,7 +31,7 @@ export function checkInputShapes(graph: Graph, shapes: InputShapes): void {
 /** The output shape of one node given the shapes of the nodes it reads: its op's own check. */
 function nodeShape(node: GraphNode, shapeOf: (n: GraphNode) => readonly number[], inputShapes: InputShapes): readonly number[] {
   if (node.op === 'input') return [...inputShapes[node.name]!];
-  if (node.op === 'constant') return node.tensor!.shape;
+  if (node.op === 'constant') return constantShape(node);
   return getOp(node.op).check(node.inputs.map((n) => n && shapeOf(n)), node.options).shape;
 }
 

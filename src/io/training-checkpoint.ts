@@ -2,25 +2,27 @@
 // rename) replaces the previous checkpoint and a crash at any moment leaves a complete one:
 // - tensors `model.<name>`: the model's state dict (parameters and batch-norm buffers);
 // - tensors `optimizer.<key>`: the optimiser's state tensors (momentum buffers, Adam's moments);
-// - metadata: the optimiser's type and numbers (step counters, hyperparameters), the position
-//   (epoch, batch within it, steps taken), the RNG state, a caller-defined JSON `info`, and the
-//   model description (`model_kind`, `class_names`: see src/io/checkpoint.ts).
+// - metadata: the optimiser's state dict tag and numbers (step counters, hyperparameters), the
+//   modules' extra state (Dropout's mask counters, tagged by each module), the position (epoch,
+//   batch within it, steps taken), the seed, a caller-defined JSON `info`, and the model
+//   description (`model_kind`, `class_names`: see src/io/checkpoint.ts).
 // The data order and the augmentation are pure functions of (seed, epoch, image) (see
-// src/data/image-folder.ts), so the seed and the position are their whole state; dropout's Philox
-// offsets (one counter per Dropout module) complete it. Bytes only: no `node:` imports (writing
-// the file atomically is src/io/atomic-write.ts's job in Node).
-import { Dropout } from '../nn/layers.js';
-import type { Module } from '../nn/module.js';
-import { Adam, AdamW } from '../optim/adam.js';
+// src/data/image-folder.ts), so the seed and the position are their whole state. Optimisers and
+// stateful modules describe their own state (Optimizer.stateDict, Module.extraStates); this file
+// only stores and restores it. Bytes only: no `node:` imports (writing the file atomically is
+// src/io/atomic-write.ts's job in Node).
+import type { Module, ModuleState } from '../nn/module.js';
 import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
-import { SGD } from '../optim/sgd.js';
 import type { Engine } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { modelDescriptionMetadata, readModelDescription, readTensors, type ModelDescription } from './checkpoint.js';
 import { decodeSafetensors, encodeSafetensors, toFloat32, type SafeTensor } from './safetensors.js';
 
 /** The metadata value that marks a training checkpoint (and its layout's version). */
-export const TRAINING_CHECKPOINT_FORMAT = 'webgpu-cnn.training-checkpoint.v1';
+export const TRAINING_CHECKPOINT_FORMAT = 'webgpu-cnn.training-checkpoint.v2';
+
+/** What every version's marker starts with: a checkpoint of another version (v1 kept Dropout counters its own way) is refused by name. */
+const FORMAT_PREFIX = 'webgpu-cnn.training-checkpoint.';
 
 const MODEL_PREFIX = 'model.';
 const OPTIMIZER_PREFIX = 'optimizer.';
@@ -35,21 +37,16 @@ export interface TrainingPosition {
   step: number;
 }
 
-export interface RngState {
-  /** Seeds the shuffling order and the augmentation draws (with the position, their whole state). */
-  seed: number;
-  /** Training-mode calls of each Dropout module (the Philox offset of its next mask), by module name. */
-  dropout: Record<string, number>;
-}
-
-export type OptimizerType = 'SGD' | 'Adam' | 'AdamW';
-
 export interface TrainingCheckpoint<Info = unknown> {
   /** The model's state dict as stored (float32). */
   model: Map<string, SafeTensor>;
-  optimizer: { type: OptimizerType; numbers: Record<string, number>; tensors: Map<string, SafeTensor> };
+  /** The modules' extra state (Module.extraStates: Dropout's mask counters), by module name. */
+  modules: Record<string, ModuleState>;
+  /** The optimiser's state dict: its type tag, its numbers and its tensors. */
+  optimizer: { type: string; numbers: Record<string, number>; tensors: Map<string, SafeTensor> };
   position: TrainingPosition;
-  rng: RngState;
+  /** Seeds the shuffling order and the augmentation draws (with the position, their whole state). */
+  seed: number;
   /** What the caller saved beside the state (settings, history); JSON. */
   info: Info;
   /** What the model is (kind, class names); undefined in checkpoints written without one. */
@@ -62,22 +59,6 @@ export class CheckpointError extends Error {
     this.name = 'CheckpointError';
   }
 }
-
-export function optimizerType(optimizer: Optimizer): OptimizerType {
-  // AdamW is not an Adam subclass (both extend the Adam family), so the order does not matter.
-  if (optimizer instanceof SGD) return 'SGD';
-  if (optimizer instanceof AdamW) return 'AdamW';
-  if (optimizer instanceof Adam) return 'Adam';
-  throw new Error(`training checkpoint: unsupported optimizer ${optimizer.constructor.name}`);
-}
-
-/** The Dropout modules' call counters, by module name. */
-export function dropoutCounters(model: Module): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [name, m] of model.namedModules()) if (m instanceof Dropout) out[name] = m.calls;
-  return out;
-}
-
 
 /**
  * Serialises the model, the optimiser, the position, the RNG state and `info` into one
@@ -93,23 +74,23 @@ export async function encodeTrainingCheckpoint(
   const named: Array<[string, Tensor]> = [];
   for (const [name, t] of model.stateDict()) named.push([MODEL_PREFIX + name, t]);
   const numbers: Record<string, number> = {};
-  for (const [key, v] of Object.entries(optimizer.stateDict() as OptimizerState)) {
+  const optimizerState = optimizer.stateDict();
+  for (const [key, v] of Object.entries(optimizerState.state)) {
     if (typeof v === 'number') numbers[key] = v;
     else named.push([OPTIMIZER_PREFIX + key, v]);
   }
-  const engine = optimizer.engine;
   const data = await readTensors(
-    engine,
+    optimizer.engine,
     named.map(([, t]) => t),
   );
-  const rng: RngState = { seed: state.seed, dropout: dropoutCounters(model) };
   return encodeSafetensors(
     named.map(([name, t], i): [string, SafeTensor] => [name, { dtype: 'F32', shape: [...t.shape], data: data[i]! }]),
     {
       format: TRAINING_CHECKPOINT_FORMAT,
-      optimizer: JSON.stringify({ type: optimizerType(optimizer), numbers }),
+      optimizer: JSON.stringify({ type: optimizerState.type, numbers }),
+      modules: JSON.stringify(model.extraStates()),
       position: JSON.stringify(state.position),
-      rng: JSON.stringify(rng),
+      seed: JSON.stringify(state.seed),
       info: JSON.stringify(state.info ?? null),
       ...(state.description ? modelDescriptionMetadata(state.description) : {}),
     },
@@ -139,6 +120,12 @@ function parseJson(source: string, metadata: Record<string, string>, key: string
 const isRecordOf = (v: unknown, ok: (x: unknown) => boolean): v is Record<string, never> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(ok);
 
+const isNumber = (x: unknown) => typeof x === 'number';
+
+/** { type: string, <field>: { name: number } }: a tagged state as stored. */
+const isTagged = (v: unknown, field: string): boolean =>
+  typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)['type'] === 'string' && isRecordOf((v as Record<string, unknown>)[field], isNumber);
+
 /** Whether these safetensors metadata mark a training checkpoint. */
 export function isTrainingCheckpoint(metadata: Record<string, string>): boolean {
   return metadata['format'] === TRAINING_CHECKPOINT_FORMAT;
@@ -147,19 +134,23 @@ export function isTrainingCheckpoint(metadata: Record<string, string>): boolean 
 /** Parses and checks a training checkpoint's bytes (nothing touches the GPU). */
 export function decodeTrainingCheckpoint<Info = unknown>(bytes: Uint8Array, source = ''): TrainingCheckpoint<Info> {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
+  const format = metadata['format'];
   if (!isTrainingCheckpoint(metadata)) {
-    const found = metadata['format'] === undefined ? 'no format entry' : `format ${JSON.stringify(metadata['format'])}`;
+    if (format?.startsWith(FORMAT_PREFIX)) {
+      throw new CheckpointError(source, `a training checkpoint of format '${format}', which this version does not read (it reads '${TRAINING_CHECKPOINT_FORMAT}'); start the training afresh`);
+    }
+    const found = format === undefined ? 'no format entry' : `format ${JSON.stringify(format)}`;
     throw new CheckpointError(source, `not a training checkpoint (expected metadata format '${TRAINING_CHECKPOINT_FORMAT}', found ${found})`);
   }
-  const optimizer = parseJson(source, metadata, 'optimizer') as { type?: unknown; numbers?: unknown };
-  if (!['SGD', 'Adam', 'AdamW'].includes(optimizer?.type as string) || !isRecordOf(optimizer.numbers, (x) => typeof x === 'number')) {
-    throw new CheckpointError(source, `metadata 'optimizer' must be { type: 'SGD' | 'Adam' | 'AdamW', numbers: {...} }, got ${metadata['optimizer']}`);
+  const optimizer = parseJson(source, metadata, 'optimizer') as { type: string; numbers: Record<string, number> };
+  if (!isTagged(optimizer, 'numbers')) throw new CheckpointError(source, `metadata 'optimizer' must be { type, numbers: { name: number } }, got ${metadata['optimizer']}`);
+  const modules = parseJson(source, metadata, 'modules') as Record<string, ModuleState>;
+  if (!isRecordOf(modules, (m) => isTagged(m, 'state'))) {
+    throw new CheckpointError(source, `metadata 'modules' must be { module: { type, state: { name: number } } }, got ${metadata['modules']}`);
   }
   const position = checkPosition(source, parseJson(source, metadata, 'position'));
-  const rng = parseJson(source, metadata, 'rng') as { seed?: unknown; dropout?: unknown };
-  if (!Number.isSafeInteger(rng?.seed) || (rng.seed as number) < 0 || !isRecordOf(rng.dropout, (x) => Number.isSafeInteger(x) && (x as number) >= 0)) {
-    throw new CheckpointError(source, `metadata 'rng' must be { seed, dropout: { module: calls } } of integers >= 0, got ${metadata['rng']}`);
-  }
+  const seed = parseJson(source, metadata, 'seed');
+  if (!Number.isSafeInteger(seed) || (seed as number) < 0) throw new CheckpointError(source, `metadata 'seed' must be an integer >= 0, got ${metadata['seed']}`);
   const model = new Map<string, SafeTensor>();
   const optimizerTensors = new Map<string, SafeTensor>();
   for (const [name, t] of tensors) {
@@ -170,9 +161,10 @@ export function decodeTrainingCheckpoint<Info = unknown>(bytes: Uint8Array, sour
   if (model.size === 0) throw new CheckpointError(source, 'the checkpoint holds no model tensors');
   return {
     model,
-    optimizer: { type: optimizer.type as OptimizerType, numbers: optimizer.numbers as Record<string, number>, tensors: optimizerTensors },
+    modules,
+    optimizer: { type: optimizer.type, numbers: optimizer.numbers, tensors: optimizerTensors },
     position,
-    rng: { seed: rng.seed as number, dropout: rng.dropout as Record<string, number> },
+    seed: seed as number,
     info: parseJson(source, metadata, 'info') as Info,
     description: describedModel(source, metadata),
   };
@@ -201,28 +193,24 @@ export function uploadTensors(engine: Engine, tensors: ReadonlyMap<string, SafeT
 /**
  * Puts a checkpoint's state into a freshly built model and optimiser of the same kind (the
  * optimiser over the same parameters, in the same order): model tensors (strictly: every name and
- * shape must match), optimiser state and dropout counters. On an error the model may be loaded
- * and the optimiser not: discard both. The position and seed are the caller's to apply to its
- * data loader.
+ * shape must match), the modules' extra state and the optimiser's state dict. On an error the model
+ * may be loaded and the optimiser not: discard both. The position and seed are the caller's to
+ * apply to its data loader.
  */
 export function restoreTrainingCheckpoint(engine: Engine, checkpoint: TrainingCheckpoint, model: Module, optimizer: Optimizer, source = ''): void {
-  const type = optimizerType(optimizer);
-  if (type !== checkpoint.optimizer.type) throw new CheckpointError(source, `the checkpoint holds ${checkpoint.optimizer.type} state, but training uses ${type}`);
-  const counters = dropoutCounters(model);
-  const saved = checkpoint.rng.dropout;
-  const names = [...new Set([...Object.keys(counters), ...Object.keys(saved)])];
-  const strangers = names.filter((n) => !(n in counters) || !(n in saved));
-  if (strangers.length > 0) throw new CheckpointError(source, `the Dropout modules differ from the model's: ${strangers.join(', ')}`);
+  if (optimizer.type !== checkpoint.optimizer.type) {
+    throw new CheckpointError(source, `the checkpoint holds ${checkpoint.optimizer.type} state, but training uses ${optimizer.type}`);
+  }
   const modelTensors = uploadTensors(engine, checkpoint.model);
   let optimizerTensors = new Map<string, Tensor>();
   try {
     optimizerTensors = uploadTensors(engine, checkpoint.optimizer.tensors);
     const state: OptimizerState = { ...checkpoint.optimizer.numbers };
     for (const [key, t] of optimizerTensors) state[key] = t;
-    // Each loadStateDict checks everything before it copies anything.
+    // Each load checks everything before it changes anything.
+    model.loadExtraStates(checkpoint.modules);
     model.loadStateDict(modelTensors, { strict: true });
-    optimizer.loadStateDict(state);
-    for (const [name, m] of model.namedModules()) if (m instanceof Dropout) m.calls = saved[name]!;
+    optimizer.loadStateDict({ type: checkpoint.optimizer.type, state });
   } catch (err) {
     if (err instanceof CheckpointError) throw err;
     throw new CheckpointError(source, (err as Error).message);

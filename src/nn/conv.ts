@@ -1,10 +1,10 @@
-import type { Tape } from '../autograd/tape.js';
 import { parameter, type Variable } from '../autograd/variable.js';
 import { tuple } from '../ops/check.js';
+import { conv2dOp } from '../ops/conv.js';
 import type { ConvAttributes } from '../ops/conv-args.js';
 import type { Engine } from '../runtime/engine.js';
 import { biasUniform, defaultRng, kaimingUniform, type Rng } from './init.js';
-import { Module } from './module.js';
+import { OpModule, type OpCall } from './module.js';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -17,7 +17,7 @@ export interface Conv2dOptions {
 }
 
 /** nn.Conv2d: weight [out, in / groups, kH, kW], bias [out], PyTorch's default initialisation. */
-export class Conv2d extends Module {
+export class Conv2d extends OpModule {
   readonly weight: Variable;
   readonly bias: Variable | undefined;
   readonly options: ConvAttributes;
@@ -47,7 +47,7 @@ export class Conv2d extends Module {
     this.options = { stride: options.stride, padding: options.padding, dilation: options.dilation, groups };
   }
 
-  forward(tape: Tape, x: Variable): Variable {
-    return tape.conv2d(x, this.weight, this.bias, this.options);
+  opCall(x: Variable): OpCall {
+    return { op: conv2dOp, operands: [x, this.weight, this.bias], options: { ...this.options } };
   }
 }

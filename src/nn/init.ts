@@ -1,50 +1,9 @@
-// Seeded random initialisation with PyTorch's default schemes. The generator is xoshiro128**
-// seeded through splitmix32, so a seed gives the same weights on every platform.
+// PyTorch's default initialisation schemes, drawn from a seeded generator (Xoshiro128 of the
+// generator family in src/data/random.ts), so a seed gives the same weights on every platform.
+import { Xoshiro128 as Rng } from '../data/random.js';
 
-/** A small, fast, seedable generator of uniform numbers. */
-export class Rng {
-  private readonly s: Uint32Array;
-
-  constructor(seed: number) {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`Rng: seed must be an integer in [0, 2^53), got ${seed}`);
-    // splitmix32 over both halves of the seed fills the four words of state (never all zero).
-    let x = (seed % 2 ** 32) ^ Math.imul(Math.floor(seed / 2 ** 32), 0x9e3779b9);
-    this.s = new Uint32Array(4);
-    for (let i = 0; i < 4; i++) {
-      x = (x + 0x9e3779b9) | 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      this.s[i] = z ^ (z >>> 16);
-    }
-  }
-
-  /** The next 32 random bits. */
-  nextU32(): number {
-    const s = this.s;
-    const rotl = (v: number, k: number) => (v << k) | (v >>> (32 - k));
-    const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
-    const t = s[1] << 9;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11);
-    return result;
-  }
-
-  /** Uniform in [0, 1) with 53 random bits. */
-  next(): number {
-    return (this.nextU32() * 2 ** 21 + (this.nextU32() >>> 11)) / 2 ** 53;
-  }
-
-  uniform(n: number, lo: number, hi: number): Float32Array {
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * this.next();
-    return out;
-  }
-}
+/** The generator layers initialise from: xoshiro128** (53-bit uniforms). */
+export { Rng };
 
 let globalRng = new Rng(0);
 

@@ -1,18 +1,20 @@
 // Layers without parameters: activations, dropout, flattening and pooling.
 import type { Tape } from '../autograd/tape.js';
 import type { Variable } from '../autograd/variable.js';
-import type { AvgPoolOptions, MaxPoolOptions } from '../ops/pool.js';
+import { reluOp } from '../ops/elementwise.js';
+import { adaptiveAvgPool2dOp, avgPool2dOp, maxPool2dOp, type AvgPoolOptions, type MaxPoolOptions } from '../ops/pool.js';
+import { flattenOp } from '../ops/view.js';
 import { defaultRng, type Rng } from './init.js';
-import { Module } from './module.js';
+import { Module, OpModule, type ModuleState, type OpCall } from './module.js';
 
-export class ReLU extends Module {
-  forward(tape: Tape, x: Variable): Variable {
-    return tape.relu(x);
+export class ReLU extends OpModule {
+  opCall(x: Variable): OpCall {
+    return { op: reluOp, operands: [x], options: {} };
   }
 }
 
 /** nn.Flatten: merges dimensions startDim..endDim (default 1..-1: everything but the batch). */
-export class Flatten extends Module {
+export class Flatten extends OpModule {
   constructor(
     readonly startDim = 1,
     readonly endDim = -1,
@@ -20,8 +22,8 @@ export class Flatten extends Module {
     super();
   }
 
-  forward(tape: Tape, x: Variable): Variable {
-    return tape.flatten(x, this.startDim, this.endDim);
+  opCall(x: Variable): OpCall {
+    return { op: flattenOp, operands: [x], options: { startDim: this.startDim, endDim: this.endDim } };
   }
 }
 
@@ -52,11 +54,26 @@ export class Dropout extends Module {
 
   forward(tape: Tape, x: Variable): Variable {
     if (!this.training || this.p === 0) return x; // the identity, as F.dropout returns its input
-    return tape.dropout(x, { p: this.p, seed: this.seed, offset: this.calls++, training: true });
+    const y = tape.dropout(x, { p: this.p, seed: this.seed, offset: this.calls, training: true });
+    this.calls += 1; // after the op is recorded: a refused call draws no mask
+    return y;
+  }
+
+  /** The mask counter: a resumed run draws the masks an uninterrupted one would. */
+  override extraState(): ModuleState {
+    return { type: 'Dropout', state: { calls: this.calls } };
+  }
+
+  override loadExtraState(saved: ModuleState): void {
+    const calls = saved?.state?.calls;
+    if (saved?.type !== 'Dropout' || !Number.isSafeInteger(calls) || calls! < 0) {
+      throw new Error(`Dropout: expected extra state { type: 'Dropout', state: { calls } } with calls an integer >= 0, got ${JSON.stringify(saved)}`);
+    }
+    this.calls = calls!;
   }
 }
 
-export class MaxPool2d extends Module {
+export class MaxPool2d extends OpModule {
   readonly options: MaxPoolOptions;
 
   /** kernelSize, with stride (default: kernelSize), padding, dilation and ceilMode as F.max_pool2d. */
@@ -65,12 +82,12 @@ export class MaxPool2d extends Module {
     this.options = { ...options, kernelSize };
   }
 
-  forward(tape: Tape, x: Variable): Variable {
-    return tape.maxPool2d(x, this.options);
+  opCall(x: Variable): OpCall {
+    return { op: maxPool2dOp, operands: [x], options: { ...this.options } };
   }
 }
 
-export class AvgPool2d extends Module {
+export class AvgPool2d extends OpModule {
   readonly options: AvgPoolOptions;
 
   constructor(kernelSize: number | [number, number], options: Omit<AvgPoolOptions, 'kernelSize'> = {}) {
@@ -78,17 +95,17 @@ export class AvgPool2d extends Module {
     this.options = { ...options, kernelSize };
   }
 
-  forward(tape: Tape, x: Variable): Variable {
-    return tape.avgPool2d(x, this.options);
+  opCall(x: Variable): OpCall {
+    return { op: avgPool2dOp, operands: [x], options: { ...this.options } };
   }
 }
 
-export class AdaptiveAvgPool2d extends Module {
+export class AdaptiveAvgPool2d extends OpModule {
   constructor(readonly outputSize: number | [number, number]) {
     super();
   }
 
-  forward(tape: Tape, x: Variable): Variable {
-    return tape.adaptiveAvgPool2d(x, this.outputSize);
+  opCall(x: Variable): OpCall {
+    return { op: adaptiveAvgPool2dOp, operands: [x], options: { outputSize: this.outputSize } };
   }
 }

@@ -1,8 +1,8 @@
-import type { Tape } from '../autograd/tape.js';
 import { parameter, type Variable } from '../autograd/variable.js';
+import { linearOp } from '../ops/gemm.js';
 import type { Engine } from '../runtime/engine.js';
 import { biasUniform, defaultRng, kaimingUniform, type Rng } from './init.js';
-import { Module } from './module.js';
+import { OpModule, type OpCall } from './module.js';
 
 export interface LinearModuleOptions {
   bias?: boolean;
@@ -11,7 +11,7 @@ export interface LinearModuleOptions {
 }
 
 /** nn.Linear: y = x W^T + b with weight [out, in] and bias [out], PyTorch's default initialisation. */
-export class Linear extends Module {
+export class Linear extends OpModule {
   readonly weight: Variable;
   readonly bias: Variable | undefined;
 
@@ -31,7 +31,7 @@ export class Linear extends Module {
     this.bias = options.bias === false ? undefined : this.registerParameter('bias', parameter(engine.tensor(biasUniform(outFeatures, shape, rng), [outFeatures])));
   }
 
-  forward(tape: Tape, x: Variable): Variable {
-    return tape.linear(x, this.weight, this.bias);
+  opCall(x: Variable): OpCall {
+    return { op: linearOp, operands: [x, this.weight, this.bias], options: {} };
   }
 }

@@ -2,7 +2,8 @@
 // mode, freezing, state dicts and explicit disposal.
 import type { Tape } from '../autograd/tape.js';
 import type { Variable } from '../autograd/variable.js';
-import { shapeString, type Tensor } from '../runtime/tensor.js';
+import type { AnyTensor, Op } from '../ops/registry.js';
+import { describeValue, shapeString, type Tensor } from '../runtime/tensor.js';
 
 export interface LoadStateDictOptions {
   /** Every key must match (default true); size mismatches are errors either way, as in PyTorch. */
@@ -15,6 +16,15 @@ export interface LoadStateDictResult {
 }
 
 export type StateDict = Map<string, Tensor>;
+
+/**
+ * What a module keeps beyond its parameters and buffers (PyTorch's extra state, e.g. Dropout's
+ * mask counter): numbers, tagged with the module's type (loading refuses another type's).
+ */
+export interface ModuleState {
+  readonly type: string;
+  readonly state: Readonly<Record<string, number>>;
+}
 
 /**
  * Called after a module's forward pass with its input and output; returning a Variable replaces
@@ -42,7 +52,13 @@ export abstract class Module {
    * module(x) does. Calling forward directly skips the hooks.
    */
   call(tape: Tape, x: Variable): Variable {
-    let y = this.forward(tape, x);
+    const leave = tape.enterModule(this);
+    let y: Variable;
+    try {
+      y = this.forward(tape, x);
+    } finally {
+      leave?.();
+    }
     for (const hook of this.forwardHooks) y = hook(this, x, y) ?? y;
     if (this.backwardHooks.length > 0 && y.requiresGrad && !y.isLeaf) {
       const hooks = [...this.backwardHooks];
@@ -148,11 +164,18 @@ export abstract class Module {
     return this;
   }
 
-  /** Parameters then buffers under their dotted names; the tensors are the live ones, not copies. */
+  /**
+   * Parameters and buffers under their dotted names, in PyTorch's state_dict order (module by
+   * module, depth first: each one's parameters, then its buffers); the tensors are the live ones,
+   * not copies.
+   */
   stateDict(): StateDict {
     const out: StateDict = new Map();
-    for (const [name, v] of this.namedParameters()) out.set(name, v.value);
-    for (const [name, t] of this.namedBuffers()) out.set(name, t);
+    for (const [prefix, m] of this.namedModules()) {
+      const dotted = (n: string) => (prefix ? `${prefix}.${n}` : n);
+      for (const [n, v] of m.params) out.set(dotted(n), v.value);
+      for (const [n, t] of m.bufs) out.set(dotted(n), t);
+    }
     return out;
   }
 
@@ -194,12 +217,74 @@ export abstract class Module {
     return { missingKeys, unexpectedKeys };
   }
 
+  /** This module's extra state (see ModuleState); undefined for a module that keeps none (the default). */
+  extraState(): ModuleState | undefined {
+    return undefined;
+  }
+
+  /** Restores what extraState returned; a module that keeps none refuses. */
+  loadExtraState(state: ModuleState): void {
+    throw new Error(`${this.constructor.name}: keeps no extra state, got ${describeValue(state?.type)} state`);
+  }
+
+  /** The extra state of every module here and below that keeps one, by dotted name. */
+  extraStates(): Record<string, ModuleState> {
+    const out: Record<string, ModuleState> = {};
+    for (const [name, m] of this.namedModules()) {
+      const state = m.extraState();
+      if (state) out[name] = state;
+    }
+    return out;
+  }
+
+  /**
+   * Restores extraStates() of a model of the same structure: the names must match exactly and
+   * every module checks its own state before anything is changed.
+   */
+  loadExtraStates(states: Readonly<Record<string, ModuleState>>): void {
+    const modules = new Map(this.namedModules().filter(([, m]) => m.extraState() !== undefined));
+    const names = [...new Set([...modules.keys(), ...Object.keys(states)])];
+    const strangers = names.filter((n) => !modules.has(n) || !(n in states));
+    if (strangers.length > 0) throw new Error(`the modules with extra state differ from the model's: ${strangers.map((n) => `'${n}'`).join(', ')}`);
+    const restore = [...modules].map(([name, m]) => [m, m.extraState()!, states[name]!] as const);
+    try {
+      for (const [m, , state] of restore) m.loadExtraState(state);
+    } catch (err) {
+      for (const [m, before] of restore) m.loadExtraState(before); // all or nothing
+      throw err;
+    }
+  }
+
   /** Frees every parameter (and its gradient) and buffer here and below. */
   dispose(): void {
     for (const [, m] of this.namedModules()) {
       for (const v of m.params.values()) v.dispose();
       for (const t of m.bufs.values()) t.dispose();
     }
+  }
+}
+
+/** One registered op applied to a module's input: the op, its operands (the input first) and its options. */
+export interface OpCall {
+  readonly op: Op<unknown>;
+  readonly operands: ReadonlyArray<Variable | AnyTensor | undefined>;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A module whose forward pass is one registered op on its input (Conv2d, BatchNorm2d, ReLU,
+ * MaxPool2d, ...): it declares that op (opCall) and its forward pass applies it. So Sequential
+ * knows the ops its modules run and fuses them by the registry's fusion rules, as the graph
+ * rewrite fuses nodes. A subclass changes what it computes through opCall; one that overrides
+ * forward runs as itself (Sequential does not fuse it).
+ */
+export abstract class OpModule extends Module {
+  /** The op this module applies to `x` (its shape is all it may read: x can be a placeholder). */
+  abstract opCall(x: Variable): OpCall;
+
+  forward(tape: Tape, x: Variable): Variable {
+    const { op, operands, options } = this.opCall(x);
+    return tape.apply(op, operands, options);
   }
 }
 

@@ -1,10 +1,8 @@
-import type { Tape, TapeBatchNormOptions } from '../autograd/tape.js';
 import { parameter, type Variable } from '../autograd/variable.js';
-import { groupNormOp, layerNormOp } from '../ops/norm.js';
-import type { MaxPoolOptions } from '../ops/pool.js';
+import { batchNormOp, groupNormOp, layerNormOp } from '../ops/norm.js';
 import type { Engine } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { Module } from './module.js';
+import { OpModule, type OpCall } from './module.js';
 
 export interface BatchNormModuleOptions {
   eps?: number;
@@ -20,7 +18,7 @@ export interface BatchNormModuleOptions {
  * updates the running ones in place; evaluation mode uses the running ones (or the batch's, when
  * they are not tracked), as nn.BatchNorm does.
  */
-abstract class BatchNormBase extends Module {
+abstract class BatchNormBase extends OpModule {
   readonly weight: Variable | undefined;
   readonly bias: Variable | undefined;
   readonly runningMean: Tensor | undefined;
@@ -57,25 +55,17 @@ abstract class BatchNormBase extends Module {
     return ['num_batches_tracked'];
   }
 
-  forward(tape: Tape, x: Variable): Variable {
-    return tape.batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, this.callOptions(x));
+  /** Whether this forward pass normalises with the batch's statistics (and updates the running ones). */
+  get usesBatchStatistics(): boolean {
+    return this.training || this.runningMean === undefined;
   }
 
-  /**
-   * maxPool2d(relu(this.forward(x))) as one fused op (tape.batchNormReluMaxPool2d): what
-   * Sequential runs for BatchNorm2d, ReLU, MaxPool2d in a row. The same values, running-statistics
-   * update and gradients as the three modules one by one.
-   */
-  forwardReluMaxPool(tape: Tape, x: Variable, pool: MaxPoolOptions): Variable {
-    return tape.batchNormReluMaxPool2d(x, this.runningMean, this.runningVar, this.weight, this.bias, this.callOptions(x), pool);
-  }
-
-  private callOptions(x: Variable): TapeBatchNormOptions {
+  opCall(x: Variable): OpCall {
     if (!this.ranks.includes(x.shape.length)) {
       throw new Error(`${this.constructor.name}: expected ${this.expected} input (got ${x.shape.length}D input)`);
     }
-    const training = this.training || this.runningMean === undefined;
-    return { training, momentum: this.momentum, eps: this.eps };
+    const options = { training: this.usesBatchStatistics, momentum: this.momentum, eps: this.eps };
+    return { op: batchNormOp, operands: [x, this.runningMean, this.runningVar, this.weight, this.bias], options };
   }
 }
 
@@ -109,7 +99,7 @@ export interface GroupNormModuleOptions {
  * nn.GroupNorm: the channels of x [N, C, *] in numGroups groups, each (sample, group) normalised
  * with its own statistics (the same in training and evaluation), then scaled and shifted per channel.
  */
-export class GroupNorm extends Module {
+export class GroupNorm extends OpModule {
   readonly weight: Variable | undefined;
   readonly bias: Variable | undefined;
   readonly eps: number;
@@ -131,8 +121,8 @@ export class GroupNorm extends Module {
     }
   }
 
-  forward(tape: Tape, x: Variable): Variable {
-    return tape.apply(groupNormOp, [x, this.weight, this.bias], { numGroups: this.numGroups, eps: this.eps });
+  opCall(x: Variable): OpCall {
+    return { op: groupNormOp, operands: [x, this.weight, this.bias], options: { numGroups: this.numGroups, eps: this.eps } };
   }
 }
 
@@ -143,7 +133,7 @@ export interface LayerNormModuleOptions {
 }
 
 /** nn.LayerNorm: each run of the input's trailing normalizedShape dimensions normalised on its own. */
-export class LayerNorm extends Module {
+export class LayerNorm extends OpModule {
   readonly normalizedShape: readonly number[];
   readonly weight: Variable | undefined;
   readonly bias: Variable | undefined;
@@ -164,7 +154,7 @@ export class LayerNorm extends Module {
     }
   }
 
-  forward(tape: Tape, x: Variable): Variable {
-    return tape.apply(layerNormOp, [x, this.weight, this.bias], { normalizedShape: this.normalizedShape, eps: this.eps });
+  opCall(x: Variable): OpCall {
+    return { op: layerNormOp, operands: [x, this.weight, this.bias], options: { normalizedShape: this.normalizedShape, eps: this.eps } };
   }
 }

@@ -1,15 +1,23 @@
 import type { Tape } from '../autograd/tape.js';
-import type { Variable } from '../autograd/variable.js';
-import { MaxPool2d, ReLU } from './layers.js';
-import { Module } from './module.js';
-import { BatchNorm2d } from './norm.js';
+import { Variable } from '../autograd/variable.js';
+import { fusionRules, type AnyTensor, type ChainMember, type Op } from '../ops/registry.js';
+import type { Shape } from '../runtime/tensor.js';
+import { Module, OpModule } from './module.js';
 
-/** Whether m is an instance of C itself (a subclass may override forward, so it is not fused). */
-function exactly<T extends Module>(m: Module | undefined, C: abstract new (...args: never[]) => T): m is T {
-  return m !== undefined && Object.getPrototypeOf(m) === C.prototype;
+/** A fused op standing for `length` modules in a row. */
+interface FusedCall {
+  op: Op<unknown>;
+  inputs: Array<Variable | AnyTensor | undefined>;
+  options: Record<string, unknown>;
+  length: number;
 }
 
-const hooked = (...modules: Module[]) => modules.some((m) => m.hasHooks);
+type Operand = Variable | AnyTensor | undefined;
+
+const shapesOf = (operands: readonly Operand[]): Array<Shape | undefined> => operands.map((v) => v?.shape);
+
+/** An OpModule whose forward pass is its op (not overridden) and that has no hooks (its output must then exist). */
+const fusable = (m: Module): m is OpModule => m instanceof OpModule && m.forward === OpModule.prototype.forward && !m.hasHooks;
 
 /** nn.Sequential: runs its modules in order; they are named '0', '1', … (or as given). */
 export class Sequential extends Module {
@@ -40,24 +48,55 @@ export class Sequential extends Module {
   }
 
   /**
-   * Runs the modules in order. BatchNorm2d, ReLU, MaxPool2d in a row (and ReLU, MaxPool2d) run as
-   * one fused op with the same values and gradients, so the tensors between them are never
-   * written, unless one of them has hooks (its output must then exist).
+   * Runs the modules in order. Modules in a row whose ops a fusion rule of the op registry names
+   * (BatchNorm2d, ReLU, MaxPool2d: batchNormReluMaxPool2d; ReLU, MaxPool2d: reluMaxPool2d) run as
+   * that one op, with the same values and gradients, so the tensors between them are never
+   * written. While tracing they run one by one: the graph rewrite applies the same rules, after
+   * folding batch norms into convolutions.
    */
   forward(tape: Tape, x: Variable): Variable {
+    const rules = tape.isTracing ? [] : fusionRules();
     let y = x;
-    for (let i = 0; i < this.layers.length; i++) {
-      const [m, next, after] = [this.layers[i]!, this.layers[i + 1], this.layers[i + 2]];
-      if (exactly(m, BatchNorm2d) && exactly(next, ReLU) && exactly(after, MaxPool2d) && !hooked(m, next, after)) {
-        y = m.forwardReluMaxPool(tape, y, after.options);
-        i += 2;
-      } else if (exactly(m, ReLU) && exactly(next, MaxPool2d) && (y.shape.length === 3 || y.shape.length === 4) && !hooked(m, next)) {
-        y = tape.reluMaxPool2d(y, next.options);
-        i += 1;
+    for (let i = 0; i < this.layers.length; ) {
+      const fused = this.fusedAt(i, y, rules);
+      if (fused) {
+        y = tape.apply(fused.op, fused.inputs, fused.options);
+        i += fused.length;
       } else {
-        y = m.call(tape, y);
+        y = this.layers[i]!.call(tape, y);
+        i += 1;
       }
     }
     return y;
+  }
+
+  /**
+   * The op a fusion rule makes of the modules from i on, given their input x; undefined when no
+   * rule names their ops, or when they would refuse x (they then run one by one and say why).
+   */
+  private fusedAt(i: number, x: Variable, rules: ReturnType<typeof fusionRules>): FusedCall | undefined {
+    for (const { op, rule } of rules) {
+      const modules = this.layers.slice(i, i + rule.chain.length);
+      if (modules.length < rule.chain.length || !modules.every(fusable)) continue;
+      try {
+        const members: Array<ChainMember<Operand>> = [];
+        let input = x;
+        for (const [k, m] of modules.entries()) {
+          const call = m.opCall(input);
+          if (call.op.name !== rule.chain[k]) break;
+          members.push({ inputs: call.operands, options: call.options });
+          // The next module reads this one's output, which fusion never computes: a placeholder of its shape.
+          const { shape } = call.op.check(shapesOf(call.operands), call.options);
+          input = new Variable({ shape, description: `the fused output of module ${i + k} of a Sequential` });
+        }
+        if (members.length < rule.chain.length) continue;
+        const { inputs, options } = rule.combine(members);
+        op.check(shapesOf(inputs), options);
+        return { op, inputs, options, length: modules.length };
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
   }
 }

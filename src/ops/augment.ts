@@ -14,6 +14,7 @@ import { grid1d } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
+import { philox4x32 } from '../reference/philox.js';
 import { fail, OpError } from './check.js';
 import { IMAGENET_MEAN, IMAGENET_STD, preprocessGeometry, type RgbaImage } from './preprocess.js';
 
@@ -74,40 +75,7 @@ export interface CenterCropOptions extends TransformOptions {
   resizeTo?: number;
 }
 
-// ---- Philox4x32-10 on the CPU (the published algorithm; src/reference/philox.ts is its oracle) ----
-
-const PHILOX_M0 = 0xd2511f53;
-const PHILOX_M1 = 0xcd9e8d57;
-const PHILOX_W0 = 0x9e3779b9;
-const PHILOX_W1 = 0xbb67ae85;
-
-/** The high and low 32 bits of a * b for 32-bit unsigned a and b, exact in float64 pieces. */
-function mulHiLo(a: number, b: number): [number, number] {
-  const aHi = Math.floor(a / 65536);
-  const aLo = a % 65536;
-  const high = aHi * b; // < 2^48, exact
-  const low = aLo * b; // < 2^48, exact
-  // a * b = high * 2^16 + low; split high at bit 16 so the sum below stays under 2^53.
-  const highLo = high % 65536;
-  const carry = Math.floor((highLo * 65536 + low) / 2 ** 32);
-  return [Math.floor(high / 65536) + carry, Math.imul(a, b) >>> 0];
-}
-
-/** Philox4x32 with 10 rounds: four random 32-bit words for one counter and key. */
-export function philox4x32_10(counter: readonly [number, number, number, number], key: readonly [number, number]): [number, number, number, number] {
-  let [c0, c1, c2, c3] = counter.map((v) => v >>> 0) as [number, number, number, number];
-  let [k0, k1] = key.map((v) => v >>> 0) as [number, number];
-  for (let round = 0; round < 10; round++) {
-    if (round > 0) {
-      k0 = (k0 + PHILOX_W0) >>> 0;
-      k1 = (k1 + PHILOX_W1) >>> 0;
-    }
-    const [hi0, lo0] = mulHiLo(PHILOX_M0, c0);
-    const [hi1, lo1] = mulHiLo(PHILOX_M1, c2);
-    [c0, c1, c2, c3] = [(hi1 ^ c1 ^ k0) >>> 0, lo1, (hi0 ^ c3 ^ k1) >>> 0, lo0];
-  }
-  return [c0, c1, c2, c3];
-}
+// ---- draws: Philox4x32-10 (src/reference/philox.ts) ---------------------------------------------
 
 /** Draw streams of one image: crop attempts and the flip never share numbers. */
 const STREAM_CROP = 0;
@@ -123,7 +91,7 @@ export function augmentUniforms(draw: AugmentDraw, stream: number): () => number
   let block = 0;
   let words: number[] = [];
   return () => {
-    if (words.length === 0) words = philox4x32_10([block++, draw.id, epoch, stream], key).reverse();
+    if (words.length === 0) words = philox4x32([block++, draw.id, epoch, stream], key).reverse();
     return words.pop()! / 2 ** 32;
   };
 }

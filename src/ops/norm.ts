@@ -314,9 +314,17 @@ export interface BatchNormReluMaxPoolOptions extends BatchNormOptions {
  */
 export const batchNormReluMaxPool2dOp = defineOp<BatchNormReluMaxPoolOptions, Checked>({
   name: 'batchNormReluMaxPool2d',
+  graph: {
+    fuses: {
+      chain: ['batchNorm', 'relu', 'maxPool2d'],
+      combine: ([bn, , pool]) => ({ inputs: [...bn!.inputs], options: { ...bn!.options, pool: pool!.options } }),
+    },
+  },
   operands: BATCH_NORM_OPERANDS,
   check: (shapes, options) => {
     const op = 'batchNormReluMaxPool2d';
+    // [N, C, H, W] only: the pooling kernel takes the channel of a plane from dim rank - 3, batch norm from dim 1.
+    expectRank(op, 'input', shapes[0]!, 4);
     checkBatchNorm(op, shapes, options);
     if (typeof options.pool !== 'object' || options.pool === null) fail(op, `options.pool must be the max pool's options, got ${String(options.pool)}`);
     return reluMaxPool2dOp.check([shapes[0]], options.pool);

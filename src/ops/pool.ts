@@ -359,10 +359,12 @@ export function reluMaxPool2dBackward(gradOut: Tensor, indices: Tensor, output: 
 
 /**
  * maxPool2d(relu(x)) as one op: the same values and gradients as relu then maxPool2d (PyTorch's),
- * without writing relu(x). Sequential and graphs use it for a ReLU followed by a max pool.
+ * without writing relu(x). Its fusion rule makes Sequential and graphs use it for a ReLU followed
+ * by a max pool.
  */
 export const reluMaxPool2dOp = defineOp<MaxPoolOptions, PoolGeometry>({
   name: 'reluMaxPool2d',
+  graph: { fuses: { chain: ['relu', 'maxPool2d'], combine: ([relu, pool]) => ({ inputs: [relu!.inputs[0]], options: { ...pool!.options } }) } },
   operands: [{ name: 'x' }],
   check: ([x], options) => poolGeometry('reluMaxPool2d', x!, options, 2, true),
   forward: ([x], _g, options, record) => {

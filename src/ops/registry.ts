@@ -1,7 +1,8 @@
 // The op registry: every op is declared once, next to its kernels, and everything else is derived
 // from that declaration. The typed public functions (conv2d, relu, ...) run it eagerly; the Tape
 // applies it generically and calls its backward rule; the graph infers shapes with its check,
-// lowers nodes with its forward and fuses by its graph traits; the conformance test checks it
+// lowers nodes with its forward and fuses by its graph traits and fusion rules (Sequential by the
+// same rules); a traced module's graph is built from it; the conformance test checks it
 // against its float64 reference, finite differences and PyTorch.
 //
 // Anchors: ATen declares an op once (schema, meta shape function, derivatives.yaml line), tinygrad
@@ -68,7 +69,28 @@ export interface ReferenceResult {
   updated: Record<string, HostTensor>;
 }
 
-/** What the graph may do with a node of this op (derived by the rewrites, never hard-coded there). */
+/** One op of a chain being fused: what it reads (its first operand is the previous op's output) and its options. */
+export interface ChainMember<T> {
+  readonly inputs: ReadonlyArray<T | undefined>;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A chain of ops an op computes as one, each op reading the previous one's output as its first
+ * operand, e.g. batchNorm -> relu -> maxPool2d. Applied by the graph rewrite (to nodes) and by
+ * Sequential (to the modules' ops): the fusion rules are declared here, once.
+ */
+export interface FusionRule {
+  /** The ops of the chain, first to last. */
+  readonly chain: readonly string[];
+  /** The fused op's operands and options from the chain's (the first op's first operand is the chain's input). */
+  combine<T>(members: ReadonlyArray<ChainMember<T>>): { inputs: Array<T | undefined>; options: Record<string, unknown> };
+}
+
+/**
+ * What the graph rewrite may do with a node of this op (derived by the rewrites, never hard-coded
+ * there); the fusion rules are applied by Sequential to modules too.
+ */
 export interface GraphTraits {
   /** Name of a boolean option that applies ReLU to the output in the op's epilogue. */
   readonly reluOption?: string;
@@ -79,6 +101,8 @@ export interface GraphTraits {
    * batch norm right after it folds into them.
    */
   readonly foldsBatchNorm?: { readonly weight: number; readonly bias: number };
+  /** The chain of ops this op fuses (see FusionRule). */
+  readonly fuses?: FusionRule;
 }
 
 export interface OpSpec<O, C extends Checked> {
@@ -154,6 +178,13 @@ export function getOp(name: string): Op<unknown> {
 /** Every registered op, in registration order. */
 export function registeredOps(): Array<Op<unknown>> {
   return [...registry.values()] as unknown as Array<Op<unknown>>;
+}
+
+/** The ops that fuse a chain of others, with their rules, longest chain first (tried in that order). */
+export function fusionRules(): Array<{ op: Op<unknown>; rule: FusionRule }> {
+  return registeredOps()
+    .flatMap((op) => (op.graph?.fuses ? [{ op, rule: op.graph.fuses }] : []))
+    .sort((a, b) => b.rule.chain.length - a.rule.chain.length);
 }
 
 /** An operand declared int32 or uint32, as its dtype (the registry checked it before the op ran). */

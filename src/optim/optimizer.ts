@@ -58,6 +58,12 @@ export function dispatchUpdate(engine: Engine, entry: UpdateEntry, buffers: Tens
 /** Checkpointable optimiser state: tensors (moments, momentum buffers) and numbers (steps, hyperparameters). */
 export type OptimizerState = Record<string, Tensor | number>;
 
+/** An optimiser's state dict: its entries, tagged with the optimiser's type ('SGD', 'Adam', 'AdamW'). */
+export interface OptimizerStateDict {
+  readonly type: string;
+  readonly state: OptimizerState;
+}
+
 export function checkNumber(op: string, what: string, v: number, ok: (v: number) => boolean): void {
   if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) fail(op, `Invalid ${what}: ${v}`);
 }
@@ -73,6 +79,7 @@ export abstract class Optimizer {
   /** Per-parameter state tensors, by parameter index then state name (e.g. 'exp_avg'). */
   protected readonly tensors: Array<Map<string, Tensor>>;
 
+  /** @param op the optimiser's type, as in its errors and its state dict's tag: 'SGD', 'Adam', 'AdamW'. */
   constructor(
     protected readonly op: string,
     params: Iterable<Variable>,
@@ -86,6 +93,11 @@ export abstract class Optimizer {
       if (!p.isLeaf) fail(op, `can't optimize a non-leaf Variable${p.name ? ` (${p.name})` : ''}`);
     }
     this.tensors = this.params.map(() => new Map());
+  }
+
+  /** The optimiser's type: the tag of its state dicts. */
+  get type(): string {
+    return this.op;
   }
 
   /** Records the update of every parameter that has a gradient. */
@@ -146,24 +158,27 @@ export abstract class Optimizer {
 
   /**
    * The state as PyTorch's state_dict lays it out, flattened: `state.<i>.<name>` per parameter
-   * (tensors are the live buffers, not copies) and `param_groups.0.<name>` for hyperparameters.
+   * (tensors are the live buffers, not copies) and `param_groups.0.<name>` for hyperparameters,
+   * tagged with the optimiser's type.
    */
-  stateDict(): OptimizerState {
+  stateDict(): OptimizerStateDict {
     const out: OptimizerState = {};
     this.params.forEach((_, i) => {
       for (const [name, v] of Object.entries(this.counters(i))) out[`state.${i}.${name}`] = v;
       for (const [name, t] of this.tensors[i]!) out[`state.${i}.${name}`] = t;
     });
     for (const [name, v] of Object.entries(this.hyperparameters)) out[`param_groups.0.${name}`] = v;
-    return out;
+    return { type: this.op, state: out };
   }
 
   /**
-   * Restores a state saved by stateDict (tensors are copied into this optimiser's own buffers).
-   * Every key must be known and every tensor must have its parameter's shape; nothing is changed
-   * when a check fails.
+   * Restores a state dict of an optimiser of the same type (tensors are copied into this
+   * optimiser's own buffers). Every key must be known and every tensor must have its parameter's
+   * shape; nothing is changed when a check fails.
    */
-  loadStateDict(state: OptimizerState): void {
+  loadStateDict(dict: OptimizerStateDict): void {
+    if (dict?.type !== this.op) fail(this.op, `expected a state dict of ${this.op}, got one of ${typeof dict?.type === 'string' ? dict.type : String(dict?.type)}`);
+    const state = dict.state;
     const hyper: Record<string, number> = {};
     const counters = this.params.map((): Record<string, number> => ({}));
     const tensors = this.params.map((): Map<string, Tensor> => new Map());

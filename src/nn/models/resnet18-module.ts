@@ -1,23 +1,27 @@
-// ResNet18 as a trainable Module: torchvision's topology, parameter and buffer names
-// (conv1, bn1, layer1.0.conv1, ..., layer2.0.downsample.0/1, fc) and initialisation, run on an
-// autograd Tape. Batch norms can be pinned to their running statistics (a frozen backbone's, see
-// src/nn/transfer.ts), and a block whose every parameter is frozen and whose input needs no
-// gradient runs as inference does: batch norm folded into the convolution, the residual add and
-// ReLU in the GEMM's epilogue, nothing recorded.
+// ResNet18 as a trainable Module, the one definition of the network: torchvision's topology,
+// parameter and buffer names (conv1, bn1, layer1.0.conv1, ..., layer2.0.downsample.0/1, fc) and
+// initialisation, run on an autograd Tape. Its inference graph (resnet18.ts) and its state dict's
+// names and shapes are derived from it. Batch norms can be pinned to their running statistics (a
+// frozen backbone's, see src/nn/transfer.ts), and a block whose every parameter is frozen and
+// whose input needs no gradient runs as inference does: its traced graph, rewritten (batch norm
+// folded into the convolution, the residual add and ReLU in the GEMM's epilogue), nothing recorded.
 import type { Tape } from '../../autograd/tape.js';
-import { constant, parameter, type Variable } from '../../autograd/variable.js';
-import { foldBatchNorm } from '../../graph/fold.js';
+import { HashStream } from '../../data/random.js';
+import { parameter, type Variable } from '../../autograd/variable.js';
+import { conv2dOp } from '../../ops/conv.js';
 import type { Engine } from '../../runtime/engine.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import type { ConvAttributes } from '../../ops/conv-args.js';
+import { FrozenGraph } from '../frozen.js';
 import { Rng } from '../init.js';
 import { AdaptiveAvgPool2d, MaxPool2d } from '../layers.js';
 import { Linear } from '../linear.js';
-import { Module, type LoadStateDictOptions, type LoadStateDictResult, type StateDict } from '../module.js';
+import { Module, OpModule, type LoadStateDictOptions, type LoadStateDictResult, type OpCall, type StateDict } from '../module.js';
 import { BatchNorm2d } from '../norm.js';
 import { Sequential } from '../sequential.js';
-import { seededUniform } from './seeded-weights.js';
-import { checkStateDict, readResNet18Weights, resnet18StateShapes, StateDictError, type HostWeights } from './resnet18.js';
+import { decodeSafetensors, toFloat32, type Dtype } from '../../io/safetensors.js';
+import { META_ENGINE } from '../meta.js';
+import { checkStateDict, listed, stateShapes, StateDictError, type HostTensor, type HostWeights } from './state-dict.js';
 
 export interface ResNet18ModuleOptions {
   /** Rows of fc (default 1000, ImageNet's classes). */
@@ -51,34 +55,22 @@ export const RESNET_STAGES: readonly ResNetStage[] = ['stem', 'layer1', 'layer2'
 export class ResNetBatchNorm2d extends BatchNorm2d {
   pinned = false;
 
-  /** Whether this forward pass uses the running statistics (evaluation mode or pinned). */
-  get usesRunningStats(): boolean {
-    return this.pinned || !this.training;
+  override get usesBatchStatistics(): boolean {
+    return !this.pinned && super.usesBatchStatistics;
   }
 
-  override forward(tape: Tape, x: Variable): Variable {
-    if (!this.pinned) return super.forward(tape, x);
-    if (x.shape.length !== 4) throw new Error(`BatchNorm2d: expected 4D input (got ${x.shape.length}D input)`);
-    return tape.batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: false, eps: this.eps });
+  /** Whether this forward pass uses the running statistics (evaluation mode or pinned). */
+  get usesRunningStats(): boolean {
+    return !this.usesBatchStatistics;
   }
 }
 
 /**
- * Samples of N(0, std^2) as float32: Box-Muller over the seeded hash generator of
- * seeded-weights.ts (a pure function of name, seed and index, and fast: a ResNet18 holds 11M
- * convolution weights).
+ * Samples of N(0, std^2) as float32, Box-Muller over the HashStream named after the layer (a pure
+ * function of name, seed and index, and fast: a ResNet18 holds 11M convolution weights).
  */
 function seededNormal(name: string, seed: number, n: number, std: number): Float32Array {
-  const u = seededUniform(`${name}.normal`, seed, 2 * Math.ceil(n / 2));
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    // (u + 1) / 2 is in [0, 1); one minus it is in (0, 1], where the logarithm is finite.
-    const radius = std * Math.sqrt(-2 * Math.log(1 - (u[i]! + 1) / 2));
-    const angle = Math.PI * (u[i + 1]! + 1);
-    out[i] = radius * Math.cos(angle);
-    if (i + 1 < n) out[i + 1] = radius * Math.sin(angle);
-  }
-  return out;
+  return new HashStream(`${name}.normal`, seed).normal(n, std);
 }
 
 /**
@@ -86,7 +78,7 @@ function seededNormal(name: string, seed: number, n: number, std: number): Float
  * kaiming_normal_(mode='fan_out', nonlinearity='relu'), std = sqrt(2 / (out * kH * kW)).
  * Parameter: weight [out, in, k, k].
  */
-export class ResNetConv2d extends Module {
+export class ResNetConv2d extends OpModule {
   readonly weight: Variable;
   readonly options: ConvAttributes;
 
@@ -100,76 +92,29 @@ export class ResNetConv2d extends Module {
     this.options = { stride, padding };
   }
 
-  forward(tape: Tape, x: Variable): Variable {
-    return tape.conv2d(x, this.weight, undefined, this.options);
+  opCall(x: Variable): OpCall {
+    return { op: conv2dOp, operands: [x, this.weight], options: { ...this.options } };
   }
 }
 
-/** Whether x carries a gradient on this tape. */
-const wantsGrad = (tape: Tape, x: Variable) => tape.gradEnabled && x.requiresGrad;
-
 /**
- * A convolution and the batch norm after it. While the batch norm uses its running statistics and
- * no gradient is wanted (frozen weights, or a tape that records nothing), they run as one
- * convolution with the batch norm folded into its weights, the residual add and ReLU in its
- * epilogue. Folded weights of frozen parameters are kept for the next steps (no optimiser can
- * change a parameter without a gradient); they are dropped whenever the pair runs unfrozen or the
- * model's weights are loaded (ResNet18Module.clearFoldCache). Trainable weights on a recording-free
- * tape (evaluation between steps) are folded afresh each time.
+ * The stem, relu(bn1(conv1(x))): a module of its own so that it can run as its graph when frozen.
+ * ResNet18Module registers conv1 and bn1 itself (torchvision's names); the stem only uses them.
  */
-class ConvBn {
-  private folded: { weight: Variable; bias: Variable } | undefined;
+class ResNetStem extends Module {
+  readonly frozen = new FrozenGraph(this);
 
   constructor(
-    readonly conv: ResNetConv2d,
-    readonly bn: ResNetBatchNorm2d,
-  ) {}
-
-  private get frozen(): boolean {
-    return !this.conv.weight.requiresGrad && !this.bn.weight!.requiresGrad && !this.bn.bias!.requiresGrad;
+    readonly conv1: ResNetConv2d,
+    readonly bn1: ResNetBatchNorm2d,
+  ) {
+    super();
+    this.registerModule('conv1', conv1);
+    this.registerModule('bn1', bn1);
   }
 
-  /** Whether this pair runs as inference on the tape. */
-  isFrozenOn(tape: Tape): boolean {
-    const hooked = this.conv.hasHooks || this.bn.hasHooks;
-    return this.bn.usesRunningStats && (this.frozen || !tape.gradEnabled) && !hooked;
-  }
-
-  /** bn(conv(x)) recorded on the tape as two ops (the training path). */
   forward(tape: Tape, x: Variable): Variable {
-    this.forget();
-    return this.bn.call(tape, this.conv.call(tape, x));
-  }
-
-  /** relu?(bn(conv(x)) + residual?) as one folded convolution, recording nothing. */
-  frozenForward(tape: Tape, x: Variable, relu: boolean, residual?: Variable): Variable {
-    const keep = this.frozen;
-    if (!keep) this.forget();
-    const folded = this.folded ?? this.fold();
-    if (keep) this.folded = folded;
-    try {
-      return tape.conv2d(x, folded.weight, folded.bias, { ...this.conv.options, relu, residual });
-    } finally {
-      // Freed once recorded: the pool hands the buffers only to work recorded after this.
-      if (!keep) for (const v of [folded.weight, folded.bias]) v.dispose();
-    }
-  }
-
-  private fold(): { weight: Variable; bias: Variable } {
-    const { weight, bias } = foldBatchNorm(this.conv.weight.value, undefined, {
-      mean: this.bn.runningMean!,
-      variance: this.bn.runningVar!,
-      weight: this.bn.weight!.value,
-      bias: this.bn.bias!.value,
-      eps: this.bn.eps,
-    });
-    return { weight: constant(weight), bias: constant(bias) };
-  }
-
-  forget(): void {
-    this.folded?.weight.dispose();
-    this.folded?.bias.dispose();
-    this.folded = undefined;
+    return this.frozen.forward(tape, x, () => tape.relu(this.bn1.call(tape, this.conv1.call(tape, x))));
   }
 }
 
@@ -181,7 +126,8 @@ export class BasicBlock extends Module {
   readonly bn2: ResNetBatchNorm2d;
   /** 1x1 convolution + batch norm on the shortcut where the shape changes (downsample.0 / .1). */
   readonly downsample: Sequential | undefined;
-  private readonly pairs: { first: ConvBn; second: ConvBn; shortcut?: ConvBn };
+  /** The block as its inference graph, when nothing in it needs a gradient. */
+  readonly frozen = new FrozenGraph(this);
 
   /** `name` ('layer2.0') and `seed` pick the random streams of its convolutions (undefined: zeros). */
   constructor(engine: Engine, name: string, seed: number | undefined, inChannels: number, channels: number, stride: number) {
@@ -190,35 +136,19 @@ export class BasicBlock extends Module {
     this.bn1 = this.registerModule('bn1', new ResNetBatchNorm2d(engine, channels));
     this.conv2 = this.registerModule('conv2', new ResNetConv2d(engine, `${name}.conv2`, seed, channels, channels, 3, 1, 1));
     this.bn2 = this.registerModule('bn2', new ResNetBatchNorm2d(engine, channels));
-    this.pairs = { first: new ConvBn(this.conv1, this.bn1), second: new ConvBn(this.conv2, this.bn2) };
     if (stride !== 1 || inChannels !== channels) {
       const conv = new ResNetConv2d(engine, `${name}.downsample.0`, seed, inChannels, channels, 1, stride, 0);
-      const bn = new ResNetBatchNorm2d(engine, channels);
-      this.downsample = this.registerModule('downsample', new Sequential(conv, bn));
-      this.pairs.shortcut = new ConvBn(conv, bn);
+      this.downsample = this.registerModule('downsample', new Sequential(conv, new ResNetBatchNorm2d(engine, channels)));
     }
-  }
-
-  /** True when this block's forward pass on the tape needs nothing recorded for input x. */
-  isFrozenFor(tape: Tape, x: Variable): boolean {
-    const { first, second, shortcut } = this.pairs;
-    return !wantsGrad(tape, x) && first.isFrozenOn(tape) && second.isFrozenOn(tape) && (!shortcut || shortcut.isFrozenOn(tape));
   }
 
   forward(tape: Tape, x: Variable): Variable {
-    const { first, second, shortcut } = this.pairs;
-    if (this.isFrozenFor(tape, x)) {
-      const identity = shortcut ? shortcut.frozenForward(tape, x, false) : x;
-      return second.frozenForward(tape, first.frozenForward(tape, x, true), true, identity);
-    }
-    const inner = tape.relu(first.forward(tape, x));
-    const identity = shortcut ? shortcut.forward(tape, x) : x;
-    return tape.relu(tape.add(second.forward(tape, inner), identity));
-  }
-
-  /** Drops the folded weights of its frozen pairs. */
-  clearFoldCache(): void {
-    for (const pair of Object.values(this.pairs)) pair.forget();
+    return this.frozen.forward(tape, x, () => {
+      // torchvision's order: the residual branch, then the shortcut.
+      const out = this.bn2.call(tape, this.conv2.call(tape, tape.relu(this.bn1.call(tape, this.conv1.call(tape, x)))));
+      const identity = this.downsample ? this.downsample.call(tape, x) : x;
+      return tape.relu(tape.add(out, identity));
+    });
   }
 }
 
@@ -241,7 +171,7 @@ export class ResNet18Module extends Module {
   readonly avgpool: AdaptiveAvgPool2d;
   /** Kept outside the registered children so that it can be replaced (see replaceFc). */
   private classifier: Linear;
-  private readonly stem: ConvBn;
+  private readonly stem: ResNetStem;
 
   constructor(
     readonly engine: Engine,
@@ -255,7 +185,7 @@ export class ResNet18Module extends Module {
     const convSeed = options.init === false ? undefined : seed;
     this.conv1 = this.registerModule('conv1', new ResNetConv2d(engine, 'conv1', convSeed, 3, 64, 7, 2, 3));
     this.bn1 = this.registerModule('bn1', new ResNetBatchNorm2d(engine, 64));
-    this.stem = new ConvBn(this.conv1, this.bn1);
+    this.stem = new ResNetStem(this.conv1, this.bn1);
     this.maxpool = this.registerModule('maxpool', new MaxPool2d(3, { stride: 2, padding: 1 }));
     const layers: Sequential[] = [];
     let inChannels = 64;
@@ -309,9 +239,7 @@ export class ResNet18Module extends Module {
 
   /** Everything before the classifier: [N, 3, H, W] -> pooled features [N, 512]. */
   features(tape: Tape, x: Variable): Variable {
-    const frozen = !wantsGrad(tape, x) && this.stem.isFrozenOn(tape);
-    let h = frozen ? this.stem.frozenForward(tape, x, true) : tape.relu(this.stem.forward(tape, x));
-    h = this.maxpool.call(tape, h);
+    let h = this.maxpool.call(tape, this.stem.call(tape, x));
     for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) h = layer.call(tape, h);
     return tape.flatten(this.avgpool.call(tape, h), 1);
   }
@@ -325,7 +253,7 @@ export class ResNet18Module extends Module {
 
   /** The shape of every state tensor, by torchvision's name (num_batches_tracked left out). */
   stateShapes(): Map<string, number[]> {
-    return resnet18StateShapes({ numClasses: this.numClasses });
+    return stateShapes(this.stateDict());
   }
 
   /**
@@ -357,9 +285,9 @@ export class ResNet18Module extends Module {
    * parameters or running statistics any other way.
    */
   clearFoldCache(): void {
-    this.stem.forget();
+    this.stem.frozen.forget();
     for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) {
-      for (const [, block] of layer.namedChildren()) (block as BasicBlock).clearFoldCache();
+      for (const [, block] of layer.namedChildren()) (block as BasicBlock).frozen.forget();
     }
   }
 
@@ -371,6 +299,50 @@ export class ResNet18Module extends Module {
 
 export function resnet18Module(engine: Engine, options: ResNet18ModuleOptions = {}): ResNet18Module {
   return new ResNet18Module(engine, options);
+}
+
+const structures = new Map<number, ResNet18Module>();
+
+/**
+ * ResNet18 built for its structure alone (on the meta engine: shapes, no data), in evaluation
+ * mode: what its state dict's names and shapes and its inference graph are derived from. Shared
+ * per numClasses; nothing changes it.
+ */
+export function resnet18Structure(numClasses = 1000): ResNet18Module {
+  let model = structures.get(numClasses);
+  if (!model) {
+    model = new ResNet18Module(META_ENGINE, { numClasses, init: false }).eval();
+    structures.set(numClasses, model);
+  }
+  return model;
+}
+
+/** Every float tensor of torchvision's resnet18 state_dict with its shape, in state_dict order (the module's). */
+export function resnet18StateShapes(options: { numClasses?: number } = {}): Map<string, number[]> {
+  return resnet18Structure(options.numClasses).stateShapes();
+}
+
+const FLOAT_DTYPES: ReadonlySet<Dtype> = new Set(['F64', 'F32', 'F16', 'BF16']);
+
+/**
+ * The float32 arrays of a safetensors file holding torchvision's resnet18 state_dict (as written
+ * by scripts/export_resnet18.py), and numClasses (by default the rows of the file's fc.weight).
+ * Refuses a malformed or truncated file, and missing, unexpected, mis-shaped or non-float
+ * tensors, by name.
+ */
+export function readResNet18Weights(bytes: Uint8Array, options: { numClasses?: number; source?: string } = {}): { weights: Map<string, HostTensor>; numClasses: number } {
+  const { tensors } = decodeSafetensors(bytes, options.source ?? '');
+  const fc = tensors.get('fc.weight');
+  const numClasses = options.numClasses ?? (fc?.shape.length === 2 ? fc.shape[0]! : 1000);
+  const expected = resnet18StateShapes({ numClasses });
+  checkStateDict('ResNet18', tensors, expected);
+  const notFloat = [...expected.keys()].filter((n) => !FLOAT_DTYPES.has(tensors.get(n)!.dtype));
+  if (notFloat.length > 0) {
+    const described = notFloat.map((n) => `${n} (${tensors.get(n)!.dtype})`);
+    throw new StateDictError(`ResNet18 state dict: expected floating-point tensors, got ${listed(described)}`);
+  }
+  const weights = new Map([...expected.keys()].map((n) => [n, { shape: tensors.get(n)!.shape, data: toFloat32(tensors.get(n)!) }]));
+  return { weights, numClasses };
 }
 
 /**

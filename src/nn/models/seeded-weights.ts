@@ -1,87 +1,32 @@
 // Deterministic ResNet18 weights and inputs, generated identically here and in Python
 // (scripts/export_resnet18.py), so parity tests, the CLI demo and the benchmark need no weight
 // file: PyTorch's reference logits (kernels-test/fixtures/resnet18/) were computed from the very
-// same float32 values. Integer hashing with 32-bit wrap-around, then float32 arithmetic rounded
-// once per operation (a float32 product or sum is exact in float64, so Math.fround of the float64
-// result is the float32 result), hence bit-identical values on both sides.
+// same float32 values. The generator is the HashStream (src/data/random.ts: integer hashing with
+// 32-bit wrap-around), then float32 arithmetic rounded once per operation (a float32 product or
+// sum is exact in float64, so Math.fround of the float64 result is the float32 result), hence
+// bit-identical values on both sides.
+import { HashStream } from '../../data/random.js';
 import { encodeSafetensors, type SafeTensor } from '../../io/safetensors.js';
+import { resnet18StateShapes } from './resnet18-module.js';
 
 export interface SeededTensor {
   shape: number[];
   data: Float32Array;
 }
 
-const GOLDEN = 0x9e3779b9;
-
-/** MurmurHash3's 32-bit finaliser. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+/** n float32 values in [-1, 1), 24 bits each, a pure function of (name, seed, index): the HashStream. */
+function signedUniform(name: string, seed: number, n: number): Float32Array {
+  return new HashStream(name, seed).uniform(n, -1, 1);
 }
 
-function fnv1a32(name: string): number {
-  let h = 0x811c9dc5;
-  for (const b of new TextEncoder().encode(name)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
-  return h;
-}
-
-function checkSeed(seed: number): void {
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`seeded weights: seed must be an integer in [0, 2^32), got ${seed}`);
-}
-
-/** n float32 values in [-1, 1), each a pure function of (name, seed, index). */
-export function seededUniform(name: string, seed: number, n: number): Float32Array {
-  checkSeed(seed);
-  const key = fmix32((fnv1a32(name) ^ Math.imul(seed, GOLDEN)) >>> 0);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const bits = fmix32((Math.imul(i, GOLDEN) + key) >>> 0);
-    out[i] = ((bits >>> 8) - 0x800000) / 0x800000; // 24 bits: exact in float32
-  }
-  return out;
-}
-
-/** float32(float32(u * scale) + offset) over seededUniform, with scale and offset rounded to float32. */
+/** float32(float32(u * scale) + offset) over the stream's values u in [-1, 1), with scale and offset rounded to float32. */
 export function seededTensor(name: string, seed: number, shape: readonly number[], scale: number, offset = 0): SeededTensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  const data = seededUniform(name, seed, n);
+  const data = signedUniform(name, seed, n);
   const s = Math.fround(scale);
   const o = Math.fround(offset);
   for (let i = 0; i < n; i++) data[i] = Math.fround(Math.fround(data[i]! * s) + o);
   return { shape: [...shape], data };
-}
-
-/** torchvision's ResNet18 state_dict float tensors, in its order (num_batches_tracked left out). */
-export function resnet18TensorShapes(numClasses = 1000): Array<[string, number[]]> {
-  const shapes: Array<[string, number[]]> = [];
-  const bn = (prefix: string, c: number): void => {
-    for (const stat of ['weight', 'bias', 'running_mean', 'running_var']) shapes.push([`${prefix}.${stat}`, [c]]);
-  };
-  shapes.push(['conv1.weight', [64, 3, 7, 7]]);
-  bn('bn1', 64);
-  let inChannels = 64;
-  [64, 128, 256, 512].forEach((channels, stage) => {
-    for (let block = 0; block < 2; block++) {
-      const p = `layer${stage + 1}.${block}`;
-      const cin = block === 0 ? inChannels : channels;
-      shapes.push([`${p}.conv1.weight`, [channels, cin, 3, 3]]);
-      bn(`${p}.bn1`, channels);
-      shapes.push([`${p}.conv2.weight`, [channels, channels, 3, 3]]);
-      bn(`${p}.bn2`, channels);
-      if (block === 0 && stage > 0) {
-        shapes.push([`${p}.downsample.0.weight`, [channels, cin, 1, 1]]);
-        bn(`${p}.downsample.1`, channels);
-      }
-    }
-    inChannels = channels;
-  });
-  shapes.push(['fc.weight', [numClasses, 512]]);
-  shapes.push(['fc.bias', [numClasses]]);
-  return shapes;
 }
 
 /** (scale, offset) of one tensor: see scripts/export_resnet18.py's docstring for the reasons. */
@@ -97,10 +42,13 @@ function parameterInit(name: string, shape: readonly number[]): [number, number]
   throw new Error(`seeded weights: no initialisation for '${name}'`);
 }
 
-/** Every float tensor of torchvision's ResNet18, by state_dict name, from the seeded generator. */
+/**
+ * Every float tensor of torchvision's ResNet18, by state_dict name and in its order (the names and
+ * shapes of ResNet18Module's state dict), from the seeded generator.
+ */
 export function seededResNet18Weights(seed = 1, options: { numClasses?: number } = {}): Map<string, SeededTensor> {
   const weights = new Map<string, SeededTensor>();
-  for (const [name, shape] of resnet18TensorShapes(options.numClasses ?? 1000)) {
+  for (const [name, shape] of resnet18StateShapes(options)) {
     const [scale, offset] = parameterInit(name, shape);
     weights.set(name, seededTensor(name, seed, shape, scale, offset));
   }
@@ -129,8 +77,8 @@ export function seededResNet18Safetensors(seed = 1, options: { numClasses?: numb
 export function seededImages(seed: number, shape: readonly [number, number, number, number]): Float32Array {
   const [n, c, h, w] = shape;
   const grid = 8;
-  const coarse = seededUniform('image.coarse', seed, n * c * grid * grid);
-  const fine = seededUniform('image.fine', seed, n * c * h * w);
+  const coarse = signedUniform('image.coarse', seed, n * c * grid * grid);
+  const fine = signedUniform('image.fine', seed, n * c * h * w);
   const out = new Float32Array(n * c * h * w);
   for (let plane = 0; plane < n * c; plane++) {
     for (let y = 0; y < h; y++) {
