@@ -202,7 +202,7 @@ export class BasicBlock extends Module {
   /** True when this block's forward pass on the tape needs nothing recorded for input x. */
   isFrozenFor(tape: Tape, x: Variable): boolean {
     const { first, second, shortcut } = this.pairs;
-    return !wantsGrad(tape, x) && first.isFrozenOn(tape) && second.isFrozenOn(tape) && (!shortcut || shortcut.isFrozenOn(tape));
+    return !wantsGrad(tape, x) && first.isFrozenOn(tape) && second.isFrozenOn(tape) && (!shortcut || shortcut.isFrozenOn(tape)) && !this.downsample?.hasHooks;
   }
 
   forward(tape: Tape, x: Variable): Variable {
@@ -212,7 +212,8 @@ export class BasicBlock extends Module {
       return second.frozenForward(tape, first.frozenForward(tape, x, true), true, identity);
     }
     const inner = tape.relu(first.forward(tape, x));
-    const identity = shortcut ? shortcut.forward(tape, x) : x;
+    // A hooked downsample runs as the module it is, so that its hooks see its output.
+    const identity = shortcut ? (this.downsample!.hasHooks ? this.downsample!.call(tape, x) : shortcut.forward(tape, x)) : x;
     return tape.relu(tape.add(second.forward(tape, inner), identity));
   }
 
