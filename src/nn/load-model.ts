@@ -32,8 +32,10 @@ export interface LoadedModel {
   channels: 1 | 3;
   /** Fashion models: 28; ResNet18: the size a transfer checkpoint was trained at, else 224. */
   size: number;
-  /** A few words on what was loaded, for messages: "Fashion-MNIST CNN (train checkpoint, epoch 3)". */
-  summary: string;
+  /** The model's name for messages: "Fashion-MNIST CNN", "ResNet18". */
+  title: string;
+  /** Where its weights come from: "train checkpoint, epoch 3", "torchvision weights, ImageNet classes". */
+  origin: string;
 }
 
 export class ModelFileError extends Error {
@@ -147,8 +149,8 @@ export function loadModel(engine: Engine, bytes: Uint8Array, options: { source?:
     model = buildModel(engine, file, bytes, source);
   } catch (err) {
     if (err instanceof ModelFileError) throw err;
-    const message = err instanceof Error ? err.message : String(err);
-    throw new ModelFileError(source, `${message.replace(`${source}: `, '')} (the file says it holds a ${TITLES[file.kind]})`);
+    const message = (err instanceof Error ? err.message : String(err)).replace(`${source}: `, '');
+    throw new ModelFileError(source, file.kind === 'resnet18' ? message : `${message} (the file says it holds a ${TITLES[file.kind]})`);
   }
   model.eval();
   model.requiresGrad(false);
@@ -158,6 +160,7 @@ export function loadModel(engine: Engine, bytes: Uint8Array, options: { source?:
     classNames: file.classNames,
     channels: fashion ? 1 : 3,
     size: fashion ? 28 : file.size,
-    summary: `${TITLES[file.kind]} (${file.origin})`,
+    title: TITLES[file.kind],
+    origin: file.origin,
   };
 }

@@ -1,7 +1,7 @@
-// Pictures into a loaded model's input, and its input back into pictures (what the model saw, for
-// figures). Fashion-MNIST models take 28x28 greyscale (src/data/fashion-input.ts's conversion);
-// ResNet18 takes ImageNet-normalised RGB, resized and centre-cropped on the GPU as torchvision's
-// evaluation transform does (src/ops/preprocess.ts). No `node:` imports.
+// Pictures into a loaded model's input, and how that input is normalised. Fashion-MNIST models
+// take 28x28 greyscale (src/data/fashion-input.ts's conversion); ResNet18 takes ImageNet-normalised
+// RGB, resized and centre-cropped on the GPU as torchvision's evaluation transform does
+// (src/ops/preprocess.ts). No `node:` imports.
 import { fashionPixels, fashionTensor } from '../data/fashion-input.js';
 import { FASHION_MEAN, FASHION_STD } from '../data/fashion-mnist.js';
 import { IMAGENET_MEAN, IMAGENET_STD, preprocessImages, type PreprocessOptions, type RgbaImage } from '../ops/preprocess.js';
@@ -35,24 +35,4 @@ export function modelInput(engine: Engine, model: Pick<LoadedModel, 'channels' |
     return fashionTensor(engine, images.map((image) => fashionPixels(image).pixels));
   }
   return preprocessImages(engine, [...images], { size: options.size ?? model.size, fit: options.fit });
-}
-
-/**
- * An input batch's values [N, C, H, W] (read back) as pictures: normalisation undone, one
- * channel as grey, three as RGB, clamped to 0..255.
- */
-export function inputPictures(values: Float32Array, shape: readonly number[], normalisation: InputNormalisation): RgbaImage[] {
-  const [n, c, h, w] = shape as [number, number, number, number];
-  if (shape.length !== 4 || (c !== 1 && c !== 3) || values.length !== n * c * h * w) {
-    throw new Error(`inputPictures: expected [N, 1 or 3, H, W] values, got ${values.length} for [${shape.join(', ')}]`);
-  }
-  const byte = (v: number, ch: number) => Math.round(Math.min(255, Math.max(0, (v * normalisation.std[ch]! + normalisation.mean[ch]!) * 255)));
-  return Array.from({ length: n }, (_, b) => {
-    const data = new Uint8Array(h * w * 4);
-    for (let p = 0; p < h * w; p++) {
-      for (let k = 0; k < 3; k++) data[p * 4 + k] = byte(values[(b * c + (c === 1 ? 0 : k)) * h * w + p]!, c === 1 ? 0 : k);
-      data[p * 4 + 3] = 255;
-    }
-    return { width: w, height: h, data };
-  });
 }
