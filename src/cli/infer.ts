@@ -168,15 +168,13 @@ export async function classifyImages(engine: Engine, settings: InferSettings): P
   }
 }
 
+/** One line per class: rank, probability, name, index. */
+export function formatTop(top: readonly Prediction[]): string[] {
+  return top.map((p, i) => `  ${String(i + 1).padStart(2)}. ${(p.probability * 100).toFixed(2).padStart(6)}%  ${p.label} (${p.index})`);
+}
+
 export function formatResults(results: readonly ImageResult[]): string {
-  const lines: string[] = [];
-  for (const r of results) {
-    lines.push(`${r.image} (${r.width}x${r.height} ${r.format.toUpperCase()})`);
-    r.top.forEach((p, i) => {
-      lines.push(`  ${String(i + 1).padStart(2)}. ${(p.probability * 100).toFixed(2).padStart(6)}%  ${p.label} (${p.index})`);
-    });
-  }
-  return lines.join('\n');
+  return results.flatMap((r) => [`${r.image} (${r.width}x${r.height} ${r.format.toUpperCase()})`, ...formatTop(r.top)]).join('\n');
 }
 
 /** The `infer` command: parse, classify, then print everything at once. */
