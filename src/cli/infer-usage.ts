@@ -9,7 +9,7 @@ export const INFER_USAGE = '  webgpu-cnn infer --weights FILE [--size N] [--fit 
 export const FASHION_CONVERSION =
   'A Fashion-MNIST model takes any picture the way its training images were made: greyscale (transparency over white), ' +
   'inverted when the background (the border) is light so that the object is bright on black, the background level taken to 0, ' +
-  'trimmed to the object, resized to 28 pixels on its longer side (keeping the aspect ratio), centred on a black 28x28 square ' +
+  'trimmed to the object (pixels over 3% of white), resized to 28 pixels on its longer side (keeping the aspect ratio), centred on a black 28x28 square ' +
   "and normalised as in training ((x/255 - 0.2860) / 0.3530).";
 
 export const INFER_HELP: CommandHelp = {

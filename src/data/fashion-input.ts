@@ -7,10 +7,12 @@
 //   2. the background level is the median of the border pixels; when it is light (over 127.5) the
 //      image is inverted, so the object is bright on dark like the training data;
 //   3. the background level becomes 0 and white 255 (levels stretched linearly, darker clamped);
-//   4. the image is trimmed to the box of the pixels brighter than 10% (all of it when none is);
+//   4. the image is trimmed to the box of the pixels brighter than 3% of white (all of it when none
+//      is), so faint edges (and noise) darker than that fall outside;
 //   5. the box is resized, keeping its aspect ratio, so its longer side is 28 pixels (area
 //      averaging: every source pixel counts by the share of it an output pixel covers);
-//   6. it is centred on a black 28x28 canvas (the shorter side padded);
+//   6. it is centred on a black 28x28 canvas (the shorter side padded; an odd leftover pixel goes
+//      before the object, as in Fashion-MNIST);
 //   7. pixels are normalised as in training: (x / 255 - 0.2860) / 0.3530.
 // Pure TypeScript (no `node:`): the same conversion runs in a browser on a canvas's ImageData.
 import type { Engine } from '../runtime/engine.js';
@@ -19,7 +21,7 @@ import type { RgbaImage } from '../ops/preprocess.js';
 import { IMAGE_SIDE, PIXELS, normalisationTable } from './fashion-mnist.js';
 
 /** Pixels brighter than this share of white (after steps 1-3) belong to the object when trimming. */
-const OBJECT_LEVEL = 0.1 * 255;
+const OBJECT_LEVEL = 0.03 * 255;
 
 export interface FashionPixels {
   /** 28 x 28 bytes, row-major, bright object on black: a Fashion-MNIST image. */
@@ -106,7 +108,8 @@ export function fashionPixels(image: RgbaImage): FashionPixels {
   const box = new Float64Array(oh * ow);
   resampleAxis(rows, ow, bh, oh, ow, 1, ow, 1, box);
   const pixels = new Uint8Array(PIXELS);
-  const [left, top] = [Math.floor((IMAGE_SIDE - ow) / 2), Math.floor((IMAGE_SIDE - oh) / 2)];
+  // Fashion-MNIST puts an odd leftover pixel before the object (left, top), not after it.
+  const [left, top] = [Math.ceil((IMAGE_SIDE - ow) / 2), Math.ceil((IMAGE_SIDE - oh) / 2)];
   for (let y = 0; y < oh; y++) for (let x = 0; x < ow; x++) pixels[(top + y) * IMAGE_SIDE + left + x] = Math.round(box[y * ow + x]!);
   return { pixels, inverted };
 }
