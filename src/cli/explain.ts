@@ -16,10 +16,20 @@ import type { Figure } from '../figure/svg.js';
 import { textWidth } from '../figure/text-metrics.js';
 import { formatPercent } from '../figure/ticks.js';
 import { readImage, readImageHeader } from '../io/image-node.js';
-import { featureMapPictures, featureMaps, findLayer, gradCam, readHeatmaps, saliency, type ClassProbability } from '../nn/explain/index.js';
-import { classProbabilities } from '../nn/explain/probabilities.js';
+import {
+  classProbabilities,
+  featureMapPictures,
+  featureMaps,
+  findLayer,
+  gradCam,
+  readHeatmaps,
+  saliency,
+  type ClassProbability,
+  type GradCamResult,
+  type SaliencyResult,
+} from '../nn/explain/index.js';
 import type { LoadedModel } from '../nn/load-model.js';
-import { inputNormalisation, modelInput } from '../nn/model-input.js';
+import { inputNormalisation, modelInput, type ModelInputOptions } from '../nn/model-input.js';
 import { minMaxNormalize } from '../ops/attribution.js';
 import type { RgbaImage } from '../ops/preprocess.js';
 import { Engine } from '../runtime/engine.js';
@@ -143,9 +153,17 @@ export interface ExplainedImage {
   height: number;
   /** The class the heat maps explain. */
   classIndex: number;
+  /** A Fashion-MNIST test image's label. */
+  trueClass?: number;
   top: ClassProbability[];
   /** The PNGs written, in order. */
   files: string[];
+}
+
+/** The layers drawn: feature maps, and Grad-CAM's (none for a model without maps). */
+interface ExplainLayers {
+  features: string[];
+  gradCam: string | undefined;
 }
 
 /** What one image's figures need, read back from the GPU. */
@@ -206,42 +224,86 @@ function topFigure(item: Item, model: LoadedModel, view: ImageViews): Figure {
 }
 
 /** Runs one batch on the GPU and reads back what the figures need. */
-async function explainBatch(model: LoadedModel, input: Tensor, settings: ExplainSettings, layers: { features: string[]; gradCam: string | undefined }, classIndex: number | undefined): Promise<ImageViews[]> {
+async function explainBatch(model: LoadedModel, input: Tensor, settings: ExplainSettings, layers: ExplainLayers, classIndex: number | undefined): Promise<ImageViews[]> {
   const n = input.shape[0]!;
   const norm = inputNormalisation(model);
   const pictures = imagesFromTensor(await input.toArray(), input.shape, norm.mean, norm.std);
   const maps = featureMaps(model.model, input, layers.features);
   const read = new Map<string, Float32Array>();
+  const shapes = new Map([...maps].map(([layer, t]) => [layer, t.shape.slice(1)]));
   try {
     for (const [layer, t] of maps) read.set(layer, await t.toArray());
   } finally {
     for (const t of maps.values()) t.dispose();
   }
-  const cam = layers.gradCam === undefined ? undefined : await gradCam(model.model, input, { layer: layers.gradCam, classIndex });
-  const explained = cam?.classIndex;
-  const s = await saliency(model.model, input, { classIndex: explained ?? classIndex });
+  let cam: GradCamResult | undefined;
+  let s: SaliencyResult | undefined;
   try {
+    cam = layers.gradCam === undefined ? undefined : await gradCam(model.model, input, { layer: layers.gradCam, classIndex });
+    s = await saliency(model.model, input, { classIndex: cam?.classIndex ?? classIndex });
     const heat = cam ? await readHeatmaps(cam.heatmap) : undefined;
     const scaled = minMaxNormalize(s.map);
     const salience = await readHeatmaps(scaled).finally(() => scaled.dispose());
     const probabilities = await classProbabilities(s.logits, model.classNames, { top: settings.top });
+    const explained = s.classIndex;
     return Array.from({ length: n }, (_, i) => ({
       picture: pictures[i]!,
       maps: new Map([...read].map(([layer, values]) => {
-        const shape = maps.get(layer)!.shape.slice(1);
         const per = values.length / n;
-        return [layer, { values: values.subarray(i * per, (i + 1) * per), shape }];
+        return [layer, { values: values.subarray(i * per, (i + 1) * per), shape: shapes.get(layer)! }];
       })),
       heat: heat?.[i],
       salience: salience[i]!,
       top: probabilities[i]!.top,
       probabilities: probabilities[i]!.probabilities,
-      classIndex: s.classIndex[i]!,
+      classIndex: explained[i]!,
     }));
   } finally {
     cam?.dispose();
-    s.dispose();
+    s?.dispose();
   }
+}
+
+/** A batch's input tensor, and each image's size as given. */
+async function batchInput(engine: Engine, model: LoadedModel, batch: readonly Item[], options: ModelInputOptions): Promise<{ input: Tensor; sizes: Array<[number, number]> }> {
+  const sizes: Array<[number, number]> = [];
+  if (model.channels === 1) {
+    const pixels: Uint8Array[] = [];
+    for (const item of batch) {
+      if (item.pixels) {
+        pixels.push(item.pixels);
+        sizes.push([IMAGE_SIDE, IMAGE_SIDE]);
+      } else {
+        const image = await readImage(item.path!);
+        pixels.push(fashionPixels(image).pixels);
+        sizes.push([image.width, image.height]);
+      }
+    }
+    return { input: fashionTensor(engine, pixels), sizes };
+  }
+  const images = [];
+  for (const item of batch) images.push(await readImage(item.path!));
+  for (const image of images) sizes.push([image.width, image.height]);
+  return { input: modelInput(engine, model, images, options), sizes };
+}
+
+/** One image's figures, by file name. */
+function figures(item: Item, model: LoadedModel, view: ImageViews, layers: ExplainLayers, settings: ExplainSettings): Array<[string, Figure]> {
+  const p = view.top.find((c) => c.index === view.classIndex)?.probability;
+  const about = `"${model.classNames[view.classIndex]}"${p === undefined ? '' : ` (${formatPercent(p)})`}`;
+  const seen = 'Input, as the model sees it';
+  const out: Array<[string, Figure]> = layers.features.map((layer) => {
+    const { values, shape } = view.maps.get(layer)!;
+    return [`${item.name}-features-${layer}.png`, featureFigure(item, layer, values, shape, settings.channels)];
+  });
+  if (view.heat) {
+    const title = `${item.title}: Grad-CAM at ${layers.gradCam} for ${about}`;
+    out.push([`${item.name}-gradcam.png`, heatmapOverlay(view.picture, view.heat, { title, imageCaption: seen, overlayCaption: `Grad-CAM at ${layers.gradCam}`, scaleLabel: 'Relevance' })]);
+  }
+  const title = `${item.title}: gradient saliency for ${about}`;
+  out.push([`${item.name}-saliency.png`, heatmapOverlay(view.picture, view.salience, { title, imageCaption: seen, overlayCaption: '|d score / d pixel|, largest channel', scaleLabel: 'Scaled' })]);
+  out.push([`${item.name}-top${settings.top}.png`, topFigure(item, model, view)]);
+  return out;
 }
 
 /** Loads the model, explains every image, writes the figures; returns what it did per image. */
@@ -249,11 +311,10 @@ export async function explainImages(engine: Engine, settings: ExplainSettings, l
   for (const path of settings.images) await readImageHeader(path);
   const loaded = await readModel(engine, settings.weights);
   try {
-    const fashion = loaded.channels === 1;
-    if (settings.testIndices.length > 0 && !fashion) throw new Error(`explain: --test-index picks Fashion-MNIST test images, for Fashion-MNIST models; ${settings.weights} holds a ${loaded.title}`);
+    if (settings.testIndices.length > 0 && loaded.channels !== 1) throw new Error(`explain: --test-index picks Fashion-MNIST test images, for Fashion-MNIST models; ${settings.weights} holds a ${loaded.title}`);
     const inputOptions = inputOptionsFor('explain', loaded, settings);
     const defaults = EXPLAIN_LAYERS[loaded.kind];
-    const layers = { features: settings.layers ?? defaults.features, gradCam: settings.layer ?? defaults.gradCam };
+    const layers: ExplainLayers = { features: settings.layers ?? defaults.features, gradCam: settings.layer ?? defaults.gradCam };
     for (const layer of [...layers.features, ...(layers.gradCam ? [layers.gradCam] : [])]) findLayer(loaded.model, layer, 'explain');
     const classIndex = resolveClass(settings.classChoice, loaded.classNames);
     let test;
@@ -265,27 +326,7 @@ export async function explainImages(engine: Engine, settings: ExplainSettings, l
     const done: ExplainedImage[] = [];
     for (let first = 0; first < all.length; first += EXPLAIN_DEFAULTS.batch) {
       const batch = all.slice(first, first + EXPLAIN_DEFAULTS.batch);
-      const sizes: Array<[number, number]> = [];
-      let input: Tensor;
-      if (fashion) {
-        const pixels: Uint8Array[] = [];
-        for (const item of batch) {
-          if (item.pixels) {
-            pixels.push(item.pixels);
-            sizes.push([IMAGE_SIDE, IMAGE_SIDE]);
-          } else {
-            const image = await readImage(item.path!);
-            pixels.push(fashionPixels(image).pixels);
-            sizes.push([image.width, image.height]);
-          }
-        }
-        input = fashionTensor(engine, pixels);
-      } else {
-        const images = [];
-        for (const item of batch) images.push(await readImage(item.path!));
-        images.forEach((image) => sizes.push([image.width, image.height]));
-        input = modelInput(engine, loaded, images, inputOptions);
-      }
+      const { input, sizes } = await batchInput(engine, loaded, batch, inputOptions);
       let views: ImageViews[];
       try {
         views = await explainBatch(loaded, input, settings, layers, classIndex);
@@ -293,39 +334,20 @@ export async function explainImages(engine: Engine, settings: ExplainSettings, l
         input.dispose();
       }
       for (const [i, item] of batch.entries()) {
-        const v = views[i]!;
-        const className = loaded.classNames[v.classIndex]!;
-        const p = v.top.find((c) => c.index === v.classIndex)?.probability;
-        const about = `"${className}"${p === undefined ? '' : ` (${formatPercent(p)})`}`;
-        const figures: Array<[string, Figure]> = layers.features.map((layer) => {
-          const { values, shape } = v.maps.get(layer)!;
-          return [`${item.name}-features-${layer}.png`, featureFigure(item, layer, values, shape, settings.channels)];
-        });
-        if (v.heat) {
-          figures.push([
-            `${item.name}-gradcam.png`,
-            heatmapOverlay(v.picture, v.heat, { title: `${item.title}: Grad-CAM at ${layers.gradCam} for ${about}`, imageCaption: 'Input, as the model sees it', overlayCaption: `Grad-CAM at ${layers.gradCam}`, scaleLabel: 'Relevance' }),
-          ]);
-        }
-        figures.push([
-          `${item.name}-saliency.png`,
-          heatmapOverlay(v.picture, v.salience, { title: `${item.title}: gradient saliency for ${about}`, imageCaption: 'Input, as the model sees it', overlayCaption: '|d score / d pixel|, largest channel', scaleLabel: 'Scaled' }),
-        ]);
-        figures.push([`${item.name}-top${settings.top}.png`, topFigure(item, loaded, v)]);
+        const view = views[i]!;
         const files: string[] = [];
-        for (const [file, figure] of figures) {
+        for (const [file, figure] of figures(item, loaded, view, layers, settings)) {
           const path = join(settings.outDir, file);
           await writeFigure(path, figure);
           files.push(path);
         }
         const [width, height] = sizes[i]!;
-        done.push({ name: item.name, source: item.source, width, height, classIndex: v.classIndex, top: v.top, files });
+        done.push({ name: item.name, source: item.source, width, height, classIndex: view.classIndex, trueClass: item.trueClass, top: view.top, files });
       }
     }
     for (const r of done) {
-      const truth = all.find((item) => item.name === r.name)?.trueClass;
       log([`${r.source} (${r.width}x${r.height})`, ...formatTop(r.top.map((c) => ({ index: c.index, label: c.name, probability: c.probability })))].join('\n'));
-      if (truth !== undefined) log(`  true class: ${FASHION_CLASSES[truth]} (${truth})`);
+      if (r.trueClass !== undefined) log(`  true class: ${FASHION_CLASSES[r.trueClass]} (${r.trueClass})`);
       log(`  explained: ${loaded.classNames[r.classIndex]} (${r.classIndex}); wrote ${r.files.map((f) => basename(f)).join(', ')}`);
     }
     log(`${loaded.title} (${loaded.origin}) on ${engine.adapterName}: ${done.length} image(s) explained; figures in ${settings.outDir}`);

@@ -54,10 +54,10 @@ export interface ImageResult {
 }
 
 /** The model file of --weights or --checkpoint (the same option under two names). */
-export function modelPath(command: string, values: { weights?: string; checkpoint?: string }): string {
+export function modelPath(command: string, values: { weights?: string; checkpoint?: string }, usage = ''): string {
   if (values.weights !== undefined && values.checkpoint !== undefined) throw new Error(`${command}: give the model file once, as --weights or --checkpoint`);
   const path = values.weights ?? values.checkpoint;
-  if (!path) throw new Error(`${command}: --weights FILE is required (a checkpoint of train or transfer-train, or ResNet18 weights)\nusage:\n${command === 'infer' ? INFER_USAGE : ''}`.trimEnd());
+  if (!path) throw new Error(`${command}: --weights FILE is required (a checkpoint of train or transfer-train, or ResNet18 weights)${usage && `\nusage:\n${usage}`}`);
   return path;
 }
 
@@ -103,7 +103,7 @@ export function parseInferArgs(argv: string[]): InferSettings {
       json: { type: 'boolean' },
     },
   });
-  const weights = modelPath('infer', values);
+  const weights = modelPath('infer', values, INFER_USAGE);
   if (positionals.length === 0) throw new Error(`infer: give one or more images (PNG or JPEG)\nusage:\n${INFER_USAGE}`);
   return {
     weights,
