@@ -182,22 +182,21 @@ function featureFigure(item: Item, layer: string, values: Float32Array, shape: r
   const pictures = featureMapPictures(values, shape, { limit: channels, order: 'active' });
   const units = shape.length === 1;
   const labels = pictures.map((p) => (units ? `${layer} · ${shape[0]} units` : `${layer} · ${p.channel}`));
-  // Maps enlarged by a whole factor to about 96 pixels, so every activation is a crisp square.
-  const side = Math.max(pictures[0]!.image.width, pictures[0]!.image.height);
-  const cellSize = side * Math.max(1, Math.round(96 / side));
-  const cellWidth = Math.ceil(Math.max(cellSize, ...labels.map((l) => textWidth(l, SIZES.caption) + 6)));
+  const title = `${item.title}: ${units ? 'activations' : 'feature maps'} of ${layer}`;
   const what = units
-    ? `the ${shape[0]} units of ${layer}, in order, row by row`
-    : `${pictures.length} of the ${shape[0]} ${shape[1]}x${shape[2]} maps of ${layer}, the most active first`;
+    ? `the ${shape[0]} units of ${layer}, in order, row by row; scaled to their range`
+    : `${pictures.length} of the ${shape[0]} ${shape[1]}x${shape[2]} maps of ${layer}, the most active first; each scaled to its own range`;
+  const subtitle = `${what} (black: lowest, white: highest)`;
+  // Maps enlarged by a whole factor (every activation a crisp square) to about 96 pixels, one map alone to about 240.
+  const side = Math.max(pictures[0]!.image.width, pictures[0]!.image.height);
+  const cellSize = side * Math.max(1, Math.round((pictures.length === 1 ? 240 : 96) / side));
+  const columns = Math.min(8, pictures.length);
+  // Cells wide enough for their labels, and a lone one for the title and subtitle too.
+  const text = columns === 1 ? [textWidth(title, SIZES.panelTitle), textWidth(subtitle, SIZES.caption)] : [];
+  const cellWidth = Math.ceil(Math.max(cellSize, ...labels.map((l) => textWidth(l, SIZES.caption) + 6), ...text));
   return imageGrid(
     pictures.map((p, i) => ({ image: p.image, label: labels[i] })),
-    {
-      title: `${item.title}: feature maps of ${layer}`,
-      subtitle: `${what}; each map scaled to its own range (black: lowest, white: highest)`,
-      columns: Math.min(8, pictures.length),
-      cellSize,
-      cellWidth,
-    },
+    { title, subtitle, columns, cellSize, cellWidth },
   );
 }
 
