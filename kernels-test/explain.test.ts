@@ -7,7 +7,18 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tape } from '../src/autograd/tape.js';
 import { constant } from '../src/autograd/variable.js';
-import { classProbabilities, featureMapPictures, featureMaps, gradCam, heatmapPicture, layerNames, readHeatmaps, saliency } from '../src/nn/explain/index.js';
+import {
+  classProbabilities,
+  featureMapPictures,
+  featureMaps,
+  gradCam,
+  heatmapPicture,
+  layerNames,
+  readFeatureMapPictures,
+  readHeatmaps,
+  saliency,
+  toImageData,
+} from '../src/nn/explain/index.js';
 import { Conv2d } from '../src/nn/conv.js';
 import { AdaptiveAvgPool2d, Flatten, ReLU } from '../src/nn/layers.js';
 import { Linear } from '../src/nn/linear.js';
@@ -303,8 +314,15 @@ describe('the explain API', () => {
     }
   });
 
-  it('makes pictures: each feature map normalised to its own range, heat maps in a perceptual colour map', () => {
+  it('makes pictures: each feature map normalised to its own range, heat maps in a perceptual colour map', async () => {
     const maps = Float32Array.of(0, 1, 2, 3, /* channel 1 */ -5, -5, -5, 5);
+    // From the GPU: image 1 of a batch of 2.
+    const batch = engine().tensor(Float32Array.of(9, 9, 9, 9, 9, 9, 9, 9, ...maps), [2, 2, 2, 2]);
+    const read = await readFeatureMapPictures(batch, 1);
+    batch.dispose();
+    expect(read.map((p) => p.image.data)).toEqual(featureMapPictures(maps, [2, 2, 2]).map((p) => p.image.data));
+    await expect(readFeatureMapPictures(batch, 2)).rejects.toThrow('readFeatureMapPictures: image index 2 is out of range for 2 images');
+    expect(() => toImageData(read[0]!.image)).toThrow('toImageData: ImageData is not available here');
     const pictures = featureMapPictures(maps, [2, 2, 2]);
     expect(pictures.map((p) => Array.from(p.image.data.filter((_, i) => i % 4 === 0)))).toEqual([
       [0, 85, 170, 255],

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExplainCommand } from '../src/cli/explain.js';
-import { runInferCommand } from '../src/cli/infer.js';
 import { runFashionCommand } from '../src/cli/train-fashion.js';
 import { runTransferCommand } from '../src/cli/transfer.js';
 import { fashionPixels, fashionTensor } from '../src/data/fashion-input.js';
@@ -16,8 +15,10 @@ import { FASHION_CLASSES, IMAGE_SIDE, PIXELS } from '../src/data/fashion-mnist.j
 import { loadFashionMnist } from '../src/data/fashion-mnist-node.js';
 import { writeFileAtomic } from '../src/io/atomic-write.js';
 import { decodeImage, encodePng } from '../src/io/image-node.js';
+import { modelDescriptionMetadata } from '../src/io/checkpoint.js';
 import { encodeSafetensors } from '../src/io/safetensors.js';
-import { classify } from '../src/cli/infer.js';
+import { decodeTrainingCheckpoint } from '../src/io/training-checkpoint.js';
+import { classify, runInferCommand } from '../src/cli/infer.js';
 import { loadModel } from '../src/nn/load-model.js';
 import type { RgbaImage } from '../src/ops/preprocess.js';
 import { useEngine } from './helpers.js';
@@ -160,6 +161,49 @@ describe('train, then infer', () => {
     await expect(runInferCommand(['--weights', other, picture], () => {}, engine())).rejects.toThrow(
       `${other}: not a model this program knows: no 'model_kind' metadata (one of fashion-cnn, fashion-dnn, resnet18-transfer) and not a torchvision resnet18 state dict (found tensors encoder.weight)`,
     );
+  });
+});
+
+describe('loadModel', () => {
+  it('reads a model file without the training state, an older train model file, and refuses mismatched class names', async () => {
+    const e = engine();
+    const checkpoint = decodeTrainingCheckpoint(new Uint8Array(await readFile(fashion)));
+    const tensors = [...checkpoint.model];
+    const input = fashionTensor(e, [new Uint8Array(PIXELS).fill(90)]);
+    const logitsOf = async (bytes: Uint8Array, source: string) => {
+      const loaded = loadModel(e, bytes, { source });
+      try {
+        expect(loaded.model.training).toBe(false);
+        expect(loaded.model.parameters().some((p) => p.requiresGrad)).toBe(false);
+        return { loaded, probabilities: (await classify(e, loaded, input, 3))[0]!.probabilities };
+      } finally {
+        loaded.model.dispose();
+      }
+    };
+    try {
+      const reference = await logitsOf(new Uint8Array(await readFile(fashion)), fashion);
+      expect(reference.loaded).toMatchObject({ kind: 'fashion-cnn', channels: 1, size: 28, origin: 'train checkpoint, epoch 1' });
+      const described = await logitsOf(encodeSafetensors(tensors, modelDescriptionMetadata({ kind: 'fashion-cnn', classNames: FASHION_CLASSES })), 'described.safetensors');
+      expect(described.loaded.origin).toBe('model file');
+      expect(Array.from(described.probabilities)).toEqual(Array.from(reference.probabilities));
+      const older = await logitsOf(encodeSafetensors(tensors, { format: 'pt', model: 'cnn', epoch: '1' }), 'older.safetensors');
+      expect(older.loaded.origin).toBe('model file of an older train checkpoint');
+      expect(Array.from(older.probabilities)).toEqual(Array.from(reference.probabilities));
+
+      expect(() => loadModel(e, encodeSafetensors(tensors, modelDescriptionMetadata({ kind: 'fashion-cnn', classNames: ['a', 'b'] })), { source: 'two.safetensors' })).toThrow(
+        'two.safetensors: a Fashion-MNIST CNN has 10 classes, but the file names 2',
+      );
+      expect(() => loadModel(e, encodeSafetensors(tensors, modelDescriptionMetadata({ kind: 'fashion-dnn', classNames: FASHION_CLASSES })), { source: 'dnn.safetensors' })).toThrow(
+        /^dnn\.safetensors: Error\(s\) in loading state_dict for FashionDNN:[^]*\(the file says it holds a Fashion-MNIST DNN\)$/,
+      );
+      const resnet = [...decodeTrainingCheckpoint(new Uint8Array(await readFile(transfer))).model];
+      expect(() => loadModel(e, encodeSafetensors(resnet, modelDescriptionMetadata({ kind: 'resnet18-transfer', classNames: ['a', 'b', 'c'] })), { source: 'three.safetensors' })).toThrow(
+        /^three\.safetensors: Error\(s\) in loading state_dict for ResNet18Module:\n\tsize mismatch for fc\.weight: copying a param with shape \[2, 512\] from checkpoint, the shape in current model is \[3, 512\]\.[^]*\(the file says it holds a ResNet18 \(transfer-trained\)\)$/,
+      );
+      await e.sync();
+    } finally {
+      input.dispose();
+    }
   });
 });
 
