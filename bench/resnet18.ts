@@ -82,6 +82,11 @@ export class TfjsResNet18 {
 
   /** Logits [N, classes] for images [N, H, W, 3]. */
   forward(images: TfCore.Tensor4D): TfCore.Tensor2D {
+    return this.tf.tidy(() => this.head(this.features(images)));
+  }
+
+  /** layer4's output [N, H/32, W/32, 512] for images [N, H, W, 3]. */
+  features(images: TfCore.Tensor4D): TfCore.Tensor4D {
     const tf = this.tf;
     return tf.tidy(() => {
       let x = this.conv('conv1', images, true);
@@ -94,9 +99,14 @@ export class TfjsResNet18 {
           x = tf.relu(tf.add<TfCore.Tensor4D>(h, shortcut));
         }
       }
-      const pooled = tf.mean(x, [1, 2]) as TfCore.Tensor2D;
-      return tf.fused.matMul({ a: pooled, b: this.fcWeight, bias: this.fcBias }) as TfCore.Tensor2D;
+      return x;
     });
+  }
+
+  /** Logits from layer4's output: global average pool, fc. */
+  head(features: TfCore.Tensor4D): TfCore.Tensor2D {
+    const tf = this.tf;
+    return tf.tidy(() => tf.fused.matMul({ a: tf.mean(features, [1, 2]) as TfCore.Tensor2D, b: this.fcWeight, bias: this.fcBias }) as TfCore.Tensor2D);
   }
 
   dispose(): void {

@@ -6,6 +6,7 @@
 // (static imports are hoisted above any code in this module).
 import type * as TfCore from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { createRequire } from 'node:module';
 import { globals } from 'webgpu';
 
 export type Tf = typeof TfCore;
@@ -58,4 +59,19 @@ export async function loadTfjs(gpu: GPU): Promise<TfjsPeer> {
       await backend.queue.onSubmittedWorkDone();
     },
   };
+}
+
+/**
+ * Registers tfjs-core's gradient functions (for tf.grad and optimizers). Only the @tensorflow/tfjs
+ * union package does that, and only tfjs-core is installed: its Node bundle leaves them out, and
+ * the ES modules that define them (dist/register_all_gradients.js) use extensionless imports Node
+ * cannot load. So esbuild bundles that entry point and it is imported from memory. Its own copy of
+ * the ops is harmless: tfjs keeps its engine and its kernel and gradient registries on globalThis,
+ * shared by every copy, and recognises tensors of any copy.
+ */
+export async function registerTfjsGradients(): Promise<void> {
+  const { build } = await import('esbuild');
+  const entry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+  const bundled = await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'silent' });
+  await import(`data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0]!.contents).toString('base64')}`);
 }

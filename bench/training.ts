@@ -10,7 +10,6 @@
 //     tf.matMul + bias, tf.dropout, tf.losses.softmaxCrossEntropy, tf.train.adam(...).minimize.
 // A step uploads the batch (images and labels) on both sides; the wait submits and waits for the
 // GPU, reading nothing back (the CLI reads the loss only every N steps).
-import { createRequire } from 'node:module';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import { Tape } from '../src/autograd/tape.js';
 import { constant, type Variable } from '../src/autograd/variable.js';
@@ -19,7 +18,7 @@ import { seededImages } from '../src/nn/models/seeded-weights.js';
 import { Adam } from '../src/optim/adam.js';
 import type { Engine, Recording } from '../src/runtime/engine.js';
 import type { Tensor } from '../src/runtime/tensor.js';
-import type { Tf, TfjsPeer } from './tfjs-peer.js';
+import { registerTfjsGradients, type Tf, type TfjsPeer } from './tfjs-peer.js';
 import { paired, summarise, type PairedResult, type Summary, type Workload } from './timing.js';
 
 const CLASSES = 10;
@@ -265,21 +264,6 @@ class TfjsTrainer {
     this.optimizer.dispose();
     for (const v of this.vars.values()) v.dispose();
   }
-}
-
-/**
- * tfjs-core's gradient functions are registered by the @tensorflow/tfjs bundle, not by tfjs-core's
- * Node entry, and its per-file ESM modules use extensionless imports that Node cannot load. So
- * register_all_gradients is bundled with esbuild and imported: its own copy of tfjs-core's ops
- * works on the same engine, because tfjs keeps its engine and registries in one global namespace
- * (and Tensor's instanceof checks accept tensors of any copy) precisely so that copies interoperate.
- */
-async function registerTfjsGradients(): Promise<void> {
-  const { build } = await import('esbuild');
-  const entry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-core/dist/register_all_gradients.js');
-  const bundled = await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'silent' });
-  const code = bundled.outputFiles[0]!.text;
-  await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
 }
 
 // ---- the benchmark -------------------------------------------------------------------------

@@ -21,12 +21,9 @@
 // the CPU (ours: one submission; tfjs: optimizer.minimize, then await loss.data()). Inputs are
 // on the GPU already.
 import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type * as TfCore from '@tensorflow/tfjs-core';
-import { build } from 'esbuild';
 import { Tape } from '../src/autograd/tape.js';
 import { constant, type Variable } from '../src/autograd/variable.js';
 import { nodeGpu } from '../src/gpu/node-gpu.js';
@@ -35,7 +32,7 @@ import { seededImages, seededResNet18Weights, type SeededTensor } from '../src/n
 import { prepareTransfer, trainableParameters, type TransferMode } from '../src/nn/transfer.js';
 import { SGD } from '../src/optim/sgd.js';
 import { Engine } from '../src/runtime/engine.js';
-import { loadTfjs, type Tf, type TfjsPeer } from './tfjs-peer.js';
+import { loadTfjs, registerTfjsGradients, type Tf, type TfjsPeer } from './tfjs-peer.js';
 import { summarise, type Summary } from './timing.js';
 
 const CLASSES = 10;
@@ -47,20 +44,6 @@ const WEIGHT_SEED = 1;
 const FC_SEED = 7;
 
 // ---- tfjs's trainable ResNet18 ---------------------------------------------------------------
-
-/**
- * Registers tfjs-core's gradient functions. Only the @tensorflow/tfjs union package does that, and
- * only tfjs-core is installed: its Node bundle leaves them out, and the ES modules that define them
- * (dist/register_all_gradients.js) use extensionless and directory imports Node cannot load. So
- * esbuild bundles that entry point and it is imported from memory. Its own copy of the ops is
- * harmless: tfjs keeps the engine and the kernel and gradient registries on globalThis, shared
- * by every copy, and recognises tensors of any copy.
- */
-async function registerTfjsGradients(): Promise<void> {
-  const core = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-core/package.json'));
-  const bundled = await build({ entryPoints: [join(core, 'dist', 'register_all_gradients.js')], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'silent' });
-  await import(`data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0]!.contents).toString('base64')}`);
-}
 
 /** OIHW -> HWIO (tfjs's filter layout). */
 function toHwio(w: SeededTensor): Float32Array {

@@ -6,10 +6,11 @@ import { DEMO_HELP, INFO_HELP } from '../src/cli/demo-usage.js';
 import { NoiseFilter, isDriverNoise } from '../src/cli/driver-noise.js';
 import { COMPARE_HELP, EVALUATE_HELP, TRAIN_HELP } from '../src/cli/fashion-usage.js';
 import { didYouMean, editDistance, formatCommandHelp, formatOverview, suggestions, unknownOption, wrap } from '../src/cli/help.js';
+import { EXPLAIN_HELP } from '../src/cli/explain-usage.js';
 import { INFER_HELP } from '../src/cli/infer-usage.js';
 import { TRANSFER_DEMO_HELP, TRANSFER_TRAIN_HELP } from '../src/cli/transfer-usage.js';
 
-const ALL = [DEMO_HELP, INFO_HELP, TRAIN_HELP, EVALUATE_HELP, COMPARE_HELP, INFER_HELP, TRANSFER_TRAIN_HELP, TRANSFER_DEMO_HELP];
+const ALL = [DEMO_HELP, INFO_HELP, TRAIN_HELP, EVALUATE_HELP, COMPARE_HELP, INFER_HELP, EXPLAIN_HELP, TRANSFER_TRAIN_HELP, TRANSFER_DEMO_HELP];
 
 describe('did you mean', () => {
   it('measures edits, swaps included', () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import jpeg from 'jpeg-js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { formatResults, imageBatches, parseInferArgs, runInferCommand, topK, type ImageResult } from '../src/cli/infer.js';
+import { formatResults, imageBatches, parseInferArgs, runInferCommand, type ImageResult } from '../src/cli/infer.js';
 import { IMAGENET_CLASSES } from '../src/data/imagenet.js';
 import { encodePng } from '../src/io/image-node.js';
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../src/io/safetensors.js';
@@ -92,7 +92,7 @@ describe('infer', () => {
     expect(text).toContain(`${path} (${c.width}x${c.height} PNG)`);
     const [index, p] = c.top5[0]!;
     expect(text).toContain(`   1. ${(p * 100).toFixed(2).padStart(6)}%  ${IMAGENET_CLASSES[index]} (${index})`);
-    expect(text).toMatch(/ResNet18 at 64x64 on .*: 3 image\(s\) in 2 batch\(es\)/);
+    expect(text).toMatch(/ResNet18 \(torchvision weights, ImageNet classes\) at 64x64 on .*: 3 image\(s\) in 2 batch\(es\)/);
   });
 
   it('decodes the images batch by batch, not all before the first batch', async () => {
@@ -151,7 +151,9 @@ describe('refusals: a clear message and no output', () => {
     await refuses(['--weights', weights, '--batch', '0', good], "--batch must be a positive integer, got '0'");
     await refuses(['--weights', weights, '--fit', 'cover', good], "--fit must be center-crop or stretch, got 'cover'");
     await refuses(['--weights', weights, '--colour', good], "Unknown option '--colour'");
-    expect(parseInferArgs(['--weights', 'w', 'a.png', 'b.jpg'])).toEqual({ weights: 'w', images: ['a.png', 'b.jpg'], size: 224, fit: 'center-crop', batch: 8, top: 5, json: false });
+    expect(parseInferArgs(['--weights', 'w', 'a.png', 'b.jpg'])).toEqual({ weights: 'w', images: ['a.png', 'b.jpg'], size: undefined, fit: undefined, batch: 8, top: 5, json: false });
+    expect(parseInferArgs(['--checkpoint', 'c', '--size', '64', 'a.png'])).toMatchObject({ weights: 'c', size: 64 });
+    await refuses(['--weights', weights, '--checkpoint', weights, good], 'infer: give the model file once, as --weights or --checkpoint');
   });
 
   it('refuses an image that cannot be decoded, naming it, before loading the model', async () => {
@@ -215,15 +217,12 @@ describe('the command line', () => {
   });
 });
 
-describe('topK', () => {
-  it('ranks a softmax per row, ties by index', () => {
-    const rows = topK(Float32Array.of(0, Math.log(3), 0, 5, 5, 1), 3, 2, ['a', 'b', 'c']);
-    expect(rows[0]!.map((p) => p.label)).toEqual(['b', 'a']);
-    expect(rows[0]![0]!.probability).toBeCloseTo(0.6, 7); // log(3) rounded to float32
-    expect(rows[1]!.map((p) => p.index)).toEqual([0, 1]);
-    expect(() => topK(new Float32Array(5), 3, 1)).toThrow('topK: 5 logits do not form rows of 3');
-    expect(formatResults([{ image: 'x.png', width: 2, height: 1, format: 'png', top: rows[0]! }])).toBe(
-      ['x.png (2x1 PNG)', '   1.  60.00%  b (1)', '   2.  20.00%  a (0)'].join('\n'),
-    );
+describe('formatResults', () => {
+  it('prints each image with its classes, most probable first', () => {
+    const top = [
+      { index: 1, label: 'b', probability: 0.6 },
+      { index: 0, label: 'a', probability: 0.2 },
+    ];
+    expect(formatResults([{ image: 'x.png', width: 2, height: 1, format: 'png', top }])).toBe(['x.png (2x1 PNG)', '   1.  60.00%  b (1)', '   2.  20.00%  a (0)'].join('\n'));
   });
 });

@@ -49,3 +49,10 @@ export { fashionCnn, fashionDnn, FashionCNN, FashionDNN } from './nn/models/fash
 export * from './graph/index.js';
 export { ResNet18, loadResNet18, resnet18Graph, resnet18FromArrays, checkStateDict, StateDictError } from './nn/models/resnet18.js';
 export { encodeSafetensors, decodeSafetensors, SafetensorsError } from './io/safetensors.js';
+
+// Using trained models and explaining them: any model file of the CLI loaded with its class names,
+// pictures turned into its input, feature maps, Grad-CAM, saliency, probabilities and pictures.
+export { loadModel, ModelFileError, type LoadedModel, type LoadedModelKind } from './nn/load-model.js';
+export { modelInput, inputNormalisation, type ModelInputOptions, type InputNormalisation } from './nn/model-input.js';
+export { fashionPixels, fashionTensor, type FashionPixels } from './data/fashion-input.js';
+export * from './nn/explain/index.js';

@@ -1,27 +1,38 @@
-// `infer`: classifies PNG/JPEG images with a ResNet18 safetensors file (torchvision's names, e.g.
-// from scripts/export_resnet18.py) and prints the top classes per image. What can be refused
-// cheaply is checked before the first GPU batch: the arguments, every image's header (a regular
-// file, PNG or JPEG, a declared size within MAX_IMAGE_PIXELS and within what its bytes can code)
-// and the weights file (its header before its data). Images are then decoded batch by batch, so
-// memory grows with --batch, not with the number of files. Results are printed only once every
-// batch has run: an error (a file corrupt past its header) leaves no partial output.
+// `infer`: classifies PNG/JPEG images with any model the CLI writes or reads (src/nn/load-model.ts:
+// a Fashion-MNIST DNN/CNN checkpoint of `train`, a ResNet18 checkpoint of `transfer-train`, or
+// torchvision ResNet18 weights) and prints the top classes per image by name. Fashion-MNIST models
+// take any picture, converted to 28x28 greyscale the way their training images were made
+// (src/data/fashion-input.ts); ResNet18 gets torchvision's resize + centre crop on the GPU. What
+// can be refused cheaply is checked before the first GPU batch: the arguments, every image's
+// header (a regular file, PNG or JPEG, a declared size within MAX_IMAGE_PIXELS and within what its
+// bytes can code) and the model file (its header before its data). Images are then decoded batch
+// by batch, so memory grows with --batch, not with the number of files. Results are printed only
+// once every batch has run: an error (a file corrupt past its header) leaves no partial output.
 import { parseArgs } from 'node:util';
-import { IMAGENET_CLASSES } from '../data/imagenet.js';
+import { Tape } from '../autograd/tape.js';
+import { constant } from '../autograd/variable.js';
 import { readImage, readImageHeader, type DecodedImage } from '../io/image-node.js';
-import { readSafetensorsFile } from '../io/safetensors-file.js';
-import { loadResNet18, type ResNet18 } from '../nn/models/resnet18.js';
-import { preprocessImages, type PreprocessOptions } from '../ops/preprocess.js';
+import { classProbabilities, type ImageProbabilities } from '../nn/explain/probabilities.js';
+import type { LoadedModel } from '../nn/load-model.js';
+import { modelInput, type ModelInputOptions } from '../nn/model-input.js';
+import type { PreprocessOptions } from '../ops/preprocess.js';
 import { Engine } from '../runtime/engine.js';
+import type { Tensor } from '../runtime/tensor.js';
 import { INFER_USAGE } from './infer-usage.js';
+import { readModel } from './model-file.js';
 import { positiveInt } from './options.js';
 
-
 export interface InferSettings {
+  /** The model file (--weights or --checkpoint). */
   weights: string;
   images: string[];
-  /** Network input size (default 224): resize the shorter side to size * 8/7, centre crop size. */
-  size: number;
-  fit: NonNullable<PreprocessOptions['fit']>;
+  /**
+   * ResNet18's input size (default the model's: 224, or a transfer checkpoint's training size):
+   * resize the shorter side to size * 8/7, centre crop size. Fashion models take 28x28.
+   */
+  size: number | undefined;
+  /** ResNet18 only (default center-crop). */
+  fit: PreprocessOptions['fit'];
   /** Images per GPU batch. */
   batch: number;
   top: number;
@@ -42,12 +53,49 @@ export interface ImageResult {
   top: Prediction[];
 }
 
+/** The model file of --weights or --checkpoint (the same option under two names). */
+export function modelPath(command: string, values: { weights?: string; checkpoint?: string }, usage = ''): string {
+  if (values.weights !== undefined && values.checkpoint !== undefined) throw new Error(`${command}: give the model file once, as --weights or --checkpoint`);
+  const path = values.weights ?? values.checkpoint;
+  if (!path) throw new Error(`${command}: --weights FILE is required (a checkpoint of train or transfer-train, or ResNet18 weights)${usage && `\nusage:\n${usage}`}`);
+  return path;
+}
+
+/** --size and --fit, checked (they apply to ResNet18 models; undefined: the model's defaults). */
+export function resNetInputOptions(values: { size?: string; fit?: string }): { size: number | undefined; fit: PreprocessOptions['fit'] } {
+  const fit = values.fit;
+  if (fit !== undefined && fit !== 'center-crop' && fit !== 'stretch') throw new Error(`--fit must be center-crop or stretch, got '${fit}'`);
+  const size = values.size === undefined ? undefined : positiveInt('size', values.size, 224);
+  // ResNet18 halves the size five times; below 32 the last stage has nothing left to pool.
+  if (size !== undefined && size < 32) throw new Error(`--size must be at least 32 for ResNet18, got ${size}`);
+  return { size, fit };
+}
+
+/** The input options for the loaded model: --size and --fit are refused for a Fashion model. */
+export function inputOptionsFor(command: string, loaded: LoadedModel, options: { size: number | undefined; fit: PreprocessOptions['fit'] }): ModelInputOptions & { size: number } {
+  if (loaded.channels === 1 && (options.size !== undefined || options.fit !== undefined)) {
+    throw new Error(`${command}: --size and --fit apply to ResNet18 models; a ${loaded.title} converts every image to 28x28 greyscale`);
+  }
+  return { size: options.size ?? loaded.size, fit: options.fit };
+}
+
+/** The class probabilities (and the `top` classes) of the loaded model for an input batch, read back. */
+export async function classify(engine: Engine, loaded: LoadedModel, input: Tensor, top: number): Promise<ImageProbabilities[]> {
+  const tape = new Tape(engine, { grad: false });
+  try {
+    return await classProbabilities(loaded.model.call(tape, constant(input)).value, loaded.classNames, { top });
+  } finally {
+    tape.dispose();
+  }
+}
+
 export function parseInferArgs(argv: string[]): InferSettings {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
       weights: { type: 'string' },
+      checkpoint: { type: 'string' },
       size: { type: 'string' },
       fit: { type: 'string' },
       batch: { type: 'string' },
@@ -55,37 +103,16 @@ export function parseInferArgs(argv: string[]): InferSettings {
       json: { type: 'boolean' },
     },
   });
-  if (!values.weights) throw new Error(`infer: --weights FILE is required\nusage:\n${INFER_USAGE}`);
+  const weights = modelPath('infer', values, INFER_USAGE);
   if (positionals.length === 0) throw new Error(`infer: give one or more images (PNG or JPEG)\nusage:\n${INFER_USAGE}`);
-  const fit = values.fit ?? 'center-crop';
-  if (fit !== 'center-crop' && fit !== 'stretch') throw new Error(`--fit must be center-crop or stretch, got '${fit}'`);
-  const size = positiveInt('size', values.size, 224);
-  // ResNet18 halves the size five times; below 32 the last stage has nothing left to pool.
-  if (size < 32) throw new Error(`--size must be at least 32 for ResNet18, got ${size}`);
   return {
-    weights: values.weights,
+    weights,
     images: positionals,
-    size,
-    fit,
+    ...resNetInputOptions(values),
     batch: positiveInt('batch', values.batch, 8),
     top: positiveInt('top', values.top, 5),
     json: values.json ?? false,
   };
-}
-
-/** Softmax of each row of `logits` (float64, max subtracted) and its `k` largest entries. */
-export function topK(logits: Float32Array, classes: number, k: number, labels: readonly string[] = IMAGENET_CLASSES): Prediction[][] {
-  if (classes <= 0 || logits.length % classes !== 0) throw new Error(`topK: ${logits.length} logits do not form rows of ${classes}`);
-  const rows: Prediction[][] = [];
-  for (let r = 0; r < logits.length / classes; r++) {
-    const row = logits.subarray(r * classes, (r + 1) * classes);
-    const max = row.reduce((m, v) => Math.max(m, v), -Infinity);
-    const exps = Array.from(row, (v) => Math.exp(v - max));
-    const sum = exps.reduce((a, b) => a + b, 0);
-    const order = exps.map((_, i) => i).sort((a, b) => exps[b]! - exps[a]! || a - b);
-    rows.push(order.slice(0, k).map((index) => ({ index, label: labels[index] ?? `class ${index}`, probability: exps[index]! / sum })));
-  }
-  return rows;
 }
 
 /**
@@ -104,53 +131,50 @@ export async function* imageBatches(
   }
 }
 
-/** Loads the model and classifies every image, in batches; returns the results in image order. */
-export async function classifyImages(engine: Engine, settings: InferSettings): Promise<ImageResult[]> {
+/** What classifyImages loaded, and its results in image order. */
+export interface Classification {
+  model: Pick<LoadedModel, 'title' | 'origin' | 'kind'>;
+  /** The input side the images were brought to. */
+  size: number;
+  results: ImageResult[];
+}
+
+/** Loads the model and classifies every image, in batches. */
+export async function classifyImages(engine: Engine, settings: InferSettings): Promise<Classification> {
   // Every image's header first, so a missing, foreign or oversized file stops the command up front.
   for (const path of settings.images) await readImageHeader(path);
-  const bytes = await readSafetensorsFile(settings.weights, 'weights file');
-  let model: ResNet18;
+  const loaded = await readModel(engine, settings.weights);
   try {
-    model = await loadResNet18(engine, bytes, { source: settings.weights });
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new Error(message.includes(settings.weights) ? message : `${settings.weights}: ${message}`);
-  }
-  try {
+    const options = inputOptionsFor('infer', loaded, settings);
     const results: ImageResult[] = [];
-    const preprocess: PreprocessOptions = { size: settings.size, fit: settings.fit };
     for await (const { first, images } of imageBatches(settings.images, settings.batch)) {
-      // Preprocessed on the GPU and classified there: the batch never comes back to the CPU.
-      const input = preprocessImages(engine, images, preprocess);
-      let logits: Float32Array;
+      // Converted on the CPU (Fashion: 28x28 bytes) or the GPU (ResNet18) and classified on the GPU.
+      const input = modelInput(engine, loaded, images, options);
+      let classes: ImageProbabilities[];
       try {
-        logits = await model.classify(input);
+        classes = await classify(engine, loaded, input, settings.top);
       } finally {
         input.dispose();
       }
-      const classes = logits.length / images.length;
-      // ImageNet's names only fit a 1000-class head; another fine-tuned head gets class numbers.
-      const labels = classes === IMAGENET_CLASSES.length ? IMAGENET_CLASSES : [];
-      topK(logits, classes, settings.top, labels).forEach((top, i) => {
+      classes.forEach(({ top }, i) => {
         const image = images[i]!;
-        results.push({ image: settings.images[first + i]!, width: image.width, height: image.height, format: image.format, top });
+        const predictions = top.map(({ index, name, probability }) => ({ index, label: name, probability }));
+        results.push({ image: settings.images[first + i]!, width: image.width, height: image.height, format: image.format, top: predictions });
       });
     }
-    return results;
+    return { model: loaded, size: options.size, results };
   } finally {
-    model.dispose();
+    loaded.model.dispose();
   }
 }
 
+/** One line per class: rank, probability, name, index. */
+export function formatTop(top: readonly Prediction[]): string[] {
+  return top.map((p, i) => `  ${String(i + 1).padStart(2)}. ${(p.probability * 100).toFixed(2).padStart(6)}%  ${p.label} (${p.index})`);
+}
+
 export function formatResults(results: readonly ImageResult[]): string {
-  const lines: string[] = [];
-  for (const r of results) {
-    lines.push(`${r.image} (${r.width}x${r.height} ${r.format.toUpperCase()})`);
-    r.top.forEach((p, i) => {
-      lines.push(`  ${String(i + 1).padStart(2)}. ${(p.probability * 100).toFixed(2).padStart(6)}%  ${p.label} (${p.index})`);
-    });
-  }
-  return lines.join('\n');
+  return results.flatMap((r) => [`${r.image} (${r.width}x${r.height} ${r.format.toUpperCase()})`, ...formatTop(r.top)]).join('\n');
 }
 
 /** The `infer` command: parse, classify, then print everything at once. */
@@ -159,7 +183,7 @@ export async function runInferCommand(argv: string[], log: (text: string) => voi
   const own = engine ?? (await Engine.create());
   try {
     const started = performance.now();
-    const results = await classifyImages(own, settings);
+    const { model, size, results } = await classifyImages(own, settings);
     const seconds = (performance.now() - started) / 1000;
     if (settings.json) {
       log(JSON.stringify(results, null, 2));
@@ -167,8 +191,8 @@ export async function runInferCommand(argv: string[], log: (text: string) => voi
       const batches = Math.ceil(settings.images.length / settings.batch);
       log(formatResults(results));
       log(
-        `ResNet18 at ${settings.size}x${settings.size} on ${own.adapterName}: ${results.length} image(s) in ${batches} batch(es), ` +
-          `${seconds.toFixed(2)} s including loading the weights and compiling`,
+        `${model.title} (${model.origin}) at ${size}x${size} on ${own.adapterName}: ${results.length} image(s) in ${batches} batch(es), ` +
+          `${seconds.toFixed(2)} s including loading the model and compiling`,
       );
     }
     return results;

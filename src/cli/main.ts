@@ -8,6 +8,7 @@ import { CNN_DEMO_DEFAULTS, DEMO_HELP, INFO_HELP } from './demo-usage.js';
 import { dieWithParent, runWithFilteredStderr, stderrIsFiltered } from './driver-noise.js';
 import { COMPARE_HELP, EVALUATE_HELP, TRAIN_HELP } from './fashion-usage.js';
 import { GLOBAL_OPTIONS, PROGRAM, didYouMean, formatCommandHelp, formatOverview, unknownOption, type CommandHelp } from './help.js';
+import { EXPLAIN_HELP } from './explain-usage.js';
 import { INFER_HELP } from './infer-usage.js';
 import { positiveInt } from './options.js';
 import { TRANSFER_DEMO_HELP, TRANSFER_TRAIN_HELP } from './transfer-usage.js';
@@ -55,6 +56,13 @@ const COMMANDS: readonly Command[] = [
     async run(args) {
       const { runInferCommand } = await import('./infer.js');
       await runInferCommand(args, log);
+    },
+  },
+  {
+    help: EXPLAIN_HELP,
+    async run(args) {
+      const { runExplainCommand } = await import('./explain.js');
+      await runExplainCommand(args, log);
     },
   },
   ...[TRANSFER_TRAIN_HELP, TRANSFER_DEMO_HELP].map((help) => ({

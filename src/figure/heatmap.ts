@@ -4,7 +4,7 @@ import { colormap, colormapCss, type ColormapName } from './colormap.js';
 import { checkRgba, checkScalar, displaySize, resizeBilinear, resizeRgba, type RgbaImage, type ScalarImage } from './image.js';
 import { AXIS, MUTED_INK, SIZES } from './style.js';
 import { el, imageRef, text, type Figure } from './svg.js';
-import { fitText } from './text-metrics.js';
+import { fitText, textWidth } from './text-metrics.js';
 import { formatTick } from './ticks.js';
 
 export interface HeatmapOptions {
@@ -65,7 +65,9 @@ export function heatmapOverlay(image: RgbaImage, heat: ScalarImage, options: Hea
   const images: RgbaImage[] = [];
   let top = PAD;
   const pictures = showImage ? 2 : 1;
-  const width = 2 * PAD + pictures * w + (pictures - 1) * GAP + GAP + BAR_WIDTH + 8 + 36;
+  // The colour bar's column: the bar and its tick labels, or its label (over it, from its left edge) where that is wider.
+  const barColumn = Math.max(BAR_WIDTH + 8 + 36, options.scaleLabel ? Math.ceil(textWidth(options.scaleLabel, SIZES.caption)) : 0);
+  const width = 2 * PAD + pictures * w + (pictures - 1) * GAP + GAP + barColumn;
   if (options.title) {
     parts.push(text(PAD, top, fitText(options.title, width - 2 * PAD, SIZES.panelTitle), { size: SIZES.panelTitle, baseline: 'hanging' }));
     top += SIZES.panelTitle + 10;
@@ -92,7 +94,7 @@ export function heatmapOverlay(image: RgbaImage, heat: ScalarImage, options: Hea
     parts.push(text(x + BAR_WIDTH + 7, y, formatTick(q / 4, 0.25), { size: SIZES.tick, baseline: 'middle', fill: MUTED_INK }));
   }
   if (options.scaleLabel) {
-    parts.push(text(x + BAR_WIDTH / 2, captionTop, fitText(options.scaleLabel, 60, SIZES.caption), { size: SIZES.caption, anchor: 'middle', baseline: 'hanging', fill: MUTED_INK }));
+    parts.push(text(x, captionTop, options.scaleLabel, { size: SIZES.caption, baseline: 'hanging', fill: MUTED_INK }));
   }
   return { width, height: top + h + PAD, body: parts.join(''), images };
 }

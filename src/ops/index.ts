@@ -1,5 +1,6 @@
 // Every op module: importing this registers every op (src/ops/registry.ts), so graphs can name
 // any of them. A new family of ops adds its module here.
+export * from './attribution.js';
 export * from './conv.js';
 export * from './dropout.js';
 export * from './elementwise.js';

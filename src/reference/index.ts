@@ -9,3 +9,4 @@ export { batchNormRef } from './norm.js';
 export { softmaxRef, logSoftmaxRef } from './softmax.js';
 export { crossEntropyRef } from './loss.js';
 export { dropoutRef, dropoutMaskRef } from './dropout.js';
+export { minMaxNormalizeRef, channelAbsMaxRef } from './attribution.js';
