@@ -1,9 +1,11 @@
-// A module's forward pass run as its inference graph when nothing in it needs a gradient (a frozen
-// backbone's block, or any block on a tape that records nothing): traced (src/autograd/trace.ts),
-// rewritten as every graph is (batch norms folded into the convolutions, residual adds and ReLUs
-// into their epilogues, the registry's fusion rules: src/graph/rewrite.ts) and applied on the
-// tape op by op (runGraph), recording nothing. Modules have no fusions of their own: the graph
-// rewrite and Sequential's rules (the same ones) are the only ones.
+// A module's forward pass run as its inference graph when none of its parameters needs a gradient
+// (a frozen backbone's block, or any block on a tape that records nothing): traced
+// (src/autograd/trace.ts), rewritten as every graph is (batch norms folded into the convolutions,
+// residual adds and ReLUs into their epilogues, the registry's fusion rules: src/graph/rewrite.ts)
+// and applied on the tape op by op (runGraph). When its input needs a gradient (a block after the
+// layer Grad-CAM explains), the tape records those ops: the folded graph computes the same
+// function, so the gradient reaching the input is the same, through fewer kernels. Modules have no
+// fusions of their own: the graph rewrite and Sequential's rules (the same ones) are the only ones.
 import type { Tape } from '../autograd/tape.js';
 import { runGraph, traceModule, TrainingModeError } from '../autograd/trace.js';
 import type { Variable } from '../autograd/variable.js';
@@ -39,12 +41,12 @@ export class FrozenGraph {
   constructor(private readonly module: Module) {}
 
   /**
-   * The module's output for x: its graph's when its forward pass needs no gradient and can be a
+   * The module's output for x: its graph's when its forward pass trains nothing and can be a
    * graph, else `plain()` (its forward pass as written). Running plainly drops the kept graph
    * (the weights may be about to train), except while tracing (the trace is of this very pass).
    */
   forward(tape: Tape, x: Variable, plain: () => Variable): Variable {
-    if (this.applies(tape, x)) {
+    if (this.applies(tape)) {
       const y = this.run(tape, x);
       if (y) return y;
     } else if (!tape.isTracing) {
@@ -53,9 +55,9 @@ export class FrozenGraph {
     return plain();
   }
 
-  /** Whether the module's forward pass on (tape, x) needs no gradient and no hook inside it, so it may run as its graph. */
-  private applies(tape: Tape, x: Variable): boolean {
-    if (tape.isTracing || (tape.gradEnabled && x.requiresGrad)) return false;
+  /** Whether the module's forward pass on the tape trains no parameter and has no hook inside it, so it may run as its graph. */
+  private applies(tape: Tape): boolean {
+    if (tape.isTracing) return false;
     if (tape.gradEnabled && this.module.parameters().some((p) => p.requiresGrad)) return false;
     return !this.module.namedModules().some(([name, m]) => name !== '' && m.hasHooks);
   }
