@@ -72,7 +72,8 @@ export function graphDrawingLayout(numNodes: number, positions: Float64Array, pa
     const legendWidth = Math.min(size, 2 * radius + 16 + Math.max(0, ...p.legend.map((e) => textWidth(e.label, SIZES.legend))));
     return { area, nodes, legend: { x: area.x + (size - legendWidth) / 2, y: area.y + size + 8, width: legendWidth, height: legendHeight } };
   });
-  return { width: 2 * PAD + panels.length * size + (panels.length - 1) * GAP, height: PAD + titleBand + PANEL_TITLE + size + 8 + legendHeight + PAD, panels: out, radius };
+  const width = Math.ceil(2 * PAD + panels.length * size + (panels.length - 1) * GAP);
+  return { width, height: Math.ceil(PAD + titleBand + PANEL_TITLE + size + 8 + legendHeight + PAD), panels: out, radius };
 }
 
 /** The graph drawn once per panel, same layout, each panel's own colours. */

@@ -21,7 +21,9 @@ export function forceLayout(numNodes: number, edgeIndex: Int32Array, options: Fo
   if (edgeIndex.length % 2 !== 0) throw new Error(`forceLayout: expected an edge index [2, E], got ${edgeIndex.length} values`);
   const edges = edgeIndex.length / 2;
   for (let k = 0; k < edgeIndex.length; k++) {
-    if (!(edgeIndex[k]! >= 0 && edgeIndex[k]! < numNodes)) throw new Error(`forceLayout: edge ${k % edges} has node ${edgeIndex[k]}, expected 0 <= node < ${numNodes}`);
+    if (!(edgeIndex[k]! >= 0 && edgeIndex[k]! < numNodes)) {
+      throw new Error(`forceLayout: edge ${k % edges} has ${k < edges ? 'source' : 'target'} node ${edgeIndex[k]}, expected 0 <= node < ${numNodes}`);
+    }
   }
   const random = seededRandom(seed);
   const pos = new Float64Array(2 * numNodes);

@@ -112,8 +112,8 @@ export function scatterLayout(series: readonly ScatterSeries[], options: Scatter
   const xLabelBand = SIZES.tick + 10 + (options.xLabel ? SIZES.label + 10 : 0);
   const { px, py } = pixelMaps(plot, x, y);
   return {
-    width: legend.x + legend.width + PAD,
-    height: plot.y + plot.height + xLabelBand + PAD,
+    width: Math.ceil(legend.x + legend.width + PAD),
+    height: Math.ceil(plot.y + plot.height + xLabelBand + PAD),
     plot,
     x,
     y,
