@@ -274,7 +274,7 @@ class TfjsTrainer {
  * works on the same engine, because tfjs keeps its engine and registries in one global namespace
  * (and Tensor's instanceof checks accept tensors of any copy) precisely so that copies interoperate.
  */
-async function registerTfjsGradients(): Promise<void> {
+export async function registerTfjsGradients(): Promise<void> {
   const { build } = await import('esbuild');
   const entry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-core/dist/register_all_gradients.js');
   const bundled = await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'silent' });
