@@ -200,6 +200,25 @@ describe('bad input', () => {
     }
   });
 
+  it('refuses a dense operand over the storage-binding limit (its rows are gathered from anywhere)', () => {
+    const e = engine();
+    const limit = e.limits.maxStorageBufferBindingSize;
+    const cols = 1 << 20;
+    const features = Math.floor(limit / (4 * cols)) + 1;
+    const a = sparseMatrix(e, cooToCsr(2, cols, Int32Array.of(0, 1), Int32Array.of(cols - 1, 5)));
+    const values = e.zeros([2]);
+    const x = e.empty([cols, features]); // never written: the op refuses it before recording anything
+    try {
+      expect(errorOf(() => spmm(a, values, x))).toBe(
+        `spmm: x [${cols}, ${features}] takes ${cols * features * 4} bytes, over the device's maxStorageBufferBindingSize of ${limit}; sparse ops bind each operand whole`,
+      );
+    } finally {
+      x.dispose();
+      values.dispose();
+      a.dispose();
+    }
+  });
+
   it('refuses edge weights of the wrong length', () => {
     const e = engine();
     const graph = GcnGraph.create(e, { numNodes: 2, edgeIndex: Int32Array.of(0, 1, 1, 0) });
