@@ -10,7 +10,7 @@ import { cooToCsr } from '../src/data/graphs/csr.js';
 import { karateClub } from '../src/data/graphs/karate-club.js';
 import { GcnGraph, graphBatch } from '../src/nn/gcn-graph.js';
 import { GCN, GCNConv, GraphClassifier } from '../src/nn/gcn.js';
-import { readoutIndex, readoutOp, sparseMatrix, spmm } from '../src/ops/sparse.js';
+import { readout, readoutIndex, readoutOp, sparseMatrix, spmm } from '../src/ops/sparse.js';
 import { Adam } from '../src/optim/adam.js';
 import { gcnConvRef } from '../src/reference/graph.js';
 import { host } from '../src/reference/host-tensor.js';
@@ -260,6 +260,22 @@ describe('bad input', () => {
           graph.dispose();
         }
       }
+    }
+  });
+
+  it('reads out 0 for graphs without nodes, and multiplies by a matrix without columns', async () => {
+    const e = engine();
+    const index = readoutIndex(e, new Int32Array(0), 2);
+    const none = e.zeros([0, 4]);
+    const a = sparseMatrix(e, cooToCsr(3, 0, new Int32Array(0), new Int32Array(0)));
+    const bias = e.tensor(Float32Array.of(1, 2, 3, 4));
+    try {
+      for (const reduce of ['sum', 'mean', 'max'] as const) expect(Array.from(await readout(none, index, reduce).toArray())).toEqual(new Array(8).fill(0));
+      expect(Array.from(await spmm(a, e.zeros([0]), none, bias).toArray())).toEqual([1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4]);
+    } finally {
+      [none, bias].forEach((t) => t.dispose());
+      a.dispose();
+      index.dispose();
     }
   });
 

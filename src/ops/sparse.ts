@@ -192,10 +192,12 @@ function recordSpmm(rowPtr: Tensor<'int32'>, colIdx: Tensor<'int32'>, values: Te
   const width = vec4 ? f / 4 : f;
   const layout = layoutOverride ?? spmmLayout(width);
   const kernel = spmmKernel(vec4, layout, { bias: bias !== undefined, permuted: perm !== undefined });
-  // Unused bindings get a dummy the kernel never reads, of at least one vec4.
-  const dummy = bias ?? (x.size >= 4 ? x : engine.zeros([4]));
-  engine.dispatch(kernel, [rowPtr, colIdx, values, x, out, dummy, perm ?? colIdx], grid1d(Math.ceil(rows / layout.rows), 1), params().u32(rows, cols, width, colIdx.size));
-  if (dummy !== x && dummy !== bias) dummy.dispose();
+  // Bindings of vec4s hold at least one: an x without columns (nothing to read: every slot's
+  // column is out of range) and the unused bias binding get a small stand-in.
+  const stand = x.size >= 4 ? undefined : engine.zeros([4]);
+  const xBound = stand ?? x;
+  engine.dispatch(kernel, [rowPtr, colIdx, values, xBound, out, bias ?? xBound, perm ?? colIdx], grid1d(Math.ceil(rows / layout.rows), 1), params().u32(rows, cols, width, colIdx.size));
+  stand?.dispose();
   return out;
 }
 
@@ -450,6 +452,7 @@ export const readoutOp = defineOp<ReadoutOptions, Checked & { graphs: number }>(
     const engine = x!.engine;
     expectBindable('readout', engine, { x: x! });
     const f = x!.shape[1]!;
+    if (x!.shape[0] === 0) return engine.zeros([graphs, f]); // graphs without nodes read out 0
     const out = engine.empty([graphs, f]);
     if (graphs * f === 0) return out;
     const vec4 = f % 4 === 0;
