@@ -12,6 +12,7 @@
 //           one row at a time per workgroup, so every lane walks the same slots and the index
 //           loads are uniform; 1: one row per invocation.
 //   ROWS    rows per workgroup (a multiple of WG / LANES).
+//   CHUNK   (spmm4) adjacent vec4 columns a lane accumulates per pass over a row's slots.
 //   BIAS    add bias [F] to every row.
 //   PERMUTED  slot t of this CSR takes values[perm[t]]: the transpose of a CSR reads the values
 //           in the original slot order, so they need no transposed copy (and may be computed).
@@ -91,16 +92,27 @@ fn spmm4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let r = first_row + rr;
     if (r >= p.rows) { break; }
     let range = row_range(r);
-    for (var j = lid % LANES; j < p.width; j += LANES) {
-      var acc = vec4f(0.0);
+    // CHUNK adjacent vec4 columns per pass over the row's slots: each slot's index and value are
+    // loaded once per pass.
+    for (var j0 = (lid % LANES) * CHUNK; j0 < p.width; j0 += LANES * CHUNK) {
+      var acc = array<vec4f, CHUNK>(); // explicitly zeroed: a bare declaration in a loop was not re-zeroed here
       var bad = range.x > range.y;
       for (var s = range.x; s < range.y; s++) {
         let c = col_idx[s];
         bad = bad || c >= p.cols;
-        acc += slot_value(s) * x4[min(c, p.cols - 1u) * p.width + j];
+        let v = slot_value(s);
+        let row = min(c, p.cols - 1u) * p.width;
+        for (var k = 0u; k < CHUNK; k++) {
+          if (j0 + k < p.width) { acc[k] += v * x4[row + j0 + k]; }
+        }
       }
-      if (BIAS) { acc += bias4[j]; }
-      out4[r * p.width + j] = select(acc, vec4f(nan()), bad);
+      for (var k = 0u; k < CHUNK; k++) {
+        let j = j0 + k;
+        if (j >= p.width) { break; }
+        var result = acc[k];
+        if (BIAS) { result += bias4[j]; }
+        out4[r * p.width + j] = select(result, vec4f(nan()), bad);
+      }
     }
   }
 }

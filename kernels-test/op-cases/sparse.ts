@@ -142,6 +142,7 @@ export const cases: OpCase[] = [
   spmmCase('ring20_f12_rows_per_workgroup', 20, 20, 12, ring(20)),
   spmmCase('ring20_f6_rows_per_invocation', 20, 20, 6, ring(20), { bias: true, layout: { wg: 16, lanes: 1, rows: 16 } }),
   spmmCase('ring20_f12_four_rows_side_by_side', 20, 20, 12, ring(20), { layout: { wg: 16, lanes: 4, rows: 8 } }),
+  spmmCase('ring20_f12_chunks_past_the_end', 20, 20, 12, ring(20), { bias: true, layout: { wg: 16, lanes: 2, rows: 16, chunk: 2 } }),
   spmmCase('ring20_f70_wide', 20, 20, 70, ring(20)),
   gcnNormCase('undirected_with_self_loops', 6, [[0, 1], [1, 0], [1, 2], [2, 1], [0, 2], [2, 0], [2, 3], [3, 2]], true),
   gcnNormCase('directed_source_only_node', 5, DIRECTED, false),

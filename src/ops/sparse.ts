@@ -153,17 +153,25 @@ export interface SpmmLayout {
   wg: number;
   lanes: number;
   rows: number;
+  /** vec4 columns one lane accumulates per pass over a row's slots (vec4 kernel only; default 1). */
+  chunk?: number;
 }
 
 /**
- * One workgroup per block of rows, its lanes side by side over a row's feature columns (vec4 where
- * F % 4 == 0): every lane walks the same slots, so the index and value loads are uniform, and a
- * lane's loads of x rows are consecutive. Measured on lavapipe (bench/gcn.ts shapes) against one
- * row per invocation and against several rows per workgroup side by side.
+ * Rows side by side in a workgroup of 64, each row shared by as few lanes as cover its vec4 columns
+ * at 8 per lane (CHUNK), so each pass over a row's slots loads its indices and values once for 8
+ * vec4s of x. Measured on lavapipe (process CPU time, interleaved rounds: the machine was shared),
+ * SBM 100k nodes / 1.1M slots, F = 64, relative to one row per workgroup with 16 lanes over its
+ * vec4 columns: one row per invocation, one vec4 per pass 0.41-0.46; 4 lanes x 4 vec4 0.46-0.48;
+ * 2 lanes x 8 vec4 0.32-0.35; 1 lane x 16 vec4 0.36. F = 16: 1 lane x 4 vec4 0.48 (4 lanes x 1:
+ * 0.94). F = 2 (f32): 1 or 2 lanes per row 0.53 against 4-invocation workgroups.
  */
-export function spmmLayout(width: number): SpmmLayout {
-  const lanes = Math.min(64, Math.max(4, 2 ** Math.ceil(Math.log2(Math.max(1, width)))));
-  return { wg: lanes, lanes, rows: 8 };
+export function spmmLayout(width: number, vec4: boolean): SpmmLayout {
+  const pow2 = (n: number) => Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, n))));
+  const chunk = vec4 ? Math.min(8, Math.max(1, width)) : 1;
+  const lanes = pow2(Math.ceil(width / (vec4 ? chunk : 8)));
+  const wg = 64;
+  return { wg, lanes, rows: (2 * wg) / lanes, chunk };
 }
 
 function spmmKernel(vec4: boolean, layout: SpmmLayout, mode: { bias?: boolean; permuted?: boolean }): KernelSpec {
@@ -173,7 +181,7 @@ function spmmKernel(vec4: boolean, layout: SpmmLayout, mode: { bias?: boolean; p
     name,
     shader: 'spmm',
     entryPoint: vec4 ? 'spmm4' : 'spmm',
-    defines: { WG: layout.wg, LANES: layout.lanes, ROWS: layout.rows, BIAS: bias, PERMUTED: permuted },
+    defines: { WG: layout.wg, LANES: layout.lanes, ROWS: layout.rows, CHUNK: layout.chunk ?? 1, BIAS: bias, PERMUTED: permuted },
     bindings: ['uniform', 'read', 'read', 'read', 'read', 'write', 'read', 'read'],
   };
 }
@@ -190,7 +198,7 @@ function recordSpmm(rowPtr: Tensor<'int32'>, colIdx: Tensor<'int32'>, values: Te
   if (rows * f === 0) return out;
   const vec4 = f % 4 === 0;
   const width = vec4 ? f / 4 : f;
-  const layout = layoutOverride ?? spmmLayout(width);
+  const layout = layoutOverride ?? spmmLayout(width, vec4);
   const kernel = spmmKernel(vec4, layout, { bias: bias !== undefined, permuted: perm !== undefined });
   // Bindings of vec4s hold at least one: an x without columns (nothing to read: every slot's
   // column is out of range) and the unused bias binding get a small stand-in.
@@ -217,7 +225,7 @@ function recordValuesGrad(rowPtr: Tensor<'int32'>, colIdx: Tensor<'int32'>, grad
     name: `spmm.values_grad${vec4 ? '4' : ''}`,
     shader: 'spmm',
     entryPoint: vec4 ? 'values_grad4' : 'values_grad',
-    defines: { WG: VALUES_GRAD_WG, LANES: 1, ROWS: VALUES_GRAD_ROWS, BIAS: false, PERMUTED: false },
+    defines: { WG: VALUES_GRAD_WG, LANES: 1, ROWS: VALUES_GRAD_ROWS, CHUNK: 1, BIAS: false, PERMUTED: false },
     bindings: ['uniform', 'read', 'read', 'read', 'read', 'write'],
   };
   engine.dispatch(kernel, [rowPtr, colIdx, gradOut, x, out], grid1d(Math.ceil(rows / VALUES_GRAD_ROWS), 1), params().u32(rows, cols, vec4 ? f / 4 : f, colIdx.size));
@@ -225,7 +233,7 @@ function recordValuesGrad(rowPtr: Tensor<'int32'>, colIdx: Tensor<'int32'>, grad
 }
 
 export interface SpmmOptions {
-  /** Pins the kernel layout (for tuning and tests); default spmmLayout(width). */
+  /** Pins the kernel layout (for tuning and tests); default spmmLayout(width, vec4). */
   layout?: SpmmLayout;
 }
 
@@ -263,9 +271,9 @@ export const spmmOp = defineOp<SpmmOptions, SpmmChecked>({
   reference: ([x, values, rowPtr, colIdx, , , , bias]) => spmmOperandsRef(x!, values!, rowPtr!, colIdx!, bias),
 });
 
-function checkLayout(op: string, { wg, lanes, rows }: SpmmLayout): void {
-  const ok = [wg, lanes, rows].every((v) => Number.isInteger(v) && v > 0) && wg % lanes === 0 && rows % (wg / lanes) === 0 && wg <= 256;
-  if (!ok) fail(op, `expected a layout with lanes dividing wg (at most 256) and rows a multiple of wg / lanes, got ${JSON.stringify({ wg, lanes, rows })}`);
+function checkLayout(op: string, { wg, lanes, rows, chunk = 1 }: SpmmLayout): void {
+  const ok = [wg, lanes, rows, chunk].every((v) => Number.isInteger(v) && v > 0) && wg % lanes === 0 && rows % (wg / lanes) === 0 && wg <= 256 && chunk <= 16;
+  if (!ok) fail(op, `expected a layout with lanes dividing wg (at most 256), rows a multiple of wg / lanes and chunk in 1..16, got ${JSON.stringify({ wg, lanes, rows, chunk })}`);
 }
 
 /**
@@ -287,7 +295,7 @@ function recordGather(index: Tensor<'int32'>, src: Tensor): Tensor {
     name: 'spmm.gather',
     shader: 'spmm',
     entryPoint: 'gather',
-    defines: { WG: GATHER_WG, LANES: 1, ROWS: 1, BIAS: false, PERMUTED: false },
+    defines: { WG: GATHER_WG, LANES: 1, ROWS: 1, CHUNK: 1, BIAS: false, PERMUTED: false },
     bindings: ['uniform', 'read', 'read', 'write'],
   };
   src.engine.dispatch(kernel, [index, src, out], grid1d(index.size, GATHER_WG), params().u32(index.size, src.size, 1, 0));
