@@ -56,11 +56,6 @@ export class GcnGraph {
    */
   static create(engine: Engine, graph: Graph): GcnGraph {
     validateGraph(graph, 'GcnGraph');
-    if (graph.edgeWeight !== undefined) {
-      for (let e = 0; e < graph.edgeWeight.length; e++) {
-        if (typeof graph.edgeWeight[e] !== 'number') fail('GcnGraph', `edge weight ${e} is ${String(graph.edgeWeight[e])}, expected a number`);
-      }
-    }
     return new GcnGraph(engine, graph);
   }
 
