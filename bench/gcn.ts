@@ -8,8 +8,9 @@
 // nodes and 100,000 directed edges, "100k" = 100,000 nodes and 1,000,000), self-loops added and
 // normalised as GCNConv does (D^-1/2 (A + I) D^-1/2, computed once on our GPU and shared by all):
 //   spmm   out = Â X, X [nodes, 64]. Ours: `spmm` (CSR, row-parallel, vec4). tfjs: the message-passing
-//          form it offers, unsortedSegmentSum(gather(X, source) * weight, target), in edge chunks
-//          whose gathered rows stay under the 128 MiB binding limit (tfjs returns stale data past it).
+//          form it offers, unsortedSegmentSum(gather(X, source) * weight, target), in chunks of 2^18
+//          edges whose gathered rows stay under the 128 MiB binding limit (tfjs returns stale data
+//          past it) and within its dispatch-size limit.
 //          PyTorch: torch.sparse.mm on a coalesced COO tensor, float32, every CPU thread.
 //   epoch  one full-batch training epoch of a 2-layer GCN (64 -> 64 -> 8, ReLU, no dropout): forward,
 //          mean cross-entropy over all nodes, backward, Adam (lr 0.01), from the same initial weights.
@@ -45,8 +46,12 @@ const FEATURES = 64;
 const HIDDEN = 64;
 const CLASSES = 8;
 const LR = 0.01;
-/** Gathered bytes per tfjs chunk: well under the 128 MiB storage-binding limit. */
-const TFJS_CHUNK_BYTES = 64 * 2 ** 20;
+/**
+ * Edges per tfjs chunk: its gathered rows (64 MiB at 64 features) stay well under the 128 MiB
+ * storage-binding limit, and its unsortedSegmentSum's transpose within the dispatch-size limit
+ * (1.1M edges of 8 features in one chunk fail: "Dispatch size exceeds WebGPU limits").
+ */
+const TFJS_CHUNK_EDGES = 2 ** 18;
 
 const USAGE = 'usage: npx tsx bench/gcn.ts [--sizes 1k,10k,100k] [--reps N] [--budget SECONDS] [--no-torch]';
 
@@ -100,7 +105,7 @@ function spmmBytes(g: BenchGraph): number {
 
 // ---- tfjs: gather + unsortedSegmentSum -------------------------------------------------------
 
-/** Â x in tfjs, by edge chunks: each chunk's gathered rows stay under the binding limit. */
+/** Â x in tfjs, by edge chunks (TFJS_CHUNK_EDGES). */
 class TfjsPropagation {
   private readonly chunks: Array<{ src: TfCore.Tensor1D; dst: TfCore.Tensor1D; w: TfCore.Tensor2D }> = [];
   private readonly nodes: number;
@@ -108,9 +113,8 @@ class TfjsPropagation {
   constructor(
     private readonly tf: Tf,
     g: BenchGraph,
-    width: number,
   ) {
-    const per = Math.max(1, Math.floor(TFJS_CHUNK_BYTES / (4 * width)));
+    const per = TFJS_CHUNK_EDGES;
     for (let a = 0; a < g.cols.length; a += per) {
       const b = Math.min(g.cols.length, a + per);
       this.chunks.push({
@@ -217,8 +221,7 @@ class TfjsEpoch {
     private readonly tf: Tf,
     g: BenchGraph,
     w: InitialWeights,
-    private readonly hiddenProp: TfjsPropagation,
-    private readonly outProp: TfjsPropagation,
+    private readonly prop: TfjsPropagation,
   ) {
     this.vars = [
       tf.variable(tf.tensor2d(transposed(w.w1, HIDDEN, FEATURES), [FEATURES, HIDDEN])),
@@ -238,8 +241,8 @@ class TfjsEpoch {
     const [w1, b1, w2, b2] = this.vars as [TfCore.Variable, TfCore.Variable, TfCore.Variable, TfCore.Variable];
     return this.optimizer.minimize(
       () => {
-        const h = tf.relu(tf.add(this.hiddenProp.apply(tf.matMul(this.x, w1 as unknown as TfCore.Tensor2D)), b1)) as TfCore.Tensor2D;
-        const logits = tf.add(this.outProp.apply(tf.matMul(h, w2 as unknown as TfCore.Tensor2D)), b2) as TfCore.Tensor2D;
+        const h = tf.relu(tf.add(this.prop.apply(tf.matMul(this.x, w1 as unknown as TfCore.Tensor2D)), b1)) as TfCore.Tensor2D;
+        const logits = tf.add(this.prop.apply(tf.matMul(h, w2 as unknown as TfCore.Tensor2D)), b2) as TfCore.Tensor2D;
         return tf.losses.softmaxCrossEntropy(this.oneHot, logits) as TfCore.Scalar;
       },
       returnLoss,
@@ -343,11 +346,10 @@ async function benchSize(engine: Engine, peer: TfjsPeer, size: SizeName, o: Opti
   const values = engine.tensor(g.values);
   const x = engine.tensor(g.data.features, [g.data.numNodes, FEATURES]);
   const tx = tf.tensor2d(g.data.features, [g.data.numNodes, FEATURES]);
-  const prop64 = new TfjsPropagation(tf, g, FEATURES);
-  const propOut = new TfjsPropagation(tf, g, CLASSES);
+  const prop = new TfjsPropagation(tf, g);
   try {
     const oursOut = await spmm(a, values, x).toArray();
-    const tfOut = tf.tidy(() => prop64.apply(tx));
+    const tfOut = tf.tidy(() => prop.apply(tx));
     const theirs = (await tfOut.data()) as Float32Array;
     tfOut.dispose();
     let maxDiff = 0;
@@ -363,9 +365,9 @@ async function benchSize(engine: Engine, peer: TfjsPeer, size: SizeName, o: Opti
         spot = Math.max(spot, Math.abs(oursOut[r * FEATURES + f]! - sum), Math.abs(theirs[r * FEATURES + f]! - sum));
       }
     }
-    const agreement = `max|diff| ${maxDiff.toExponential(1)} of ${maxAbs.toFixed(1)}, vs f64 ${spot.toExponential(1)}; tfjs in ${prop64.chunkCount} chunk(s)`;
+    const agreement = `max|diff| ${maxDiff.toExponential(1)} of ${maxAbs.toFixed(1)}, vs f64 ${spot.toExponential(1)}; tfjs in ${prop.chunkCount} chunk(s)`;
     const ours: Workload<Tensor> = { record: () => spmm(a, values, x), finish: wait.ours, release: (t) => t.dispose() };
-    const theirsW: Workload<TfCore.Tensor> = { record: () => prop64.apply(tx), finish: wait.tfjs, release: (t) => t.dispose() };
+    const theirsW: Workload<TfCore.Tensor> = { record: () => prop.apply(tx), finish: wait.tfjs, release: (t) => t.dispose() };
     log(`  spmm: first calls ${(await timeOnce(ours)).toFixed(0)} ms ours, ${(await timeOnce(theirsW)).toFixed(0)} ms tfjs; ${agreement}`);
     const timing = await paired(ours, theirsW, pairOptions);
     log(`  spmm: ours ${ms(timing.a)} ms, tfjs ${ms(timing.b)} ms`);
@@ -374,7 +376,7 @@ async function benchSize(engine: Engine, peer: TfjsPeer, size: SizeName, o: Opti
     // Training epoch.
     const ourEpoch = new OurEpoch(engine, g);
     const weights = await ourEpoch.initialWeights();
-    const tfEpoch = new TfjsEpoch(tf, g, weights, prop64, propOut);
+    const tfEpoch = new TfjsEpoch(tf, g, weights, prop);
     try {
       const first: number[] = [];
       const tfFirst: number[] = [];
@@ -409,8 +411,7 @@ async function benchSize(engine: Engine, peer: TfjsPeer, size: SizeName, o: Opti
       tfEpoch.dispose();
     }
   } finally {
-    prop64.dispose();
-    propOut.dispose();
+    prop.dispose();
     tx.dispose();
     x.dispose();
     values.dispose();
