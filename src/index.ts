@@ -45,6 +45,12 @@ export { META_ENGINE, isMeta } from './nn/meta.js';
 export { HashStream, Mulberry32, Xoshiro128, RandomGenerator } from './data/random.js';
 export { fashionCnn, fashionDnn, FashionCNN, FashionDNN } from './nn/models/fashion.js';
 
+// Graph convolutional networks (the graph data loaders live in src/data/graphs).
+export * from './nn/gcn.js';
+export * from './nn/gcn-graph.js';
+export type { Graph, NodeDataset } from './data/graphs/graph.js';
+export type { Csr } from './data/graphs/csr.js';
+
 // Inference graphs and ResNet18.
 export * from './graph/index.js';
 export { ResNet18, loadResNet18, resnet18Graph, resnet18FromArrays, checkStateDict, StateDictError } from './nn/models/resnet18.js';

@@ -7,6 +7,7 @@ import { useNodeGpu } from '../gpu/node-gpu.js';
 import { CNN_DEMO_DEFAULTS, DEMO_HELP, INFO_HELP } from './demo-usage.js';
 import { dieWithParent, runWithFilteredStderr, stderrIsFiltered } from './driver-noise.js';
 import { COMPARE_HELP, EVALUATE_HELP, TRAIN_HELP } from './fashion-usage.js';
+import { GCN_HELP } from './gcn-usage.js';
 import { GLOBAL_OPTIONS, PROGRAM, didYouMean, formatCommandHelp, formatOverview, unknownOption, type CommandHelp } from './help.js';
 import { EXPLAIN_HELP } from './explain-usage.js';
 import { INFER_HELP } from './infer-usage.js';
@@ -72,6 +73,13 @@ const COMMANDS: readonly Command[] = [
       await runTransferCommand(help.name as 'transfer-train' | 'transfer-demo', args, io);
     },
   })),
+  {
+    help: GCN_HELP,
+    async run(args) {
+      const { runGcnCommand } = await import('./gcn.js');
+      await runGcnCommand(args, log);
+    },
+  },
 ];
 
 const COMMAND_NAMES = COMMANDS.map((c) => c.help.name);

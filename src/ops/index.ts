@@ -10,5 +10,6 @@ export * from './norm.js';
 export * from './pool.js';
 export * from './resize.js';
 export * from './softmax.js';
+export * from './sparse.js';
 export * from './view.js';
 export * from './registry.js';

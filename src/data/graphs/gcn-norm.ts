@@ -78,10 +78,13 @@ export function gcnNorm(graph: Graph, options: GcnNormOptions = {}, where = 'gcn
   return { numNodes, edgeIndex: out, weight, norm, degree, position };
 }
 
-/** deg^-1/2 with inf (from a zero degree) replaced by 0, as gcn_norm's masked_fill does. */
+/**
+ * deg^-1/2 with inf (from a zero degree) replaced by 0, as gcn_norm's masked_fill does. As
+ * torch.pow, (-inf)^-1/2 is NaN (C's pow, and Math.pow, give 0).
+ */
 export function invSqrtDegree(degree: Float64Array): Float64Array {
   return degree.map((d) => {
-    const s = Math.pow(d, -0.5);
+    const s = d === -Infinity ? NaN : Math.pow(d, -0.5);
     return s === Infinity ? 0 : s;
   });
 }

@@ -7,4 +7,6 @@ export { karateClub, type KarateClub } from './karate-club.js';
 export { ATLAS_PROPERTIES, graphAtlas, type AtlasProperty, type GraphAtlas } from './graph-atlas.js';
 export { parsePlanetoid, type Planetoid, type PlanetoidFileNames } from './planetoid.js';
 export { stochasticBlockModel, type StochasticBlockModel, type StochasticBlockModelOptions } from './sbm.js';
+export { normalizeRows, oneHotDegree } from './features.js';
+export { propagationCsr, type Propagation } from './propagation.js';
 export { randomSplit, type Split, type SplitFractions } from './split.js';
