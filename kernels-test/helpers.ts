@@ -1,18 +1,19 @@
 // Shared by every conformance test: one engine per test file, seeded random data, and the
 // tolerance policy.
 import { afterAll, beforeAll } from 'vitest';
-import { Engine } from '../src/runtime/engine.js';
+import { Engine, type EngineOptions } from '../src/runtime/engine.js';
 import { checkKernelLayout } from './layout-check.js';
 import { seededUniform } from '../src/data/random.js';
 
 /**
  * Opens one engine for the test file (every kernel it compiles gets its bindings checked
- * against its WGSL by wgsl_reflect) and disposes it afterwards.
+ * against its WGSL by wgsl_reflect) and disposes it afterwards. `options` may lower the binding
+ * limit (maxStorageBufferBindingSize) to make ops split small tensors.
  */
-export function useEngine(): () => Engine {
+export function useEngine(options: EngineOptions = {}): () => Engine {
   let engine: Engine | undefined;
   beforeAll(async () => {
-    engine = await Engine.create({ checkKernel: checkKernelLayout });
+    engine = await Engine.create({ checkKernel: checkKernelLayout, ...options });
   });
   afterAll(() => engine?.dispose());
   return () => {

@@ -309,7 +309,7 @@ describe('bindings over the device limit', () => {
       const tile = e.tensor(data);
       const t = e.empty([1, planes, h / 4, w / 4]);
       for (let p = 0; p < planes; p += distinctPlanes) {
-        e.copy(tile.buffer, t.buffer, Math.min(distinctPlanes, planes - p) * outPlane * 4, 0, p * outPlane * 4);
+        e.copy(tile, t, Math.min(distinctPlanes, planes - p) * outPlane * 4, 0, p * outPlane * 4);
       }
       tile.dispose();
       return t;
@@ -330,7 +330,7 @@ describe('bindings over the device limit', () => {
     // Planes on both sides of the chunk boundary (two chunks of equal size), and the last.
     const perChunk = Math.ceil(planes / 2);
     for (const p of [0, perChunk - 1, perChunk, planes - 1]) {
-      const got = new Float32Array(await e.readBuffer(gradIn.buffer, h * w * 4, p * h * w * 4));
+      const got = new Float32Array(await e.readBuffer(gradIn, h * w * 4, p * h * w * 4));
       const d = p % distinctPlanes;
       const planeOf = (data: Float32Array): HostTensor => host(data.subarray(d * outPlane, (d + 1) * outPlane), [1, 1, h / 4, w / 4]);
       assertClose(got, maxPool2dBackwardRef(planeOf(gradData), planeOf(indexData), [1, 1, h, w]).data, EXACT, `plane ${p}`);

@@ -313,7 +313,7 @@ function run(engine: Engine, op: string, images: readonly RgbaImage[], samplings
 
   const out = engine.empty([images.length, 3, outHeight, outWidth]);
   const boxes = engine.empty([words.length], 'augment.boxes');
-  engine.upload(boxes.buffer, words);
+  engine.upload(boxes, words);
   for (const [first, end] of groups) {
     const total = images.slice(first, end).reduce((sum, im) => sum + im.width * im.height, 0);
     const bytes = new Uint8Array(total * 4);
@@ -323,7 +323,7 @@ function run(engine: Engine, op: string, images: readonly RgbaImage[], samplings
       at += images[n]!.data.length;
     }
     const staging = engine.empty([total], 'augment.pixels');
-    engine.upload(staging.buffer, new Uint32Array(bytes.buffer));
+    engine.upload(staging, new Uint32Array(bytes.buffer));
     const uniforms = params()
       .u32(first, end - first, outWidth, outHeight)
       .f32(...mean, ...std);

@@ -203,7 +203,7 @@ function plan(
 /** A tensor's images [image0, image0 + images) of `perImage` values each, copied into their own tensor. */
 export function sliceImages(engine: Engine, t: Tensor, image0: number, images: number, perImage: number): Tensor {
   const part = engine.empty([images * perImage]);
-  engine.copy(t.buffer, part.buffer, images * perImage * 4, image0 * perImage * 4, 0);
+  engine.copy(t, part, images * perImage * 4, image0 * perImage * 4, 0);
   return part;
 }
 
@@ -318,9 +318,9 @@ export function columnsBackward(
       if (sliced) {
         // Row chunks of one image add into the same slice: carry it over until the image is done.
         const part = engine.empty([c.images * xPerImage]);
-        if (c.outRow0 > 0) engine.copy(gradInput.buffer, part.buffer, xPerImage * 4, c.image0 * xPerImage * 4, 0);
+        if (c.outRow0 > 0) engine.copy(gradInput, part, xPerImage * 4, c.image0 * xPerImage * 4, 0);
         chunkInputGradient(engine, g, wT, gradOutCols, layoutImages, c, part, 0);
-        engine.copy(part.buffer, gradInput.buffer, c.images * xPerImage * 4, 0, c.image0 * xPerImage * 4);
+        engine.copy(part, gradInput, c.images * xPerImage * 4, 0, c.image0 * xPerImage * 4);
         part.dispose();
       } else {
         chunkInputGradient(engine, g, wT, gradOutCols, layoutImages, c, gradInput, c.image0);

@@ -171,12 +171,12 @@ function convolve(p: ConvProblem, x: Tensor, weight: Tensor, bias: Tensor | unde
     const nb = Math.min(perChunk, p.batch - n0);
     const xs = engine.empty([nb * inPerImage]);
     const os = engine.empty([nb * outPerImage]);
-    engine.copy(x.buffer, xs.buffer, nb * inPerImage * 4, n0 * inPerImage * 4, 0);
+    engine.copy(x, xs, nb * inPerImage * 4, n0 * inPerImage * 4, 0);
     // The residual is laid out like the output: its chunk is the same slice.
     const rs = residual && engine.empty([nb * outPerImage]);
-    if (rs) engine.copy(residual!.buffer, rs.buffer, nb * outPerImage * 4, n0 * outPerImage * 4, 0);
+    if (rs) engine.copy(residual!, rs, nb * outPerImage * 4, n0 * outPerImage * 4, 0);
     runRoute(engine, route, p, xs, weight, bias, os, nb, rs);
-    engine.copy(os.buffer, out.buffer, nb * outPerImage * 4, 0, n0 * outPerImage * 4);
+    engine.copy(os, out, nb * outPerImage * 4, 0, n0 * outPerImage * 4);
     rs?.dispose();
     xs.dispose();
     os.dispose();

@@ -104,7 +104,7 @@ export function gemm(engine: Engine, args: GemmArgs): void {
   expectSameEngine(op, args.a, args.b, args.out, args.bias, args.residual);
   if (args.a.engine !== engine) fail(op, 'tensors belong to a different engine');
   for (const [what, t] of [['A', args.a], ['B', args.b], ['bias', args.bias], ['residual', args.residual]] as const) {
-    if (t && t.buffer === args.out.buffer) fail(op, `${what} shares its buffer with the output (a kernel cannot read and write one buffer)`);
+    if (t && t.sharesBuffer(args.out)) fail(op, `${what} shares its buffer with the output (a kernel cannot read and write one buffer)`);
   }
   const lda = args.lda ?? (transA ? M : K);
   const ldb = args.ldb ?? (transB ? K : N);

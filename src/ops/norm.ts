@@ -150,7 +150,7 @@ function coefficients(
   expectSameEngine(op, x, runningMean, runningVar, weight, bias);
   checkBatchNormShapes(op, x.shape, { runningMean, runningVar, weight, bias }, options);
   const { training, momentum = 0.1, eps = 1e-5 } = options;
-  if (training && runningMean && runningMean.buffer === runningVar!.buffer) {
+  if (training && runningMean && runningMean.sharesBuffer(runningVar!)) {
     fail(op, 'runningMean and runningVar must be different tensors (both are updated in place)');
   }
   const { channels, chunks } = geometry(x);
@@ -204,7 +204,7 @@ function forward(
 /** A new [C] tensor holding section `section` of a per-channel coefficients buffer. */
 function section(coef: Tensor, channels: number, index: number): Tensor {
   const out = coef.engine.empty([channels]);
-  if (channels > 0) coef.engine.copy(coef.buffer, out.buffer, channels * 4, index * channels * 4, 0);
+  if (channels > 0) coef.engine.copy(coef, out, channels * 4, index * channels * 4, 0);
   return out;
 }
 

@@ -211,12 +211,12 @@ export function runOverPlaneSets(
     const count = Math.min(perChunk, planes - first);
     const inputs = xs.map((x, i) => {
       const part = engine.empty([count * inPlanes[i]!]);
-      engine.copy(x.buffer, part.buffer, count * inPlanes[i]! * 4, first * inPlanes[i]! * 4, 0);
+      engine.copy(x, part, count * inPlanes[i]! * 4, first * inPlanes[i]! * 4, 0);
       return part;
     });
     const parts = outPlanes.map((n) => engine.empty([count * n]));
     record(inputs, count, parts, first);
-    parts.forEach((part, i) => engine.copy(part.buffer, outputs[i]!.buffer, count * outPlanes[i]! * 4, 0, first * outPlanes[i]! * 4));
+    parts.forEach((part, i) => engine.copy(part, outputs[i]!, count * outPlanes[i]! * 4, 0, first * outPlanes[i]! * 4));
     // Returned to the pool now: the next chunk may reuse them, in order, in the same submission.
     for (const part of [...inputs, ...parts]) part.dispose();
   }

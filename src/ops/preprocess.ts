@@ -145,7 +145,7 @@ export function preprocessImages(engine: Engine, images: readonly RgbaImage[], o
   images.forEach((image, n) => {
     const g = geometries[n]!;
     const pixels = engine.empty([image.width * image.height], 'preprocess.pixels');
-    engine.upload(pixels.buffer, packed(image.data));
+    engine.upload(pixels, packed(image.data));
     const [scaleX, supportX, invX] = axisFilter(image.width, g.resizedWidth, antialias);
     const [scaleY, supportY, invY] = axisFilter(image.height, g.resizedHeight, antialias);
     const uniforms = params()

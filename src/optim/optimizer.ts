@@ -217,7 +217,7 @@ export abstract class Optimizer {
       for (const [name, src] of tensors[i]!) {
         if (src === mine.get(name)) continue;
         const dst = mine.get(name) ?? this.engine.empty(src.shape, `${this.op}.${name}`);
-        if (src.size > 0) this.engine.copy(src.buffer, dst.buffer, src.size * 4);
+        if (src.size > 0) this.engine.copy(src, dst, src.size * 4);
         mine.set(name, dst);
       }
     });
