@@ -10,9 +10,13 @@
 // Every entry point shares one binding layout; each says what its src0..src3 and dst hold
 // (unused sources are bound to any read-only buffer). The per-channel coefficients `coef` are
 // [mean | scale | shift | unbiased variance | inverse std], each C long: y = (x - mean) * scale + shift.
-//   partial_stats:     src0 x                                    -> dst moments [C, chunks, 2]
+// Past the binding limit the runtime splits x by images: each dispatch of the partial entry points
+// sees a run of images (`count` values per channel, `chunks` chunks of them) and writes its chunks'
+// results at slots slot0.. of `slots` per channel, which the finalize entry points merge; the
+// elementwise ones see a run of images like a smaller batch (a view starts at an image).
+//   partial_stats:     src0 x, src1 x's first image (the pivots) -> dst moments [C, slots, 3]: (mean, M2, count)
 //   finalize:          src0 moments, src1 weight, src2 bias,
-//                      src3 x (the pivots)                       -> dst coef (5C)
+//                      src3 x's first image (the pivots)        -> dst coef (5C)
 //   eval_coefficients: src0 running mean, src1 running var,
 //                      src2 weight, src3 bias                    -> dst coef (first 3C)
 //   update_running:    src0 coef                                 -> dst running mean or var, in place
@@ -23,7 +27,7 @@
 //          = a * (g - b) - d * (x - mean)   with a = weight * invstd, b = sum g / m,
 //                                                d = a * invstd * sum(g * xhat) / m
 // The per-channel backward coefficients `bcoef` are [sum g | sum g * xhat | a | b | d], each C long.
-//   backward_partial:  src0 g, src1 x, src2 mean                -> dst sums [C, chunks, 2]: sum g, sum g * (x - mean)
+//   backward_partial:  src0 g, src1 x, src2 mean                -> dst sums [C, slots, 2]: sum g, sum g * (x - mean)
 //   backward_finalize: src0 sums, src1 weight, src2 invstd      -> dst bcoef (5C)
 //   backward_input:    src0 g, src1 x, src2 bcoef, src3 mean    -> dst grad_x
 //   eval_backward:     src0 g, src1 running var, src2 weight    -> dst grad_x = g * weight / sqrt(var + eps)
@@ -46,6 +50,8 @@ struct Params {
   flags: u32,    // bit 0: weight given, bit 1: bias given
   momentum: f32,
   eps: f32,
+  slot0: u32,    // the partial entry points: the first slot this dispatch's chunks write
+  slots: u32,    // slots per channel in the moments or sums (every dispatch's chunks)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -88,14 +94,20 @@ fn partial_stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   let c = group / p.chunks;
   let first = (group - c * p.chunks) * p.chunk;
   let end = min(first + p.chunk, p.count);
-  let pivot = channel_pivot(src0[c * p.spatial]);
+  let pivot = channel_pivot(src1[c * p.spatial]);
   // Welford's running update over this invocation's share of the chunk.
   var m = Moments(0u, 0.0, 0.0);
   for (var j = first + lid; j < end; j += WG) {
     let batch = j / p.spatial;
     m = welford(m, src0[(batch * p.channels + c) * p.spatial + (j - batch * p.spatial)] - pivot);
   }
-  reduce_moments(m, group, lid);
+  reduce_moments(m, slot(group), lid);
+}
+
+// Where workgroup `group` (channel c's chunk k) of a partial entry point writes: slot slot0 + k of c.
+fn slot(group: u32) -> u32 {
+  let c = group / p.chunks;
+  return c * p.slots + p.slot0 + (group - c * p.chunks);
 }
 
 // The vec4 indices [first, end) of channel c's chunk that workgroup `group` of partial_stats4 or
@@ -114,14 +126,14 @@ fn partial_stats4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   if (group >= p.channels * p.chunks) { return; } // the same for the whole workgroup
   let k = chunk4(group);
   let s4 = p.spatial / 4u;
-  let pivot = channel_pivot(src0_4[k.c * s4].x);
+  let pivot = channel_pivot(src1_4[k.c * s4].x);
   var m = Moments(0u, 0.0, 0.0);
   for (var j = k.first + lid; j < k.end; j += WG) {
     let batch = j / s4;
     let v = src0_4[(batch * p.channels + k.c) * s4 + (j - batch * s4)] - pivot;
     m = welford(welford(welford(welford(m, v.x), v.y), v.z), v.w);
   }
-  reduce_moments(m, group, lid);
+  reduce_moments(m, slot(group), lid);
 }
 
 fn welford(m: Moments, v: f32) -> Moments {
@@ -131,8 +143,8 @@ fn welford(m: Moments, v: f32) -> Moments {
   return Moments(n, mean, m.m2 + delta * (v - mean));
 }
 
-// Merges the workgroup's moments (a tree of Chan's updates) and writes them as dst[group].
-fn reduce_moments(m: Moments, group: u32, lid: u32) {
+// Merges the workgroup's moments (a tree of Chan's updates) and writes them at moments slot `at`.
+fn reduce_moments(m: Moments, at: u32, lid: u32) {
   shared_n[lid] = m.n;
   shared_mean[lid] = m.mean;
   shared_m2[lid] = m.m2;
@@ -150,8 +162,9 @@ fn reduce_moments(m: Moments, group: u32, lid: u32) {
     workgroupBarrier();
   }
   if (lid == 0u) {
-    dst[2u * group] = shared_mean[0];
-    dst[2u * group + 1u] = shared_m2[0];
+    dst[3u * at] = shared_mean[0];
+    dst[3u * at + 1u] = shared_m2[0];
+    dst[3u * at + 2u] = f32(shared_n[0]); // at most `chunk` values: exact
   }
 }
 
@@ -159,12 +172,9 @@ fn reduce_moments(m: Moments, group: u32, lid: u32) {
 fn finalize(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
   if (c >= p.channels) { return; }
-  // The chunk sizes are implied by count and chunk, so the moments buffer holds no counts.
   var m = Moments(0u, 0.0, 0.0);
-  for (var k = 0u; k < p.chunks; k++) {
-    let first = k * p.chunk;
-    let part = Moments(min(p.chunk, p.count - first), src0[2u * (c * p.chunks + k)], src0[2u * (c * p.chunks + k) + 1u]);
-    m = combine(m, part);
+  for (var k = c * p.slots; k < (c + 1u) * p.slots; k++) {
+    m = combine(m, Moments(u32(src0[3u * k + 2u]), src0[3u * k], src0[3u * k + 1u]));
   }
   let biased_var = m.m2 / f32(m.n);
   let weight = select(1.0, src1[c], (p.flags & 1u) != 0u);
@@ -244,7 +254,7 @@ fn backward_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
     sum_g += g;
     sum_gx += g * (src1[i] - mean);
   }
-  reduce_grad_sums(sum_g, sum_gx, group, lid);
+  reduce_grad_sums(sum_g, sum_gx, slot(group), lid);
 }
 
 @compute @workgroup_size(WG)
@@ -263,11 +273,11 @@ fn backward_partial4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     sum_g += g;
     sum_gx += g * (src1_4[i] - mean);
   }
-  reduce_grad_sums(sum_g.x + sum_g.y + sum_g.z + sum_g.w, sum_gx.x + sum_gx.y + sum_gx.z + sum_gx.w, group, lid);
+  reduce_grad_sums(sum_g.x + sum_g.y + sum_g.z + sum_g.w, sum_gx.x + sum_gx.y + sum_gx.z + sum_gx.w, slot(group), lid);
 }
 
-// Adds up the workgroup's two sums (a tree) and writes them as dst[2 group], dst[2 group + 1].
-fn reduce_grad_sums(sum_g: f32, sum_gx: f32, group: u32, lid: u32) {
+// Adds up the workgroup's two sums (a tree) and writes them at sums slot `at`.
+fn reduce_grad_sums(sum_g: f32, sum_gx: f32, at: u32, lid: u32) {
   shared_g[lid] = sum_g;
   shared_gx[lid] = sum_gx;
   workgroupBarrier();
@@ -279,8 +289,8 @@ fn reduce_grad_sums(sum_g: f32, sum_gx: f32, group: u32, lid: u32) {
     workgroupBarrier();
   }
   if (lid == 0u) {
-    dst[2u * group] = shared_g[0];
-    dst[2u * group + 1u] = shared_gx[0];
+    dst[2u * at] = shared_g[0];
+    dst[2u * at + 1u] = shared_gx[0];
   }
 }
 
@@ -290,9 +300,9 @@ fn backward_finalize(@builtin(global_invocation_id) gid: vec3u) {
   if (c >= p.channels) { return; }
   var sum_g = 0.0;
   var sum_gx = 0.0;
-  for (var k = 0u; k < p.chunks; k++) {
-    sum_g += src0[2u * (c * p.chunks + k)];
-    sum_gx += src0[2u * (c * p.chunks + k) + 1u];
+  for (var k = c * p.slots; k < (c + 1u) * p.slots; k++) {
+    sum_g += src0[2u * k];
+    sum_gx += src0[2u * k + 1u];
   }
   let invstd = src2[c];
   let sum_gxhat = sum_gx * invstd;

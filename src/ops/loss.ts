@@ -103,7 +103,7 @@ export const crossEntropyOp = defineOp<CrossEntropyAttributes, Checked>({
   backward: ({ gradOut, inputs: [logits], saved }) => {
     const [rows, classes] = logits!.shape as [number, number];
     const perRow = gradOut.rank === 1;
-    const a = saved.gradLogits!.reshape(perRow ? [rows, classes, 1] : [rows * classes, 1]);
+    const a = narrow(saved.gradLogits, 'float32').reshape(perRow ? [rows, classes, 1] : [rows * classes, 1]);
     const s = gradOut.reshape(perRow ? [rows, 1, 1] : [1, 1]);
     const product = matmul(a, s);
     const dx = product.reshape([rows, classes]);
@@ -112,7 +112,7 @@ export const crossEntropyOp = defineOp<CrossEntropyAttributes, Checked>({
   },
   // Seeded at this loss: its gradient is the one the forward pass computed, handed over.
   backwardFromOnes: ({ saved }) => {
-    const gradLogits = saved.gradLogits;
+    const gradLogits = narrow(saved.gradLogits, 'float32');
     delete saved.gradLogits;
     return [gradLogits, undefined, undefined];
   },

@@ -1,5 +1,6 @@
-import { grid1d } from '../runtime/engine.js';
+import { grid1d, type Engine } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
+import { planSplit, runSplit, type Split, type SplitPlan } from '../runtime/split.js';
 import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params, type ParamWriter } from '../runtime/uniforms.js';
 import type { HostTensor } from '../reference/host-tensor.js';
@@ -10,7 +11,7 @@ import { expectRank, expectSameEngine, fail } from './check.js';
 import { mul } from './elementwise.js';
 import { maxPool2dFused, reluMaxPool2dBackward, reluMaxPool2dOp, type MaxPoolOptions } from './pool.js';
 import { sumPerChannel } from './reduce.js';
-import { defineOp, type Checked, type ReferenceResult } from './registry.js';
+import { defineOp, narrow, type AnyTensor, type Checked, type ReferenceResult } from './registry.js';
 
 export interface BatchNormOptions {
   /** Normalise with the batch statistics (and update the running ones) rather than the running ones. */
@@ -53,19 +54,6 @@ function byPlanes(spatial: number): boolean {
   return spatial % 4 === 0 && spatial >= 32;
 }
 
-/** Whether x's planes split into vec4 (the partial sums' vec4 entry points). */
-function vec4Planes(x: Tensor): boolean {
-  return geometry(x).spatial % 4 === 0;
-}
-
-/** The dispatch of an elementwise entry over x: per plane where byPlanes allows, else per value. */
-function elementwise(x: Tensor, entry: 'normalize' | 'backward_input'): { spec: KernelSpec; groups: [number, number, number] } {
-  const { spatial } = geometry(x);
-  const max = x.engine.limits.maxComputeWorkgroupsPerDimension;
-  if (byPlanes(spatial)) return { spec: kernel(`${entry}_planes`), groups: grid1d(x.size / spatial, 1, max) };
-  return { spec: kernel(entry), groups: grid1d(x.size, NORMALIZE_WG, max) };
-}
-
 function kernel(entry: Entry): KernelSpec {
   return {
     name: `batch_norm.${entry}`,
@@ -76,26 +64,89 @@ function kernel(entry: Entry): KernelSpec {
   };
 }
 
+/** x seen as [N, C, S]. */
+interface Geometry {
+  batch: number;
+  channels: number;
+  spatial: number;
+}
+
+function geometry(x: Tensor): Geometry {
+  return { batch: x.shape[0]!, channels: x.shape[1]!, spatial: x.shape.slice(2).reduce((a, b) => a * b, 1) };
+}
+
+/** shaders/norm.wgsl's Params for a dispatch over `images` images of x (count: per channel, the total's for the finalize passes). */
+function uniforms(g: Geometry, images: number, o: { stat?: number; flags?: number; momentum?: number; eps?: number; slot0?: number; slots?: number } = {}): ParamWriter {
+  const count = images * g.spatial;
+  return params()
+    .u32(images * g.channels * g.spatial, g.channels, g.spatial, count, CHUNK, Math.ceil(count / CHUNK), o.stat ?? 0, o.flags ?? 0)
+    .f32(o.momentum ?? 0, o.eps ?? 0)
+    .u32(o.slot0 ?? 0, o.slots ?? 0);
+}
+
+/**
+ * How batch norm's passes over x split past the binding limit: by images (every entry point sees
+ * a run of images as a smaller batch). `tensors` are the passes' tensors shaped like x, all split
+ * alike; the per-channel ones (statistics, coefficients, weights) are bound whole. The moments or
+ * sums a partial pass writes hold at most one slot per CHUNK values plus one per run of images.
+ */
+function imageSplit(op: string, x: Tensor, inputs: ReadonlyArray<readonly [string, Tensor]>, output?: string): Split {
+  const g = geometry(x);
+  const image = g.channels * g.spatial;
+  const maxSlots = Math.ceil((g.batch * g.spatial) / CHUNK) + g.batch;
+  return {
+    op,
+    axes: [{ name: 'image', size: g.batch }],
+    operands: [...inputs.map(([name, t]) => ({ name, input: t, per: [image] as const })), ...(output ? [{ name: output, output: x.shape, per: [image] as const }] : [])],
+    otherBytes: () => 4 * g.channels * Math.max(5, 3 * maxSlots),
+  };
+}
+
+/** The dispatch of an elementwise entry over `images` images: per plane where byPlanes allows, else per value. */
+function elementwise(engine: Engine, g: Geometry, images: number, entry: 'normalize' | 'backward_input'): { spec: KernelSpec; groups: [number, number, number] } {
+  const max = engine.limits.maxComputeWorkgroupsPerDimension;
+  if (byPlanes(g.spatial)) return { spec: kernel(`${entry}_planes`), groups: grid1d(images * g.channels, 1, max) };
+  return { spec: kernel(entry), groups: grid1d(images * g.channels * g.spatial, NORMALIZE_WG, max) };
+}
+
+/**
+ * A partial pass (the statistics, or the backward's two sums) over x's images, chunk by chunk as
+ * `plan` splits them: returns the per-chunk results, [C, slots, width], and the slots per channel.
+ * `bind` gives a chunk's five bindings, the last being the results.
+ */
+function partials(
+  x: Tensor,
+  split: Split,
+  plan: SplitPlan,
+  entry: 'partial_stats' | 'backward_partial',
+  width: number,
+  bind: (bound: Tensor[], out: Tensor) => Tensor[],
+): { out: Tensor; slots: number } {
+  const g = geometry(x);
+  const e = x.engine;
+  const chunksOf = (images: number) => Math.ceil((images * g.spatial) / CHUNK);
+  const first = new Map<number, number>();
+  let slots = 0;
+  for (const c of plan.chunks) {
+    first.set(c.a0, slots);
+    slots += chunksOf(c.a);
+  }
+  const out = e.empty([g.channels * slots * width], `batch_norm.${entry}`);
+  const spec = kernel(g.spatial % 4 === 0 ? (`${entry}4` as Entry) : entry);
+  runSplit(
+    e,
+    split,
+    (bound, c) => e.dispatch(spec, bind(bound, out), grid1d(g.channels * chunksOf(c.a), 1), uniforms(g, c.a, { slot0: first.get(c.a0)!, slots })),
+    plan,
+  );
+  return { out, slots };
+}
+
 function checkPerChannel(op: string, name: string, t: { readonly shape: Shape } | undefined, x: { readonly shape: Shape }): void {
   const channels = x.shape[1]!;
   if (t && (t.shape.length !== 1 || t.shape[0] !== channels)) {
     fail(op, `${name} should have shape [${channels}] (one value per channel of input ${shapeString(x.shape)}), got ${shapeString(t.shape)}`);
   }
-}
-
-/** x seen as [N, C, S]: values per channel (count = N * S) and the uniform parameters every entry point reads. */
-function geometry(x: Tensor): { channels: number; spatial: number; count: number; chunks: number } {
-  const channels = x.shape[1]!;
-  const spatial = x.shape.slice(2).reduce((a, b) => a * b, 1);
-  const count = x.shape[0]! * spatial;
-  return { channels, spatial, count, chunks: Math.ceil(count / CHUNK) };
-}
-
-function uniforms(x: Tensor, o: { stat?: number; flags?: number; momentum?: number; eps?: number }): ParamWriter {
-  const { channels, spatial, count, chunks } = geometry(x);
-  return params()
-    .u32(x.size, channels, spatial, count, CHUNK, chunks, o.stat ?? 0, o.flags ?? 0)
-    .f32(o.momentum ?? 0, o.eps ?? 0);
 }
 
 /** The per-channel operands of a batch norm call, as anything with a shape (undefined: not given). */
@@ -136,7 +187,9 @@ export function checkBatchNormShapes(op: string, x: Shape, operands: BatchNormOp
 /**
  * The per-channel coefficients of a batch norm call: [mean | scale | shift | unbiased var | invstd]
  * (5C; the last two only in training), so that y = (x - mean) * scale + shift. Training computes
- * the batch statistics and updates the running ones in place.
+ * the batch statistics and updates the running ones in place. Checks that x splits (by images)
+ * under the binding limit before anything is recorded, and returns that plan for the passes
+ * shaped like x.
  */
 function coefficients(
   op: string,
@@ -146,32 +199,38 @@ function coefficients(
   weight: Tensor | undefined,
   bias: Tensor | undefined,
   options: BatchNormOptions,
-): Tensor {
+): { coef: Tensor; plan: SplitPlan } {
   expectSameEngine(op, x, runningMean, runningVar, weight, bias);
   checkBatchNormShapes(op, x.shape, { runningMean, runningVar, weight, bias }, options);
   const { training, momentum = 0.1, eps = 1e-5 } = options;
   if (training && runningMean && runningMean.sharesBuffer(runningVar!)) {
     fail(op, 'runningMean and runningVar must be different tensors (both are updated in place)');
   }
-  const { channels, chunks } = geometry(x);
-  const flags = (weight ? 1 : 0) | (bias ? 2 : 0);
   const e = x.engine;
-  const coef = e.empty([5 * channels], 'batch_norm.coef');
-  const perChannel = Math.ceil(channels / WG);
-  if (training) {
-    const moments = e.empty([channels * chunks * 2], 'batch_norm.moments');
-    e.dispatch(kernel(vec4Planes(x) ? 'partial_stats4' : 'partial_stats'), [x, x, x, x, moments], grid1d(channels * chunks, 1), uniforms(x, { flags }));
-    e.dispatch(kernel('finalize'), [moments, weight ?? moments, bias ?? moments, x, coef], perChannel, uniforms(x, { flags, eps }));
-    moments.dispose();
-    if (runningMean && runningVar) {
-      e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningMean], perChannel, uniforms(x, { stat: 0, momentum }));
-      e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningVar], perChannel, uniforms(x, { stat: 3, momentum }));
-    }
-  } else {
+  const g = geometry(x);
+  // The output pass binds x and y alike; it splits wherever the statistics pass does.
+  const plan = planSplit(e, imageSplit(op, x, [['x', x]], 'output'));
+  const flags = (weight ? 1 : 0) | (bias ? 2 : 0);
+  const perChannel = Math.ceil(g.channels / WG);
+  if (!training) {
+    const coef = e.empty([5 * g.channels], 'batch_norm.coef');
     const [mean, variance] = [runningMean!, runningVar!];
-    e.dispatch(kernel('eval_coefficients'), [mean, variance, weight ?? mean, bias ?? mean, coef], perChannel, uniforms(x, { flags, eps }));
+    e.dispatch(kernel('eval_coefficients'), [mean, variance, weight ?? mean, bias ?? mean, coef], perChannel, uniforms(g, g.batch, { flags, eps }));
+    return { coef, plan };
   }
-  return coef;
+  // The moments are taken about each channel's first value: read from the first image wherever x is split.
+  const pivots = plan.whole ? x : x.region(0, [g.channels * g.spatial]);
+  const split = imageSplit(op, x, [['x', x]]);
+  const moments = partials(x, split, plan, 'partial_stats', 3, ([xs], out) => [xs!, pivots, pivots, pivots, out]);
+  const coef = e.empty([5 * g.channels], 'batch_norm.coef');
+  e.dispatch(kernel('finalize'), [moments.out, weight ?? moments.out, bias ?? moments.out, pivots, coef], perChannel, uniforms(g, g.batch, { flags, eps, slots: moments.slots }));
+  moments.out.dispose();
+  if (pivots !== x) pivots.dispose();
+  if (runningMean && runningVar) {
+    e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningMean], perChannel, uniforms(g, g.batch, { stat: 0, momentum }));
+    e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningVar], perChannel, uniforms(g, g.batch, { stat: 3, momentum }));
+  }
+  return { coef, plan };
 }
 
 /**
@@ -192,13 +251,21 @@ function forward(
     checkBatchNormShapes(op, x.shape, { runningMean, runningVar, weight, bias }, options);
     return { output: x.engine.empty(x.shape) };
   }
-  const coef = coefficients(op, x, runningMean, runningVar, weight, bias, options);
-  const output = x.engine.empty(x.shape);
-  const normalize = elementwise(x, 'normalize');
-  x.engine.dispatch(normalize.spec, [x, coef, coef, coef, output], normalize.groups, uniforms(x, {}));
-  if (options.training) return { output, coef };
+  const { coef, plan } = coefficients(op, x, runningMean, runningVar, weight, bias, options);
+  const e = x.engine;
+  const g = geometry(x);
+  const [output] = runSplit(
+    e,
+    imageSplit(op, x, [['x', x]], 'output'),
+    ([xs, ys], c) => {
+      const normalize = elementwise(e, g, c.a, 'normalize');
+      e.dispatch(normalize.spec, [xs!, coef, coef, coef, ys!], normalize.groups, uniforms(g, c.a));
+    },
+    plan,
+  );
+  if (options.training) return { output: output!, coef };
   coef.dispose();
-  return { output };
+  return { output: output! };
 }
 
 /** A new [C] tensor holding section `section` of a per-channel coefficients buffer. */
@@ -260,9 +327,9 @@ export function batchNormGradients(
   weight: Tensor | undefined,
   options: BatchNormOptions,
   needs: BatchNormNeeds,
-  saved: Record<string, Tensor>,
+  saved: Record<string, AnyTensor>,
 ): BatchNormGrads {
-  if (options.training) return batchNormBackward(gradOut, x, weight, saved.saveMean!, saved.saveInvStd!, needs);
+  if (options.training) return batchNormBackward(gradOut, x, weight, narrow(saved.saveMean, 'float32'), narrow(saved.saveInvStd, 'float32'), needs);
   const eps = options.eps ?? 1e-5;
   const grads: BatchNormGrads = {};
   if (needs.input) grads.gradInput = batchNormEvalBackward(gradOut, runningVar!, weight, eps);
@@ -323,7 +390,7 @@ export const batchNormReluMaxPool2dOp = defineOp<BatchNormReluMaxPoolOptions, Ch
   },
   forward: ([x, runningMean, runningVar, weight, bias], _c, options, record) => {
     const { affine, saveMean, saveInvStd } = batchNormCoefficients(x!, runningMean, runningVar, weight, bias, options);
-    let pooled: { output: Tensor; indices: Tensor };
+    let pooled: { output: Tensor; indices: Tensor<'int32'> };
     try {
       pooled = maxPool2dFused(x!, options.pool, { affine, relu: true });
     } finally {
@@ -337,7 +404,7 @@ export const batchNormReluMaxPool2dOp = defineOp<BatchNormReluMaxPoolOptions, Ch
     return { output: pooled.output, saved: { indices: pooled.indices, ...stats } };
   },
   backward: ({ gradOut, inputs: [x, runningMean, runningVar, weight], output, saved, options, needs }) => {
-    const gy = reluMaxPool2dBackward(gradOut, saved.indices!, output, x!.shape, options.pool);
+    const gy = reluMaxPool2dBackward(gradOut, narrow(saved.indices, 'int32'), output, x!.shape, options.pool);
     try {
       const g = batchNormGradients(gy, x!, runningMean, runningVar, weight, options, { input: needs[0]!, weight: needs[3]!, bias: needs[4]! }, saved);
       return [g.gradInput, undefined, undefined, g.gradWeight, g.gradBias];
@@ -405,7 +472,7 @@ export function batchNormCoefficients(
   bias: Tensor | undefined,
   options: BatchNormOptions,
 ): BatchNormCoefficients {
-  const affine = coefficients('batchNormCoefficients', x, runningMean, runningVar, weight, bias, options);
+  const affine = coefficients('batchNormCoefficients', x, runningMean, runningVar, weight, bias, options).coef;
   if (!options.training) return { affine };
   const channels = x.shape[1]!;
   return { affine, saveMean: section(affine, channels, 0), saveInvStd: section(affine, channels, 4) };
@@ -449,26 +516,33 @@ export function batchNormBackward(
   checkPerChannel(op, 'weight', weight, x);
   checkPerChannel(op, 'saveMean', saveMean, x);
   checkPerChannel(op, 'saveInvStd', saveInvStd, x);
-  const { channels, count, chunks } = geometry(x);
-  if (count <= 1) fail(op, `expected more than 1 value per channel (training mode), got input ${shapeString(x.shape)}`);
+  const g = geometry(x);
+  if (g.batch * g.spatial <= 1) fail(op, `expected more than 1 value per channel (training mode), got input ${shapeString(x.shape)}`);
 
   const grads: BatchNormGrads = {};
   if (!needs.input && !needs.weight && !needs.bias) return grads;
   const e = x.engine;
+  // The input-gradient pass binds gradOut, x and its result alike: it splits wherever the sums do.
+  const inputSplit = imageSplit(op, x, [['gradOut', gradOut], ['x', x]], 'gradInput');
+  const plan = planSplit(e, inputSplit);
+  const sums = partials(x, imageSplit(op, x, [['gradOut', gradOut], ['x', x]]), plan, 'backward_partial', 2, ([gs, xs], out) => [gs!, xs!, saveMean, saveMean, out]);
+  const bcoef = e.empty([5 * g.channels], 'batch_norm.grad_coef');
+  const perChannel = Math.ceil(g.channels / WG);
   const flags = weight ? 1 : 0;
-  const sums = e.empty([channels * chunks * 2], 'batch_norm.grad_sums');
-  e.dispatch(kernel(vec4Planes(x) ? 'backward_partial4' : 'backward_partial'), [gradOut, x, saveMean, saveMean, sums], grid1d(channels * chunks, 1), uniforms(x, {}));
-  const bcoef = e.empty([5 * channels], 'batch_norm.grad_coef');
-  const perChannel = Math.ceil(channels / WG);
-  e.dispatch(kernel('backward_finalize'), [sums, weight ?? sums, saveInvStd, sums, bcoef], perChannel, uniforms(x, { flags }));
-  sums.dispose();
-  if (needs.bias) grads.gradBias = section(bcoef, channels, 0);
-  if (needs.weight) grads.gradWeight = section(bcoef, channels, 1);
+  e.dispatch(kernel('backward_finalize'), [sums.out, weight ?? sums.out, saveInvStd, sums.out, bcoef], perChannel, uniforms(g, g.batch, { flags, slots: sums.slots }));
+  sums.out.dispose();
+  if (needs.bias) grads.gradBias = section(bcoef, g.channels, 0);
+  if (needs.weight) grads.gradWeight = section(bcoef, g.channels, 1);
   if (needs.input) {
-    const gradInput = e.empty(x.shape);
-    const backward = elementwise(x, 'backward_input');
-    e.dispatch(backward.spec, [gradOut, x, bcoef, saveMean, gradInput], backward.groups, uniforms(x, {}));
-    grads.gradInput = gradInput;
+    grads.gradInput = runSplit(
+      e,
+      inputSplit,
+      ([gs, xs, dx], c) => {
+        const backward = elementwise(e, g, c.a, 'backward_input');
+        e.dispatch(backward.spec, [gs!, xs!, bcoef, saveMean, dx!], backward.groups, uniforms(g, c.a));
+      },
+      plan,
+    )[0];
   }
   bcoef.dispose();
   return grads;
@@ -486,10 +560,10 @@ export function batchNormEvalBackward(gradOut: Tensor, runningVar: Tensor, weigh
   checkPerChannel(op, 'runningVar', runningVar, gradOut);
   checkPerChannel(op, 'weight', weight, gradOut);
   const e = gradOut.engine;
-  const gradInput = e.empty(gradOut.shape);
-  if (gradOut.size === 0) return gradInput;
+  const g = geometry(gradOut);
   const flags = weight ? 1 : 0;
-  const buffers = [gradOut, runningVar, weight ?? runningVar, runningVar, gradInput];
-  e.dispatch(kernel('eval_backward'), buffers, grid1d(gradOut.size, NORMALIZE_WG), uniforms(gradOut, { flags, eps }));
-  return gradInput;
+  return runSplit(e, imageSplit(op, gradOut, [['gradOut', gradOut]], 'gradInput'), ([gs, dx], c) => {
+    const buffers = [gs!, runningVar, weight ?? runningVar, runningVar, dx!];
+    e.dispatch(kernel('eval_backward'), buffers, grid1d(gs!.size, NORMALIZE_WG), uniforms(g, c.a, { flags, eps }));
+  })[0]!;
 }

@@ -50,7 +50,7 @@ export interface SplitOutput extends OperandBase {
   readonly output: Shape;
   readonly dtype?: DType;
   /** Adds `part` into `acc` (same size): for an output summed over a split axis (per 0 along it). */
-  readonly combine?: (acc: Tensor<DType>, part: Tensor<DType>) => void;
+  readonly combine?: (acc: Tensor, part: Tensor) => void;
 }
 
 export type SplitOperand = SplitInput | SplitInPlace | SplitOutput;
@@ -246,7 +246,7 @@ function runChunks(engine: Engine, s: Split, record: (bound: Tensor<DType>[], ch
       if (!adds) return target;
       const part = engine.empty([length], `${s.op}.part`, t.dtype);
       temporary.push(part);
-      after.unshift(() => (o as SplitOutput).combine!(target, part));
+      after.unshift(() => (o as SplitOutput).combine!(target as Tensor, part as Tensor));
       return part;
     });
     record(bound, c);
