@@ -244,7 +244,7 @@ function runChunks(engine: Engine, s: Split, record: (bound: Tensor<DType>[], ch
         if (!isInput(o)) after.push(() => engine.copy(target, t, bytes, 0, start * 4));
       }
       if (!adds) return target;
-      const part = engine.empty([length], `${s.op}.part`, t.dtype);
+      const part = engine.empty(target.shape, `${s.op}.part`, t.dtype);
       temporary.push(part);
       after.unshift(() => (o as SplitOutput).combine!(target as Tensor, part as Tensor));
       return part;
