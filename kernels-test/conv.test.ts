@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { conv1d, conv2d, conv2dRoute, conv3d, type ConvOptions } from '../src/ops/conv.js';
 import { checkConv } from '../src/ops/conv-args.js';
-import { runWinograd, winogradImagesPerChunk, winogradTiles } from '../src/ops/conv-winograd.js';
+import { winogradImagesPerChunk, winogradTiles } from '../src/ops/conv-winograd.js';
 import { conv1dRef, conv2dRef, conv3dRef } from '../src/reference/conv.js';
 import { addRef, reluRef } from '../src/reference/elementwise.js';
 import { host, type HostTensor } from '../src/reference/host-tensor.js';
 import type { Tensor } from '../src/runtime/tensor.js';
-import { ELEMENTWISE, assertClose, random, reduction, useEngine } from './helpers.js';
+import { ELEMENTWISE, assertClose, random, reduction, useEngine, useLimitedEngines } from './helpers.js';
 
 const engine = useEngine();
+const limited = useLimitedEngines();
 let seed = 500;
 
 function pair(shape: number[]): { gpu: Tensor; ref: HostTensor } {
@@ -310,32 +311,35 @@ describe('binding limit', () => {
     y.dispose();
   });
 
-  it('runs Winograd in chunks of images whose transformed operands fit in a binding', async () => {
-    const e = engine();
+  it('runs Winograd in chunks of images whose transformed operands fit in a binding, by output channels below that', async () => {
     const c: Case = { name: 'chunks', x: [5, 3, 7, 6], w: [6, 3, 3, 3], bias: true, options: { padding: 1, relu: true } };
-    const x = pair(c.x);
-    const w = pair(c.w);
-    const b = pair([6]);
-    const r = pair([5, 6, 7, 6]);
+    const [x, w, b, r] = [pair(c.x), pair(c.w), pair([6]), pair([5, 6, 7, 6])];
     const want = reluRef(addRef(conv2dRef(x.ref, w.ref, b.ref, { padding: 1 }), r.ref));
     const p = checkConv('conv2d', 2, x.gpu, w.gpu, b.gpu, c.options!);
     for (const tile of [2, 4] as const) {
       // One image's transformed input or products: points x max(Cp = 4, O = 6) x tiles (rounded up to 4).
       const { points, perImage } = winogradTiles(p, tile);
-      const oneImage = points * 6 * Math.ceil(perImage / 4) * 4 * 4;
-      for (const [limit, images] of [[oneImage, 1], [2 * oneImage + 64, 2], [1 << 20, 5]] as const) {
+      const tiles = Math.ceil(perImage / 4) * 4;
+      const oneImage = points * 6 * tiles * 4;
+      // One output channel's: points x Cp x tiles.
+      const oneChannel = points * 4 * tiles * 4;
+      for (const [limit, images] of [[oneChannel, 0], [oneImage, 1], [2 * oneImage + 64, 2], [1 << 20, 5]] as const) {
         expect(winogradImagesPerChunk(p, tile, 5, limit)).toBe(images);
-        const y = e.empty(want.shape);
-        runWinograd(e, p, tile, x.gpu, w.gpu, b.gpu, y, 5, r.gpu, limit);
-        assertClose(await y.toArray(), want.data, reduction(27), `F(${tile}x${tile}) in chunks of ${images}`);
-        y.dispose();
+        const e = await limited(limit);
+        const inputs = [x, w, b, r].map((t) => e.tensor(t.ref.data, t.ref.shape));
+        const y = conv2d(inputs[0]!, inputs[1]!, inputs[2]!, { ...c.options, residual: inputs[3]!, algorithm: `winograd${tile}` });
+        assertClose(await y.toArray(), want.data, reduction(27), `F(${tile}x${tile}) under ${limit} bytes: chunks of ${images} images (0: of output channels)`);
+        for (const t of [...inputs, y]) t.dispose();
       }
-      const y = e.empty(want.shape);
-      expect(() => runWinograd(e, p, tile, x.gpu, w.gpu, b.gpu, y, 5, r.gpu, oneImage - 4)).toThrow(
-        `conv2d: the Winograd operands of one image (${points} x 6 x ${Math.ceil(perImage / 4) * 4} floats) or of the weights ` +
-          `(${points} x 6 x 4 floats) are over the device's maxStorageBufferBindingSize of ${oneImage - 4} bytes; use algorithm 'implicit'`,
+      const e = await limited(oneChannel - 4);
+      const inputs = [x, w, b, r].map((t) => e.tensor(t.ref.data, t.ref.shape));
+      const before = { pending: e.pending, inUse: e.pool.stats().bytesInUse };
+      expect(() => conv2d(inputs[0]!, inputs[1]!, inputs[2]!, { ...c.options, residual: inputs[3]!, algorithm: `winograd${tile}` })).toThrow(
+        `conv2d: one image's output channel needs a binding of ${oneChannel} bytes (its scratch buffers; x [5, 3, 7, 6], weight [6, 3, 3, 3], bias [6], residual [5, 6, 7, 6]), ` +
+          `over the storage-binding limit of ${oneChannel - 4} bytes (lowered by EngineOptions.maxStorageBufferBindingSize), and cannot be split further`,
       );
-      expect(y.isDisposed).toBe(true);
+      expect({ pending: e.pending, inUse: e.pool.stats().bytesInUse }).toEqual(before);
+      for (const t of inputs) t.dispose();
     }
     for (const t of [x.gpu, w.gpu, b.gpu, r.gpu]) t.dispose();
   });

@@ -22,6 +22,22 @@ export function useEngine(options: EngineOptions = {}): () => Engine {
   };
 }
 
+/**
+ * Engines whose binding limit is lowered to a given number of bytes, opened on first use (one per
+ * limit) and disposed after the test file: the ops split small tensors under them.
+ */
+export function useLimitedEngines(): (maxStorageBufferBindingSize: number) => Promise<Engine> {
+  const engines = new Map<number, Promise<Engine>>();
+  afterAll(async () => {
+    for (const e of engines.values()) (await e).dispose();
+  });
+  return (limit) => {
+    let e = engines.get(limit);
+    if (!e) engines.set(limit, (e = Engine.create({ checkKernel: checkKernelLayout, maxStorageBufferBindingSize: limit })));
+    return e;
+  };
+}
+
 /** Deterministic uniform numbers in [lo, hi) (mulberry32), so failures reproduce. */
 export function random(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   return seededUniform(n, seed, lo, hi);

@@ -6,13 +6,13 @@
 // every image and position of a chunk at once, with 4-aligned rows (the subgroup kernel's vec4
 // path) whatever the output size. When the weight GEMM has too few tiles to keep the device busy
 // (few output channels, a small kernel), its reduction is split over groups of images into
-// partial sums, added up by sumRows. Work goes in chunks of images (or of one image's output rows)
-// whenever a buffer would pass maxStorageBufferBindingSize.
+// partial sums, added up by sumRows. The column buffers go in chunks of images (or of one image's
+// output rows) whenever one would pass the binding limit (the runtime has already split x and
+// gradOut so that they fit).
 import { grid1d, type Engine } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
-import { shapeString, type Tensor } from '../runtime/tensor.js';
+import type { Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
-import { fail } from './check.js';
 import type { ConvProblem } from './conv-args.js';
 import { addInPlace } from './elementwise.js';
 import { gemm, gemmTile } from './gemm.js';
@@ -141,32 +141,28 @@ function weightSplits(engine: Engine, g: Geometry, images: number, rowLength: nu
   return Math.max(1, Math.min(wanted, images, Math.floor((images * rowLength) / 1024)));
 }
 
-/** Splits the batch (or, when one image is too big, its output rows) into chunks whose buffers all fit a binding. */
-function plan(
-  engine: Engine,
-  g: Geometry,
-  x: Tensor,
-  gradOut: Tensor,
-  wantWeight: boolean,
-  wantInput: boolean,
-  maxBindingBytes: number,
-): { chunks: Chunk[]; sliced: boolean } {
+/** Column rows per output position: gradOut's (always), x's (weight) and the GEMM's before col2im (input). */
+function columnRows(g: Geometry): number {
+  return g.G * Math.max(g.OgPadded, g.K);
+}
+
+/**
+ * The least scratch (floats) the column route binds for `p` besides its operands: one output row
+ * of columns (as `plan` sizes a piece: its positions plus up to 3 of padding), and the transposed
+ * weight of the input gradient.
+ */
+export function columnsScratch(p: ConvProblem, wantInput: boolean): number {
+  const g = geometry(p);
+  return Math.max(columnRows(g) * (p.output[2] + 3), wantInput ? g.G * g.K * g.OgPadded : 0);
+}
+
+/** Splits the batch (or, when one image's columns are too big, its output rows) into chunks whose column buffers fit a binding. */
+function plan(engine: Engine, g: Geometry, wantWeight: boolean): Chunk[] {
   const p = g.p;
-  const maxFloats = Math.floor(maxBindingBytes / 4);
-  // Column rows per image position: gradOut's (always), x's (weight) and the GEMM's before col2im (input).
-  const rows = g.G * Math.max(g.OgPadded, wantWeight || wantInput ? g.K : 0);
+  const maxFloats = Math.floor(engine.maxBindingBytes / 4);
+  const rows = columnRows(g);
   const perImage = rows * roundUp4(g.positions);
-  // x, gradOut and gradIn are bound whole when they fit, else each chunk copies its slices.
-  const sliced = x.size > maxFloats || gradOut.size > maxFloats;
-  const slicePerImage = sliced ? Math.max(p.inChannels * g.inPlane, p.outChannels * g.positions) : 0;
-  if (slicePerImage > maxFloats) {
-    fail(
-      p.op,
-      `one image of input ${shapeString(x.shape)} or of gradOut ${shapeString(gradOut.shape)} takes over the device's ` +
-        `maxStorageBufferBindingSize of ${maxFloats * 4} bytes`,
-    );
-  }
-  const maxImages = Math.floor(maxFloats / Math.max(perImage, slicePerImage));
+  const maxImages = Math.floor(maxFloats / perImage);
   const chunks: Chunk[] = [];
   if (maxImages >= 1) {
     const count = Math.ceil(p.batch / maxImages);
@@ -183,37 +179,28 @@ function plan(
       if (splits * imagesPerSplit * perImage > maxFloats) [splits, imagesPerSplit] = [1, images];
       chunks.push({ image0, images, outRow0: 0, outRows: g.outRows, rowLength, splits, imagesPerSplit });
     }
-    return { chunks, sliced };
+    return chunks;
   }
-  // One image's columns pass the limit: its output rows go in pieces.
+  // One image's columns pass the limit: its output rows go in pieces (columnsScratch keeps one row within it).
   const outW = p.output[2];
   const rowsPerChunk = Math.floor((Math.floor(maxFloats / rows) - 3) / outW);
-  if (rowsPerChunk < 1) {
-    fail(p.op, `the backward columns of one output row need ${rows * roundUp4(outW) * 4} bytes, over the device's maxStorageBufferBindingSize`);
-  }
+  if (rowsPerChunk < 1) throw new Error(`${p.op}: internal error: the backward columns of one output row need ${rows * roundUp4(outW) * 4} bytes`);
   for (let image0 = 0; image0 < p.batch; image0++) {
     for (let outRow0 = 0; outRow0 < g.outRows; outRow0 += rowsPerChunk) {
       const outRows = Math.min(rowsPerChunk, g.outRows - outRow0);
       chunks.push({ image0, images: 1, outRow0, outRows, rowLength: roundUp4(outRows * outW), splits: 1, imagesPerSplit: 1 });
     }
   }
-  return { chunks, sliced };
+  return chunks;
 }
 
-/** A tensor's images [image0, image0 + images) of `perImage` values each, copied into their own tensor. */
-export function sliceImages(engine: Engine, t: Tensor, image0: number, images: number, perImage: number): Tensor {
-  const part = engine.empty([images * perImage]);
-  engine.copy(t, part, images * perImage * 4, image0 * perImage * 4, 0);
-  return part;
-}
-
-/** gradW for one chunk: [O * K] (the sum of the splits' partial products). */
-function chunkWeightGradient(engine: Engine, g: Geometry, gradOutCols: Tensor, xCols: Tensor, c: Chunk): Tensor {
+/** gradW for one chunk, [O * K] (the sum of the splits' partial products), into `target`. */
+function chunkWeightGradient(engine: Engine, g: Geometry, gradOutCols: Tensor, xCols: Tensor, c: Chunk, target: Tensor): void {
   const p = g.p;
   const split = c.imagesPerSplit * c.rowLength;
   const row = c.splits * split;
   const weightSize = p.outChannels * g.K;
-  const out = engine.empty(c.splits === 1 ? [weightSize] : [c.splits, weightSize]);
+  const out = c.splits === 1 ? target : engine.empty([c.splits, weightSize]);
   gemm(engine, {
     name: p.op,
     a: gradOutCols,
@@ -230,10 +217,10 @@ function chunkWeightGradient(engine: Engine, g: Geometry, gradOutCols: Tensor, x
     groups: g.G,
     strides: { a: [split, g.OgPadded * row], b: [split, g.K * row], c: [weightSize, g.Og * g.K] },
   });
-  if (c.splits === 1) return out;
+  if (out === target) return;
   const sum = sumRows(out);
-  out.dispose();
-  return sum;
+  engine.copy(sum, target, weightSize * 4);
+  for (const t of [out, sum]) t.dispose();
 }
 
 /** W^T per group, [G][K][OgPadded] with zero columns past Og: the A operand of W^T x gradOut. */
@@ -272,67 +259,33 @@ function chunkInputGradient(engine: Engine, g: Geometry, wT: Tensor, gradOutCols
 }
 
 /**
- * The weight gradient ([O, C/G, k...] as `weight`) and/or the input gradient (shaped like the
- * batched x) through column buffers. x and gradOut are batched ([N, C, ...] and [N, O, ...]).
- * `maxBindingBytes` (default: the device's maxStorageBufferBindingSize) is the largest buffer
- * bound at once; the tests lower it to exercise the chunked paths on small shapes.
+ * The weight gradient (`into.gradWeight`, [O, C/G, k...] as `weight`) and/or the input gradient
+ * (`into.gradInput`, shaped like the batched x) through column buffers. x and gradOut are batched
+ * ([N, C, ...] and [N, O, ...]) and fit a binding each; the column buffers go in chunks.
  */
-export function columnsBackward(
-  p: ConvProblem,
-  gradOut: Tensor,
-  x: Tensor,
-  weight: Tensor,
-  want: { weight: boolean; input: boolean },
-  maxBindingBytes = x.engine.limits.maxStorageBufferBindingSize,
-): { gradWeight?: Tensor; gradInput?: Tensor } {
+export function columnsBackward(p: ConvProblem, gradOut: Tensor, x: Tensor, weight: Tensor, into: { gradWeight?: Tensor; gradInput?: Tensor }): void {
   const engine = x.engine;
   const g = geometry(p);
-  if (weight.size * 4 > maxBindingBytes) {
-    fail(p.op, `weight ${shapeString(weight.shape)} takes ${weight.size * 4} bytes, over the device's maxStorageBufferBindingSize of ${maxBindingBytes}`);
-  }
-  const { chunks, sliced } = plan(engine, g, x, gradOut, want.weight, want.input, Math.min(maxBindingBytes, engine.limits.maxStorageBufferBindingSize));
-  const gradInput = want.input ? engine.empty(x.shape) : undefined;
-  const wT = want.input ? transposedWeight(engine, g, weight) : undefined;
-  const xPerImage = p.inChannels * g.inPlane;
-  const gPerImage = p.outChannels * g.positions;
-  let gradWeight: Tensor | undefined;
-  for (const c of chunks) {
-    const layoutImages = want.weight ? c.splits * c.imagesPerSplit : c.images;
-    const gradOutSrc = sliced ? sliceImages(engine, gradOut, c.image0, c.images, gPerImage) : gradOut;
-    const gradOutCols = columns(engine, g, gradOutWindow(g), gradOutSrc, sliced ? 0 : c.image0, c, layoutImages);
-    if (gradOutSrc !== gradOut) gradOutSrc.dispose();
-    if (want.weight) {
-      const xSrc = sliced ? sliceImages(engine, x, c.image0, c.images, xPerImage) : x;
-      const xCols = columns(engine, g, inputWindow(g), xSrc, sliced ? 0 : c.image0, c, layoutImages);
-      if (xSrc !== x) xSrc.dispose();
-      const part = chunkWeightGradient(engine, g, gradOutCols, xCols, c);
+  const { gradWeight, gradInput } = into;
+  const wT = gradInput ? transposedWeight(engine, g, weight) : undefined;
+  let first = true;
+  for (const c of plan(engine, g, gradWeight !== undefined)) {
+    const layoutImages = gradWeight ? c.splits * c.imagesPerSplit : c.images;
+    const gradOutCols = columns(engine, g, gradOutWindow(g), gradOut, c.image0, c, layoutImages);
+    if (gradWeight) {
+      const xCols = columns(engine, g, inputWindow(g), x, c.image0, c, layoutImages);
+      // The first chunk writes the weight gradient, the others add theirs.
+      const part = first ? gradWeight : engine.empty(gradWeight.shape);
+      chunkWeightGradient(engine, g, gradOutCols, xCols, c, part);
       xCols.dispose();
-      if (gradWeight) {
+      if (part !== gradWeight) {
         addInPlace(gradWeight, part);
         part.dispose();
-      } else {
-        gradWeight = part;
       }
+      first = false;
     }
-    if (gradInput && wT) {
-      if (sliced) {
-        // Row chunks of one image add into the same slice: carry it over until the image is done.
-        const part = engine.empty([c.images * xPerImage]);
-        if (c.outRow0 > 0) engine.copy(gradInput, part, xPerImage * 4, c.image0 * xPerImage * 4, 0);
-        chunkInputGradient(engine, g, wT, gradOutCols, layoutImages, c, part, 0);
-        engine.copy(part, gradInput, c.images * xPerImage * 4, 0, c.image0 * xPerImage * 4);
-        part.dispose();
-      } else {
-        chunkInputGradient(engine, g, wT, gradOutCols, layoutImages, c, gradInput, c.image0);
-      }
-    }
+    if (gradInput && wT) chunkInputGradient(engine, g, wT, gradOutCols, layoutImages, c, gradInput, c.image0);
     gradOutCols.dispose();
   }
   wT?.dispose();
-  let weightGrad: Tensor | undefined;
-  if (gradWeight) {
-    weightGrad = gradWeight.reshape(weight.shape);
-    gradWeight.dispose();
-  }
-  return { gradWeight: weightGrad, gradInput };
 }

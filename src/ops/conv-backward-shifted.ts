@@ -15,10 +15,10 @@ import type { KernelSpec } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import type { ConvProblem } from './conv-args.js';
-import { sliceImages, writeColumns, type Window } from './conv-backward-columns.js';
+import { writeColumns, type Window } from './conv-backward-columns.js';
 import { addInPlace } from './elementwise.js';
 import { gemm } from './gemm.js';
-import { transposeAxes } from './transpose-axes.js';
+import { transposeInto } from './transpose-axes.js';
 
 const WG = 64;
 const NHWC: KernelSpec = { name: 'convBackward.nhwc', shader: 'conv_backward_nhwc', defines: { WG }, bindings: ['uniform', 'read', 'write'] };
@@ -32,19 +32,21 @@ interface Shifted {
   rowLength: number;
   /** Images per chunk, so that every buffer fits a binding (0: not even one). */
   imagesPerChunk: number;
-  sliced: boolean;
 }
 
-function layout(p: ConvProblem, xSize: number, gradOutSize: number, maxBindingBytes: number): Shifted {
+function layout(p: ConvProblem, maxBindingBytes: number): Shifted {
   const padded = p.output.map((o, i) => o + p.dilation[i]! * (p.kernel[i]! - 1)) as Triple;
   const rowLength = Math.ceil(product(padded) / 4) * 4;
   const maxFloats = Math.floor(maxBindingBytes / 4);
-  const sliced = xSize > maxFloats || gradOutSize > maxFloats;
-  const slicePerImage = sliced ? Math.max(p.inChannels * product(p.input), p.outChannels * product(p.output)) : 0;
   // x padded (one extra zero image at the end) and gradOut on the padded grid.
   const fit = Math.min(Math.floor(maxFloats / (rowLength * p.inChannels)) - 1, Math.floor(maxFloats / (rowLength * p.outChannels)));
-  const imagesPerChunk = Math.max(0, Math.min(fit, slicePerImage > 0 ? Math.floor(maxFloats / slicePerImage) : Infinity));
-  return { padded, rowLength, imagesPerChunk, sliced };
+  return { padded, rowLength, imagesPerChunk: Math.max(0, fit) };
+}
+
+/** The least scratch (floats) the route binds for `p` besides its operands: one image's padded copies. */
+export function shiftedScratch(p: ConvProblem): number {
+  const { rowLength } = layout(p, 0);
+  return rowLength * Math.max(2 * p.inChannels, p.outChannels);
 }
 
 /**
@@ -53,16 +55,16 @@ function layout(p: ConvProblem, xSize: number, gradOutSize: number, maxBindingBy
  * the output (a 'valid' 3x3 on 12x12 outputs does 1.36x the FLOPs and ran slower than im2col on
  * lavapipe; 'same' at 56x56 ran ~1.3x faster); and one image fits a binding.
  */
-export function preferShifted(p: ConvProblem, xSize: number, gradOutSize: number, maxBindingBytes: number): boolean {
+export function preferShifted(p: ConvProblem, maxBindingBytes: number): boolean {
   const Cg = p.inChannels / p.groups;
   if (!p.stride.every((s) => s === 1) || Cg % 4 !== 0 || Cg < 16) return false;
-  const l = layout(p, xSize, gradOutSize, maxBindingBytes);
+  const l = layout(p, maxBindingBytes);
   return product(l.padded) <= 1.2 * product(p.output) && l.imagesPerChunk >= 1;
 }
 
 /** Whether the route can run at all: stride 1 and one image's buffers fit a binding. */
-export function shiftedApplies(p: ConvProblem, xSize: number, gradOutSize: number, maxBindingBytes: number): boolean {
-  return p.stride.every((s) => s === 1) && layout(p, xSize, gradOutSize, maxBindingBytes).imagesPerChunk >= 1;
+export function shiftedApplies(p: ConvProblem, maxBindingBytes: number): boolean {
+  return p.stride.every((s) => s === 1) && layout(p, maxBindingBytes).imagesPerChunk >= 1;
 }
 
 /** x [images] from `image0` of the bound source, padded and channels last: [images + 1][rowLength][C]. */
@@ -76,16 +78,13 @@ function paddedChannelsLast(engine: Engine, p: ConvProblem, l: Shifted, src: Ten
   return out;
 }
 
-/** The weight gradient through shifted GEMMs; x and gradOut batched. Check `shiftedApplies` first. */
-export function shiftedWeightGradient(
-  p: ConvProblem,
-  gradOut: Tensor,
-  x: Tensor,
-  weight: Tensor,
-  maxBindingBytes = x.engine.limits.maxStorageBufferBindingSize,
-): Tensor {
+/**
+ * The weight gradient through shifted GEMMs into `gradWeight` ([O, C/G, k...]); x and gradOut
+ * batched, each within a binding. Check `shiftedApplies` first.
+ */
+export function shiftedWeightGradient(p: ConvProblem, gradOut: Tensor, x: Tensor, gradWeight: Tensor): void {
   const engine = x.engine;
-  const l = layout(p, x.size, gradOut.size, Math.min(maxBindingBytes, engine.limits.maxStorageBufferBindingSize));
+  const l = layout(p, engine.maxBindingBytes);
   const G = p.groups;
   const [O, C] = [p.outChannels, p.inChannels];
   const [Og, Cg] = [O / G, C / G];
@@ -100,14 +99,9 @@ export function shiftedWeightGradient(
   let taps: Tensor | undefined;
   for (let image0 = 0; image0 < p.batch; image0 += perChunk) {
     const images = Math.min(perChunk, p.batch - image0);
-    const xSrc = l.sliced ? sliceImages(engine, x, image0, images, C * product(p.input)) : x;
-    const gSrc = l.sliced ? sliceImages(engine, gradOut, image0, images, O * product(p.output)) : gradOut;
-    const srcImage0 = l.sliced ? 0 : image0;
-    const xPadded = paddedChannelsLast(engine, p, l, xSrc, srcImage0, images);
-    const grid = { outH: Hp, outW: Wp, outRow0: 0, outRows: Dp * Hp, images, layoutImages: images, srcImage0, rowLength: l.rowLength };
-    const gPadded = writeColumns(engine, G, gradOutWindow, gSrc, grid);
-    if (xSrc !== x) xSrc.dispose();
-    if (gSrc !== gradOut) gSrc.dispose();
+    const xPadded = paddedChannelsLast(engine, p, l, x, image0, images);
+    const grid = { outH: Hp, outW: Wp, outRow0: 0, outRows: Dp * Hp, images, layoutImages: images, srcImage0: image0, rowLength: l.rowLength };
+    const gPadded = writeColumns(engine, G, gradOutWindow, gradOut, grid);
     const K = images * l.rowLength;
     const part = engine.empty([product(p.kernel) * O * Cg]);
     for (let kd = 0; kd < kD; kd++) {
@@ -139,8 +133,6 @@ export function shiftedWeightGradient(
       taps = part;
     }
   }
-  const kernelVolume = product(p.kernel);
-  const gradWeight = transposeAxes(engine, taps!, { groups: 1, a: kernelVolume, b: O * Cg, l: 1 }, weight.shape);
+  transposeInto(engine, taps!, { groups: 1, a: product(p.kernel), b: O * Cg, l: 1 }, gradWeight);
   taps!.dispose();
-  return gradWeight;
 }

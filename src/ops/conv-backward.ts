@@ -14,13 +14,15 @@
 //     padding and groups.
 // Every argument is checked (with the forward's rules and messages, and gradOut's shape against
 // the forward's output) before anything is recorded.
+import { runSplit, type Split } from '../runtime/split.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { shapeString } from '../runtime/tensor.js';
 import { expectSameEngine, fail } from './check.js';
 import { checkConv, type ConvOptions, type ConvProblem } from './conv-args.js';
-import { columnsBackward } from './conv-backward-columns.js';
-import { preferShifted, shiftedApplies, shiftedWeightGradient } from './conv-backward-shifted.js';
-import { conv1d, conv2d, conv3d } from './conv.js';
+import { columnsBackward, columnsScratch } from './conv-backward-columns.js';
+import { preferShifted, shiftedApplies, shiftedScratch, shiftedWeightGradient } from './conv-backward-shifted.js';
+import { conv1d, conv2d, conv3d, convUnits } from './conv.js';
+import { addInPlace } from './elementwise.js';
 import { sumPerChannel } from './reduce.js';
 import { transposeAxes } from './transpose-axes.js';
 
@@ -137,11 +139,10 @@ function convBackward(
   }
 
   const engine = x.engine;
-  const maxBinding = engine.limits.maxStorageBufferBindingSize;
-  const useShifted =
-    needs.weight && (weightRoute === 'shifted' || (weightRoute === 'auto' && preferShifted(p, x.size, gradOut.size, maxBinding)));
-  if (useShifted && !shiftedApplies(p, x.size, gradOut.size, maxBinding)) {
-    fail(op, `weightGradient 'shifted' needs stride 1 and one image's padded copy within maxStorageBufferBindingSize`);
+  const maxBinding = engine.maxBindingBytes;
+  const useShifted = needs.weight && (weightRoute === 'shifted' || (weightRoute === 'auto' && preferShifted(p, maxBinding)));
+  if (useShifted && !shiftedApplies(p, maxBinding)) {
+    fail(op, `weightGradient 'shifted' needs stride 1 and one image's padded copy within the binding limit of ${maxBinding} bytes`);
   }
   // Batched views ([1, ...] for unbatched calls), disposed at the end.
   const xb = x.reshape([p.batch, p.inChannels, ...x.shape.slice(x.rank - dims)]);
@@ -154,11 +155,9 @@ function convBackward(
       if (needs.input) result.gradInput = engine.empty(x.shape);
       return result;
     }
-    const viaColumns = { weight: needs.weight && !useShifted, input: needs.input && !useTransposed };
-    const columns = viaColumns.weight || viaColumns.input ? columnsBackward(p, gb, xb, weight, viaColumns) : {};
-    result.gradWeight = useShifted ? shiftedWeightGradient(p, gb, xb, weight) : columns.gradWeight;
-    let gradInput = columns.gradInput;
-    if (useTransposed) gradInput = transposedInputGradient(p, gb, weight);
+    const viaColumns = needs.input && !useTransposed;
+    if (needs.weight || viaColumns) Object.assign(result, splitGradients(p, gb, xb, weight, needs.weight, viaColumns, useShifted));
+    const gradInput = useTransposed ? transposedInputGradient(p, gb, weight) : result.gradInput;
     if (gradInput) {
       result.gradInput = gradInput.reshape(x.shape);
       gradInput.dispose();
@@ -168,6 +167,44 @@ function convBackward(
     xb.dispose();
     gb.dispose();
   }
+}
+
+/**
+ * The weight gradient (shifted or column route) and/or the column route's input gradient,
+ * split as the forward convolution is (convUnits): by images, the weight gradient summed over
+ * them; an image too big alone by output channels or groups, whose input gradients (groups 1)
+ * add up.
+ */
+function splitGradients(p: ConvProblem, gradOut: Tensor, x: Tensor, weight: Tensor, wantWeight: boolean, wantInput: boolean, shifted: boolean): ConvGradients {
+  const u = convUnits(p);
+  const sum = (acc: Tensor, part: Tensor) => addInPlace(acc, part);
+  const columnsWeight = wantWeight && !shifted;
+  const split: Split = {
+    op: p.op,
+    axes: u.axes,
+    operands: [
+      { name: 'gradOut', input: gradOut, per: u.output },
+      { name: 'x', input: x, per: u.x },
+      // The input gradient reads the weight (transposed), the weight gradient does not.
+      ...(wantInput ? [{ name: 'weight', input: weight, per: u.weight }] : []),
+      ...(wantWeight ? [{ name: 'gradWeight', output: weight.shape, per: u.weight, combine: sum }] : []),
+      ...(wantInput ? [{ name: 'gradInput', output: x.shape, per: u.x, combine: sum }] : []),
+    ],
+    otherBytes: (_images, units) => {
+      const block = u.block({ a0: 0, a: 1, b0: 0, b: units });
+      const columns = columnsWeight || wantInput ? columnsScratch(block, wantInput) : 0;
+      return 4 * Math.max(columns, shifted ? shiftedScratch(block) : 0);
+    },
+  };
+  const outputs = runSplit(x.engine, split, (bound, c) => {
+    const [gs, xs] = bound;
+    const ws = wantInput ? bound[2] : undefined;
+    const [gradWeight, gradInput] = [wantWeight ? bound[wantInput ? 3 : 2] : undefined, wantInput ? bound[bound.length - 1] : undefined];
+    const block = u.block(c);
+    if (columnsWeight || gradInput) columnsBackward(block, gs!, xs!, ws ?? weight, { gradWeight: columnsWeight ? gradWeight : undefined, gradInput });
+    if (shifted && gradWeight) shiftedWeightGradient(block, gs!, xs!, gradWeight);
+  });
+  return { gradWeight: wantWeight ? outputs[0] : undefined, gradInput: wantInput ? outputs[wantWeight ? 1 : 0] : undefined };
 }
 
 /** The input gradient as the convolution of gradOut with the flipped, channel-swapped kernel. */

@@ -27,7 +27,6 @@ import { grid1d, type Engine } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
-import { fail } from './check.js';
 import type { ConvProblem } from './conv-args.js';
 import { gemm } from './gemm.js';
 import { epilogueBits } from './gemm-tile.js';
@@ -75,8 +74,8 @@ function kernel(op: string, tile: WinogradTile, shader: string, bindings: Kernel
 
 /**
  * Records the convolution `p` over `batch` images of `x` into `out` (both within a binding),
- * by Winograd F(tile x tile, 3x3), in chunks of images whose transformed operands fit in
- * `maxBindingBytes` (the device's limit; smaller in tests). `p` must pass `winogradMismatch`.
+ * by Winograd F(tile x tile, 3x3), in chunks of images whose transformed operands fit in the
+ * engine's binding limit (convSplit keeps one image's within it). `p` must pass `winogradMismatch`.
  */
 export function runWinograd(
   engine: Engine,
@@ -88,21 +87,13 @@ export function runWinograd(
   out: Tensor,
   batch: number,
   residual: Tensor | undefined,
-  maxBindingBytes = engine.limits.maxStorageBufferBindingSize,
 ): void {
   const O = p.outChannels;
   const C = p.inChannels;
   const Cp = roundUp4(C);
   const { tilesW, perImage, points } = winogradTiles(p, tile);
-  const images = winogradImagesPerChunk(p, tile, batch, maxBindingBytes);
-  if (images < 1) {
-    out.dispose();
-    fail(
-      p.op,
-      `the Winograd operands of one image (${points} x ${Math.max(Cp, O)} x ${roundUp4(perImage)} floats) or of the weights ` +
-        `(${points} x ${O} x ${Cp} floats) are over the device's maxStorageBufferBindingSize of ${maxBindingBytes} bytes; use algorithm 'implicit'`,
-    );
-  }
+  const images = winogradImagesPerChunk(p, tile, batch, engine.maxBindingBytes);
+  if (images < 1) throw new Error(`${p.op}: internal error: the Winograd operands of one image or of the weights are over the binding limit`);
   const max = engine.limits.maxComputeWorkgroupsPerDimension;
 
   const u = engine.empty([points, O, Cp]);

@@ -8,7 +8,8 @@
 // (in the output transform on the Winograd route).
 import { grid1d, type Engine } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
-import { shapeString, type Tensor } from '../runtime/tensor.js';
+import { runSplit, type Chunk, type PerUnit, type Split } from '../runtime/split.js';
+import type { Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import { addRef, reluRef } from '../reference/elementwise.js';
 import { conv1dRef, conv2dRef, conv3dRef } from '../reference/conv.js';
@@ -116,7 +117,7 @@ function autoWinogradTile(engine: Engine, p: ConvProblem): WinogradTile | undefi
   return ([4, 2] as const).find(
     (tile) =>
       p.batch * winogradTiles(p, tile).perImage >= WINOGRAD_MIN_TILES &&
-      winogradImagesPerChunk(p, tile, 1, engine.limits.maxStorageBufferBindingSize) > 0,
+      winogradImagesPerChunk(p, tile, 1, engine.maxBindingBytes) > 0,
   );
 }
 
@@ -145,43 +146,76 @@ function chooseRoute(engine: Engine, p: ConvProblem): ConvRoute {
 function convolve(p: ConvProblem, x: Tensor, weight: Tensor, bias: Tensor | undefined, residual: Tensor | undefined): Tensor {
   const engine = x.engine;
   const route = chooseRoute(engine, p);
-  const out = engine.empty(p.shape);
-  if (out.size === 0) return out;
-  const maxBinding = engine.limits.maxStorageBufferBindingSize;
-  if (weight.size * 4 > maxBinding) {
-    fail(p.op, `weight ${shapeString(weight.shape)} takes ${weight.size * 4} bytes, over the device's maxStorageBufferBindingSize of ${maxBinding}`);
+  if (p.shape.some((d) => d === 0)) return engine.empty(p.shape);
+  const u = convUnits(p);
+  const split: Split = {
+    op: p.op,
+    axes: u.axes,
+    operands: [
+      { name: 'x', input: x, per: u.x },
+      { name: 'weight', input: weight, per: u.weight },
+      ...(bias ? [{ name: 'bias', input: bias, per: u.bias }] : []),
+      ...(residual ? [{ name: 'residual', input: residual, per: u.output }] : []),
+      { name: 'output', output: p.shape, per: u.output },
+    ],
+    otherBytes: (_images, units) => 4 * routeScratch(u.block({ a0: 0, a: 1, b0: 0, b: units }), route),
+  };
+  return runSplit(engine, split, (bound, c) => {
+    const [xs, ws] = bound;
+    runRoute(engine, route, u.block(c), xs!, ws!, bias && bound[2], bound[bound.length - 1]!, c.a, residual && bound[bias ? 3 : 2]);
+  })[0]!;
+}
+
+/** How a convolution's tensors split past the binding limit (runtime/split.ts), and what a chunk computes. */
+export interface ConvUnits {
+  axes: Split['axes'];
+  /** Elements per unit of x (and its gradient), the weight (and its gradient), the bias, the output (residual, output gradient). */
+  x: PerUnit;
+  weight: PerUnit;
+  bias: PerUnit;
+  output: PerUnit;
+  /** The convolution a chunk computes: its images, and its output channels with their input channels. */
+  block(c: Chunk): ConvProblem;
+}
+
+/**
+ * A convolution splits by images; an image too big alone (or a weight too big to bind) by output
+ * channels (groups 1) or by whole groups, each block with its rows of the weight, its bias and its
+ * share of the input (a group's channels), residual and output.
+ */
+export function convUnits(p: ConvProblem): ConvUnits {
+  const G = p.groups;
+  const grouped = G > 1;
+  const [Og, Cg] = [p.outChannels / G, p.inChannels / G];
+  const [plane, positions] = [product(p.input), product(p.output)];
+  // Output channels in one unit of the second axis: one, or a group's.
+  const per = grouped ? Og : 1;
+  return {
+    axes: [{ name: 'image', size: p.batch }, { name: grouped ? 'group' : 'output channel', size: grouped ? G : p.outChannels }],
+    x: [p.inChannels * plane, grouped ? Cg * plane : 0],
+    weight: [0, per * Cg * product(p.kernel)],
+    bias: [0, per],
+    output: [p.outChannels * positions, per * positions],
+    block: (c) => ({ ...p, batch: c.a, groups: grouped ? c.b : 1, inChannels: grouped ? c.b * Cg : p.inChannels, outChannels: c.b * per }),
+  };
+}
+
+/**
+ * The least scratch (floats) the convolution `p` (a chunk's) binds on `route` besides its operands:
+ * the K-padded weights of the GEMM routes, one output row of im2col columns, the Winograd
+ * transforms of the weights and of one image.
+ */
+function routeScratch(p: ConvProblem, route: ConvRoute): number {
+  const roundUp4 = (n: number) => Math.ceil(n / 4) * 4;
+  const kRows = roundUp4((p.inChannels / p.groups) * product(p.kernel));
+  if (route === 'winograd2' || route === 'winograd4') {
+    const { perImage, points } = winogradTiles(p, route === 'winograd2' ? 2 : 4);
+    const Cp = roundUp4(p.inChannels);
+    return points * Math.max(p.outChannels * Cp, Math.max(Cp, p.outChannels) * roundUp4(perImage));
   }
-  if (x.size * 4 <= maxBinding && out.size * 4 <= maxBinding) {
-    runRoute(engine, route, p, x, weight, bias, out, p.batch, residual);
-    return out;
-  }
-  // Too big to bind at once: run chunks of images through copies of their slices.
-  const inPerImage = x.size / p.batch;
-  const outPerImage = out.size / p.batch;
-  const perChunk = Math.floor(maxBinding / 4 / Math.max(inPerImage, outPerImage));
-  if (perChunk < 1) {
-    out.dispose();
-    fail(
-      p.op,
-      `one image's input (${inPerImage * 4} bytes) or output (${outPerImage * 4} bytes) is over the device's ` +
-        `maxStorageBufferBindingSize of ${maxBinding}; input ${shapeString(x.shape)}`,
-    );
-  }
-  for (let n0 = 0; n0 < p.batch; n0 += perChunk) {
-    const nb = Math.min(perChunk, p.batch - n0);
-    const xs = engine.empty([nb * inPerImage]);
-    const os = engine.empty([nb * outPerImage]);
-    engine.copy(x, xs, nb * inPerImage * 4, n0 * inPerImage * 4, 0);
-    // The residual is laid out like the output: its chunk is the same slice.
-    const rs = residual && engine.empty([nb * outPerImage]);
-    if (rs) engine.copy(residual!, rs, nb * outPerImage * 4, n0 * outPerImage * 4, 0);
-    runRoute(engine, route, p, xs, weight, bias, os, nb, rs);
-    engine.copy(os, out, nb * outPerImage * 4, 0, n0 * outPerImage * 4);
-    rs?.dispose();
-    xs.dispose();
-    os.dispose();
-  }
-  return out;
+  const padded = p.outChannels * kRows;
+  // runIm2col sizes a piece of rows as their positions plus up to 3 of padding.
+  return route === 'im2col' ? Math.max(padded, p.groups * kRows * (p.output[2] + 3)) : padded;
 }
 
 /** Runs one route over `batch` images whose input and output both fit in a binding. */
@@ -224,7 +258,7 @@ function runRoute(
     // K padded to a multiple of 4 (zero weights, zero cols rows) keeps the GEMM on its vec4 path.
     const kRows = Math.ceil(K / 4) * 4;
     const w = kRows === K ? weight : padColumns(engine, weight, 1, p.outChannels, K, kRows, K, 0, 0);
-    runIm2col(engine, p, x, out, batch, kRows, (cols, n0, nb, p0, pc, rowLength) =>
+    runIm2col(engine, p, x, batch, kRows, (cols, n0, nb, p0, pc, rowLength) =>
       gemm(engine, {
         ...common,
         a: w,
@@ -284,7 +318,6 @@ function runIm2col(
   engine: Engine,
   p: ConvProblem,
   x: Tensor,
-  out: Tensor,
   batch: number,
   kRows: number,
   consume: (cols: Tensor, image0: number, images: number, position0: number, positions: number, rowLength: number) => void,
@@ -295,14 +328,12 @@ function runIm2col(
   const outRows = p.output[0] * outH;
   const P = outRows * outW;
   const roundUp4 = (n: number) => Math.ceil(n / 4) * 4;
-  const maxFloats = Math.floor(engine.limits.maxStorageBufferBindingSize / 4);
+  const maxFloats = Math.floor(engine.maxBindingBytes / 4);
   const perImage = G * kRows * roundUp4(P);
   const images = Math.max(1, Math.min(batch, Math.floor(maxFloats / perImage)));
   const rowsPerChunk = perImage <= maxFloats ? outRows : Math.floor((Math.floor(maxFloats / (G * kRows)) - 3) / outW);
-  if (rowsPerChunk < 1) {
-    out.dispose();
-    fail(p.op, `the im2col buffer for one output row needs ${G * kRows * roundUp4(outW) * 4} bytes, over the device's maxStorageBufferBindingSize`);
-  }
+  // convSplit's scratch bound keeps one output row's columns within the limit.
+  if (rowsPerChunk < 1) throw new Error(`${p.op}: internal error: the im2col buffer for one output row needs ${G * kRows * roundUp4(outW) * 4} bytes`);
   for (let n0 = 0; n0 < batch; n0 += images) {
     const nb = Math.min(images, batch - n0);
     for (let r0 = 0; r0 < outRows; r0 += rowsPerChunk) {
