@@ -133,13 +133,18 @@ function convBackward(
         `got ${shapeString(gradOut.shape)}`,
     );
   }
-  const useTransposed = needs.input && (route === 'transposed' || (route === 'auto' && transposable(p) && preferTransposed(p)));
+  const engine = x.engine;
+  const maxBinding = engine.maxBindingBytes;
+  // The transposed route flips the whole weight in one dispatch; the column route splits it by output channels.
+  const flips = weight.size * 4 <= maxBinding;
+  const useTransposed = needs.input && (route === 'transposed' || (route === 'auto' && transposable(p) && flips && preferTransposed(p)));
   if (useTransposed && !transposable(p)) {
     fail(op, `inputGradient 'transposed' needs stride 1 and symmetric padding no larger than dilation * (kernel - 1) on every axis`);
   }
+  if (useTransposed && !flips) {
+    fail(op, `inputGradient 'transposed' flips the whole weight ${shapeString(weight.shape)} (${weight.size * 4} bytes), over the binding limit of ${maxBinding} bytes; use 'col2im' or 'auto'`);
+  }
 
-  const engine = x.engine;
-  const maxBinding = engine.maxBindingBytes;
   const useShifted = needs.weight && (weightRoute === 'shifted' || (weightRoute === 'auto' && preferShifted(p, maxBinding)));
   if (useShifted && !shiftedApplies(p, maxBinding)) {
     fail(op, `weightGradient 'shifted' needs stride 1 and one image's padded copy within the binding limit of ${maxBinding} bytes`);

@@ -1,6 +1,6 @@
 import { grid1d, type Engine } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
-import { planSplit, runSplit, type Split, type SplitPlan } from '../runtime/split.js';
+import { planSplit, runSplit, type Chunk, type PerUnit, type Split, type SplitPlan } from '../runtime/split.js';
 import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params, type ParamWriter } from '../runtime/uniforms.js';
 import type { HostTensor } from '../reference/host-tensor.js';
@@ -75,38 +75,45 @@ function geometry(x: Tensor): Geometry {
   return { batch: x.shape[0]!, channels: x.shape[1]!, spatial: x.shape.slice(2).reduce((a, b) => a * b, 1) };
 }
 
-/** shaders/norm.wgsl's Params for a dispatch over `images` images of x (count: per channel, the total's for the finalize passes). */
-function uniforms(g: Geometry, images: number, o: { stat?: number; flags?: number; momentum?: number; eps?: number; slot0?: number; slots?: number } = {}): ParamWriter {
-  const count = images * g.spatial;
+/**
+ * shaders/norm.wgsl's Params for a dispatch over a chunk's images and channels (the whole batch
+ * for the per-channel passes; count, per channel, is then the total's).
+ */
+function uniforms(g: Geometry, c: Chunk, o: { stat?: number; flags?: number; momentum?: number; eps?: number; slot0?: number; slots?: number } = {}): ParamWriter {
+  const count = c.a * g.spatial;
   return params()
-    .u32(images * g.channels * g.spatial, g.channels, g.spatial, count, CHUNK, Math.ceil(count / CHUNK), o.stat ?? 0, o.flags ?? 0)
+    .u32(c.a * c.b * g.spatial, g.channels, g.spatial, count, CHUNK, Math.ceil(count / CHUNK), o.stat ?? 0, o.flags ?? 0)
     .f32(o.momentum ?? 0, o.eps ?? 0)
-    .u32(o.slot0 ?? 0, o.slots ?? 0);
+    .u32(o.slot0 ?? 0, o.slots ?? 0, c.b, c.b0);
 }
 
+/** Every image and channel: the chunk of a pass that runs whole, or of a per-channel pass. */
+const all = (g: Geometry): Chunk => ({ a0: 0, a: g.batch, b0: 0, b: g.channels });
+
 /**
- * How batch norm's passes over x split past the binding limit: by images (every entry point sees
- * a run of images as a smaller batch). `tensors` are the passes' tensors shaped like x, all split
- * alike; the per-channel ones (statistics, coefficients, weights) are bound whole. The moments or
- * sums a partial pass writes hold at most one slot per CHUNK values plus one per run of images.
+ * How batch norm's passes over x split past the binding limit: by images, and one image by
+ * channels (every entry point sees the chunk as a smaller x). `inputs` are shaped like x (or, with
+ * per [0, S], read from x's first image), the per-channel tensors (statistics, coefficients,
+ * weights) are bound whole. The moments or sums a partial pass writes hold at most one slot per
+ * CHUNK values plus one per run of images.
  */
-function imageSplit(op: string, x: Tensor, inputs: ReadonlyArray<readonly [string, Tensor]>, output?: string): Split {
+function imageSplit(op: string, x: Tensor, inputs: ReadonlyArray<readonly [string, Tensor, PerUnit?]>, output?: string): Split {
   const g = geometry(x);
-  const image = g.channels * g.spatial;
+  const per = [g.channels * g.spatial, g.spatial] as const;
   const maxSlots = Math.ceil((g.batch * g.spatial) / CHUNK) + g.batch;
   return {
     op,
-    axes: [{ name: 'image', size: g.batch }],
-    operands: [...inputs.map(([name, t]) => ({ name, input: t, per: [image] as const })), ...(output ? [{ name: output, output: x.shape, per: [image] as const }] : [])],
-    otherBytes: () => 4 * g.channels * Math.max(5, 3 * maxSlots),
+    axes: [{ name: 'image', size: g.batch }, { name: 'channel', size: g.channels }],
+    operands: [...inputs.map(([name, t, p]) => ({ name, input: t, per: p ?? per })), ...(output ? [{ name: output, output: x.shape, per }] : [])],
+    otherBytes: () => 4 * g.channels * Math.max(5, 3 * maxSlots + 1),
   };
 }
 
-/** The dispatch of an elementwise entry over `images` images: per plane where byPlanes allows, else per value. */
-function elementwise(engine: Engine, g: Geometry, images: number, entry: 'normalize' | 'backward_input'): { spec: KernelSpec; groups: [number, number, number] } {
+/** The dispatch of an elementwise entry over a chunk: per plane where byPlanes allows, else per value. */
+function elementwise(engine: Engine, g: Geometry, c: Chunk, entry: 'normalize' | 'backward_input'): { spec: KernelSpec; groups: [number, number, number] } {
   const max = engine.limits.maxComputeWorkgroupsPerDimension;
-  if (byPlanes(g.spatial)) return { spec: kernel(`${entry}_planes`), groups: grid1d(images * g.channels, 1, max) };
-  return { spec: kernel(entry), groups: grid1d(images * g.channels * g.spatial, NORMALIZE_WG, max) };
+  if (byPlanes(g.spatial)) return { spec: kernel(`${entry}_planes`), groups: grid1d(c.a * c.b, 1, max) };
+  return { spec: kernel(entry), groups: grid1d(c.a * c.b * g.spatial, NORMALIZE_WG, max) };
 }
 
 /**
@@ -125,20 +132,18 @@ function partials(
   const g = geometry(x);
   const e = x.engine;
   const chunksOf = (images: number) => Math.ceil((images * g.spatial) / CHUNK);
+  // Each run of images has its slots; the chunks of one image's channels share them.
   const first = new Map<number, number>();
   let slots = 0;
   for (const c of plan.chunks) {
+    if (first.has(c.a0)) continue;
     first.set(c.a0, slots);
     slots += chunksOf(c.a);
   }
-  const out = e.empty([g.channels * slots * width], `batch_norm.${entry}`);
+  // The statistics' moments are followed by the pivots.
+  const out = e.empty([g.channels * (slots * width + (width === 3 ? 1 : 0))], `batch_norm.${entry}`);
   const spec = kernel(g.spatial % 4 === 0 ? (`${entry}4` as Entry) : entry);
-  runSplit(
-    e,
-    split,
-    (bound, c) => e.dispatch(spec, bind(bound, out), grid1d(g.channels * chunksOf(c.a), 1), uniforms(g, c.a, { slot0: first.get(c.a0)!, slots })),
-    plan,
-  );
+  runSplit(e, split, (bound, c) => e.dispatch(spec, bind(bound, out), grid1d(c.b * chunksOf(c.a), 1), uniforms(g, c, { slot0: first.get(c.a0)!, slots })), plan);
   return { out, slots };
 }
 
@@ -215,20 +220,19 @@ function coefficients(
   if (!training) {
     const coef = e.empty([5 * g.channels], 'batch_norm.coef');
     const [mean, variance] = [runningMean!, runningVar!];
-    e.dispatch(kernel('eval_coefficients'), [mean, variance, weight ?? mean, bias ?? mean, coef], perChannel, uniforms(g, g.batch, { flags, eps }));
+    e.dispatch(kernel('eval_coefficients'), [mean, variance, weight ?? mean, bias ?? mean, coef], perChannel, uniforms(g, all(g), { flags, eps }));
     return { coef, plan };
   }
-  // The moments are taken about each channel's first value: read from the first image wherever x is split.
-  const pivots = plan.whole ? x : x.region(0, [g.channels * g.spatial]);
-  const split = imageSplit(op, x, [['x', x]]);
-  const moments = partials(x, split, plan, 'partial_stats', 3, ([xs], out) => [xs!, pivots, pivots, pivots, out]);
+  // The moments are taken about each channel's first value, read from x's first image.
+  const split = imageSplit(op, x, [['x', x], ['pivots', x, [0, g.spatial]]]);
+  const moments = partials(x, split, plan, 'partial_stats', 3, ([xs, pivots], out) => [xs!, pivots!, pivots!, pivots!, out]);
   const coef = e.empty([5 * g.channels], 'batch_norm.coef');
-  e.dispatch(kernel('finalize'), [moments.out, weight ?? moments.out, bias ?? moments.out, pivots, coef], perChannel, uniforms(g, g.batch, { flags, eps, slots: moments.slots }));
-  moments.out.dispose();
-  if (pivots !== x) pivots.dispose();
+  const stats = moments.out;
+  e.dispatch(kernel('finalize'), [stats, weight ?? stats, bias ?? stats, stats, coef], perChannel, uniforms(g, all(g), { flags, eps, slots: moments.slots }));
+  stats.dispose();
   if (runningMean && runningVar) {
-    e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningMean], perChannel, uniforms(g, g.batch, { stat: 0, momentum }));
-    e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningVar], perChannel, uniforms(g, g.batch, { stat: 3, momentum }));
+    e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningMean], perChannel, uniforms(g, all(g), { stat: 0, momentum }));
+    e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningVar], perChannel, uniforms(g, all(g), { stat: 3, momentum }));
   }
   return { coef, plan };
 }
@@ -258,8 +262,8 @@ function forward(
     e,
     imageSplit(op, x, [['x', x]], 'output'),
     ([xs, ys], c) => {
-      const normalize = elementwise(e, g, c.a, 'normalize');
-      e.dispatch(normalize.spec, [xs!, coef, coef, coef, ys!], normalize.groups, uniforms(g, c.a));
+      const normalize = elementwise(e, g, c, 'normalize');
+      e.dispatch(normalize.spec, [xs!, coef, coef, coef, ys!], normalize.groups, uniforms(g, c));
     },
     plan,
   );
@@ -529,7 +533,7 @@ export function batchNormBackward(
   const bcoef = e.empty([5 * g.channels], 'batch_norm.grad_coef');
   const perChannel = Math.ceil(g.channels / WG);
   const flags = weight ? 1 : 0;
-  e.dispatch(kernel('backward_finalize'), [sums.out, weight ?? sums.out, saveInvStd, sums.out, bcoef], perChannel, uniforms(g, g.batch, { flags, slots: sums.slots }));
+  e.dispatch(kernel('backward_finalize'), [sums.out, weight ?? sums.out, saveInvStd, sums.out, bcoef], perChannel, uniforms(g, all(g), { flags, slots: sums.slots }));
   sums.out.dispose();
   if (needs.bias) grads.gradBias = section(bcoef, g.channels, 0);
   if (needs.weight) grads.gradWeight = section(bcoef, g.channels, 1);
@@ -538,8 +542,8 @@ export function batchNormBackward(
       e,
       inputSplit,
       ([gs, xs, dx], c) => {
-        const backward = elementwise(e, g, c.a, 'backward_input');
-        e.dispatch(backward.spec, [gs!, xs!, bcoef, saveMean, dx!], backward.groups, uniforms(g, c.a));
+        const backward = elementwise(e, g, c, 'backward_input');
+        e.dispatch(backward.spec, [gs!, xs!, bcoef, saveMean, dx!], backward.groups, uniforms(g, c));
       },
       plan,
     )[0];
@@ -564,6 +568,6 @@ export function batchNormEvalBackward(gradOut: Tensor, runningVar: Tensor, weigh
   const flags = weight ? 1 : 0;
   return runSplit(e, imageSplit(op, gradOut, [['gradOut', gradOut]], 'gradInput'), ([gs, dx], c) => {
     const buffers = [gs!, runningVar, weight ?? runningVar, runningVar, dx!];
-    e.dispatch(kernel('eval_backward'), buffers, grid1d(gs!.size, NORMALIZE_WG), uniforms(g, c.a, { flags, eps }));
+    e.dispatch(kernel('eval_backward'), buffers, grid1d(gs!.size, NORMALIZE_WG), uniforms(g, c, { flags, eps }));
   })[0]!;
 }
