@@ -2,9 +2,16 @@
 // copy, upload and read back at their offset; a lowered binding limit is enforced by every
 // dispatch; planSplit chunks along one axis, then two, with aligned views where it can and copies
 // where it cannot (the same values either way), sums outputs over chunks, and refuses a unit that
-// cannot be split before anything is allocated or recorded.
+// cannot be split before anything is allocated or recorded (issue 11: a refused op used to leave its
+// output allocated).
 import { describe, expect, it } from 'vitest';
+import { conv2d } from '../src/ops/conv.js';
 import { addInPlace, relu } from '../src/ops/elementwise.js';
+import { linear } from '../src/ops/gemm.js';
+import { batchNorm } from '../src/ops/norm.js';
+import { maxPool2d } from '../src/ops/pool.js';
+import { interpolate } from '../src/ops/resize.js';
+import { softmax } from '../src/ops/softmax.js';
 import { Engine, grid1d } from '../src/runtime/engine.js';
 import type { KernelSpec } from '../src/runtime/kernel.js';
 import { planSplit, runSplit, type Split } from '../src/runtime/split.js';
@@ -162,5 +169,26 @@ describe('the chunker', () => {
     );
     expect({ pending: e.pending, inUse: e.pool.stats().bytesInUse }).toEqual(before);
     x.dispose();
+  });
+});
+
+describe('ops refused past the binding limit', () => {
+  // Each op's smallest unit (a plane, a row, one image's channel...) is over 1 KiB (256 floats).
+  const cases: Array<[string, (e: Engine) => Tensor[], (t: Tensor[]) => unknown, string]> = [
+    ['maxPool2d: one plane', (e) => [e.zeros([2, 3, 17, 17])], ([x]) => maxPool2d(x!, { kernelSize: 2 }), 'maxPool2d: one plane needs a binding of 1156 bytes'],
+    ['interpolate: one output plane', (e) => [e.zeros([1, 2, 8, 8])], ([x]) => interpolate(x!, { size: 17 }), 'interpolate: one plane needs a binding of 1156 bytes'],
+    ['softmax: one row', (e) => [e.zeros([3, 300])], ([x]) => softmax(x!, -1), 'softmax: one row needs a binding of 1200 bytes'],
+    ['batchNorm: one (n, c) plane', (e) => [e.zeros([2, 3, 300]), e.zeros([3]), e.zeros([3])], ([x, m, v]) => batchNorm(x!, m, v, undefined, undefined, { training: true }), "batchNorm: one image's channel needs a binding of 1200 bytes"],
+    ['conv2d: one image (a 1x1 convolution cannot split its input by output channels)', (e) => [e.zeros([2, 4, 9, 9]), e.zeros([2, 4, 1, 1])], ([x, w]) => conv2d(x!, w!), "conv2d: one image's output channel needs a binding of 1296 bytes (x;"],
+    ['linear: one row of x', (e) => [e.zeros([2, 300]), e.zeros([4, 300])], ([x, w]) => linear(x!, w!), "linear: one row's output feature needs a binding of 1200 bytes (x;"],
+  ];
+  it.each(cases)('%s: refused before anything is allocated or recorded, again and again', async (_what, make, call, message) => {
+    const e = small();
+    const tensors = make(e);
+    await e.flush();
+    const before = { pending: e.pending, inUse: e.pool.stats().bytesInUse, allocated: e.pool.stats().bytesAllocated };
+    for (let k = 0; k < 5; k++) expect(() => call(tensors)).toThrow(message);
+    expect({ pending: e.pending, inUse: e.pool.stats().bytesInUse, allocated: e.pool.stats().bytesAllocated }).toEqual(before);
+    for (const t of tensors) t.dispose();
   });
 });
