@@ -12,6 +12,11 @@
 // such step (its first, compiling, plus a timed one) takes several minutes (~24 s a step at
 // 112x112, about four times the work at 224x224). `--tfjs-skip none` runs it.
 //
+// Full fine-tuning at batch 64, 224x224, the case that passes the 128 MiB storage-binding limit
+// (the stem's output is 205 MB; the runtime splits it and every op reading it by images), takes
+// minutes a step on lavapipe and is no default case:
+//   npx tsx bench/transfer.ts --sizes 224 --modes fine-tune --batch 64 --no-tfjs --reps 1 --warmup 0
+//
 // Timing, per case: our first step (compiling our pipelines), `--warmup` untimed steps, `--reps`
 // timed steps; tfjs's first step and `--tfjs-reps` timed ones; then ours again (`--warmup`
 // untimed, `--reps` timed), so that load from other processes changing during tfjs's long steps

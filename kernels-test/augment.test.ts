@@ -324,11 +324,14 @@ describe('argument errors', () => {
     expect(engine().pending).toBe(before);
   });
 
-  it('refuses an output over the binding limit', () => {
-    const wide = Math.ceil(engine().limits.maxStorageBufferBindingSize / 12) + 1;
-    const before = engine().pending;
-    expect(() => centerCropBatch(engine(), [image], { size: [1, wide], resizeTo: wide })).toThrow(`centerCropBatch: the output [1, 3, 1, ${wide}] is ${12 * wide} bytes, over the device's maxStorageBufferBindingSize`);
-    expect(engine().pending).toBe(before);
+  it('refuses one image whose output is over the binding limit, before anything is recorded or allocated', () => {
+    const e = engine();
+    const wide = Math.ceil(e.maxBindingBytes / 12) + 1;
+    const before = { pending: e.pending, inUse: e.pool.stats().bytesInUse };
+    expect(() => centerCropBatch(e, [image], { size: [1, wide], resizeTo: wide })).toThrow(
+      `centerCropBatch: one image needs a binding of ${12 * wide} bytes (output), over the storage-binding limit of ${e.maxBindingBytes} bytes (the device's maxStorageBufferBindingSize), and cannot be split further`,
+    );
+    expect({ pending: e.pending, inUse: e.pool.stats().bytesInUse }).toEqual(before);
   });
 
   it.each<[string, () => unknown, string]>([

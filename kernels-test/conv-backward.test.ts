@@ -4,18 +4,17 @@
 import { describe, expect, it } from 'vitest';
 import { conv1dBackward, conv2dBackward, conv3dBackward, type ConvBackwardNeeds, type ConvBackwardOptions, type ConvGradients } from '../src/ops/conv-backward.js';
 import { checkConv } from '../src/ops/conv-args.js';
-import { columnsBackward } from '../src/ops/conv-backward-columns.js';
-import { shiftedWeightGradient } from '../src/ops/conv-backward-shifted.js';
-import { planConvolution } from '../src/ops/conv-plan.js';
+import { planBlock } from '../src/ops/conv-plan.js';
 import { conv2d } from '../src/ops/conv.js';
 import { conv1dBackwardRef, conv2dBackwardRef, conv3dBackwardRef, type ConvGradientsRef } from '../src/reference/conv-backward.js';
 import { conv1dRef, conv2dRef, conv3dRef, type ConvRefOptions } from '../src/reference/conv.js';
 import { host, type HostTensor } from '../src/reference/host-tensor.js';
 import { numel, type Tensor } from '../src/runtime/tensor.js';
 import { checkGradient, dot } from './gradcheck.js';
-import { assertClose, gradient, random, useEngine } from './helpers.js';
+import { assertClose, gradient, random, useEngine, useLimitedEngines } from './helpers.js';
 
 const engine = useEngine();
+const limited = useLimitedEngines();
 let seed = 9100;
 
 type ConvRef = typeof conv2dRef;
@@ -254,7 +253,7 @@ describe('argument errors', () => {
     );
     const g2 = e.tensor(random(2 * 4 * 3 * 3, 3), [2, 4, 3, 3]);
     expect(() => conv2dBackward(g2, x, w, { stride: 2, weightGradient: 'shifted' }, ALL)).toThrow(
-      "conv2dBackward: weightGradient 'shifted' needs stride 1 and one image's padded copy within maxStorageBufferBindingSize",
+      "conv2dBackward: weightGradient 'shifted' needs stride 1",
     );
     expect(() => conv2dBackward(g2, x, w, { stride: 2, inputGradient: 'transposed' }, ALL)).toThrow(
       "conv2dBackward: inputGradient 'transposed' needs stride 1 and symmetric padding no larger than dilation * (kernel - 1) on every axis",
@@ -270,78 +269,79 @@ describe('argument errors', () => {
 });
 
 describe('buffers over the binding limit', () => {
-  // The column route splits its work whenever a buffer would pass the binding limit. Lowering the
-  // limit the plan is made for (the device's is 128 MiB) runs every chunked path on small shapes: chunks
-  // of images, one image's output rows in pieces (the input gradient added up across pieces), and
-  // x / gradOut / gradIn too big to bind whole (copied slices).
-  // Limits in floats, for each problem: chunks of images; output rows in pieces; then x and
-  // gradOut too big to bind whole, with output rows in pieces (down to one row a piece), or (the
-  // 1x1 problem, whose columns are small) with chunks of 2 images.
-  const limited = (bytes: number) => ({ ...engine().planTarget, maxBindingBytes: bytes });
+  // Under a lowered binding limit the runtime splits x and gradOut by images (an image too big
+  // alone, by output channels or groups, the input gradient added up over the channels), and the
+  // column routes chunk their column buffers by images or output rows.
+  // Limits in floats, for each problem: x and gradOut whole, column buffers in chunks of images;
+  // then x and gradOut split by images, the columns in output rows; then an image split by output
+  // channels (or groups), down to a few channels a piece.
   const problems: Array<[Case, number[]]> = [
-    [{ name: 'stride 1, padding 1', x: [5, 3, 9, 8], w: [4, 3, 3, 3], options: { padding: 1 } }, [4000, 1500, 729, 300]],
-    [{ name: 'stride 2, dilation 2, groups 2', x: [3, 4, 11, 10], w: [6, 2, 3, 3], options: { stride: 2, dilation: 2, padding: 2, groups: 2 } }, [2500, 1000, 500]],
-    [{ name: '1x1 stride 2', x: [5, 6, 8, 8], w: [5, 6, 1, 1], options: { stride: 2 } }, [800]],
+    [{ name: 'stride 1, padding 1', x: [5, 3, 9, 8], w: [12, 3, 3, 3], options: { padding: 1 } }, [6000, 1500, 729, 400]],
+    [{ name: 'stride 2, dilation 2, groups 2', x: [3, 4, 11, 10], w: [6, 2, 3, 3], options: { stride: 2, dilation: 2, padding: 2, groups: 2 } }, [2500, 1000, 500, 300]],
+    [{ name: '1x1 stride 2', x: [5, 6, 8, 8], w: [5, 6, 1, 1], options: { stride: 2 } }, [800, 384]],
   ];
   for (const [c, limits] of problems) {
     it(c.name, async () => {
-      const e = engine();
       const x = hostRandom(c.x);
       const w = hostRandom(c.w);
       const outShape = conv2dRef(x, w, undefined, c.options as ConvRefOptions).shape;
       const gradOut = hostRandom(outShape);
       const want = conv2dBackwardRef(gradOut, x, w, c.options as ConvRefOptions);
-      const [xg, wg, gg] = [e.tensor(x.data, x.shape), e.tensor(w.data, w.shape), e.tensor(gradOut.data, gradOut.shape)];
-      const p = checkConv('conv2dBackward', 2, xg, wg, undefined, { ...c.options, inputGradient: 'col2im', weightGradient: 'im2col' });
       const k = reductions(c, outShape);
       for (const floats of limits) {
-        const plan = planConvolution(p, limited(floats * 4), { forward: false, input: true, weight: true });
-        const got = columnsBackward(p, plan, gg, xg, wg);
+        const e = await limited(floats * 4);
+        const [xg, wg, gg] = [e.tensor(x.data, x.shape), e.tensor(w.data, w.shape), e.tensor(gradOut.data, gradOut.shape)];
+        const got = conv2dBackward(gg, xg, wg, { ...c.options, inputGradient: 'col2im', weightGradient: 'im2col' }, { input: true, weight: true, bias: false });
         assertClose(await got.gradWeight!.toArray(), want.gradWeight.data, gradient(k.weight), `${c.name}, limit ${floats} floats: gradWeight`);
         assertClose(await got.gradInput!.toArray(), want.gradInput.data, gradient(k.input), `${c.name}, limit ${floats} floats: gradInput`);
-        got.gradWeight!.dispose();
-        got.gradInput!.dispose();
+        for (const t of [xg, wg, gg, got.gradWeight!, got.gradInput!]) t.dispose();
       }
-      for (const t of [xg, wg, gg]) t.dispose();
     });
   }
 
-  it('the shifted weight gradient in chunks of images, with and without sliced tensors', async () => {
-    const e = engine();
-    const c: Case = { name: 'shifted', x: [5, 8, 6, 5], w: [4, 8, 3, 3], options: { padding: 1, dilation: [1, 2] } };
+  it('the shifted weight gradient in chunks of images, with x split by images, and by output channels', async () => {
+    const c: Case = { name: 'shifted', x: [5, 8, 6, 5], w: [16, 8, 3, 3], options: { padding: 1, dilation: [1, 2] } };
     const x = hostRandom(c.x);
     const w = hostRandom(c.w);
     const outShape = conv2dRef(x, w, undefined, c.options as ConvRefOptions).shape;
     const gradOut = hostRandom(outShape);
     const want = conv2dBackwardRef(gradOut, x, w, c.options as ConvRefOptions);
-    const [xg, wg, gg] = [e.tensor(x.data, x.shape), e.tensor(w.data, w.shape), e.tensor(gradOut.data, gradOut.shape)];
-    const p = checkConv('conv2dBackward', 2, xg, wg, undefined, { ...c.options, weightGradient: 'shifted' });
-    // Padded grid 8 x 7 = 56 values per channel: 3 images per chunk at 1800 floats (x fits whole);
-    // at 900 floats x (1200) is copied in slices of 1 image.
-    for (const [floats, chunks, sliced] of [[1800, [3, 2], false], [900, [1, 1, 1, 1, 1], true]] as const) {
-      const plan = planConvolution(p, limited(floats * 4), { forward: false, input: false, weight: true }).weightGradient!;
-      if (plan.route !== 'shifted') throw new Error(`planned ${plan.route}`);
-      expect(plan.chunks.map((chunk) => chunk.images)).toEqual(chunks);
-      expect(plan.sliced).toBe(sliced);
-      const got = shiftedWeightGradient(p, plan, gg, xg, wg);
-      assertClose(await got.toArray(), want.gradWeight.data, gradient(reductions(c, outShape).weight), `limit ${floats} floats`);
-      got.dispose();
+    // Padded grid 8 x 7 = 56 values per channel (x padded: 448 an image, gradOut: 896): 3 images
+    // per chunk at 3000 floats (x, gradOut and the weight gradient bound whole); at 1400 gradOut
+    // (1440) splits by images; at 1000 the weight gradient (1152) splits by output channels.
+    for (const floats of [3000, 1400, 1000]) {
+      const e = await limited(floats * 4);
+      const [xg, wg, gg] = [e.tensor(x.data, x.shape), e.tensor(w.data, w.shape), e.tensor(gradOut.data, gradOut.shape)];
+      if (floats === 3000) {
+        // The whole problem is one block; its plan chunks the padded copies by 3 images.
+        const p = checkConv('conv2dBackward', 2, xg, wg, undefined, c.options ?? {});
+        const plan = planBlock(p, e.planTarget, { weight: 'shifted' }).weightGradient!;
+        expect(plan.route === 'shifted' && plan.chunks.map((chunk) => chunk.images)).toEqual([3, 2]);
+      }
+      const got = conv2dBackward(gg, xg, wg, { ...c.options, weightGradient: 'shifted' }, { input: false, weight: true, bias: false });
+      assertClose(await got.gradWeight!.toArray(), want.gradWeight.data, gradient(reductions(c, outShape).weight), `limit ${floats} floats`);
+      for (const t of [xg, wg, gg, got.gradWeight!]) t.dispose();
     }
-    for (const t of [xg, wg, gg]) t.dispose();
   });
 
-  it('refuses when the weight, one image or one output row of columns cannot fit', () => {
-    const e = engine();
+  it('refuses, before recording or allocating anything, when one image or one output row of columns cannot fit', async () => {
+    const e = await limited(1024);
+    // K = 75 column rows of 12 (9, rounded up to 4) positions: 3600 bytes for one output row.
     const x = e.tensor(random(3 * 81, 5), [1, 3, 9, 9]);
     const w = e.tensor(random(4 * 75, 6), [4, 3, 5, 5]);
     const g = e.tensor(random(4 * 81, 7), [1, 4, 9, 9]);
-    const p = checkConv('conv2dBackward', 2, x, w, undefined, { padding: 2, weightGradient: 'im2col' });
-    const plan = (bytes: number) => planConvolution(p, limited(bytes), { forward: false, input: false, weight: true });
-    expect(() => plan(400 * 4)).toThrow("conv2dBackward: the backward columns of one output row need 3600 bytes, over the device's maxStorageBufferBindingSize");
-    expect(() => plan(310 * 4)).toThrow(
-      "conv2dBackward: one image of input [1, 3, 9, 9] or of gradOut [1, 4, 9, 9] takes over the device's maxStorageBufferBindingSize of 1240 bytes",
+    // A 1x1 convolution: x's one image, 8 x 81 floats, cannot split by output channels.
+    const x8 = e.tensor(random(8 * 81, 8), [1, 8, 9, 9]);
+    const w1 = e.tensor(random(4 * 8, 9), [4, 8, 1, 1]);
+    const before = { pending: e.pending, inUse: e.pool.stats().bytesInUse };
+    const limit = 'over the storage-binding limit of 1024 bytes (lowered by EngineOptions.maxStorageBufferBindingSize), and cannot be split further';
+    expect(() => conv2dBackward(g, x, w, { padding: 2, weightGradient: 'im2col' }, { input: false, weight: true, bias: false })).toThrow(
+      `conv2dBackward: one image's output channel needs a binding of 3600 bytes (its scratch buffers; gradOut [1, 4, 9, 9], x [1, 3, 9, 9]), ${limit}`,
     );
-    expect(() => plan(240 * 4)).toThrow("conv2dBackward: weight [4, 3, 5, 5] takes 1200 bytes, over the device's maxStorageBufferBindingSize of 960");
-    for (const t of [x, w, g]) t.dispose();
+    expect(() => conv2dBackward(g, x8, w1, {}, { input: false, weight: true, bias: false })).toThrow(
+      `conv2dBackward: one image's output channel needs a binding of 2592 bytes (x; gradOut [1, 4, 9, 9], x [1, 8, 9, 9]), ${limit}`,
+    );
+    expect({ pending: e.pending, inUse: e.pool.stats().bytesInUse }).toEqual(before);
+    for (const t of [x, w, g, x8, w1]) t.dispose();
   });
 });

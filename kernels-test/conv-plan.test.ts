@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { convProblem, type ConvRouteOptions } from '../src/ops/conv-args.js';
 import type { ConvOptions } from '../src/ops/conv.js';
-import { describePlan, planConvolution, planForward, type ConvPlan } from '../src/ops/conv-plan.js';
+import { backwardScratch, convUnits, describePlan, forwardScratch, planBlock, planConvolution, planForward, planRoutes, type ConvPlan } from '../src/ops/conv-plan.js';
 import { gemmTileFor, planGemm, planLinearWeightGradient } from '../src/ops/gemm-tile.js';
 import { CPU_PROFILE, DISCRETE_PROFILE, isCpuAdapter, profileForAdapter, type DeviceProfile, type PlanTarget } from '../src/runtime/device-profile.js';
 import { Engine } from '../src/runtime/engine.js';
@@ -111,10 +111,12 @@ const PLANS: Array<[string, number[], number[], Options, string, string]> = [
     'implicit tl:64x64x16 k=4608 | grad in transposed (implicit tl:64x64x16 k=4608), weight im2col tl:64x64x16',
   ],
   [
-    'resnet18 conv1 7x7/2, batch 64 (its output is over the binding limit)',
+    // Its output is over the binding limit: the runtime splits the operands into blocks of images,
+    // each planned as a block (see 'plans blocks'); this is the plan of the problem as one block.
+    'resnet18 conv1 7x7/2, batch 64',
     [64, 3, 224, 224], [64, 3, 7, 7], { stride: 2, padding: 3 },
-    'implicit sg:16x4x8 k=148, 41 images a slice | grad in col2im sg:16x4x8, weight im2col sg:16x4x8, columns in 4 chunks',
-    'implicit tl:64x64x16 k=147, 41 images a slice | grad in col2im tl:64x64x16, weight im2col tl:64x64x16 split 16, columns in 4 chunks',
+    'implicit sg:16x4x8 k=148 | grad in col2im sg:16x4x8, weight im2col sg:16x4x8, columns in 4 chunks',
+    'implicit tl:64x64x16 k=147 | grad in col2im tl:64x64x16, weight im2col tl:64x64x16 split 16, columns in 4 chunks',
   ],
   [
     'resnet18 layer1 3x3, batch 64',
@@ -273,7 +275,7 @@ describe('the convolution planner', () => {
     const forward = planConvolution(p, t, { forward: true, input: false, weight: false });
     expect(Object.keys(forward)).toEqual(['forward']);
     expect(forward.forward!.route).toBe('pointwise');
-    expect(() => planConvolution(p, t)).toThrow(/conv2d: the backward columns of one output row need/);
+    expect(() => planConvolution(p, t)).toThrow(/conv2d: the backward column route needs scratch bindings of 96 bytes/);
     expect(planConvolution(p, target(CPU_PROFILE), { forward: false, input: false, weight: true }).inputGradient).toBeUndefined();
   });
 
@@ -289,7 +291,7 @@ describe('the convolution planner', () => {
       "conv2d: inputGradient 'transposed' needs stride 1 and symmetric padding no larger than dilation * (kernel - 1) on every axis",
     );
     expect(() => planConvolution(problem([1, 4, 9, 9], [4, 4, 3, 3], { stride: 2, weightGradient: 'shifted' }), cpu)).toThrow(
-      "conv2d: weightGradient 'shifted' needs stride 1 and one image's padded copy within maxStorageBufferBindingSize",
+      "conv2d: weightGradient 'shifted' needs stride 1",
     );
     // The transposed convolution is planned with the forced forward algorithm: its refusal names the forward op.
     const grouped = problem([2, 6, 8, 7], [4, 3, 3, 3], { groups: 2, padding: 1, algorithm: 'winograd2', inputGradient: 'transposed' });
@@ -301,23 +303,52 @@ describe('the convolution planner', () => {
     );
   });
 
-  it('sizes chunks for the binding limit and refuses what cannot be split', () => {
-    // [3, 4, 10, 10] -> 8 channels: 400 input and 800 output floats per image.
+  it('sizes scratch chunks for the binding limit and refuses a block whose least scratch cannot fit', () => {
+    // [3, 4, 10, 10] -> 8 channels: 36 im2col rows of 100 positions per image.
     const p = problem([3, 4, 10, 10], [8, 4, 3, 3], { padding: 1, algorithm: 'im2col' });
-    const f = planForward(p, target(CPU_PROFILE, 1700 * 4));
-    // Output (2400 floats) over the limit: slices of 2 images; im2col columns (36 rows of 100
-    // positions per image) over it too: one image's 10 output rows in pieces of 4.
-    expect(f).toMatchObject({ route: 'im2col', sliced: true, imagesPerChunk: 2, k: 36, columnImages: 1, columnRows: 4 });
-    expect(() => planForward(p, target(CPU_PROFILE, 700 * 4))).toThrow(
-      "conv2d: one image's input (1600 bytes) or output (3200 bytes) is over the device's maxStorageBufferBindingSize of 2800; input [3, 4, 10, 10]",
-    );
-    expect(() => planForward(p, target(CPU_PROFILE, 280 * 4))).toThrow("conv2d: weight [8, 4, 3, 3] takes 1152 bytes, over the device's maxStorageBufferBindingSize of 1120");
-    const wide = problem([1, 4, 3, 100], [8, 4, 3, 3], { padding: 1, algorithm: 'im2col' });
-    expect(() => planForward(wide, target(CPU_PROFILE, 3000 * 4))).toThrow(
-      "conv2d: the im2col buffer for one output row needs 14400 bytes, over the device's maxStorageBufferBindingSize",
+    // Its operands are the runtime's to split; the columns (3600 floats an image) go in pieces of 4 output rows.
+    expect(planForward(p, target(CPU_PROFILE, 1700 * 4))).toMatchObject({ route: 'im2col', k: 36, columnImages: 1, columnRows: 4 });
+    expect(planForward(p, target(CPU_PROFILE, 8000 * 4))).toMatchObject({ columnImages: 2, columnRows: 10 });
+    // The least: one output row of columns, 36 x (10 + 3) floats.
+    expect(forwardScratch(p, target(CPU_PROFILE), 'im2col')).toBe(36 * 13);
+    expect(() => planForward(p, target(CPU_PROFILE, 36 * 13 * 4 - 4))).toThrow(
+      `conv2d: the im2col route needs a scratch binding of ${36 * 13 * 4} bytes (the K-padded weights, or the im2col columns of one output row), over the binding limit of ${36 * 13 * 4 - 4} bytes`,
     );
     // Nothing to refuse for an empty batch.
-    expect(planForward(problem([0, 4, 10, 10], [8, 4, 3, 3], { padding: 1 }), target(CPU_PROFILE, 64)).sliced).toBe(false);
+    expect(planForward(problem([0, 4, 10, 10], [8, 4, 3, 3], { padding: 1 }), target(CPU_PROFILE, 64)).route).toBe('im2col');
+    // The backward routes' least: the columns of one output row (max(Og padded, K) = 36 rows) and
+    // the transposed weight (36 x 8); x's padded copy with a zero image (2 x 144 x 4) beside gradOut's (144 x 8).
+    expect(backwardScratch(p, { weight: 'im2col', input: 'col2im' })).toBe(36 * 13);
+    expect(backwardScratch(p, { weight: 'shifted' })).toBe(144 * 8);
+    expect(() => planBlock(p, target(CPU_PROFILE, 1000), { weight: 'shifted' })).toThrow(
+      'conv2d: the shifted weight gradient needs scratch bindings of 4608 bytes (one image\'s padded copies), over the binding limit of 1000 bytes',
+    );
+  });
+
+  it('plans blocks: the routes of the whole problem, the tiles and scratch chunks of the block', () => {
+    // ResNet18's stem at batch 64: its output (205 MB) is over the binding limit, which splits it
+    // into blocks of 32 images; each is planned on the whole problem's routes.
+    const p = problem([64, 3, 224, 224], [64, 3, 7, 7], { stride: 2, padding: 3 });
+    const t = target(CPU_PROFILE);
+    const routes = planRoutes(p, t);
+    expect(routes).toEqual({ forward: 'implicit', input: 'col2im', weight: 'im2col' });
+    const u = convUnits(p);
+    const block = u.block({ a0: 32, a: 32, b0: 0, b: 64 });
+    expect(block).toMatchObject({ batch: 32, inChannels: 3, outChannels: 64, groups: 1, shape: [32, 64, 112, 112] });
+    expect(describePlan(planBlock(block, t, routes))).toBe('implicit sg:16x4x8 k=148 | grad in col2im sg:16x4x8, weight im2col sg:16x4x8, columns in 2 chunks');
+    // A block of output channels: its weight rows, bias and output channels; a group's input channels when grouped.
+    expect(u.block({ a0: 3, a: 1, b0: 8, b: 16 })).toMatchObject({ batch: 1, inChannels: 3, outChannels: 16, shape: [1, 16, 112, 112] });
+    const grouped = convUnits(problem([2, 6, 8, 7], [4, 3, 3, 3], { groups: 2, padding: 1 }));
+    expect(grouped.axes.map((a) => `${a.name} ${a.size}`)).toEqual(['image 2', 'group 2']);
+    expect([grouped.x, grouped.weight, grouped.bias, grouped.output]).toEqual([[6 * 56, 3 * 56], [0, 2 * 27], [0, 2], [4 * 56, 2 * 56]]);
+    expect(grouped.block({ a0: 0, a: 1, b0: 1, b: 1 })).toMatchObject({ groups: 1, inChannels: 3, outChannels: 2 });
+    // The transposed input gradient flips the whole weight: 'auto' takes col2im where it does not fit.
+    const wide = problem([1, 64, 8, 8], [64, 64, 3, 3], { padding: 1 });
+    expect(planRoutes(wide, t).input).toBe('transposed');
+    expect(planRoutes(wide, target(CPU_PROFILE, 64 * 64 * 9 * 4 - 4)).input).toBe('col2im');
+    expect(() => planRoutes(problem([1, 64, 8, 8], [64, 64, 3, 3], { padding: 1, inputGradient: 'transposed' }), target(CPU_PROFILE, 1024))).toThrow(
+      "conv2d: inputGradient 'transposed' flips the whole weight [64, 64, 3, 3] (147456 bytes), over the binding limit of 1024 bytes; use 'col2im' or 'auto'",
+    );
   });
 });
 

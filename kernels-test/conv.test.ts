@@ -1,16 +1,16 @@
-import { describe, expect, it } from 'vitest';
-import { conv1d, conv2d, conv3d, convolve, type ConvOptions } from '../src/ops/conv.js';
+import { describe, expect, it, vi } from 'vitest';
+import { conv1d, conv2d, conv3d, type ConvOptions } from '../src/ops/conv.js';
 import { checkConv, convProblem } from '../src/ops/conv-args.js';
-import { planForward, winogradImagesPerChunk, winogradTiles } from '../src/ops/conv-plan.js';
-import { runWinograd } from '../src/ops/conv-winograd.js';
+import { convUnits, planForward, winogradImagesPerChunk, winogradTiles } from '../src/ops/conv-plan.js';
 import { CPU_PROFILE } from '../src/runtime/device-profile.js';
 import { conv1dRef, conv2dRef, conv3dRef } from '../src/reference/conv.js';
 import { addRef, reluRef } from '../src/reference/elementwise.js';
 import { host, type HostTensor } from '../src/reference/host-tensor.js';
 import type { Tensor } from '../src/runtime/tensor.js';
-import { ELEMENTWISE, assertClose, random, reduction, useEngine } from './helpers.js';
+import { ELEMENTWISE, assertClose, random, reduction, useEngine, useLimitedEngines } from './helpers.js';
 
 const engine = useEngine();
+const limited = useLimitedEngines();
 let seed = 500;
 
 function pair(shape: number[]): { gpu: Tensor; ref: HostTensor } {
@@ -268,7 +268,7 @@ describe('binding limit', () => {
       for (const channel of [0, 1]) {
         for (const at of [0, plane - windows]) {
           const start = (image * 2 + channel) * plane + at;
-          const got = new Float32Array(await e.readBuffer(y.buffer, windows * 4, start * 4));
+          const got = new Float32Array(await e.readBuffer(y, windows * 4, start * 4));
           const want = Array.from(got, (_, i) => [2, -1][channel]! * data[image * plane + at + i]! + [0.25, 0.5][channel]!);
           assertClose(got, want, ELEMENTWISE, `image ${image} channel ${channel} at ${at}`);
         }
@@ -278,56 +278,73 @@ describe('binding limit', () => {
     y.dispose();
   });
 
-  it('runs a plan made for a lower binding limit: slices of images, im2col columns by output rows', async () => {
-    const e = engine();
+  it('runs blocks of images split by the runtime, each on its own plan: im2col columns by output rows', async () => {
     const c: Case = { name: 'slices', x: [3, 4, 10, 10], w: [8, 4, 3, 3], bias: true, options: { padding: 1, relu: true } };
-    const x = pair(c.x);
-    const w = pair(c.w);
-    const b = pair([8]);
-    const r = pair([3, 8, 10, 10]);
+    const [x, w, b, r] = [pair(c.x), pair(c.w), pair([8]), pair([3, 8, 10, 10])];
     const want = reluRef(addRef(conv2dRef(x.ref, w.ref, b.ref, { padding: 1 }), r.ref));
+    // 1700 floats: the output (2400) splits into blocks of 2 images and 1 (x's second block is
+    // misaligned: a copy); im2col's columns (3600 floats an image) go in pieces of 4 output rows.
+    const e = await limited(1700 * 4);
+    const p = checkConv('conv2d', 2, x.gpu, w.gpu, b.gpu, { ...c.options, algorithm: 'im2col' });
+    const block = convUnits(p).block({ a0: 0, a: 2, b0: 0, b: 8 });
+    expect(planForward(block, e.planTarget)).toMatchObject({ route: 'im2col', k: 36, columnImages: 1, columnRows: 4 });
     for (const algorithm of ['im2col', 'implicit'] as const) {
-      const p = checkConv('conv2d', 2, x.gpu, w.gpu, b.gpu, { ...c.options, algorithm });
-      // 1700 floats: the output (2400) goes in slices of 2 images; im2col's columns (3600 floats an image) in pieces of 4 rows.
-      const plan = planForward(p, { ...e.planTarget, maxBindingBytes: 1700 * 4 });
-      expect(plan).toMatchObject({ sliced: true, imagesPerChunk: 2 });
-      if (plan.route === 'im2col') expect(plan).toMatchObject({ columnImages: 1, columnRows: 4 });
-      const y = convolve(p, plan, x.gpu, w.gpu, b.gpu, r.gpu);
-      assertClose(await y.toArray(), want.data, reduction(37), `${algorithm} in slices`);
-      y.dispose();
+      const inputs = [x, w, b, r].map((t) => e.tensor(t.ref.data, t.ref.shape));
+      const kernels: string[] = [];
+      const dispatch = e.dispatch.bind(e);
+      const spy = vi.spyOn(e, 'dispatch').mockImplementation((spec, ...rest) => {
+        kernels.push(spec.name);
+        dispatch(spec, ...rest);
+      });
+      const y = conv2d(inputs[0]!, inputs[1]!, inputs[2]!, { ...c.options, residual: inputs[3]!, algorithm });
+      spy.mockRestore();
+      // im2col: 3 pieces of rows per image; both routes: one GEMM per block (two blocks) or piece.
+      const count = (name: string) => kernels.filter((k) => k === name).length;
+      expect(count('im2col')).toBe(algorithm === 'im2col' ? 9 : 0);
+      expect(count('conv2d')).toBe(algorithm === 'im2col' ? 9 : 2);
+      assertClose(await y.toArray(), want.data, reduction(37), `${algorithm} in blocks`);
+      for (const t of [...inputs, y]) t.dispose();
     }
     for (const t of [x.gpu, w.gpu, b.gpu, r.gpu]) t.dispose();
   });
 
-  it('runs Winograd in chunks of images whose transformed operands fit in a binding', async () => {
-    const e = engine();
+  it('runs Winograd in chunks of images whose transformed operands fit in a binding, by output channels below that', async () => {
     const c: Case = { name: 'chunks', x: [5, 3, 7, 6], w: [6, 3, 3, 3], bias: true, options: { padding: 1, relu: true } };
-    const x = pair(c.x);
-    const w = pair(c.w);
-    const b = pair([6]);
-    const r = pair([5, 6, 7, 6]);
+    const [x, w, b, r] = [pair(c.x), pair(c.w), pair([6]), pair([5, 6, 7, 6])];
     const want = reluRef(addRef(conv2dRef(x.ref, w.ref, b.ref, { padding: 1 }), r.ref));
     for (const tile of [2, 4] as const) {
       // The plan for a lower binding limit (the device's is 128 MiB) chunks the transformed operands.
       const p = checkConv('conv2d', 2, x.gpu, w.gpu, b.gpu, { ...c.options, algorithm: tile === 2 ? 'winograd2' : 'winograd4' });
-      const planFor = (limit: number) => planForward(p, { ...e.planTarget, maxBindingBytes: limit });
+      const planFor = (limit: number) => planForward(p, { ...engine().planTarget, maxBindingBytes: limit });
       // One image's transformed input or products: points x max(Cp = 4, O = 6) x tiles (rounded up to 4).
       const { points, perImage } = winogradTiles(p, tile);
-      const oneImage = points * 6 * Math.ceil(perImage / 4) * 4 * 4;
-      for (const [limit, images] of [[oneImage, 1], [2 * oneImage + 64, 2], [1 << 20, 5]] as const) {
+      const tiles = Math.ceil(perImage / 4) * 4;
+      const oneImage = points * 6 * tiles * 4;
+      // One output channel's: points x Cp x tiles.
+      const oneChannel = points * 4 * tiles * 4;
+      for (const [limit, images] of [[oneChannel, 0], [oneImage, 1], [2 * oneImage + 64, 2], [1 << 20, 5]] as const) {
         expect(winogradImagesPerChunk(p, tile, 5, limit)).toBe(images);
-        const plan = planFor(limit);
-        if (plan.route !== 'winograd2' && plan.route !== 'winograd4') throw new Error(`planned ${plan.route}`);
-        expect(plan.winogradImages).toBe(images);
-        const y = e.empty(want.shape);
-        runWinograd(e, p, plan, x.gpu, w.gpu, b.gpu, y, 5, r.gpu);
-        assertClose(await y.toArray(), want.data, reduction(27), `F(${tile}x${tile}) in chunks of ${images}`);
-        y.dispose();
+        // Each block's plan chunks its transformed operands (a whole image's block when one fits).
+        if (images > 0) expect(planFor(limit)).toMatchObject({ route: `winograd${tile}`, winogradImages: images });
+        const e = await limited(limit);
+        const inputs = [x, w, b, r].map((t) => e.tensor(t.ref.data, t.ref.shape));
+        const y = conv2d(inputs[0]!, inputs[1]!, inputs[2]!, { ...c.options, residual: inputs[3]!, algorithm: `winograd${tile}` });
+        assertClose(await y.toArray(), want.data, reduction(27), `F(${tile}x${tile}) under ${limit} bytes: chunks of ${images} images (0: of output channels)`);
+        for (const t of [...inputs, y]) t.dispose();
       }
+      // The plan of the whole problem as one block refuses what only blocks of output channels fit.
       expect(() => planFor(oneImage - 4)).toThrow(
-        `conv2d: the Winograd operands of one image (${points} x 6 x ${Math.ceil(perImage / 4) * 4} floats) or of the weights ` +
-          `(${points} x 6 x 4 floats) are over the device's maxStorageBufferBindingSize of ${oneImage - 4} bytes; use algorithm 'implicit'`,
+        `conv2d: the winograd${tile} route needs a scratch binding of ${oneImage} bytes (the transformed weights, or the transforms of one image), over the binding limit of ${oneImage - 4} bytes`,
       );
+      const e = await limited(oneChannel - 4);
+      const inputs = [x, w, b, r].map((t) => e.tensor(t.ref.data, t.ref.shape));
+      const before = { pending: e.pending, inUse: e.pool.stats().bytesInUse };
+      expect(() => conv2d(inputs[0]!, inputs[1]!, inputs[2]!, { ...c.options, residual: inputs[3]!, algorithm: `winograd${tile}` })).toThrow(
+        `conv2d: one image's output channel needs a binding of ${oneChannel} bytes (its scratch buffers; x [5, 3, 7, 6], weight [6, 3, 3, 3], bias [6], residual [5, 6, 7, 6]), ` +
+          `over the storage-binding limit of ${oneChannel - 4} bytes (lowered by EngineOptions.maxStorageBufferBindingSize), and cannot be split further`,
+      );
+      expect({ pending: e.pending, inUse: e.pool.stats().bytesInUse }).toEqual(before);
+      for (const t of inputs) t.dispose();
     }
     for (const t of [x.gpu, w.gpu, b.gpu, r.gpu]) t.dispose();
   });

@@ -210,7 +210,7 @@ describe('bad input', () => {
     const x = e.empty([cols, features]); // never written: the op refuses it before recording anything
     try {
       expect(errorOf(() => spmm(a, values, x))).toBe(
-        `spmm: x [${cols}, ${features}] takes ${cols * features * 4} bytes, over the device's maxStorageBufferBindingSize of ${limit}; sparse ops bind each operand whole`,
+        `spmm: x [${cols}, ${features}] takes ${cols * features * 4} bytes, over the storage-binding limit of ${limit} bytes (the device's maxStorageBufferBindingSize); sparse ops bind each operand whole`,
       );
     } finally {
       x.dispose();

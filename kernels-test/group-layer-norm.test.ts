@@ -1,7 +1,7 @@
 // GroupNorm and LayerNorm beyond the registry-driven test (kernels-test/ops.test.ts checks the
 // ops' values and gradients): the modules' parameters, state dicts and use in a Sequential on a
 // Tape, the ops as graph nodes, empty inputs, and the argument errors, word for word.
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Tape } from '../src/autograd/tape.js';
 import { Variable, constant } from '../src/autograd/variable.js';
 import { Graph } from '../src/graph/graph.js';
@@ -13,9 +13,10 @@ import { host, type HostTensor } from '../src/reference/host-tensor.js';
 import { groupNormRef, layerNormRef } from '../src/reference/norm.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { finiteDifferences } from './gradcheck.js';
-import { assertClose, gradient, random, reduction, useEngine } from './helpers.js';
+import { assertClose, gradient, random, reduction, useEngine, useLimitedEngines } from './helpers.js';
 
 const engine = useEngine();
+const limited = useLimitedEngines();
 
 const shapes = (m: GroupNorm | LayerNorm) => m.namedParameters().map(([name, v]) => [name, [...v.shape]]);
 
@@ -133,7 +134,7 @@ describe('GroupNorm and LayerNorm modules', () => {
     }
   });
 
-  it('refuse bad arguments with errors naming the op, what it expected and what it got', () => {
+  it('refuse bad arguments with errors naming the op, what it expected and what it got', async () => {
     const e = engine();
     expect(() => new GroupNorm(e, 4, 6)).toThrow('GroupNorm: num_channels must be divisible by num_groups, got 6 channels and 4 groups');
     expect(() => new GroupNorm(e, 0, 6)).toThrow('GroupNorm: num_groups must be a positive integer, got 0');
@@ -157,26 +158,24 @@ describe('GroupNorm and LayerNorm modules', () => {
     expect(() => layerNorm(x, [6, 5], undefined, c5)).toThrow('layerNorm: bias should have the shape of normalizedShape [6, 5], got [5]');
     expect(() => layerNorm(x, 5, undefined, undefined, { eps: NaN })).toThrow('layerNorm: eps must be a finite number >= 0, got NaN');
 
-    // Past the storage-binding limit (made small here), refused before anything is allocated: the
-    // input, or its row statistics (3 values a row).
-    const limits = { maxStorageBufferBindingSize: 128, maxComputeWorkgroupsPerDimension: 65535 } as GPUSupportedLimits;
-    const column = e.zeros([20, 1]);
-    const small = vi.spyOn(e, 'limits', 'get').mockReturnValue(limits);
-    const before = e.stats().bytesInUse;
-    try {
-      expect(() => groupNorm(x, 2)).toThrow("groupNorm: input [2, 6, 5] needs bindings of 240 bytes, over the device's maxStorageBufferBindingSize of 128; split the batch");
-      expect(() => layerNorm(column, 1)).toThrow("layerNorm: input [20, 1] needs bindings of 240 bytes, over the device's maxStorageBufferBindingSize of 128; split the batch");
-    } finally {
-      small.mockRestore();
-    }
-    expect(e.stats().bytesInUse).toBe(before);
+    // Past the binding limit (lowered here) the runtime splits by samples; one sample too big alone
+    // is refused before anything is allocated or recorded.
+    const s = await limited(256);
+    const wide = s.zeros([2, 6, 20]);
+    const long = s.zeros([3, 80]);
+    const before = { pending: s.pending, inUse: s.pool.stats().bytesInUse };
+    const refusal = 'over the storage-binding limit of 256 bytes (lowered by EngineOptions.maxStorageBufferBindingSize), and cannot be split further';
+    expect(() => groupNorm(wide, 2)).toThrow(`groupNorm: one sample needs a binding of 480 bytes (x; x [2, 6, 20]), ${refusal}`);
+    expect(() => layerNorm(long, 80)).toThrow(`layerNorm: one sample needs a binding of 320 bytes (x; x [3, 80]), ${refusal}`);
+    expect({ pending: s.pending, inUse: s.pool.stats().bytesInUse }).toEqual(before);
+    for (const t of [wide, long]) t.dispose();
 
     // Through a module, the op names the mismatch (a GroupNorm for 4 channels given 6).
     const tape = new Tape(e);
     const gn = new GroupNorm(e, 2, 4);
     expect(() => gn.call(tape, constant(x))).toThrow('groupNorm: weight should have shape [6] (one value per channel of input [2, 6, 5]), got [4]');
     tape.dispose();
-    for (const t of [x, c5, c6, flat, column, gn]) t.dispose();
+    for (const t of [x, c5, c6, flat, gn]) t.dispose();
   });
 });
 

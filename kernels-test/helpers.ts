@@ -2,10 +2,11 @@
 // tolerance policy.
 import { afterAll, beforeAll } from 'vitest';
 import { CPU_PROFILE, DISCRETE_PROFILE, type DeviceProfile } from '../src/runtime/device-profile.js';
-import { Engine } from '../src/runtime/engine.js';
+import { Engine, type EngineOptions } from '../src/runtime/engine.js';
 import { checkKernelLayout } from './layout-check.js';
 import { seededUniform } from '../src/data/random.js';
 
+/**
 /**
  * The discrete profile with every product on the workgroup-memory GEMM (the real one leaves
  * products under 16 rows, most of the tests' small shapes, to the portable kernel): runs every
@@ -19,25 +20,48 @@ export const TILED_EVERYWHERE: DeviceProfile = {
 const TEST_PROFILES: Record<string, DeviceProfile> = { cpu: CPU_PROFILE, discrete: DISCRETE_PROFILE, tiled: TILED_EVERYWHERE };
 
 /**
- * Opens one engine for the test file (or the describe block it is called in; every kernel it
- * compiles gets its bindings checked against its WGSL by wgsl_reflect) and disposes it
- * afterwards. Its device profile is `profile`, else the one WEBGPU_CNN_PROFILE names ('cpu',
- * 'discrete', or 'tiled': TILED_EVERYWHERE), else the adapter's: e.g.
- * `WEBGPU_CNN_PROFILE=tiled npx vitest run kernels-test/conv.test.ts` runs a file's routes on
- * the GPU profile's GEMM.
+ * The options a test engine is made with: kernel bindings checked against their WGSL by
+ * wgsl_reflect, and the device profile `options.profile`, else the one WEBGPU_CNN_PROFILE names
+ * ('cpu', 'discrete', or 'tiled': TILED_EVERYWHERE), else the adapter's.
  */
-export function useEngine(profile?: DeviceProfile): () => Engine {
+function testEngineOptions(options: EngineOptions): EngineOptions {
+  const named = process.env.WEBGPU_CNN_PROFILE;
+  if (named && !TEST_PROFILES[named]) throw new Error(`WEBGPU_CNN_PROFILE must be one of ${Object.keys(TEST_PROFILES).join(', ')}, got '${named}'`);
+  const profile = options.profile ?? (named ? TEST_PROFILES[named] : undefined);
+  return { checkKernel: checkKernelLayout, ...options, ...(profile ? { profile } : {}) };
+}
+
+/**
+ * Opens one engine for the test file (or the describe block it is called in) and disposes it
+ * afterwards, made with testEngineOptions: e.g. `WEBGPU_CNN_PROFILE=tiled npx vitest run
+ * kernels-test/conv.test.ts` runs a file's routes on the GPU profile's GEMM. `options` may force a
+ * profile or lower the binding limit (maxStorageBufferBindingSize) to make ops split small tensors.
+ */
+export function useEngine(options: EngineOptions = {}): () => Engine {
   let engine: Engine | undefined;
   beforeAll(async () => {
-    const named = process.env.WEBGPU_CNN_PROFILE;
-    if (named && !TEST_PROFILES[named]) throw new Error(`WEBGPU_CNN_PROFILE must be one of ${Object.keys(TEST_PROFILES).join(', ')}, got '${named}'`);
-    const chosen = profile ?? (named ? TEST_PROFILES[named] : undefined);
-    engine = await Engine.create({ checkKernel: checkKernelLayout, ...(chosen ? { profile: chosen } : {}) });
+    engine = await Engine.create(testEngineOptions(options));
   });
   afterAll(() => engine?.dispose());
   return () => {
     if (!engine) throw new Error('engine not ready: call useEngine() at the top of the test file');
     return engine;
+  };
+}
+
+/**
+ * Engines whose binding limit is lowered to a given number of bytes, opened on first use (one per
+ * limit) and disposed after the test file: the ops split small tensors under them.
+ */
+export function useLimitedEngines(): (maxStorageBufferBindingSize: number) => Promise<Engine> {
+  const engines = new Map<number, Promise<Engine>>();
+  afterAll(async () => {
+    for (const e of engines.values()) (await e).dispose();
+  });
+  return (limit) => {
+    let e = engines.get(limit);
+    if (!e) engines.set(limit, (e = Engine.create(testEngineOptions({ maxStorageBufferBindingSize: limit }))));
+    return e;
   };
 }
 

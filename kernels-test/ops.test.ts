@@ -6,16 +6,20 @@
 //     against central finite differences of the float64 reference (small cases);
 //   - that operands requiring no gradient get none;
 //   - a variant with NaN, +inf and -inf in the first operand, against the reference and PyTorch
-//     (every position: which ones are NaN or infinite, and the finite values).
+//     (every position: which ones are NaN or infinite, and the finite values);
+//   - the output, updated operands and gradients again on engines whose binding limit is lowered to
+//     a few hundred bytes, so that the runtime chunker splits the op (the case's tensors are larger
+//     than the limit), against the unsplit run and the reference.
 // The PyTorch values come from scripts/golden/make_op_fixtures.py (npm run golden:ops). A registered
 // op without cases, or differentiable without a gradient check, fails the first test.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Tape } from '../src/autograd/tape.js';
 import { Variable } from '../src/autograd/variable.js';
 import { getOp, isDifferentiable, registeredOps, type AnyTensor, type Op, type ReferenceResult } from '../src/ops/index.js';
 import { host, type HostTensor } from '../src/reference/host-tensor.js';
+import type { Engine } from '../src/runtime/engine.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { FIXTURE_DIR, decodeTensor, type FixtureTensor } from './fixtures.js';
 import { finiteDifferences } from './gradcheck.js';
@@ -23,8 +27,11 @@ import { ELEMENTWISE, TILED_EVERYWHERE, assertClose, gradient, reduction, useEng
 import { caseDigest, gradOutValues, loadOpCases, tensorValues, withNonFinite, type OpCase } from './op-cases/case.js';
 
 const defaultEngine = useEngine();
-/** The engine the cases run on: the file's, or (in the last block) one with another device profile. */
+/** The engine the cases run on: the file's, or (in the tiled block) one with another device profile. */
 let engine = defaultEngine;
+/** Lowered binding limits (bytes), smallest first: each split case runs under the smallest its units fit. */
+const LIMITS = [256, 512, 1024, 2048, 4096];
+const limited = LIMITS.map((limit) => useEngine({ maxStorageBufferBindingSize: limit }));
 
 /** Finite differences run where the operands requiring a gradient hold at most this many values. */
 const FINITE_DIFFERENCE_BUDGET = 1500;
@@ -95,13 +102,18 @@ class CaseData {
   }
 
   /** Fresh GPU tensors of the operands (an op may update some in place). */
-  upload(replaced: Record<string, Float32Array> = {}): Array<AnyTensor | undefined> {
+  upload(replaced: Record<string, Float32Array> = {}, e: Engine = engine()): Array<AnyTensor | undefined> {
     return this.op.operands.map((o) => {
       const spec = this.c.inputs[o.name];
       if (!spec) return undefined;
       const values = replaced[o.name] ?? this.values[o.name]!;
-      return o.dtype === 'int32' ? engine().tensor(Int32Array.from(values), spec.shape) : engine().tensor(values, spec.shape);
+      return o.dtype === 'int32' ? e.tensor(Int32Array.from(values), spec.shape) : e.tensor(values, spec.shape);
     });
+  }
+
+  /** Bytes of the largest operand or output. */
+  get largestBytes(): number {
+    return 4 * Math.max(this.shape.reduce((a, b) => a * b, 1), ...Object.values(this.values).map((v) => v.length));
   }
 
   reference(inputs = this.host()): ReferenceResult {
@@ -159,9 +171,9 @@ async function checkForward(d: CaseData, f: Fixture): Promise<void> {
 }
 
 /** The gradients the Tape gives the operands, by name (undefined: none). */
-async function tapeGradients(d: CaseData): Promise<Record<string, Float32Array | undefined>> {
-  const tensors = d.upload();
-  const tape = new Tape(engine());
+async function tapeGradients(d: CaseData, e: Engine = engine()): Promise<Record<string, Float32Array | undefined>> {
+  const tensors = d.upload({}, e);
+  const tape = new Tape(e);
   const leaves = d.op.operands.map((o, i) => {
     const t = tensors[i];
     if (!t || !isDifferentiable(o)) return t;
@@ -170,7 +182,7 @@ async function tapeGradients(d: CaseData): Promise<Record<string, Float32Array |
   let seed: Tensor | undefined;
   try {
     const y = tape.apply(d.op, leaves, d.options);
-    seed = d.shape.length > 0 ? engine().tensor(gradOutValues(d.c, d.shape), d.shape) : undefined;
+    seed = d.shape.length > 0 ? e.tensor(gradOutValues(d.c, d.shape), d.shape) : undefined;
     tape.backward(y, seed);
     const grads: Record<string, Float32Array | undefined> = {};
     for (const [i, leaf] of leaves.entries()) {
@@ -280,7 +292,7 @@ async function checkCase(c: OpCase): Promise<void> {
 describe('the GEMM-based ops with the discrete device profile, every product on its workgroup-memory kernel', () => {
   // Every route of the convolutions and every product of matmul and linear, forward and backward,
   // through shaders/gemm_tiled.wgsl (the GPU profile's kernel) on whatever adapter runs the tests.
-  const tiled = useEngine(TILED_EVERYWHERE);
+  const tiled = useEngine({ profile: TILED_EVERYWHERE });
   beforeAll(() => {
     engine = tiled;
   });
@@ -292,4 +304,74 @@ describe('the GEMM-based ops with the discrete device profile, every product on 
       for (const c of cases.filter((k) => k.op === op)) it(c.name, () => checkCase(c));
     });
   }
+});
+
+/** A forward call's values: the output, and the operands it updates in place. */
+async function forwardValues(d: CaseData, e: Engine): Promise<{ output: Float32Array; updated: Record<string, ArrayLike<number>>; dispatches: number }> {
+  const tensors = d.upload({}, e);
+  const spy = vi.spyOn(e, 'dispatch');
+  try {
+    const output = d.op.run(tensors, d.options);
+    const dispatches = spy.mock.calls.length;
+    spy.mockRestore();
+    const updated: Record<string, ArrayLike<number>> = {};
+    for (const name of d.c.updates ?? []) updated[name] = await tensors[d.op.operands.findIndex((o) => o.name === name)]!.toArray();
+    const values = await output.toArray();
+    output.dispose();
+    return { output: values, updated, dispatches };
+  } finally {
+    spy.mockRestore();
+    for (const t of tensors) t?.dispose();
+  }
+}
+
+/** Whether `err` is the chunker's refusal of a unit that does not fit the binding limit. */
+const refused = (err: unknown) => err instanceof Error && err.message.includes('cannot be split further');
+
+describe('the op registry under a lowered binding limit (the runtime chunker)', () => {
+  // Ops that only make views of their operand (no kernel) have nothing to split; the sparse ops
+  // still bind each operand whole and refuse past the limit (see src/ops/sparse.ts).
+  const VIEW_OPS = ['flatten', 'spmm', 'edgeWeightsToSlots', 'gcnNorm', 'readout'];
+  const candidates = cases.filter((c) => !VIEW_OPS.includes(c.op) && new CaseData(c).largestBytes > LIMITS[0]!);
+  /** The ops some case of which ran split. */
+  const splitOps = new Set<string>();
+
+  for (const c of candidates) {
+    it(`${c.op}/${c.name}`, async () => {
+      const d = new CaseData(c);
+      const id = `${c.op}/${c.name}`;
+      // The smallest limit whose units (one image, plane, row...) fit, forward and backward; a
+      // case whose one unit is nearly the whole tensor may fit none below its size, the chunker
+      // refusing it cleanly.
+      let at = -1;
+      let got: Awaited<ReturnType<typeof forwardValues>> | undefined;
+      let grads: Record<string, Float32Array | undefined> = {};
+      for (let i = 0; i < LIMITS.length && LIMITS[i]! < d.largestBytes && !got; i++) {
+        try {
+          const forward = await forwardValues(d, limited[i]!());
+          grads = d.grad.length > 0 ? await tapeGradients(d, limited[i]!()) : {};
+          [got, at] = [forward, i];
+        } catch (err) {
+          if (!refused(err)) throw err;
+        }
+      }
+      if (!got) return;
+      splitOps.add(c.op);
+      const whole = await forwardValues(d, engine());
+      expect(got.dispatches, `${id}: dispatches under ${LIMITS[at]} bytes vs unsplit`).toBeGreaterThan(whole.dispatches);
+      const ref = d.reference();
+      assertClose(got.output, whole.output, d.tolerance, `${id}: split output vs unsplit`);
+      assertClose(got.output, ref.output.data, d.tolerance, `${id}: split output vs float64 reference`);
+      for (const name of c.updates ?? []) assertClose(got.updated[name]!, whole.updated[name]!, d.tolerance, `${id}: ${name} after the split call vs unsplit`);
+      const wholeGrads = d.grad.length > 0 ? await tapeGradients(d) : {};
+      for (const name of d.grad) {
+        assertClose(grads[name]!, wholeGrads[name]!, d.gradTolerance, `${id}: d/d${name} split vs unsplit`);
+      }
+    });
+  }
+
+  it('ran every op with a kernel split in some case', () => {
+    const missing = registeredOps().filter((op) => !VIEW_OPS.includes(op.name) && !splitOps.has(op.name)).map((op) => op.name);
+    expect(missing).toEqual([]);
+  });
 });

@@ -172,7 +172,7 @@ describe('state dict', () => {
       optA.step();
     }
     // b starts from a's parameters and a's optimiser state, then both take two more steps.
-    a.forEach((p, i) => engine().copy(p.value.buffer, b[i]!.value.buffer, p.value.size * 4));
+    a.forEach((p, i) => engine().copy(p.value, b[i]!.value, p.value.size * 4));
     const optB = new Adam(b, { lr: 0.5, betas: [0.5, 0.5] });
     optB.loadStateDict(optA.stateDict());
     expect(optB.lr).toBe(0.01);

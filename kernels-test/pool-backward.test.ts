@@ -24,7 +24,7 @@ import {
   maxPool2dBackwardRef,
   maxPool2dWithIndicesRef,
 } from '../src/reference/pool.js';
-import { numel, shapeString, type Tensor } from '../src/runtime/tensor.js';
+import { numel, shapeString, type DType, type Tensor } from '../src/runtime/tensor.js';
 import { dot, finiteDifferences } from './gradcheck.js';
 import { EXACT, FINITE_DIFFERENCE, assertClose, random, reduction, useEngine } from './helpers.js';
 
@@ -303,11 +303,11 @@ describe('bindings over the device limit', () => {
     // Gradients and indices are built on the GPU from a few distinct planes, repeated.
     const distinctPlanes = 7;
     const outPlane = (h / 4) * (w / 4);
-    const repeat = (data: Float32Array): Tensor => {
-      const tile = e.tensor(data);
-      const t = e.empty([1, planes, h / 4, w / 4]);
+    const repeat = <D extends DType>(data: Float32Array, dtype: D): Tensor<D> => {
+      const tile = dtype === 'int32' ? e.tensor(Int32Array.from(data)) : e.tensor(data);
+      const t = e.empty([1, planes, h / 4, w / 4], undefined, dtype);
       for (let p = 0; p < planes; p += distinctPlanes) {
-        e.copy(tile.buffer, t.buffer, Math.min(distinctPlanes, planes - p) * outPlane * 4, 0, p * outPlane * 4);
+        e.copy(tile, t, Math.min(distinctPlanes, planes - p) * outPlane * 4, 0, p * outPlane * 4);
       }
       tile.dispose();
       return t;
@@ -320,15 +320,15 @@ describe('bindings over the device limit', () => {
       const [i, j] = [Math.floor(cell / (w / 4)), cell % (w / 4)];
       return (4 * i + Math.floor(c / 4)) * w + 4 * j + (Math.floor(c) % 4);
     });
-    const gradOut = repeat(gradData);
-    const indices = repeat(indexData);
+    const gradOut = repeat(gradData, 'float32');
+    const indices = repeat(indexData, 'int32');
     const gradIn = maxPool2dBackward(gradOut, indices, shape, { kernelSize: 4, stride: 4 });
     gradOut.dispose();
     indices.dispose();
     // Planes on both sides of the chunk boundary (two chunks of equal size), and the last.
     const perChunk = Math.ceil(planes / 2);
     for (const p of [0, perChunk - 1, perChunk, planes - 1]) {
-      const got = new Float32Array(await e.readBuffer(gradIn.buffer, h * w * 4, p * h * w * 4));
+      const got = new Float32Array(await e.readBuffer(gradIn, h * w * 4, p * h * w * 4));
       const d = p % distinctPlanes;
       const planeOf = (data: Float32Array): HostTensor => host(data.subarray(d * outPlane, (d + 1) * outPlane), [1, 1, h / 4, w / 4]);
       assertClose(got, maxPool2dBackwardRef(planeOf(gradData), planeOf(indexData), [1, 1, h, w]).data, EXACT, `plane ${p}`);
@@ -337,51 +337,57 @@ describe('bindings over the device limit', () => {
   });
 });
 
+/** An index shape in the table below: that operand is made int32. */
+type Int32Shape = { int32: number[] };
+const int32 = (shape: number[]): Int32Shape => ({ int32: shape });
+/** The table's tensors are typed float32; those made from an Int32Shape are int32 (or float32, where a case says so). */
+const idx = (t: Tensor | undefined) => t as unknown as Tensor<'int32'>;
+
 describe('argument errors', () => {
   const windowOf = (k: string, s: string, p: string, d?: string): string =>
     `kernelSize ${k}, stride ${s}, padding ${p}` + (d ? ` and dilation ${d}` : '');
-  const cases: Array<[string, number[][], (t: Tensor[]) => unknown, string]> = [
+  const cases: Array<[string, Array<number[] | Int32Shape>, (t: Tensor[]) => unknown, string]> = [
     [
       'gradOut of the wrong size',
-      [[1, 3, 4, 5], [1, 3, 4, 5]],
-      ([g, i]) => maxPool2dBackward(g!, i!, [1, 3, 9, 9], { kernelSize: 3, stride: 2 }),
+      [[1, 3, 4, 5], int32([1, 3, 4, 5])],
+      ([g, i]) => maxPool2dBackward(g!, idx(i), [1, 3, 9, 9], { kernelSize: 3, stride: 2 }),
       `maxPool2dBackward: expected gradOut of shape [1, 3, 4, 4] (the output for input [1, 3, 9, 9] with ${windowOf('[3, 3]', '[2, 2]', '[0, 0]', '[1, 1]')}), got [1, 3, 4, 5]`,
     ],
     [
       'gradOut with other channels',
-      [[2, 4, 4, 4], [2, 4, 4, 4]],
-      ([g, i]) => maxPool2dBackward(g!, i!, [2, 3, 9, 9]),
+      [[2, 4, 4, 4], int32([2, 4, 4, 4])],
+      ([g, i]) => maxPool2dBackward(g!, idx(i), [2, 3, 9, 9]),
       'maxPool2dBackward: expected gradOut of shape [2, 3, *, *] to match input [2, 3, 9, 9], got [2, 4, 4, 4]',
     ],
     [
       'gradOut of another rank',
-      [[3, 4, 4], [3, 4, 4]],
-      ([g, i]) => maxPool2dBackward(g!, i!, [1, 3, 9, 9], { kernelSize: 2 }),
+      [[3, 4, 4], int32([3, 4, 4])],
+      ([g, i]) => maxPool2dBackward(g!, idx(i), [1, 3, 9, 9], { kernelSize: 2 }),
       'maxPool2dBackward: expected gradOut of shape [1, 3, *, *] to match input [1, 3, 9, 9], got [3, 4, 4]',
     ],
     [
       'indices of another shape',
-      [[1, 3, 4, 4], [1, 3, 16]],
-      ([g, i]) => maxPool2dBackward(g!, i!, [1, 3, 9, 9], { kernelSize: 2 }),
+      [[1, 3, 4, 4], int32([1, 3, 16])],
+      ([g, i]) => maxPool2dBackward(g!, idx(i), [1, 3, 9, 9], { kernelSize: 2 }),
       'maxPool2dBackward: expected indices of the same shape as gradOut [1, 3, 4, 4], got [1, 3, 16]',
     ],
     [
       'indices of another shape, without options',
-      [[1, 3, 4, 4], [1, 3, 4, 3]],
-      ([g, i]) => maxPool2dBackward(g!, i!, [1, 3, 9, 9]),
+      [[1, 3, 4, 4], int32([1, 3, 4, 3])],
+      ([g, i]) => maxPool2dBackward(g!, idx(i), [1, 3, 9, 9]),
       'maxPool2dBackward: expected indices of the same shape as gradOut [1, 3, 4, 4], got [1, 3, 4, 3]',
     ],
     [
       'gradOut of the wrong length (1-D)',
-      [[2, 3, 5], [2, 3, 5]],
-      ([g, i]) => maxPool1dBackward(g!, i!, [2, 3, 11], { kernelSize: 3, stride: 2, padding: 1 }),
+      [[2, 3, 5], int32([2, 3, 5])],
+      ([g, i]) => maxPool1dBackward(g!, idx(i), [2, 3, 11], { kernelSize: 3, stride: 2, padding: 1 }),
       `maxPool1dBackward: expected gradOut of shape [2, 3, 6] (the output for input [2, 3, 11] with ${windowOf('[3]', '[2]', '[1]', '[1]')}), got [2, 3, 5]`,
     ],
-    ['inputShape rank', [[1, 3, 4, 4], [1, 3, 4, 4]], ([g, i]) => maxPool2dBackward(g!, i!, [9, 9]), 'maxPool2dBackward: expected input of rank 3 or 4, got shape [9, 9]'],
+    ['inputShape rank', [[1, 3, 4, 4], int32([1, 3, 4, 4])], ([g, i]) => maxPool2dBackward(g!, idx(i), [9, 9]), 'maxPool2dBackward: expected input of rank 3 or 4, got shape [9, 9]'],
     [
       'inputShape not integers',
-      [[1, 3, 4, 4], [1, 3, 4, 4]],
-      ([g, i]) => maxPool2dBackward(g!, i!, [1, 3, 9.5, 9]),
+      [[1, 3, 4, 4], int32([1, 3, 4, 4])],
+      ([g, i]) => maxPool2dBackward(g!, idx(i), [1, 3, 9.5, 9]),
       'maxPool2dBackward: inputShape must be a list of integers >= 0, got [1,3,9.5,9]',
     ],
     [
@@ -392,15 +398,21 @@ describe('argument errors', () => {
     ],
     [
       'window options',
-      [[1, 3, 4, 4], [1, 3, 4, 4]],
-      ([g, i]) => maxPool2dBackward(g!, i!, [1, 3, 9, 9], { kernelSize: 0 }),
+      [[1, 3, 4, 4], int32([1, 3, 4, 4])],
+      ([g, i]) => maxPool2dBackward(g!, idx(i), [1, 3, 9, 9], { kernelSize: 0 }),
       'maxPool2dBackward: kernelSize must be an integer >= 1 or a tuple of 2 of them, got 0',
     ],
     [
-      'planes too large for float32 indices',
-      [[1, 1, 1, 1], [1, 1, 1, 1]],
-      ([g, i]) => maxPool2dBackward(g!, i!, [1, 1, 4097, 4097]),
-      'maxPool2dBackward: planes of 16785409 cells (input [1, 1, 4097, 4097]) are too large for float32 indices (at most 2^24)',
+      'planes too large for int32 indices',
+      [[1, 1, 1, 1], int32([1, 1, 1, 1])],
+      ([g, i]) => maxPool2dBackward(g!, idx(i), [1, 1, 46341, 46341]),
+      'maxPool2dBackward: planes of 2147488281 cells (input [1, 1, 46341, 46341]) are too large for int32 indices (at most 2^31 - 1)',
+    ],
+    [
+      'float32 indices',
+      [[1, 3, 4, 4], [1, 3, 4, 4]],
+      ([g, i]) => maxPool2dBackward(g!, idx(i), [1, 3, 8, 8], { kernelSize: 2 }),
+      'maxPool2dBackward: expected indices of dtype int32 (from maxPool2dWithIndices), got float32 [1, 3, 4, 4]',
     ],
     [
       'avg gradOut of the wrong size',
@@ -428,10 +440,10 @@ describe('argument errors', () => {
     ],
     [
       'disposed gradOut',
-      [[1, 3, 4, 4], [1, 3, 4, 4]],
+      [[1, 3, 4, 4], int32([1, 3, 4, 4])],
       ([g, i]) => {
         g!.dispose();
-        return maxPool2dBackward(g!, i!, [1, 3, 8, 8], { kernelSize: 2 });
+        return maxPool2dBackward(g!, idx(i), [1, 3, 8, 8], { kernelSize: 2 });
       },
       'maxPool2dBackward: a tensor of shape [1, 3, 4, 4] was used after dispose()',
     ],
@@ -440,7 +452,7 @@ describe('argument errors', () => {
 
   it.each(cases)('%s', (_what, shapes, call, message) => {
     const e = engine();
-    const tensors = shapes.map((s) => e.empty(s));
+    const tensors = shapes.map((s) => (Array.isArray(s) ? e.empty(s) : (e.empty(s.int32, undefined, 'int32') as unknown as Tensor)));
     const before = e.pending;
     const inUse = e.stats().bytesInUse;
     expect(() => call(tensors)).toThrow(message);

@@ -15,7 +15,7 @@ import { reluBackwardRef, reluRef } from '../src/reference/elementwise.js';
 import { host } from '../src/reference/host-tensor.js';
 import { batchNormRef } from '../src/reference/norm.js';
 import { maxPool2dBackwardRef, maxPool2dWithIndicesRef } from '../src/reference/pool.js';
-import { numel, shapeString } from '../src/runtime/tensor.js';
+import { numel, shapeString, type Tensor } from '../src/runtime/tensor.js';
 import { assertClose, ELEMENTWISE, EXACT, GRADIENT, random, reduction, useEngine } from './helpers.js';
 
 const engine = useEngine();
@@ -216,17 +216,21 @@ describe('argument errors', () => {
     const e = engine();
     const g = e.tensor(random(12, 63), [1, 3, 2, 2]);
     const bad = e.tensor(random(12, 64), [1, 3, 4]);
+    const indices = e.tensor(new Int32Array(12), [1, 3, 2, 2]);
+    const badIndices = e.tensor(new Int32Array(12), [1, 3, 4]);
     const options = { kernelSize: 2 };
-    expect(() => reluMaxPool2dBackward(g, g, bad, [1, 3, 4, 4], options)).toThrow(
+    expect(() => reluMaxPool2dBackward(g, indices, bad, [1, 3, 4, 4], options)).toThrow(
       'reluMaxPool2dBackward: expected output of the same shape as gradOut [1, 3, 2, 2], got [1, 3, 4]',
     );
-    expect(() => reluMaxPool2dBackward(g, bad, g, [1, 3, 4, 4], options)).toThrow(
+    expect(() => reluMaxPool2dBackward(g, badIndices, g, [1, 3, 4, 4], options)).toThrow(
       'reluMaxPool2dBackward: expected indices of the same shape as gradOut [1, 3, 2, 2], got [1, 3, 4]',
     );
-    expect(() => reluMaxPool2dBackward(g, g, g, [1, 3, 5, 6], options)).toThrow(
+    expect(() => reluMaxPool2dBackward(g, g as unknown as Tensor<'int32'>, g, [1, 3, 4, 4], options)).toThrow(
+      'reluMaxPool2dBackward: expected indices of dtype int32 (from maxPool2dWithIndices), got float32 [1, 3, 2, 2]',
+    );
+    expect(() => reluMaxPool2dBackward(g, indices, g, [1, 3, 5, 6], options)).toThrow(
       'reluMaxPool2dBackward: expected gradOut of shape [1, 3, 2, 3] (the output for input [1, 3, 5, 6] with kernelSize [2, 2], stride [2, 2], padding [0, 0] and dilation [1, 1]), got [1, 3, 2, 2]',
     );
-    g.dispose();
-    bad.dispose();
+    for (const t of [g, bad, indices, badIndices]) t.dispose();
   });
 });

@@ -214,7 +214,7 @@ describe('bindings over the device limit', () => {
     const tile = e.tensor(data);
     const x = e.empty([1, planes, h, w]);
     for (let p = 0; p < planes; p += distinct) {
-      e.copy(tile.buffer, x.buffer, Math.min(distinct, planes - p) * h * w * 4, 0, p * h * w * 4);
+      e.copy(tile, x, Math.min(distinct, planes - p) * h * w * 4, 0, p * h * w * 4);
     }
     tile.dispose();
     const options = { kernelSize: 4, stride: 4 };

@@ -172,7 +172,7 @@ describe('bindings over the device limit', () => {
     const tile = e.tensor(gradData);
     const gradOut = e.empty([1, planes, 128, 128]);
     for (let p = 0; p < planes; p += distinctPlanes) {
-      e.copy(tile.buffer, gradOut.buffer, Math.min(distinctPlanes, planes - p) * outPlane * 4, 0, p * outPlane * 4);
+      e.copy(tile, gradOut, Math.min(distinctPlanes, planes - p) * outPlane * 4, 0, p * outPlane * 4);
     }
     tile.dispose();
     const gradIn = interpolateBackward(gradOut, shape, options);
@@ -180,7 +180,7 @@ describe('bindings over the device limit', () => {
     // Planes on both sides of the chunk boundary (two chunks of equal size), and the last.
     const perChunk = Math.ceil(planes / 2);
     for (const p of [0, perChunk - 1, perChunk, planes - 1]) {
-      const got = new Float32Array(await e.readBuffer(gradIn.buffer, h * w * 4, p * h * w * 4));
+      const got = new Float32Array(await e.readBuffer(gradIn, h * w * 4, p * h * w * 4));
       const d = p % distinctPlanes;
       const plane = host(gradData.subarray(d * outPlane, (d + 1) * outPlane), [1, 1, 128, 128]);
       assertClose(got, interpolateBackwardRef(plane, [1, 1, h, w], options).data, gradient(4), `plane ${p}`);

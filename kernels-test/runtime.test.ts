@@ -50,7 +50,7 @@ describe('engine', () => {
     const r = add(x, x, { relu: true });
     const first = r.toArray();
     // ...while this one has nothing to compile; it must still reach the queue second.
-    e.copy(r.buffer, y.buffer, 16);
+    e.copy(r, y, 16);
     const second = y.toArray();
     expect(Array.from(await second)).toEqual([0, 4, 0, 8]);
     expect(Array.from(await first)).toEqual([0, 4, 0, 8]);
@@ -104,7 +104,7 @@ describe('capture and replay', () => {
     const before = e.stats().bytesAllocated;
     for (const seed of [1, 2, 3]) {
       const data = random(n, seed);
-      e.upload(value.input.buffer, data);
+      e.upload(value.input, data);
       e.replay(recording);
       const got = await value.out.toArray();
       assertClose(got, Array.from(data, (v) => Math.max(Math.max(v, 0) + v, 0)), ELEMENTWISE, `replay ${seed}`);
@@ -123,7 +123,7 @@ describe('capture and replay', () => {
       return { input, out: add(relu(input), input) };
     });
     const data = random(n, 7);
-    e.upload(value.input.buffer, data);
+    e.upload(value.input, data);
     await e.sync();
     await e.prime(recording);
     e.replay(recording);
@@ -147,7 +147,7 @@ describe('capture and replay', () => {
     const x = e.tensor([1, 2, 3, 4]);
     let read: Promise<ArrayBuffer> | undefined;
     const { recording } = e.capture(() => {
-      read = e.readBuffer(x.buffer, 16);
+      read = e.readBuffer(x, 16);
     });
     await expect(read).rejects.toThrow('Engine.readBuffer: cannot read back while capturing');
     expect(recording.commands()).toHaveLength(0);

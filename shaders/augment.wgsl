@@ -29,6 +29,7 @@ struct Params {
   std_r: f32,
   std_g: f32,
   std_b: f32,
+  out_first: u32, // the image y starts at (the runtime splits y by images past the binding limit)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -62,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let wy = window(oy, box + 10u);
   let rgb = filter_rgb(offset, row, wx, wy);
 
-  let at = n * 3u * plane + within;
+  let at = (n - p.out_first) * 3u * plane + within;
   y[at] = (rgb.r - p.mean_r) / p.std_r;
   y[at + plane] = (rgb.g - p.mean_g) / p.std_g;
   y[at + 2u * plane] = (rgb.b - p.mean_b) / p.std_b;

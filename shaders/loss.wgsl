@@ -13,12 +13,13 @@
 // Defines: WG (workgroup size, a power of two).
 // Entry points, and the bindings each uses (they are ordered so that each entry point uses the
 // first few: 0-2, 0-3, 0-4 or all of them):
-//   reduce:     labels = the per-sample values [N or 2N], float32 read through their bits ->
-//               out[0] = sum_i loss_i, divided by sum_i w[t_i] (the values after the losses) when p.mean == 1
+//   reduce:     labels = the per-sample values [N] or [N, 2], float32 read through their bits ->
+//               out[0] = sum_i loss_i, divided by sum_i w[t_i] (each loss's neighbour) when p.mean == 1
 //   weight_sum: labels, weight -> out[0] = sum_i w[t_i] over the non-ignored samples (the mean's divisor)
 //   rows:       labels, weight, logits -> out: one invocation per sample (few classes)
 //   wide:       labels, weight, logits -> out: one workgroup per sample (many classes)
-//               out[i] = loss_i and, when flags bit 1 is set, out[N + i] = w[t_i] (0 if ignored)
+//               out[i] = loss_i or, when flags bit 1 is set, out[2i] = loss_i and out[2i + 1] = w[t_i]
+//               (0 if ignored): a sample's values side by side, so that a run of samples is one range
 //   rows_grad, wide_grad: the same, and in the same pass grad [N, C]; the mean reads divisor[0]
 //! include lib/grid
 //! include lib/float_bits
@@ -27,7 +28,7 @@
 struct Params {
   rows: u32,
   classes: u32,
-  flags: u32,        // bit 0: class weights given, bit 1: write the per-sample weights after the losses
+  flags: u32,        // bit 0: class weights given, bit 1: write each per-sample weight beside its loss
   mean: u32,
   ignore_index: i32,
   smoothing: f32,
@@ -119,8 +120,12 @@ fn write_sample(i: u32, base: u32, shift: f32, st: Partial) {
       loss = nan();
     }
   }
-  out[i] = loss;
-  if ((p.flags & 2u) != 0u) { out[p.rows + i] = target_weight(i); }
+  if ((p.flags & 2u) != 0u) {
+    out[2u * i] = loss;
+    out[2u * i + 1u] = target_weight(i);
+  } else {
+    out[i] = loss;
+  }
 }
 
 // Writes grad[i, c] for c = first, first + step, ... (see the formula at the top).
@@ -236,12 +241,16 @@ fn weight_sum(@builtin(local_invocation_index) lid: u32) {
 
 @compute @workgroup_size(WG)
 fn reduce(@builtin(local_invocation_index) lid: u32) {
-  // Here `labels` holds the per-sample losses, then (for the mean) the per-sample weights.
+  // Here `labels` holds the per-sample losses, each followed by its weight for the mean.
   var loss = 0.0;
   var w = 0.0;
   for (var i = lid; i < p.rows; i += WG) {
-    loss += bitcast<f32>(labels[i]);
-    if (p.mean == 1u) { w += bitcast<f32>(labels[p.rows + i]); }
+    if (p.mean == 1u) {
+      loss += bitcast<f32>(labels[2u * i]);
+      w += bitcast<f32>(labels[2u * i + 1u]);
+    } else {
+      loss += bitcast<f32>(labels[i]);
+    }
   }
   let sums = workgroup_sum2(vec2f(loss, w), lid);
   if (lid == 0u) { out[0] = select(sums.x, sums.x / sums.y, p.mean == 1u); }

@@ -10,9 +10,14 @@
 // Every entry point shares one binding layout; each says what its src0..src3 and dst hold
 // (unused sources are bound to any read-only buffer). The per-channel coefficients `coef` are
 // [mean | scale | shift | unbiased variance | inverse std], each C long: y = (x - mean) * scale + shift.
-//   partial_stats:     src0 x                                    -> dst moments [C, chunks, 2]
-//   finalize:          src0 moments, src1 weight, src2 bias,
-//                      src3 x (the pivots)                       -> dst coef (5C)
+// Past the binding limit the runtime splits x by images, and one image by channels: a dispatch sees
+// `view_channels` channels from `channel0` of a run of images (x's own layout, with fewer images
+// or channels). The partial entry points see `count` values per channel, `chunks` chunks of them,
+// and write their chunks' results at slots slot0.. of `slots` per channel, which the finalize
+// entry points merge.
+//   partial_stats:     src0 x, src1 x's first image (the pivots) -> dst moments [C, slots, 3]: (mean, M2, count),
+//                      then the C pivots
+//   finalize:          src0 moments, src1 weight, src2 bias     -> dst coef (5C)
 //   eval_coefficients: src0 running mean, src1 running var,
 //                      src2 weight, src3 bias                    -> dst coef (first 3C)
 //   update_running:    src0 coef                                 -> dst running mean or var, in place
@@ -23,7 +28,7 @@
 //          = a * (g - b) - d * (x - mean)   with a = weight * invstd, b = sum g / m,
 //                                                d = a * invstd * sum(g * xhat) / m
 // The per-channel backward coefficients `bcoef` are [sum g | sum g * xhat | a | b | d], each C long.
-//   backward_partial:  src0 g, src1 x, src2 mean                -> dst sums [C, chunks, 2]: sum g, sum g * (x - mean)
+//   backward_partial:  src0 g, src1 x, src2 mean                -> dst sums [C, slots, 2]: sum g, sum g * (x - mean)
 //   backward_finalize: src0 sums, src1 weight, src2 invstd      -> dst bcoef (5C)
 //   backward_input:    src0 g, src1 x, src2 bcoef, src3 mean    -> dst grad_x
 //   eval_backward:     src0 g, src1 running var, src2 weight    -> dst grad_x = g * weight / sqrt(var + eps)
@@ -49,6 +54,10 @@ struct Params {
   flags: u32,    // bit 0: weight given, bit 1: bias given
   momentum: f32,
   eps: f32,
+  slot0: u32,    // the partial entry points: the first slot this dispatch's chunks write
+  slots: u32,    // slots per channel in the moments or sums (every dispatch's chunks)
+  view_channels: u32, // the channels of x (and y, g) this dispatch sees, from channel0
+  channel0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -86,18 +95,33 @@ var<workgroup> shared_m2: array<f32, WG>;
 @compute @workgroup_size(WG)
 fn partial_stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let group = workgroup_index(wid, nwg);
-  if (group >= p.channels * p.chunks) { return; } // the same for the whole workgroup
+  if (group >= p.view_channels * p.chunks) { return; } // the same for the whole workgroup
   let c = group / p.chunks;
   let first = (group - c * p.chunks) * p.chunk;
   let end = min(first + p.chunk, p.count);
-  let pivot = channel_pivot(src0[c * p.spatial]);
+  let pivot = channel_pivot(src1[c * p.spatial]);
   // Welford's running update over this invocation's share of the chunk.
   var m = Moments(0u, 0.0, 0.0);
   for (var j = first + lid; j < end; j += WG) {
     let batch = j / p.spatial;
-    m = welford(m, src0[(batch * p.channels + c) * p.spatial + (j - batch * p.spatial)] - pivot);
+    m = welford(m, src0[(batch * p.view_channels + c) * p.spatial + (j - batch * p.spatial)] - pivot);
   }
-  reduce_moments(m, group, lid);
+  reduce_moments(m, slot(group), lid);
+  store_pivot(group, pivot, lid);
+}
+
+// The pivot of channel channel0 + c, after the moments (by the channel's first chunk; every
+// dispatch over a run of images writes the same value).
+fn store_pivot(group: u32, pivot: f32, lid: u32) {
+  let c = group / p.chunks;
+  if (lid == 0u && group == c * p.chunks) { dst[3u * p.channels * p.slots + p.channel0 + c] = pivot; }
+}
+
+// Where workgroup `group` (the chunk k of the dispatch's channel c) of a partial entry point
+// writes: slot slot0 + k of channel channel0 + c.
+fn slot(group: u32) -> u32 {
+  let c = group / p.chunks;
+  return (p.channel0 + c) * p.slots + p.slot0 + (group - c * p.chunks);
 }
 
 // The vec4 indices [first, end) of channel c's chunk that workgroup `group` of partial_stats4 or
@@ -113,17 +137,18 @@ fn chunk4(group: u32) -> Chunk4 {
 @compute @workgroup_size(WG)
 fn partial_stats4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let group = workgroup_index(wid, nwg);
-  if (group >= p.channels * p.chunks) { return; } // the same for the whole workgroup
+  if (group >= p.view_channels * p.chunks) { return; } // the same for the whole workgroup
   let k = chunk4(group);
   let s4 = p.spatial / 4u;
-  let pivot = channel_pivot(src0_4[k.c * s4].x);
+  let pivot = channel_pivot(src1_4[k.c * s4].x);
   var m = Moments(0u, 0.0, 0.0);
   for (var j = k.first + lid; j < k.end; j += WG) {
     let batch = j / s4;
-    let v = src0_4[(batch * p.channels + k.c) * s4 + (j - batch * s4)] - pivot;
+    let v = src0_4[(batch * p.view_channels + k.c) * s4 + (j - batch * s4)] - pivot;
     m = welford(welford(welford(welford(m, v.x), v.y), v.z), v.w);
   }
-  reduce_moments(m, group, lid);
+  reduce_moments(m, slot(group), lid);
+  store_pivot(group, pivot, lid);
 }
 
 fn welford(m: Moments, v: f32) -> Moments {
@@ -133,8 +158,8 @@ fn welford(m: Moments, v: f32) -> Moments {
   return Moments(n, mean, m.m2 + delta * (v - mean));
 }
 
-// Merges the workgroup's moments (a tree of Chan's updates) and writes them as dst[group].
-fn reduce_moments(m: Moments, group: u32, lid: u32) {
+// Merges the workgroup's moments (a tree of Chan's updates) and writes them at moments slot `at`.
+fn reduce_moments(m: Moments, at: u32, lid: u32) {
   shared_n[lid] = m.n;
   shared_mean[lid] = m.mean;
   shared_m2[lid] = m.m2;
@@ -152,8 +177,9 @@ fn reduce_moments(m: Moments, group: u32, lid: u32) {
     workgroupBarrier();
   }
   if (lid == 0u) {
-    dst[2u * group] = shared_mean[0];
-    dst[2u * group + 1u] = shared_m2[0];
+    dst[3u * at] = shared_mean[0];
+    dst[3u * at + 1u] = shared_m2[0];
+    dst[3u * at + 2u] = f32(shared_n[0]); // at most `chunk` values: exact
   }
 }
 
@@ -161,18 +187,15 @@ fn reduce_moments(m: Moments, group: u32, lid: u32) {
 fn finalize(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
   if (c >= p.channels) { return; }
-  // The chunk sizes are implied by count and chunk, so the moments buffer holds no counts.
   var m = Moments(0u, 0.0, 0.0);
-  for (var k = 0u; k < p.chunks; k++) {
-    let first = k * p.chunk;
-    let part = Moments(min(p.chunk, p.count - first), src0[2u * (c * p.chunks + k)], src0[2u * (c * p.chunks + k) + 1u]);
-    m = combine(m, part);
+  for (var k = c * p.slots; k < (c + 1u) * p.slots; k++) {
+    m = combine(m, Moments(u32(src0[3u * k + 2u]), src0[3u * k], src0[3u * k + 1u]));
   }
   let biased_var = m.m2 / f32(m.n);
   let weight = select(1.0, src1[c], (p.flags & 1u) != 0u);
   let bias = select(0.0, src2[c], (p.flags & 2u) != 0u);
   let C = p.channels;
-  dst[c] = channel_pivot(src3[c * p.spatial]) + m.mean;
+  dst[c] = src0[3u * C * p.slots + c] + m.mean;
   dst[C + c] = weight * inverseSqrt(biased_var + p.eps);
   dst[2u * C + c] = bias;
   dst[3u * C + c] = m.m2 / f32(m.n - 1u);
@@ -202,7 +225,7 @@ fn update_running(@builtin(global_invocation_id) gid: vec3u) {
 fn normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = linear_index(wid, nwg, lid);
   if (i >= p.n) { return; }
-  let c = (i / p.spatial) % p.channels;
+  let c = p.channel0 + (i / p.spatial) % p.view_channels;
   let C = p.channels;
   dst[i] = (src0[i] - src1[c]) * src1[C + c] + src1[2u * C + c];
 }
@@ -212,7 +235,7 @@ fn normalize_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let plane = workgroup_index(wid, nwg);
   let s4 = p.spatial / 4u;
   if (plane * s4 * 4u >= p.n) { return; }
-  let c = plane % p.channels;
+  let c = p.channel0 + plane % p.view_channels;
   let C = p.channels;
   let mean = src1[c];
   let scale = src1[C + c];
@@ -227,50 +250,50 @@ fn normalize_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
 @compute @workgroup_size(WG)
 fn backward_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let group = workgroup_index(wid, nwg);
-  if (group >= p.channels * p.chunks) { return; } // the same for the whole workgroup
+  if (group >= p.view_channels * p.chunks) { return; } // the same for the whole workgroup
   let c = group / p.chunks;
   let first = (group - c * p.chunks) * p.chunk;
   let end = min(first + p.chunk, p.count);
-  let mean = src2[c];
+  let mean = src2[p.channel0 + c];
   // Both sums in one sweep over the chunk; measuring x from the mean keeps sum g * (x - mean)
   // free of cancellation when the mean is large.
   var sum_g = 0.0;
   var sum_gx = 0.0;
   for (var j = first + lid; j < end; j += WG) {
     let batch = j / p.spatial;
-    let i = (batch * p.channels + c) * p.spatial + (j - batch * p.spatial);
+    let i = (batch * p.view_channels + c) * p.spatial + (j - batch * p.spatial);
     let g = src0[i];
     sum_g += g;
     sum_gx += g * (src1[i] - mean);
   }
-  reduce_grad_sums(sum_g, sum_gx, group, lid);
+  reduce_grad_sums(sum_g, sum_gx, slot(group), lid);
 }
 
 @compute @workgroup_size(WG)
 fn backward_partial4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let group = workgroup_index(wid, nwg);
-  if (group >= p.channels * p.chunks) { return; } // the same for the whole workgroup
+  if (group >= p.view_channels * p.chunks) { return; } // the same for the whole workgroup
   let k = chunk4(group);
   let s4 = p.spatial / 4u;
-  let mean = src2[k.c];
+  let mean = src2[p.channel0 + k.c];
   var sum_g = vec4f(0.0);
   var sum_gx = vec4f(0.0);
   for (var j = k.first + lid; j < k.end; j += WG) {
     let batch = j / s4;
-    let i = (batch * p.channels + k.c) * s4 + (j - batch * s4);
+    let i = (batch * p.view_channels + k.c) * s4 + (j - batch * s4);
     let g = src0_4[i];
     sum_g += g;
     sum_gx += g * (src1_4[i] - mean);
   }
-  reduce_grad_sums(sum_g.x + sum_g.y + sum_g.z + sum_g.w, sum_gx.x + sum_gx.y + sum_gx.z + sum_gx.w, group, lid);
+  reduce_grad_sums(sum_g.x + sum_g.y + sum_g.z + sum_g.w, sum_gx.x + sum_gx.y + sum_gx.z + sum_gx.w, slot(group), lid);
 }
 
-// Adds up the workgroup's two sums (a tree) and writes them as dst[2 group], dst[2 group + 1].
-fn reduce_grad_sums(sum_g: f32, sum_gx: f32, group: u32, lid: u32) {
+// Adds up the workgroup's two sums and writes them at sums slot `at`.
+fn reduce_grad_sums(sum_g: f32, sum_gx: f32, at: u32, lid: u32) {
   let sums = workgroup_sum2(vec2f(sum_g, sum_gx), lid);
   if (lid == 0u) {
-    dst[2u * group] = sums.x;
-    dst[2u * group + 1u] = sums.y;
+    dst[2u * at] = sums.x;
+    dst[2u * at + 1u] = sums.y;
   }
 }
 
@@ -280,9 +303,9 @@ fn backward_finalize(@builtin(global_invocation_id) gid: vec3u) {
   if (c >= p.channels) { return; }
   var sum_g = 0.0;
   var sum_gx = 0.0;
-  for (var k = 0u; k < p.chunks; k++) {
-    sum_g += src0[2u * (c * p.chunks + k)];
-    sum_gx += src0[2u * (c * p.chunks + k) + 1u];
+  for (var k = c * p.slots; k < (c + 1u) * p.slots; k++) {
+    sum_g += src0[2u * k];
+    sum_gx += src0[2u * k + 1u];
   }
   let invstd = src2[c];
   let sum_gxhat = sum_gx * invstd;
@@ -300,7 +323,7 @@ fn backward_finalize(@builtin(global_invocation_id) gid: vec3u) {
 fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = linear_index(wid, nwg, lid);
   if (i >= p.n) { return; }
-  let c = (i / p.spatial) % p.channels;
+  let c = p.channel0 + (i / p.spatial) % p.view_channels;
   let C = p.channels;
   dst[i] = src2[2u * C + c] * (src0[i] - src2[3u * C + c]) - src2[4u * C + c] * (src1[i] - src3[c]);
 }
@@ -310,7 +333,7 @@ fn backward_input_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
   let plane = workgroup_index(wid, nwg);
   let s4 = p.spatial / 4u;
   if (plane * s4 * 4u >= p.n) { return; }
-  let c = plane % p.channels;
+  let c = p.channel0 + plane % p.view_channels;
   let C = p.channels;
   let a = src2[2u * C + c];
   let b = src2[3u * C + c];
@@ -325,7 +348,7 @@ fn backward_input_planes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
 fn eval_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = linear_index(wid, nwg, lid);
   if (i >= p.n) { return; }
-  let c = (i / p.spatial) % p.channels;
+  let c = p.channel0 + (i / p.spatial) % p.view_channels;
   let weight = select(1.0, src2[c], (p.flags & 1u) != 0u);
   dst[i] = src0[i] * weight * inverseSqrt(src1[c] + p.eps);
 }

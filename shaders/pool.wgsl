@@ -6,7 +6,7 @@
 // output gradient and the input gradient.
 // Forward entry points:
 //   max_pool, max_pool_indices: one invocation per output; the window's max (NaN wins, as in
-//     PyTorch) and, for max_pool_indices, its flat index ih * W + iw within the plane, as f32.
+//     PyTorch) and, for max_pool_indices, its flat index ih * W + iw within the plane, as i32.
 //   max_pool_fused: max_pool_indices over f(x) instead of x, where f normalises each channel with
 //     the batch-norm coefficients in `aux` (NORM: (x - mean) * scale + shift, aux = [mean | scale |
 //     shift], as batch_norm.normalize) and then rectifies (RELU: NaN stays NaN), so neither
@@ -52,7 +52,7 @@ struct Params {
   divisor_mode: u32,
   divisor: f32,
   // max_pool_fused: channels per batch item (a plane's channel is (first_plane + plane) % channels),
-  // and the index of the first plane of this dispatch (dispatches split past the binding limit).
+  // and the index of the first plane of this dispatch (the runtime splits planes past the binding limit).
   channels: u32,
   first_plane: u32,
 }
@@ -60,10 +60,10 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> indices: array<f32>;
+@group(0) @binding(3) var<storage, read_write> indices: array<i32>;
 // The backward kernels' saved argmax. It shares binding 3 with `indices`, which WGSL allows because
 // no entry point uses both.
-@group(0) @binding(3) var<storage, read> argmax: array<f32>;
+@group(0) @binding(3) var<storage, read> argmax: array<i32>;
 
 // max_pool_fused's batch-norm coefficients; max_pool_backward_single's pooled output.
 @group(0) @binding(4) var<storage, read> aux: array<f32>;
@@ -117,7 +117,7 @@ fn max_pool_indices(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   if (o >= p.total) { return; }
   let best = window_max(output_position(o));
   y[o] = best.value;
-  indices[o] = f32(best.index);
+  indices[o] = i32(best.index);
 }
 
 // The value max_pool_fused pools: x[base + index] of channel c, normalised (NORM) and rectified
@@ -164,7 +164,7 @@ fn max_pool_fused(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   if (o >= p.total) { return; }
   let best = fused_window_max(output_position(o));
   y[o] = best.value;
-  indices[o] = f32(best.index);
+  indices[o] = i32(best.index);
 }
 
 // An average-pooling window: the input cells it sums, [h0, h1) x [w0, w1), and what the sum is
@@ -282,8 +282,7 @@ fn max_pool_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   let at = input_position(i);
   let rows = covering(at.row, p.kh, p.sh, p.ph, p.dh, p.oh);
   let cols = covering(at.col, p.kw, p.sw, p.pw, p.dw, p.ow);
-  // Indices are exact in f32 (planes are at most 2^24 cells), so they compare as floats.
-  let cell = f32(at.row * p.w + at.col);
+  let cell = i32(at.row * p.w + at.col);
   let base = at.plane * p.oh * p.ow;
   var sum = 0.0;
   for (var r = rows.first; r < rows.end; r++) {
@@ -314,14 +313,14 @@ fn max_pool_backward_single(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
   if (at.col + 1u < p.ow) { c1 = i32((at.col + 1u) * p.sw) - i32(p.pw); }
   var g = x[o];
   if (RELU && not_positive(aux[o])) { g = 0.0; }
-  // Indices are exact in f32 (planes are at most 2^24 cells); one that names no cell routes nowhere.
+  // An index that names no cell of the block routes nowhere.
   let chosen = argmax[o];
   let base = at.plane * p.h * p.w;
   for (var ih = r0; ih < r1; ih++) {
     let row = u32(ih) * p.w;
     for (var iw = c0; iw < c1; iw++) {
       let cell = row + u32(iw);
-      y[base + cell] = select(0.0, g, f32(cell) == chosen);
+      y[base + cell] = select(0.0, g, i32(cell) == chosen);
     }
   }
 }
@@ -343,10 +342,9 @@ fn max_pool_backward_plane(@builtin(workgroup_id) wid: vec3u, @builtin(num_workg
     let out_base = plane * outputs;
     for (var o = 0u; o < outputs; o++) {
       let index = argmax[out_base + o];
-      let cell = u32(index);
       // As in max_pool_backward, an index that is no cell of the plane routes nowhere.
-      if (index >= 0.0 && f32(cell) == index && cell < n) {
-        y[base + cell] += x[out_base + o];
+      if (index >= 0 && u32(index) < n) {
+        y[base + u32(index)] += x[out_base + o];
       }
     }
   }

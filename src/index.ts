@@ -14,6 +14,7 @@ export { CPU_PROFILE, DISCRETE_PROFILE, profileForAdapter, type DeviceProfile, t
 export { Tensor, numel, shapeString, type Shape } from './runtime/tensor.js';
 export { acquireDevice, describeAdapter, type DeviceOptions, type AcquiredDevice } from './gpu/device.js';
 export type { KernelSpec, BindingKind } from './runtime/kernel.js';
+export { planSplit, runSplit, type Chunk, type PerUnit, type Split, type SplitPlan } from './runtime/split.js';
 export { params } from './runtime/uniforms.js';
 export { OpError } from './ops/check.js';
 

@@ -65,6 +65,8 @@ export const cases: OpCase[] = [
   conv({ op: 'conv2d', name: 'residual_winograd4', x: [1, 32, 12, 12], weight: [32, 32, 3, 3], residual: [1, 32, 12, 12], options: { padding: 1, algorithm: 'winograd4' }, torch: 'padding=1' }),
   conv({ op: 'conv1d', name: 'stride2_pad1_bias', x: [2, 3, 11], weight: [4, 3, 3], bias: true, options: { stride: 2, padding: 1 }, torch: 'stride=2, padding=1' }),
   conv({ op: 'conv1d', name: 'groups2_dilation2_same', x: [1, 4, 10], weight: [6, 2, 3], options: { groups: 2, dilation: 2, padding: 'same' }, torch: "groups=2, dilation=2, padding='same'" }),
+  // Larger than the lowered binding limits (256 bytes up), so that it is split there too.
+  conv({ op: 'conv1d', name: 'batch8_stride2_pad2_bias', x: [8, 4, 40], weight: [6, 4, 5], bias: true, options: { stride: 2, padding: 2 }, torch: 'stride=2, padding=2' }),
   conv({ op: 'conv3d', name: 'pad1_bias', x: [1, 2, 4, 5, 4], weight: [3, 2, 3, 3, 3], bias: true, options: { padding: 1 }, torch: 'padding=1' }),
   conv({ op: 'conv3d', name: 'stride_nonsquare', x: [2, 3, 5, 6, 5], weight: [2, 3, 2, 3, 3], options: { stride: [1, 2, 2] }, torch: 'stride=(1, 2, 2)' }),
 ];

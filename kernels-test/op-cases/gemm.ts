@@ -25,4 +25,9 @@ export const cases: OpCase[] = [
   { op: 'matmul', name: 'shared_b_transA', inputs: { a: { shape: [2, 5, 4] }, b: { shape: [5, 3] } }, options: { transA: true }, torch: 'torch.matmul(a.mT, b)', k: 5, gradK: 8 },
   { op: 'matmul', name: 'vector_matrix', inputs: { a: { shape: [6] }, b: { shape: [6, 4] } }, torch: 'torch.matmul(a, b)', k: 6 },
   { op: 'matmul', name: 'matrix_vector', inputs: { a: { shape: [3, 6] }, b: { shape: [6] } }, torch: 'torch.matmul(a, b)', k: 6 },
+  // Larger than the smallest lowered binding limit (256 bytes): split by rows and output features,
+  // by batch items and rows, and along the reduction (a transposed).
+  { op: 'linear', name: 'many_rows_wide_weight', inputs: { x: { shape: [40, 9] }, weight: { shape: [30, 9] }, bias: { shape: [30] } }, torch: 'F.linear(x, weight, bias)', k: 10, gradK: 40 },
+  { op: 'matmul', name: 'batched_many_rows', inputs: { a: { shape: [4, 10, 6] }, b: { shape: [4, 6, 7] } }, torch: 'torch.matmul(a, b)', k: 6, gradK: 10 },
+  { op: 'matmul', name: 'transA_long_reduction', inputs: { a: { shape: [60, 5] }, b: { shape: [60, 4] } }, options: { transA: true }, torch: 'torch.matmul(a.mT, b)', k: 60 },
 ];

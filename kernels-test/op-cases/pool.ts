@@ -40,6 +40,14 @@ export const cases: OpCase[] = [
     options: { kernelSize: 2, stride: 3, dilation: 2, ceilMode: true },
     torch: 'F.max_pool1d(x, kernel_size=2, stride=3, dilation=2, ceil_mode=True)',
   },
+  {
+    // Larger than the smallest lowered binding limit (256 bytes): split by planes there.
+    op: 'maxPool1d',
+    name: 'many_planes',
+    inputs: { x: { shape: [2, 4, 30] } },
+    options: { kernelSize: 3, stride: 2 },
+    torch: 'F.max_pool1d(x, kernel_size=3, stride=2)',
+  },
   avg2d('k2', [1, 3, 6, 7], { kernelSize: 2 }, 'kernel_size=2', 4),
   avg2d('pad1_include_pad', [1, 2, 7, 6], { kernelSize: 3, stride: 2, padding: 1, countIncludePad: true }, 'kernel_size=3, stride=2, padding=1, count_include_pad=True', 9),
   avg2d('pad1_exclude_pad', [2, 2, 7, 6], { kernelSize: 3, stride: 2, padding: 1, countIncludePad: false }, 'kernel_size=3, stride=2, padding=1, count_include_pad=False', 9),

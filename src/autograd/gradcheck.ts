@@ -89,7 +89,7 @@ export async function numericGradients(
   const all = engine.empty([total]);
   let at = 0;
   for (const t of outputs) {
-    if (t.size > 0) engine.copy(t.buffer, all.buffer, t.size * 4, 0, at * 4);
+    if (t.size > 0) engine.copy(t, all, t.size * 4, 0, at * 4);
     at += t.size;
     t.dispose();
   }

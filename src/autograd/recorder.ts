@@ -137,7 +137,7 @@ export class Recorder {
         fail(op, `gradient of shape ${shapeString(gradient.shape)} does not match the loss ${shapeString(loss.shape)}`);
       }
       seed = this.engine.empty(gradient.shape);
-      if (gradient.size > 0) this.engine.copy(gradient.buffer, seed.buffer, gradient.size * 4);
+      if (gradient.size > 0) this.engine.copy(gradient, seed, gradient.size * 4);
     } else if (loss.value.size !== 1) {
       fail(op, `grad can be implicitly created only for scalar outputs, got a loss of shape ${shapeString(loss.shape)}`);
     }

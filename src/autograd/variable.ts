@@ -1,5 +1,5 @@
 import { addInPlace, copyOf } from '../ops/elementwise.js';
-import { Tensor, type Shape } from '../runtime/tensor.js';
+import { Tensor, type DType, type Shape } from '../runtime/tensor.js';
 
 /**
  * How a recorded op turns the gradient of its output into gradients of its inputs. `needs[i]`
@@ -24,7 +24,7 @@ export interface Node {
    */
   readonly backwardFromOnes?: (needs: readonly boolean[]) => Array<Tensor | undefined>;
   /** Tensors kept only for the backward pass (indices, saved statistics), freed once it ran. */
-  readonly saved: Record<string, Tensor>;
+  readonly saved: Record<string, Tensor<DType>>;
   /** The tape that recorded the node. */
   readonly owner: object;
 }

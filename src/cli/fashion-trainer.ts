@@ -125,7 +125,7 @@ export class FashionTrainer {
     model.train();
 
     const readLog = async (step: number): Promise<void> => {
-      const data = new Float32Array(await engine.readBuffer(log.buffer, (logitsFloats + readEvery) * 4));
+      const data = new Float32Array(await engine.readBuffer(log, (logitsFloats + readEvery) * 4));
       const firstStep = step - pending.length + 1;
       pending.forEach((p, slot) => {
         const logits = data.subarray(slot * batchSize * NUM_CLASSES, (slot * batchSize + p.size) * NUM_CLASSES);
@@ -156,8 +156,8 @@ export class FashionTrainer {
           optimizer.lr = scheduledLr(this.options.schedule, this.options.lr, this.steps, this.options.epochs * steps);
           optimizer.step();
           const slot = pending.length;
-          engine.copy(logits.value.buffer, log.buffer, batch.size * NUM_CLASSES * 4, 0, slot * batchSize * NUM_CLASSES * 4);
-          engine.copy(loss.value.buffer, log.buffer, 4, 0, (logitsFloats + slot) * 4);
+          engine.copy(logits.value, log, batch.size * NUM_CLASSES * 4, 0, slot * batchSize * NUM_CLASSES * 4);
+          engine.copy(loss.value, log, 4, 0, (logitsFloats + slot) * 4);
           pending.push({ labels: batch.labels, size: batch.size });
         } finally {
           tape.dispose();
@@ -202,7 +202,7 @@ export async function evaluateModel(engine: Engine, model: FashionModel, set: La
       const tape = new Tape(engine, { grad: false });
       try {
         const logits = model.call(tape, x);
-        engine.copy(logits.value.buffer, all.buffer, batch.size * NUM_CLASSES * 4, 0, offset * NUM_CLASSES * 4);
+        engine.copy(logits.value, all, batch.size * NUM_CLASSES * 4, 0, offset * NUM_CLASSES * 4);
       } finally {
         tape.dispose();
         x.value.dispose();

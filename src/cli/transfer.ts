@@ -140,13 +140,13 @@ export class TransferSession {
         optimizer.zeroGrad();
         tape.backward(loss);
         optimizer.step();
-        engine.copy(loss.value.buffer, log.buffer, 4);
-        engine.copy(logits.value.buffer, log.buffer, n * classes * 4, 0, 4);
+        engine.copy(loss.value, log, 4);
+        engine.copy(logits.value, log, n * classes * 4, 0, 4);
       } finally {
         tape.dispose();
         batch.dispose();
       }
-      const data = new Float32Array(await engine.readBuffer(log.buffer, (1 + n * classes) * 4));
+      const data = new Float32Array(await engine.readBuffer(log, (1 + n * classes) * 4));
       const loss = data[0]!;
       if (!Number.isFinite(loss)) throw new Error(`training diverged: the loss is ${loss} at step ${this.position.step + 1} (try a lower --lr)`);
       const predicted = argmaxRows(data.subarray(1), classes);
@@ -193,7 +193,7 @@ export async function evaluate(engine: Engine, model: ResNet18Module, loader: Im
       try {
         const logits = model.call(tape, constant(batch.input));
         // Unshuffled: the batch holds consecutive samples from its first index on.
-        engine.copy(logits.value.buffer, all.buffer, batch.labels.length * classes * 4, 0, batch.indices[0]! * classes * 4);
+        engine.copy(logits.value, all, batch.labels.length * classes * 4, 0, batch.indices[0]! * classes * 4);
       } finally {
         tape.dispose();
         batch.dispose();

@@ -225,7 +225,7 @@ export class ImageFolderLoader {
 
   /** Reads and decodes the images of one batch (concurrently). */
   private decode(indices: Uint32Array): Promise<RgbaImage[]> {
-    const maxPixels = Math.floor(this.engine.limits.maxStorageBufferBindingSize / 4);
+    const maxPixels = Math.floor(this.engine.maxBindingBytes / 4);
     const loading = Promise.all(
       Array.from(indices, async (i) => {
         const { path } = this.index.samples[i]!;

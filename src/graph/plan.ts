@@ -241,7 +241,7 @@ export class Plan {
     for (const [name, tensor] of this.captured.inputs) {
       const data = inputs[name]!;
       if (data instanceof Tensor) {
-        if (data.size > 0) engine.copy(data.buffer, tensor.buffer, data.size * 4);
+        if (data.size > 0) engine.copy(data, tensor, data.size * 4);
       } else if (data.byteLength > 0) {
         engine.device.queue.writeBuffer(tensor.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
       }
@@ -251,7 +251,7 @@ export class Plan {
     let offset = 0;
     for (const [name, tensor] of this.captured.outputs) {
       const bytes = tensor.size * 4;
-      if (bytes > 0) engine.copy(tensor.buffer, this.readback, bytes, 0, offset);
+      if (bytes > 0) engine.copy(tensor, this.readback, bytes, 0, offset);
       offsets.push([name, offset, tensor.size]);
       offset += bytes;
     }

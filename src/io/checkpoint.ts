@@ -78,10 +78,10 @@ export async function readTensors(engine: Engine, tensors: readonly Tensor[]): P
         let offset = 0;
         for (let i = at; i < end; i++) {
           const t = tensors[i]!;
-          if (t.size > 0) engine.copy(t.buffer, scratch.buffer, t.size * 4, 0, offset * 4);
+          if (t.size > 0) engine.copy(t, scratch, t.size * 4, 0, offset * 4);
           offset += t.size;
         }
-        const all = new Float32Array(await engine.readBuffer(scratch.buffer, floats * 4));
+        const all = new Float32Array(await engine.readBuffer(scratch, floats * 4));
         offset = 0;
         for (let i = at; i < end; i++) {
           out.push(all.slice(offset, offset + tensors[i]!.size));

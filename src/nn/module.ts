@@ -212,7 +212,7 @@ export abstract class Module {
     }
     for (const [key, dst] of own) {
       const src = entries.get(key);
-      if (src && src !== dst && src.size > 0) dst.engine.copy(src.buffer, dst.buffer, src.size * 4);
+      if (src && src !== dst && src.size > 0) dst.engine.copy(src, dst, src.size * 4);
     }
     return { missingKeys, unexpectedKeys };
   }

@@ -4,11 +4,11 @@
 // make pictures, not training signals.
 import { grid1d } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
+import { runSplit } from '../runtime/split.js';
 import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import { channelAbsMaxRef, minMaxNormalizeRef } from '../reference/attribution.js';
 import { fail } from './check.js';
-import { runOverPlanes } from './pool.js';
 import { defineOp, type Checked } from './registry.js';
 
 const WG = 64;
@@ -33,8 +33,17 @@ export const minMaxNormalizeOp = defineOp<Record<string, never>, Checked>({
   },
   forward: ([x], { shape }) => {
     const len = product(shape.slice(1));
-    return runOverPlanes('minMaxNormalize', x!, shape[0]!, [shape], (input, samples, [out]) => {
-      x!.engine.dispatch(kernel('min_max_normalize'), [input, out!], grid1d(samples, 1), params().u32(samples, len, 1));
+    // Past the binding limit, by samples (each normalised by its own extremes).
+    const split = {
+      op: 'minMaxNormalize',
+      axes: [{ name: 'sample', size: shape[0]! }] as const,
+      operands: [
+        { name: 'x', input: x!, per: [len] as const },
+        { name: 'output', output: shape, per: [len] as const },
+      ],
+    };
+    return runSplit(x!.engine, split, ([input, out], c) => {
+      x!.engine.dispatch(kernel('min_max_normalize'), [input!, out!], grid1d(c.a, 1), params().u32(c.a, len, 1));
     })[0]!;
   },
   reference: ([x]) => minMaxNormalizeRef(x!),
@@ -59,8 +68,17 @@ export const channelAbsMaxOp = defineOp<Record<string, never>, Checked>({
   forward: ([x], { shape }) => {
     const [samples, channels] = [x!.shape[0]!, x!.shape[1]!];
     const inner = product(shape.slice(2));
-    return runOverPlanes('channelAbsMax', x!, samples, [shape], (input, count, [out]) => {
-      x!.engine.dispatch(kernel('channel_abs_max'), [input, out!], grid1d(count * inner, WG), params().u32(count, channels, inner));
+    // Past the binding limit, by samples.
+    const split = {
+      op: 'channelAbsMax',
+      axes: [{ name: 'sample', size: samples }] as const,
+      operands: [
+        { name: 'x', input: x!, per: [channels * inner] as const },
+        { name: 'output', output: shape, per: [inner] as const },
+      ],
+    };
+    return runSplit(x!.engine, split, ([input, out], c) => {
+      x!.engine.dispatch(kernel('channel_abs_max'), [input!, out!], grid1d(c.a * inner, WG), params().u32(c.a, channels, inner));
     })[0]!;
   },
   reference: ([x]) => channelAbsMaxRef(x!),

@@ -13,6 +13,7 @@ import type { Engine } from '../runtime/engine.js';
 import { grid1d } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
+import { planSplit, runSplit, type Split } from '../runtime/split.js';
 import { params } from '../runtime/uniforms.js';
 import { philox4x32 } from '../reference/philox.js';
 import { fail, OpError } from './check.js';
@@ -64,8 +65,8 @@ export interface TransformOptions {
   /** Widen the filter when shrinking, as torchvision's antialias=True (default true). */
   antialias?: boolean;
   /**
-   * The most bytes of pixels one dispatch binds (default, and at most, the device's
-   * maxStorageBufferBindingSize); a batch with more is split into several dispatches.
+   * The most bytes of pixels one dispatch binds (default, and at most, the engine's binding limit,
+   * Engine.maxBindingBytes); a batch with more is split into several dispatches.
    */
   maxStagingBytes?: number;
 }
@@ -240,13 +241,20 @@ function run(engine: Engine, op: string, images: readonly RgbaImage[], samplings
   const plane = outHeight * outWidth;
   const mean = options.mean ?? IMAGENET_MEAN;
   const std = options.std ?? IMAGENET_STD;
-  const limit = engine.limits.maxStorageBufferBindingSize;
-  const outBytes = images.length * 3 * plane * 4;
-  if (outBytes > limit) {
-    fail(op, `the output [${images.length}, 3, ${outHeight}, ${outWidth}] is ${outBytes} bytes, over the device's maxStorageBufferBindingSize of ${limit}; use smaller batches`);
-  }
+  const limit = engine.maxBindingBytes;
   const maxPixels = Math.floor(Math.min(options.maxStagingBytes ?? limit, limit) / 4);
-  const groups = stagingGroups(images.map((im) => im.width * im.height), maxPixels);
+  // Past the binding limit the output splits by images; each run of them is packed into staging
+  // uploads of at most maxPixels pixels (a dispatch each).
+  const split: Split = {
+    op,
+    axes: [{ name: 'image', size: images.length }],
+    operands: [{ name: 'output', output: [images.length, 3, outHeight, outWidth], per: [3 * plane] }],
+    otherBytes: () => Math.max(images.length * BOX_WORDS * 4, maxPixels * 4),
+  };
+  const plan = planSplit(engine, split);
+  const groups = plan.chunks.flatMap((c) =>
+    stagingGroups(images.slice(c.a0, c.a0 + c.a).map((im) => im.width * im.height), maxPixels).map(([f, e]): [number, number] => [c.a0 + f, c.a0 + e]),
+  );
 
   // The per-image table: offsets are relative to the start of the image's own staging group.
   const table = new ArrayBuffer(images.length * BOX_WORDS * 4);
@@ -279,32 +287,39 @@ function run(engine: Engine, op: string, images: readonly RgbaImage[], samplings
     });
   });
 
-  const out = engine.empty([images.length, 3, outHeight, outWidth]);
   const boxes = engine.empty([words.length], 'augment.boxes');
-  engine.upload(boxes.buffer, words);
-  for (const [first, end] of groups) {
-    const total = images.slice(first, end).reduce((sum, im) => sum + im.width * im.height, 0);
-    const bytes = new Uint8Array(total * 4);
-    let at = 0;
-    for (let n = first; n < end; n++) {
-      bytes.set(images[n]!.data, at);
-      at += images[n]!.data.length;
-    }
-    const staging = engine.empty([total], 'augment.pixels');
-    engine.upload(staging.buffer, new Uint32Array(bytes.buffer));
-    const uniforms = params()
-      .u32(first, end - first, outWidth, outHeight)
-      .f32(...mean, ...std);
-    engine.dispatch(KERNEL, [staging, boxes, out], grid1d((end - first) * plane, WG), uniforms);
-    // Back to the pool now: a later upload into it is ordered after this dispatch.
-    staging.dispose();
-  }
+  engine.upload(boxes, words);
+  const [out] = runSplit(
+    engine,
+    split,
+    ([y], c) => {
+      for (const [first, end] of groups.filter(([f]) => f >= c.a0 && f < c.a0 + c.a)) {
+        const total = images.slice(first, end).reduce((sum, im) => sum + im.width * im.height, 0);
+        const bytes = new Uint8Array(total * 4);
+        let at = 0;
+        for (let n = first; n < end; n++) {
+          bytes.set(images[n]!.data, at);
+          at += images[n]!.data.length;
+        }
+        const staging = engine.empty([total], 'augment.pixels');
+        engine.upload(staging, new Uint32Array(bytes.buffer));
+        const uniforms = params()
+          .u32(first, end - first, outWidth, outHeight)
+          .f32(...mean, ...std)
+          .u32(c.a0);
+        engine.dispatch(KERNEL, [staging, boxes, y!], grid1d((end - first) * plane, WG), uniforms);
+        // Back to the pool now: a later upload into it is ordered after this dispatch.
+        staging.dispose();
+      }
+    },
+    plan,
+  );
   boxes.dispose();
-  return out;
+  return out!;
 }
 
 function checkCommon(engine: Engine, op: string, images: readonly RgbaImage[], options: TransformOptions): boolean {
-  const limit = engine.limits.maxStorageBufferBindingSize;
+  const limit = engine.maxBindingBytes;
   const maxStaging = options.maxStagingBytes ?? limit;
   if (!Number.isInteger(maxStaging) || maxStaging < 4) fail(op, `maxStagingBytes must be an integer >= 4, got ${maxStaging}`);
   checkImages(op, images, Math.floor(Math.min(maxStaging, limit) / 4));

@@ -1,16 +1,7 @@
+import { fail } from '../runtime/op-error.js';
 import { Tensor, describeValue, shapeString, type DType, type Shape } from '../runtime/tensor.js';
 
-/** An argument error naming the op, as PyTorch's messages do: "conv2d: expected ..., got ...". */
-export class OpError extends Error {
-  constructor(op: string, message: string) {
-    super(`${op}: ${message}`);
-    this.name = 'OpError';
-  }
-}
-
-export function fail(op: string, message: string): never {
-  throw new OpError(op, message);
-}
+export { OpError, fail } from '../runtime/op-error.js';
 
 export function expectRank(op: string, what: string, t: Tensor | Shape, ranks: number | number[]): void {
   const shape = 'shape' in t ? t.shape : t;

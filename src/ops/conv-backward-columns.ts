@@ -6,9 +6,9 @@
 // every image and position of a chunk at once, with 4-aligned rows (the subgroup kernel's vec4
 // path) whatever the output size. When the weight GEMM has too few tiles to keep the device busy
 // (few output channels, a small kernel), its reduction is split over groups of images into
-// partial sums, added up by sumRows. Work goes in chunks of images (or of one image's output rows)
-// whenever a buffer would pass maxStorageBufferBindingSize. The chunks, splits and tiles are the
-// plan's (conv-plan.ts, planColumns).
+// partial sums, added up by sumRows. The column buffers go in chunks of images (or of one image's
+// output rows) whenever one would pass the binding limit (the runtime has already split x and
+// gradOut so that they fit). The chunks, splits and tiles are the plan's (conv-plan.ts, planColumns).
 import { grid1d, type Engine } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
@@ -18,7 +18,7 @@ import { columnGeometry, type ColumnChunk, type ColumnGeometry, type ConvPlan } 
 import { addInPlace } from './elementwise.js';
 import { gemm } from './gemm.js';
 import type { GemmTile } from './gemm-tile.js';
-import { sumRows } from './reduce.js';
+import { sumRowsInto } from './reduce.js';
 import { transposeAxes } from './transpose-axes.js';
 
 const WG = 64;
@@ -90,20 +90,13 @@ function columns(engine: Engine, g: Geometry, w: Window, src: Tensor, srcImage0:
   return writeColumns(engine, g.G, w, src, { outH, outW, outRow0: c.outRow0, outRows: c.outRows, images: c.images, layoutImages, srcImage0, rowLength: c.rowLength });
 }
 
-/** A tensor's images [image0, image0 + images) of `perImage` values each, copied into their own tensor. */
-export function sliceImages(engine: Engine, t: Tensor, image0: number, images: number, perImage: number): Tensor {
-  const part = engine.empty([images * perImage]);
-  engine.copy(t.buffer, part.buffer, images * perImage * 4, image0 * perImage * 4, 0);
-  return part;
-}
-
-/** gradW for one chunk: [O * K] (the sum of the splits' partial products). */
-function chunkWeightGradient(engine: Engine, g: Geometry, gradOutCols: Tensor, xCols: Tensor, c: ColumnChunk): Tensor {
+/** gradW for one chunk, [O * K] (the sum of the splits' partial products), into `target`. */
+function chunkWeightGradient(engine: Engine, g: Geometry, gradOutCols: Tensor, xCols: Tensor, c: ColumnChunk, target: Tensor): void {
   const p = g.p;
   const split = c.imagesPerSplit * c.rowLength;
   const row = c.splits * split;
   const weightSize = p.outChannels * g.K;
-  const out = engine.empty(c.splits === 1 ? [weightSize] : [c.splits, weightSize]);
+  const out = c.splits === 1 ? target : engine.empty([c.splits, weightSize]);
   gemm(engine, {
     name: p.op,
     a: gradOutCols,
@@ -121,10 +114,9 @@ function chunkWeightGradient(engine: Engine, g: Geometry, gradOutCols: Tensor, x
     strides: { a: [split, g.OgPadded * row], b: [split, g.K * row], c: [weightSize, g.Og * g.K] },
     tile: c.weightGemm,
   });
-  if (c.splits === 1) return out;
-  const sum = sumRows(out);
+  if (out === target) return;
+  sumRowsInto(out, target);
   out.dispose();
-  return sum;
 }
 
 /** W^T per group, [G][K][OgPadded] with zero columns past Og: the A operand of W^T x gradOut. */
@@ -164,59 +156,36 @@ function chunkInputGradient(engine: Engine, g: Geometry, tile: GemmTile, wT: Ten
 }
 
 /**
- * The weight gradient ([O, C/G, k...] as `weight`) and/or the input gradient (shaped like the
- * batched x) through column buffers, as `plan` says: its columns' chunks, for the weight gradient
- * when its route is 'im2col' and the input gradient when its route is 'col2im'. x and gradOut are
- * batched ([N, C, ...] and [N, O, ...]).
+ * The weight gradient (`into.gradWeight`, [O, C/G, k...] as the weight) and/or the input gradient
+ * (`into.gradInput`, shaped like the batched x) through column buffers, as `plan` says: its
+ * columns' chunks, for the weight gradient when its route is 'im2col' and the input gradient when
+ * its route is 'col2im'. x and gradOut are batched ([N, C, ...] and [N, O, ...]) and fit a binding
+ * each.
  */
-export function columnsBackward(p: ConvProblem, plan: ConvPlan, gradOut: Tensor, x: Tensor, weight: Tensor): { gradWeight?: Tensor; gradInput?: Tensor } {
+export function columnsBackward(p: ConvProblem, plan: ConvPlan, gradOut: Tensor, x: Tensor, weight: Tensor, into: { gradWeight?: Tensor; gradInput?: Tensor }): void {
   const engine = x.engine;
   const g = geometry(p);
-  const { chunks, sliced } = plan.columns!;
-  const want = { weight: plan.weightGradient?.route === 'im2col', input: plan.inputGradient?.route === 'col2im' };
+  const { gradWeight, gradInput } = into;
   const inputTile = plan.inputGradient?.route === 'col2im' ? plan.inputGradient.gemm : undefined;
-  const gradInput = want.input ? engine.empty(x.shape) : undefined;
-  const wT = want.input ? transposedWeight(engine, g, weight) : undefined;
-  const xPerImage = p.inChannels * g.inPlane;
-  const gPerImage = p.outChannels * g.positions;
-  let gradWeight: Tensor | undefined;
-  for (const c of chunks) {
-    const layoutImages = want.weight ? c.splits * c.imagesPerSplit : c.images;
-    const gradOutSrc = sliced ? sliceImages(engine, gradOut, c.image0, c.images, gPerImage) : gradOut;
-    const gradOutCols = columns(engine, g, gradOutWindow(g), gradOutSrc, sliced ? 0 : c.image0, c, layoutImages);
-    if (gradOutSrc !== gradOut) gradOutSrc.dispose();
-    if (want.weight) {
-      const xSrc = sliced ? sliceImages(engine, x, c.image0, c.images, xPerImage) : x;
-      const xCols = columns(engine, g, inputWindow(g), xSrc, sliced ? 0 : c.image0, c, layoutImages);
-      if (xSrc !== x) xSrc.dispose();
-      const part = chunkWeightGradient(engine, g, gradOutCols, xCols, c);
+  const wT = gradInput ? transposedWeight(engine, g, weight) : undefined;
+  let first = true;
+  for (const c of plan.columns!.chunks) {
+    const layoutImages = gradWeight ? c.splits * c.imagesPerSplit : c.images;
+    const gradOutCols = columns(engine, g, gradOutWindow(g), gradOut, c.image0, c, layoutImages);
+    if (gradWeight) {
+      const xCols = columns(engine, g, inputWindow(g), x, c.image0, c, layoutImages);
+      // The first chunk writes the weight gradient, the others add theirs.
+      const part = first ? gradWeight : engine.empty(gradWeight.shape);
+      chunkWeightGradient(engine, g, gradOutCols, xCols, c, part);
       xCols.dispose();
-      if (gradWeight) {
+      if (part !== gradWeight) {
         addInPlace(gradWeight, part);
         part.dispose();
-      } else {
-        gradWeight = part;
       }
+      first = false;
     }
-    if (gradInput && wT && inputTile) {
-      if (sliced) {
-        // Row chunks of one image add into the same slice: carry it over until the image is done.
-        const part = engine.empty([c.images * xPerImage]);
-        if (c.outRow0 > 0) engine.copy(gradInput.buffer, part.buffer, xPerImage * 4, c.image0 * xPerImage * 4, 0);
-        chunkInputGradient(engine, g, inputTile, wT, gradOutCols, layoutImages, c, part, 0);
-        engine.copy(part.buffer, gradInput.buffer, c.images * xPerImage * 4, 0, c.image0 * xPerImage * 4);
-        part.dispose();
-      } else {
-        chunkInputGradient(engine, g, inputTile, wT, gradOutCols, layoutImages, c, gradInput, c.image0);
-      }
-    }
+    if (gradInput && wT && inputTile) chunkInputGradient(engine, g, inputTile, wT, gradOutCols, layoutImages, c, gradInput, c.image0);
     gradOutCols.dispose();
   }
   wT?.dispose();
-  let weightGrad: Tensor | undefined;
-  if (gradWeight) {
-    weightGrad = gradWeight.reshape(weight.shape);
-    gradWeight.dispose();
-  }
-  return { gradWeight: weightGrad, gradInput };
 }

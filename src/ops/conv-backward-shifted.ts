@@ -16,11 +16,11 @@ import type { KernelSpec } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import type { ConvProblem } from './conv-args.js';
-import { sliceImages, writeColumns, type Window } from './conv-backward-columns.js';
+import { writeColumns, type Window } from './conv-backward-columns.js';
 import type { WeightGradientPlan } from './conv-plan.js';
 import { addInPlace } from './elementwise.js';
 import { gemm } from './gemm.js';
-import { transposeAxes } from './transpose-axes.js';
+import { transposeInto } from './transpose-axes.js';
 
 const WG = 64;
 const NHWC: KernelSpec = { name: 'convBackward.nhwc', shader: 'conv_backward_nhwc', defines: { WG }, bindings: ['uniform', 'read', 'write'] };
@@ -41,8 +41,11 @@ function paddedChannelsLast(engine: Engine, p: ConvProblem, l: ShiftedPlan, src:
   return out;
 }
 
-/** The weight gradient through shifted GEMMs as `l` (the plan's) says; x and gradOut batched. */
-export function shiftedWeightGradient(p: ConvProblem, l: ShiftedPlan, gradOut: Tensor, x: Tensor, weight: Tensor): Tensor {
+/**
+ * The weight gradient through shifted GEMMs as `l` (the plan's) says, into `gradWeight`
+ * ([O, C/G, k...]); x and gradOut batched, each within a binding.
+ */
+export function shiftedWeightGradient(p: ConvProblem, l: ShiftedPlan, gradOut: Tensor, x: Tensor, gradWeight: Tensor): void {
   const engine = x.engine;
   const G = p.groups;
   const [O, C] = [p.outChannels, p.inChannels];
@@ -56,14 +59,9 @@ export function shiftedWeightGradient(p: ConvProblem, l: ShiftedPlan, gradOut: T
   // Sums per tap, [kD][kH][kW][O][Cg], transposed to the weight's [O][Cg][kD][kH][kW] at the end.
   let taps: Tensor | undefined;
   for (const { image0, images, gemm: tile } of l.chunks) {
-    const xSrc = l.sliced ? sliceImages(engine, x, image0, images, C * product(p.input)) : x;
-    const gSrc = l.sliced ? sliceImages(engine, gradOut, image0, images, O * product(p.output)) : gradOut;
-    const srcImage0 = l.sliced ? 0 : image0;
-    const xPadded = paddedChannelsLast(engine, p, l, xSrc, srcImage0, images);
-    const grid = { outH: Hp, outW: Wp, outRow0: 0, outRows: Dp * Hp, images, layoutImages: images, srcImage0, rowLength: l.rowLength };
-    const gPadded = writeColumns(engine, G, gradOutWindow, gSrc, grid);
-    if (xSrc !== x) xSrc.dispose();
-    if (gSrc !== gradOut) gSrc.dispose();
+    const xPadded = paddedChannelsLast(engine, p, l, x, image0, images);
+    const grid = { outH: Hp, outW: Wp, outRow0: 0, outRows: Dp * Hp, images, layoutImages: images, srcImage0: image0, rowLength: l.rowLength };
+    const gPadded = writeColumns(engine, G, gradOutWindow, gradOut, grid);
     const K = images * l.rowLength;
     const part = engine.empty([product(p.kernel) * O * Cg]);
     for (let kd = 0; kd < kD; kd++) {
@@ -96,8 +94,6 @@ export function shiftedWeightGradient(p: ConvProblem, l: ShiftedPlan, gradOut: T
       taps = part;
     }
   }
-  const kernelVolume = product(p.kernel);
-  const gradWeight = transposeAxes(engine, taps!, { groups: 1, a: kernelVolume, b: O * Cg, l: 1 }, weight.shape);
+  transposeInto(engine, taps!, { groups: 1, a: product(p.kernel), b: O * Cg, l: 1 }, gradWeight);
   taps!.dispose();
-  return gradWeight;
 }

@@ -12,17 +12,22 @@
 //   'col2im': W_g^T x gradOut_g into columns, then col2im sums each input element's taps (each
 //     input row owned by one invocation: no atomics, deterministic); any stride, dilation,
 //     padding and groups.
-// Which routes, tiles and chunks: the plan (conv-plan.ts) for the engine's device profile.
+// Which routes: the planner's (conv-plan.ts), for the engine's device profile and the whole
+// problem. Past the binding limit the runtime chunker splits the weight gradient and the column
+// input gradient as the forward pass is split (convUnits), each block planned on those routes; the
+// transposed input gradient is a forward convolution, split as one.
 // Every argument is checked (with the forward's rules and messages, and gradOut's shape against
-// the forward's output) and the plan made before anything is recorded.
+// the forward's output) and the routes chosen before anything is recorded.
+import { planSplit, runSplit, type Split, type SplitPlan } from '../runtime/split.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { shapeString } from '../runtime/tensor.js';
 import { expectSameEngine, fail } from './check.js';
 import { checkConv, type ConvOptions, type ConvProblem, type InputGradientRoute, type WeightGradientRoute } from './conv-args.js';
 import { columnsBackward } from './conv-backward-columns.js';
 import { shiftedWeightGradient } from './conv-backward-shifted.js';
-import { planConvolution, type InputGradientPlan } from './conv-plan.js';
-import { convolve } from './conv.js';
+import { backwardScratch, convUnits, planBlock, planRoutes, transposedProblem, type ConvRoutes } from './conv-plan.js';
+import { convolve, planConvolve } from './conv.js';
+import { addInPlace } from './elementwise.js';
 import { sumPerChannel } from './reduce.js';
 import { transposeAxes } from './transpose-axes.js';
 
@@ -98,23 +103,27 @@ function convBackward(
         `got ${shapeString(gradOut.shape)}`,
     );
   }
-  const plan = planConvolution(p, x.engine.planTarget, { forward: false, input: needs.input, weight: needs.weight });
+  const routes = planRoutes(p, x.engine.planTarget, { forward: false, input: needs.input, weight: needs.weight });
   const engine = x.engine;
   // Batched views ([1, ...] for unbatched calls), disposed at the end.
   const xb = x.reshape([p.batch, p.inChannels, ...x.shape.slice(x.rank - dims)]);
   const gb = gradOut.reshape([p.batch, p.outChannels, ...gradOut.shape.slice(gradOut.rank - dims)]);
   const result: ConvGradients = {};
   try {
+    // The weight gradient and the column route's input gradient go block by block; the transposed
+    // input gradient is a convolution. Both splits are planned (or refused) before anything is recorded.
+    const blockRoutes: ConvRoutes = { weight: routes.weight, input: routes.input === 'col2im' ? 'col2im' : undefined };
+    const blocks = blockRoutes.weight || blockRoutes.input ? gradientSplit(p, blockRoutes, gb, xb, weight) : undefined;
+    const blocksPlan = blocks && planSplit(engine, blocks);
+    const transposed = routes.input === 'transposed' ? planTransposed(p, gb, weight) : undefined;
     if (needs.bias) result.gradBias = sumPerChannel(gb);
     if (p.batch === 0) {
       if (needs.weight) result.gradWeight = engine.zeros(weight.shape);
       if (needs.input) result.gradInput = engine.empty(x.shape);
       return result;
     }
-    const columns = plan.columns ? columnsBackward(p, plan, gb, xb, weight) : {};
-    result.gradWeight = plan.weightGradient?.route === 'shifted' ? shiftedWeightGradient(p, plan.weightGradient, gb, xb, weight) : columns.gradWeight;
-    let gradInput = columns.gradInput;
-    if (plan.inputGradient?.route === 'transposed') gradInput = transposedInputGradient(p, plan.inputGradient, gb, weight);
+    if (blocks) Object.assign(result, splitGradients(p, blockRoutes, blocks, blocksPlan!, weight));
+    const gradInput = transposed ? transposedInputGradient(p, gb, weight, transposed) : result.gradInput;
     if (gradInput) {
       result.gradInput = gradInput.reshape(x.shape);
       gradInput.dispose();
@@ -126,21 +135,84 @@ function convBackward(
   }
 }
 
-/** The input gradient as the convolution of gradOut with the flipped, channel-swapped kernel (the plan's problem). */
-function transposedInputGradient(p: ConvProblem, plan: Extract<InputGradientPlan, { route: 'transposed' }>, gradOut: Tensor, weight: Tensor): Tensor {
+/**
+ * How the weight gradient (shifted or column route) and/or the column route's input gradient
+ * split, as the forward convolution does (convUnits): by images, the weight gradient summed over
+ * them; an image too big alone by output channels or groups, whose input gradients (groups 1) add up.
+ */
+function gradientSplit(p: ConvProblem, routes: ConvRoutes, gradOut: Tensor, x: Tensor, weight: Tensor): Split {
+  const u = convUnits(p);
+  const sum = (acc: Tensor, part: Tensor) => addInPlace(acc, part);
+  const [wantWeight, wantInput] = [routes.weight !== undefined, routes.input !== undefined];
+  return {
+    op: p.op,
+    axes: u.axes,
+    operands: [
+      { name: 'gradOut', input: gradOut, per: u.output },
+      { name: 'x', input: x, per: u.x },
+      // The input gradient reads the weight (transposed), the weight gradient does not.
+      ...(wantInput ? [{ name: 'weight', input: weight, per: u.weight }] : []),
+      ...(wantWeight ? [{ name: 'gradWeight', output: weight.shape, per: u.weight, combine: sum }] : []),
+      ...(wantInput ? [{ name: 'gradInput', output: x.shape, per: u.x, combine: sum }] : []),
+    ],
+    // The routes' scratch chunks over images by itself: a block's least is one image's.
+    otherBytes: (_images, units) => 4 * backwardScratch(u.block({ a0: 0, a: 1, b0: 0, b: units }), routes),
+  };
+}
+
+/** Runs gradientSplit's split (`plan`: its plan), each block on its own plan for `routes`. */
+function splitGradients(p: ConvProblem, routes: ConvRoutes, split: Split, plan: SplitPlan, weight: Tensor): ConvGradients {
+  const engine = weight.engine;
+  const u = convUnits(p);
+  const [wantWeight, wantInput] = [routes.weight !== undefined, routes.input !== undefined];
+  const outputs = runSplit(
+    engine,
+    split,
+    (bound, c) => {
+      const [gs, xs] = bound;
+      const ws = wantInput ? bound[2]! : weight;
+      const gradWeight = wantWeight ? bound[wantInput ? 3 : 2] : undefined;
+      const gradInput = wantInput ? bound[bound.length - 1] : undefined;
+      const block = u.block(c);
+      const blockPlan = planBlock(block, engine.planTarget, routes);
+      if (blockPlan.columns) columnsBackward(block, blockPlan, gs!, xs!, ws, { gradWeight: routes.weight === 'im2col' ? gradWeight : undefined, gradInput });
+      if (blockPlan.weightGradient?.route === 'shifted') shiftedWeightGradient(block, blockPlan.weightGradient, gs!, xs!, gradWeight!);
+    },
+    plan,
+  );
+  return { gradWeight: wantWeight ? outputs[0] : undefined, gradInput: wantInput ? outputs[wantWeight ? 1 : 0] : undefined };
+}
+
+/** The flipped, channel-swapped kernel's shape: [C, O/groups, k...]. */
+function flippedShape(p: ConvProblem, weight: Tensor): number[] {
+  return [p.inChannels, p.outChannels / p.groups, ...weight.shape.slice(2)];
+}
+
+/** The transposed input gradient's split, planned on a view of the weight shaped as its flip (only shapes are read). */
+function planTransposed(p: ConvProblem, gradOut: Tensor, weight: Tensor): SplitPlan {
+  const shaped = weight.reshape(flippedShape(p, weight));
+  try {
+    return planConvolve(transposedProblem(p), gradOut, shaped);
+  } finally {
+    shaped.dispose();
+  }
+}
+
+/**
+ * The input gradient as the convolution of gradOut with the flipped, channel-swapped kernel
+ * (padding d(k - 1) - p, the same dilation, groups and forced algorithm): a forward convolution,
+ * on the route the planner chooses for it, split as `plan` (planTransposed's) says.
+ */
+function transposedInputGradient(p: ConvProblem, gradOut: Tensor, weight: Tensor, plan: SplitPlan): Tensor {
   const engine = gradOut.engine;
   const G = p.groups;
   const Og = p.outChannels / G;
   const Cg = p.inChannels / G;
   const kernelDims = weight.shape.slice(2);
   // [G][Og][Cg][k] -> [G][Cg][Og][k reversed] = [C, Og, k...].
-  const flipped = transposeAxes(engine, weight, { groups: G, a: Og, b: Cg, l: kernelDims.reduce((a, b) => a * b, 1), reverse: true }, [
-    p.inChannels,
-    Og,
-    ...kernelDims,
-  ]);
+  const flipped = transposeAxes(engine, weight, { groups: G, a: Og, b: Cg, l: kernelDims.reduce((a, b) => a * b, 1), reverse: true }, flippedShape(p, weight));
   try {
-    return convolve(plan.problem, plan.forward, gradOut, flipped, undefined, undefined);
+    return convolve(transposedProblem(p), gradOut, flipped, undefined, undefined, plan);
   } finally {
     flipped.dispose();
   }

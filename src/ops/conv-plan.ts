@@ -9,8 +9,17 @@
 // The routes (conv.ts, conv-winograd.ts, conv-backward*.ts) execute a plan and decide nothing.
 // Forced routes (the options algorithm / inputGradient / weightGradient, checked in conv-args.ts)
 // are overrides: where one cannot compute the problem, planning fails with a message saying why.
-// Every refusal for the binding limit is made here too, before anything is allocated.
+//
+// Past the binding limit the work is split in two layers. The operands (x, the weight, the output
+// and their gradients) are split by the runtime chunker (runtime/split.ts) into blocks of fewer
+// images or output channels (convUnits); the routes are chosen once for the whole problem
+// (planRoutes), and each block is planned with them (planBlock): its tiles, K padding, split-K and
+// the chunks its own scratch buffers (im2col columns, Winograd transforms, backward columns, shifted
+// copies) go in under the limit. The least scratch a block needs on its routes (forwardScratch,
+// backwardScratch) bounds the chunker's blocks, so a call whose smallest block cannot fit is
+// refused before anything is allocated.
 import type { PlanTarget } from '../runtime/device-profile.js';
+import type { Chunk, PerUnit, Split } from '../runtime/split.js';
 import { shapeString } from '../runtime/tensor.js';
 import { fail } from './check.js';
 import { convProblem, type ConvProblem } from './conv-args.js';
@@ -33,9 +42,6 @@ interface ForwardCommon {
    * the implicit GEMM); Winograd: C rounded up to 4.
    */
   k: number;
-  /** Images per chunk when x or the output is over the binding limit (run through copied slices); else the batch. */
-  imagesPerChunk: number;
-  sliced: boolean;
 }
 
 export type ForwardPlan =
@@ -63,8 +69,6 @@ export interface ColumnChunk {
 /** The column buffers of the col2im input gradient and the im2col weight gradient (gradOut's columns serve both). */
 export interface ColumnsPlan {
   chunks: ColumnChunk[];
-  /** x and gradOut are over the binding limit: each chunk copies its images' slices. */
-  sliced: boolean;
 }
 
 export type InputGradientPlan =
@@ -82,7 +86,7 @@ export interface ShiftedChunk {
 
 export type WeightGradientPlan =
   /** padded: the grid the windows cover; rowLength: its volume rounded up to 4. */
-  | { route: 'shifted'; padded: Triple; rowLength: number; sliced: boolean; chunks: ShiftedChunk[] }
+  | { route: 'shifted'; padded: Triple; rowLength: number; chunks: ShiftedChunk[] }
   | { route: 'im2col' };
 
 export interface ConvPlan {
@@ -105,32 +109,53 @@ const ALL_PASSES: ConvPasses = { forward: true, input: true, weight: true };
 const product = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
 const roundUp4 = (n: number) => Math.ceil(n / 4) * 4;
 
-/** The whole plan of the passes asked for (default: all three). */
+/** The routes of a convolution's passes, chosen for the whole problem: what every block of it runs. */
+export interface ConvRoutes {
+  forward?: ConvRoute;
+  input?: 'transposed' | 'col2im';
+  weight?: 'shifted' | 'im2col';
+}
+
+/** The routes of the passes asked for (default: all three), 'auto' resolved by the profile; forced ones checked. */
+export function planRoutes(p: ConvProblem, target: PlanTarget, passes: ConvPasses = ALL_PASSES): ConvRoutes {
+  const routes: ConvRoutes = {};
+  if (passes.forward) routes.forward = forwardRoute(p, target);
+  if (passes.input) routes.input = inputGradientRoute(p, target);
+  // The transposed convolution's forced algorithm is checked now, before anything is recorded.
+  if (routes.input === 'transposed') forwardRoute(transposedProblem(p), target);
+  if (passes.weight) routes.weight = weightGradientRoute(p, target);
+  return routes;
+}
+
+/** The whole plan of the passes asked for (default: all three), for the problem run as one block. */
 export function planConvolution(p: ConvProblem, target: PlanTarget, passes: ConvPasses = ALL_PASSES): ConvPlan {
+  return planBlock(p, target, planRoutes(p, target, passes));
+}
+
+/**
+ * The plan of `p` run as one block on `routes` (planRoutes' for the whole problem it belongs to):
+ * tiles, K padding, split-K and the chunks of its scratch buffers under the binding limit. Refuses
+ * a block whose least scratch (forwardScratch, backwardScratch) passes the limit.
+ */
+export function planBlock(p: ConvProblem, target: PlanTarget, routes: ConvRoutes): ConvPlan {
   const plan: ConvPlan = {};
-  if (passes.forward) plan.forward = planForward(p, target);
-  if (!passes.input && !passes.weight) return plan;
-  const useTransposed = passes.input && inputGradientRoute(p, target) === 'transposed';
-  const useShifted = passes.weight && weightGradientRoute(p, target) === 'shifted';
-  const viaColumns = { weight: passes.weight && !useShifted, input: passes.input && !useTransposed };
+  if (routes.forward) plan.forward = planForward(p, target, routes.forward);
+  const viaColumns = { weight: routes.weight === 'im2col', input: routes.input === 'col2im' };
   if (viaColumns.weight || viaColumns.input) plan.columns = planColumns(p, target, viaColumns);
-  if (passes.input) {
-    if (useTransposed) {
-      const problem = transposedProblem(p);
-      plan.inputGradient = { route: 'transposed', problem, forward: planForward(problem, target) };
-    } else {
-      // W^T [K, OgPadded] x gradOut's columns: laid out for the subgroup kernel.
-      const g = columnGeometry(p);
-      plan.inputGradient = { route: 'col2im', gemm: planGemm(target, { M: g.K, K: g.OgPadded, subgroupFits: true }) };
-    }
+  if (routes.input === 'transposed') {
+    const problem = transposedProblem(p);
+    plan.inputGradient = { route: 'transposed', problem, forward: planForward(problem, target) };
+  } else if (routes.input === 'col2im') {
+    // W^T [K, OgPadded] x gradOut's columns: laid out for the subgroup kernel.
+    const g = columnGeometry(p);
+    plan.inputGradient = { route: 'col2im', gemm: planGemm(target, { M: g.K, K: g.OgPadded, subgroupFits: true }) };
   }
-  if (passes.weight) plan.weightGradient = useShifted ? planShifted(p, target) : { route: 'im2col' };
+  if (routes.weight) plan.weightGradient = routes.weight === 'shifted' ? planShifted(p, target) : { route: 'im2col' };
   return plan;
 }
 
-/** The forward pass's plan alone. */
-export function planForward(p: ConvProblem, target: PlanTarget): ForwardPlan {
-  const route = forwardRoute(p, target);
+/** The forward pass's plan alone, on `route` (by default the one the profile chooses for `p`), run as one block. */
+export function planForward(p: ConvProblem, target: PlanTarget, route: ConvRoute = forwardRoute(p, target)): ForwardPlan {
   const maxBytes = target.maxBindingBytes;
   const maxFloats = Math.floor(maxBytes / 4);
   const G = p.groups;
@@ -140,44 +165,17 @@ export function planForward(p: ConvProblem, target: PlanTarget): ForwardPlan {
   const P = product(p.output);
   const plane = product(p.input);
   const inPerImage = p.inChannels * plane;
-  const outPerImage = p.outChannels * P;
-
-  // Images per chunk when x or the output cannot be bound whole (nothing to refuse for an empty output).
-  let imagesPerChunk = p.batch;
-  let sliced = false;
-  if (p.batch * outPerImage > 0) {
-    const weightSize = p.outChannels * K;
-    if (weightSize * 4 > maxBytes) {
-      fail(p.op, `weight ${shapeString(weightShape(p))} takes ${weightSize * 4} bytes, over the device's maxStorageBufferBindingSize of ${maxBytes}`);
-    }
-    if (p.batch * inPerImage * 4 > maxBytes || p.batch * outPerImage * 4 > maxBytes) {
-      sliced = true;
-      imagesPerChunk = Math.floor(maxFloats / Math.max(inPerImage, outPerImage));
-      if (imagesPerChunk < 1) {
-        fail(
-          p.op,
-          `one image's input (${inPerImage * 4} bytes) or output (${outPerImage * 4} bytes) is over the device's ` +
-            `maxStorageBufferBindingSize of ${maxBytes}; input ${shapeString(inputShape(p))}`,
-        );
-      }
-    }
+  const least = forwardScratch(p, target, route);
+  if (p.batch * p.outChannels * P > 0 && least * 4 > maxBytes) {
+    fail(p.op, `the ${route} route needs a scratch binding of ${least * 4} bytes (${SCRATCH_WHAT[route]}), over the binding limit of ${maxBytes} bytes`);
   }
-  const common = { imagesPerChunk, sliced };
 
   if (route === 'winograd2' || route === 'winograd4') {
     const tile: WinogradTile = route === 'winograd2' ? 2 : 4;
     const Cp = roundUp4(p.inChannels);
     const winogradImages = winogradImagesPerChunk(p, tile, p.batch, maxBytes);
-    if (winogradImages < 1 && p.batch * outPerImage > 0) {
-      const { perImage, points } = winogradTiles(p, tile);
-      fail(
-        p.op,
-        `the Winograd operands of one image (${points} x ${Math.max(Cp, p.outChannels)} x ${roundUp4(perImage)} floats) or of the weights ` +
-          `(${points} x ${p.outChannels} x ${Cp} floats) are over the device's maxStorageBufferBindingSize of ${maxBytes} bytes; use algorithm 'implicit'`,
-      );
-    }
     // The transformed operands are laid out for the subgroup kernel: K = Cp, rows of Np, all 4-aligned.
-    return { route, gemm: planGemm(target, { M: p.outChannels, K: Cp, subgroupFits: true }), k: Cp, winogradImages, ...common };
+    return { route, gemm: planGemm(target, { M: p.outChannels, K: Cp, subgroupFits: true }), k: Cp, winogradImages };
   }
   if (route === 'im2col') {
     // K padded to a multiple of 4 (zero weights, zero column rows) keeps the GEMM on its vec4
@@ -188,17 +186,9 @@ export function planForward(p: ConvProblem, target: PlanTarget): ForwardPlan {
     const perImage = G * kRows * roundUp4(P);
     const columnImages = Math.max(1, Math.min(p.batch, Math.floor(maxFloats / perImage)));
     const columnRows = perImage <= maxFloats ? outRows : Math.floor((Math.floor(maxFloats / (G * kRows)) - 3) / outW);
-    if (columnRows < 1 && p.batch * outPerImage > 0) {
-      fail(p.op, `the im2col buffer for one output row needs ${G * kRows * roundUp4(outW) * 4} bytes, over the device's maxStorageBufferBindingSize`);
-    }
-    return { route, gemm: planGemm(target, { M: Og, K: kRows, subgroupFits: true }), k: kRows, columnImages, columnRows, ...common };
+    return { route, gemm: planGemm(target, { M: Og, K: kRows, subgroupFits: true }), k: kRows, columnImages, columnRows };
   }
-  if (route === 'implicit') {
-    // The weights are padded to a multiple of 4 for the subgroup kernel (B is the image itself).
-    const fits = p.outChannels * roundUp4(K) >= 4 && p.batch * inPerImage >= 4;
-    const gemm = planGemm(target, { M: Og, K, subgroupFits: fits });
-    return { route, gemm, k: gemm.kernel === 'subgroup' ? roundUp4(K) : K, ...common };
-  }
+  if (route === 'implicit') return { route, ...implicitGemm(p, target) };
   // 1x1, stride 1, no padding: the weights times the input as it lies ([C/groups, positions] per group and image).
   const fits = subgroupFits({
     N: P,
@@ -216,12 +206,47 @@ export function planForward(p: ConvProblem, target: PlanTarget): ForwardPlan {
     sizeA: p.outChannels * K,
     sizeB: p.batch * inPerImage,
   });
-  return { route, gemm: planGemm(target, { M: Og, K, subgroupFits: fits }), k: K, ...common };
+  return { route, gemm: planGemm(target, { M: Og, K, subgroupFits: fits }), k: K };
+}
+
+/** The implicit GEMM's tile and K: the weights are padded to a multiple of 4 for the subgroup kernel (B is the image itself). */
+function implicitGemm(p: ConvProblem, target: PlanTarget): { gemm: GemmTile; k: number } {
+  const K = (p.inChannels / p.groups) * product(p.kernel);
+  const fits = p.outChannels * roundUp4(K) >= 4 && p.batch * p.inChannels * product(p.input) >= 4;
+  const gemm = planGemm(target, { M: p.outChannels / p.groups, K, subgroupFits: fits });
+  return { gemm, k: gemm.kernel === 'subgroup' ? roundUp4(K) : K };
+}
+
+const SCRATCH_WHAT: Record<ConvRoute, string> = {
+  pointwise: 'none',
+  implicit: 'the K-padded weights',
+  im2col: 'the K-padded weights, or the im2col columns of one output row',
+  winograd2: 'the transformed weights, or the transforms of one image',
+  winograd4: 'the transformed weights, or the transforms of one image',
+};
+
+/**
+ * The least scratch (floats) the forward pass of `p` binds on `route` besides its operands, its
+ * scratch chunked as far as it goes: the K-padded weights (none where K needs no padding), one
+ * output row of im2col columns (its positions plus up to 3 of padding), the Winograd transforms of
+ * the weights and of one image.
+ */
+export function forwardScratch(p: ConvProblem, target: PlanTarget, route: ConvRoute): number {
+  if (route === 'winograd2' || route === 'winograd4') {
+    const { perImage, points } = winogradTiles(p, route === 'winograd2' ? 2 : 4);
+    const Cp = roundUp4(p.inChannels);
+    return points * Math.max(p.outChannels * Cp, Math.max(Cp, p.outChannels) * roundUp4(perImage));
+  }
+  const K = (p.inChannels / p.groups) * product(p.kernel);
+  const k = route === 'im2col' ? roundUp4(K) : route === 'implicit' ? implicitGemm(p, target).k : K;
+  const weights = k === K ? 0 : p.outChannels * k;
+  return route === 'im2col' ? Math.max(weights, p.groups * k * (p.output[2] + 3)) : weights;
 }
 
 // ---- forward routes -------------------------------------------------------------------------
 
-function forwardRoute(p: ConvProblem, target: PlanTarget): ConvRoute {
+/** The forward route the profile chooses for `p` (or the forced one, checked). */
+export function forwardRoute(p: ConvProblem, target: PlanTarget): ConvRoute {
   const flat = p.input[0] === 1 && p.kernel[0] === 1 && p.output[0] === 1;
   if (p.algorithm === 'implicit') {
     if (!flat) fail(p.op, `algorithm 'implicit' handles 1-D and 2-D convolutions; use 'auto' or 'im2col' for 3-D`);
@@ -311,12 +336,18 @@ function preferTransposed(p: ConvProblem, target: PlanTarget): boolean {
 }
 
 function inputGradientRoute(p: ConvProblem, target: PlanTarget): 'transposed' | 'col2im' {
+  // The transposed route flips the whole weight in one dispatch; the column route splits it by output channels.
+  const weightBytes = p.outChannels * (p.inChannels / p.groups) * product(p.kernel) * 4;
+  const flips = weightBytes <= target.maxBindingBytes;
   if (p.inputGradient === 'transposed') {
     if (!transposable(p)) fail(p.op, `inputGradient 'transposed' needs stride 1 and symmetric padding no larger than dilation * (kernel - 1) on every axis`);
+    if (!flips) {
+      fail(p.op, `inputGradient 'transposed' flips the whole weight ${shapeString(weightShape(p))} (${weightBytes} bytes), over the binding limit of ${target.maxBindingBytes} bytes; use 'col2im' or 'auto'`);
+    }
     return 'transposed';
   }
   if (p.inputGradient === 'col2im') return 'col2im';
-  return transposable(p) && preferTransposed(p, target) ? 'transposed' : 'col2im';
+  return transposable(p) && flips && preferTransposed(p, target) ? 'transposed' : 'col2im';
 }
 
 /**
@@ -324,7 +355,7 @@ function inputGradientRoute(p: ConvProblem, target: PlanTarget): 'transposed' | 
  * swapped ([C, O/groups, k...]), padding d(k - 1) - p, the same dilation and groups and the forced
  * algorithm; errors name the forward op.
  */
-function transposedProblem(p: ConvProblem): ConvProblem {
+export function transposedProblem(p: ConvProblem): ConvProblem {
   const axes = [0, 1, 2].slice(3 - p.dims);
   const spatial = (t: readonly number[]) => axes.map((i) => t[i]!);
   return convProblem(
@@ -341,9 +372,8 @@ function transposedProblem(p: ConvProblem): ConvProblem {
 
 function weightGradientRoute(p: ConvProblem, target: PlanTarget): 'shifted' | 'im2col' {
   if (p.weightGradient === 'shifted') {
-    if (!p.stride.every((s) => s === 1) || shiftedLayout(p, target).imagesPerChunk < 1) {
-      fail(p.op, `weightGradient 'shifted' needs stride 1 and one image's padded copy within maxStorageBufferBindingSize`);
-    }
+    // Past the binding limit the runtime splits it by output channels or groups (backwardScratch).
+    if (!p.stride.every((s) => s === 1)) fail(p.op, `weightGradient 'shifted' needs stride 1`);
     return 'shifted';
   }
   if (p.weightGradient === 'im2col') return 'im2col';
@@ -364,18 +394,13 @@ function preferShifted(p: ConvProblem, target: PlanTarget): boolean {
 }
 
 /** The shifted route's padded grid and how many images a chunk holds with every buffer in a binding (0: not one). */
-function shiftedLayout(p: ConvProblem, target: PlanTarget): { padded: Triple; rowLength: number; imagesPerChunk: number; sliced: boolean } {
+function shiftedLayout(p: ConvProblem, target: PlanTarget): { padded: Triple; rowLength: number; imagesPerChunk: number } {
   const padded = p.output.map((o, i) => o + p.dilation[i]! * (p.kernel[i]! - 1)) as Triple;
   const rowLength = roundUp4(product(padded));
   const maxFloats = Math.floor(target.maxBindingBytes / 4);
-  const xPerImage = p.inChannels * product(p.input);
-  const gPerImage = p.outChannels * product(p.output);
-  const sliced = p.batch * xPerImage > maxFloats || p.batch * gPerImage > maxFloats;
-  const slicePerImage = sliced ? Math.max(xPerImage, gPerImage) : 0;
   // x padded (one extra zero image at the end) and gradOut on the padded grid.
   const fit = Math.min(Math.floor(maxFloats / (rowLength * p.inChannels)) - 1, Math.floor(maxFloats / (rowLength * p.outChannels)));
-  const imagesPerChunk = Math.max(0, Math.min(fit, slicePerImage > 0 ? Math.floor(maxFloats / slicePerImage) : Infinity));
-  return { padded, rowLength, imagesPerChunk, sliced };
+  return { padded, rowLength, imagesPerChunk: Math.max(0, fit) };
 }
 
 function planShifted(p: ConvProblem, target: PlanTarget): WeightGradientPlan {
@@ -386,6 +411,9 @@ function planShifted(p: ConvProblem, target: PlanTarget): WeightGradientPlan {
   // The deepest tap's B offset: alignment and the row padding read are checked there (the others read less).
   const lastShift = ((p.kernel[0] - 1) * p.dilation[0] * Hp + (p.kernel[1] - 1) * p.dilation[1]) * Wp * p.inChannels;
   const chunks: ShiftedChunk[] = [];
+  if (p.batch > 0 && l.imagesPerChunk < 1) {
+    fail(p.op, `the shifted weight gradient needs scratch bindings of ${backwardScratch(p, { weight: 'shifted' }) * 4} bytes (one image's padded copies), over the binding limit of ${target.maxBindingBytes} bytes`);
+  }
   if (p.batch > 0) {
     const perChunk = Math.ceil(p.batch / Math.ceil(p.batch / l.imagesPerChunk));
     for (let image0 = 0; image0 < p.batch; image0 += perChunk) {
@@ -410,7 +438,7 @@ function planShifted(p: ConvProblem, target: PlanTarget): WeightGradientPlan {
       chunks.push({ image0, images, gemm: planGemm(target, { M: Og, K, subgroupFits: fits }) });
     }
   }
-  return { route: 'shifted', padded: l.padded, rowLength: l.rowLength, sliced: l.sliced, chunks };
+  return { route: 'shifted', padded: l.padded, rowLength: l.rowLength, chunks };
 }
 
 // ---- column buffers -------------------------------------------------------------------------
@@ -446,38 +474,31 @@ export function columnGeometry(p: ConvProblem): ColumnGeometry {
   };
 }
 
+/** Column rows per output position: gradOut's (always), x's (weight) and the GEMM's before col2im (input). */
+function columnRows(g: ColumnGeometry): number {
+  return g.G * Math.max(g.OgPadded, g.K);
+}
+
 /**
- * Splits the batch (or, when one image is too big, its output rows) into chunks whose buffers all
- * fit a binding; and the weight GEMM's reduction over a chunk into pieces when it has too few
- * tiles to keep the device busy (the profile's split-K: enough workgroups, each piece still a
- * long reduction, at most one per image).
+ * Splits the batch (or, when one image is too big, its output rows) into chunks whose column
+ * buffers all fit a binding; and the weight GEMM's reduction over a chunk into pieces when it has
+ * too few tiles to keep the device busy (the profile's split-K: enough workgroups, each piece
+ * still a long reduction, at most one per image).
  */
 function planColumns(p: ConvProblem, target: PlanTarget, want: { weight: boolean; input: boolean }): ColumnsPlan {
   const g = columnGeometry(p);
   const maxBytes = target.maxBindingBytes;
   const maxFloats = Math.floor(maxBytes / 4);
   const weightSize = p.outChannels * g.K;
-  if (weightSize * 4 > maxBytes) {
-    fail(p.op, `weight ${shapeString(weightShape(p))} takes ${weightSize * 4} bytes, over the device's maxStorageBufferBindingSize of ${maxBytes}`);
+  if (p.batch === 0) return { chunks: [] };
+  const least = backwardScratch(p, { weight: want.weight ? 'im2col' : undefined, input: want.input ? 'col2im' : undefined });
+  if (least * 4 > maxBytes) {
+    fail(p.op, `the backward column route needs scratch bindings of ${least * 4} bytes (the columns of one output row, the transposed weight), over the binding limit of ${maxBytes} bytes`);
   }
-  const xPerImage = p.inChannels * g.inPlane;
-  const gPerImage = p.outChannels * g.positions;
-  // x, gradOut and gradIn are bound whole when they fit, else each chunk copies its slices.
-  const sliced = p.batch * xPerImage > maxFloats || p.batch * gPerImage > maxFloats;
-  if (p.batch === 0) return { chunks: [], sliced };
-  // Column rows per image position: gradOut's (always), x's (weight) and the GEMM's before col2im (input).
-  const rows = g.G * Math.max(g.OgPadded, want.weight || want.input ? g.K : 0);
+  const rows = columnRows(g);
   const perImage = rows * roundUp4(g.positions);
-  const slicePerImage = sliced ? Math.max(xPerImage, gPerImage) : 0;
-  if (slicePerImage > maxFloats) {
-    fail(
-      p.op,
-      `one image of input ${shapeString(batchedShape(p, p.inChannels, p.input))} or of gradOut ${shapeString(batchedShape(p, p.outChannels, p.output))} ` +
-        `takes over the device's maxStorageBufferBindingSize of ${maxFloats * 4} bytes`,
-    );
-  }
   const weightGemm = (imagesPerSplit: number, rowLength: number) => planGemm(target, { M: g.Og, K: imagesPerSplit * rowLength, subgroupFits: true });
-  const maxImages = Math.floor(maxFloats / Math.max(perImage, slicePerImage));
+  const maxImages = Math.floor(maxFloats / perImage);
   const chunks: ColumnChunk[] = [];
   if (maxImages >= 1) {
     const count = Math.ceil(p.batch / maxImages);
@@ -496,14 +517,11 @@ function planColumns(p: ConvProblem, target: PlanTarget, want: { weight: boolean
       if (want.weight) chunk.weightGemm = weightGemm(imagesPerSplit, rowLength);
       chunks.push(chunk);
     }
-    return { chunks, sliced };
+    return { chunks };
   }
   // One image's columns pass the limit: its output rows go in pieces.
   const outW = p.output[2];
   const rowsPerChunk = Math.floor((Math.floor(maxFloats / rows) - 3) / outW);
-  if (rowsPerChunk < 1) {
-    fail(p.op, `the backward columns of one output row need ${rows * roundUp4(outW) * 4} bytes, over the device's maxStorageBufferBindingSize`);
-  }
   for (let image0 = 0; image0 < p.batch; image0++) {
     for (let outRow0 = 0; outRow0 < g.outRows; outRow0 += rowsPerChunk) {
       const outRows = Math.min(rowsPerChunk, g.outRows - outRow0);
@@ -513,7 +531,27 @@ function planColumns(p: ConvProblem, target: PlanTarget, want: { weight: boolean
       chunks.push(chunk);
     }
   }
-  return { chunks, sliced };
+  return { chunks };
+}
+
+/**
+ * The least scratch (floats) the backward passes of `p` bind on `routes` besides their operands,
+ * their scratch chunked as far as it goes: one output row of the column buffers (its positions
+ * plus up to 3 of padding) and the transposed weight of the col2im input gradient; one image's
+ * padded copies (x with an extra zero image, gradOut) for the shifted weight gradient. The
+ * transposed input gradient is a forward convolution, split and bounded as one.
+ */
+export function backwardScratch(p: ConvProblem, routes: ConvRoutes): number {
+  let floats = 0;
+  if (routes.weight === 'im2col' || routes.input === 'col2im') {
+    const g = columnGeometry(p);
+    floats = Math.max(columnRows(g) * (p.output[2] + 3), routes.input === 'col2im' ? g.G * g.K * g.OgPadded : 0);
+  }
+  if (routes.weight === 'shifted') {
+    const rowLength = roundUp4(product(p.output.map((o, i) => o + p.dilation[i]! * (p.kernel[i]! - 1))));
+    floats = Math.max(floats, rowLength * Math.max(2 * p.inChannels, p.outChannels));
+  }
+  return floats;
 }
 
 /** Pieces of the weight GEMM's reduction for `images` images (see planColumns). */
@@ -527,6 +565,46 @@ function weightSplits(p: ConvProblem, target: PlanTarget, images: number, rowLen
   return Math.max(1, Math.min(wanted, images, Math.floor((images * rowLength) / split.minTerms)));
 }
 
+// ---- blocks: how the runtime chunker splits a convolution ----------------------------------------
+
+/** How a convolution's tensors split past the binding limit (runtime/split.ts), and what a chunk computes. */
+export interface ConvUnits {
+  axes: Split['axes'];
+  /** Elements per unit of x (and its gradient), the weight (and its gradient), the bias, the output (residual, output gradient). */
+  x: PerUnit;
+  weight: PerUnit;
+  bias: PerUnit;
+  output: PerUnit;
+  /** The convolution a chunk computes: its images, and its output channels with their input channels. */
+  block(c: Chunk): ConvProblem;
+}
+
+/**
+ * A convolution splits by images; an image too big alone (or a weight too big to bind) by output
+ * channels (groups 1) or by whole groups, each block with its rows of the weight, its bias and its
+ * share of the input (a group's channels), residual and output.
+ */
+export function convUnits(p: ConvProblem): ConvUnits {
+  const G = p.groups;
+  const grouped = G > 1;
+  const [Og, Cg] = [p.outChannels / G, p.inChannels / G];
+  const [plane, positions] = [product(p.input), product(p.output)];
+  // Output channels in one unit of the second axis: one, or a group's.
+  const per = grouped ? Og : 1;
+  return {
+    axes: [{ name: 'image', size: p.batch }, { name: grouped ? 'group' : 'output channel', size: grouped ? G : p.outChannels }],
+    x: [p.inChannels * plane, grouped ? Cg * plane : 0],
+    weight: [0, per * Cg * product(p.kernel)],
+    bias: [0, per],
+    output: [p.outChannels * positions, per * positions],
+    block: (c) => {
+      const outChannels = c.b * per;
+      const shape = [...(p.unbatched ? [] : [c.a]), outChannels, ...spatialDims(p, p.output)];
+      return { ...p, batch: c.a, groups: grouped ? c.b : 1, inChannels: grouped ? c.b * Cg : p.inChannels, outChannels, shape };
+    },
+  };
+}
+
 // ---- shapes for messages, and labels --------------------------------------------------------
 
 function spatialDims(p: ConvProblem, t: Triple): number[] {
@@ -535,14 +613,6 @@ function spatialDims(p: ConvProblem, t: Triple): number[] {
 
 function weightShape(p: ConvProblem): number[] {
   return [p.outChannels, p.inChannels / p.groups, ...spatialDims(p, p.kernel)];
-}
-
-function inputShape(p: ConvProblem): number[] {
-  return [...(p.unbatched ? [] : [p.batch]), p.inChannels, ...spatialDims(p, p.input)];
-}
-
-function batchedShape(p: ConvProblem, channels: number, spatial: Triple): number[] {
-  return [p.batch, channels, ...spatialDims(p, spatial)];
 }
 
 /** The forward route and its GEMM tile, e.g. 'winograd4 sg:16x4x8' (the benchmarks' "ours via"). */
@@ -565,7 +635,7 @@ export function describePlan(plan: ConvPlan): string {
         : f.route === 'winograd2' || f.route === 'winograd4'
           ? `, ${images(f.winogradImages)} a chunk`
           : '';
-    return `${forwardLabel(f)} k=${f.k}${f.sliced ? `, ${images(f.imagesPerChunk)} a slice` : ''}${inner}`;
+    return `${forwardLabel(f)} k=${f.k}${inner}`;
   };
   const parts: string[] = [];
   if (plan.forward) parts.push(forward(plan.forward));

@@ -4,18 +4,21 @@
 // explicit route writes im2col columns to a buffer first (any dimension, the simplest path);
 // Winograd F(2x2, 3x3) or F(4x4, 3x3) (conv-winograd.ts) takes 3x3 stride-1 2-D convolutions.
 // Which route, tile, padding and chunks: the plan (conv-plan.ts), made for the engine's device
-// profile; the code here executes it.
+// profile; the code here executes it. Past the binding limit the runtime chunker (runtime/split.ts)
+// splits the operands into blocks of images or output channels (convUnits), each run on the whole
+// problem's route with its own plan.
 // Bias (per output channel = per GEMM row), a residual add and ReLU run in the GEMM's epilogue
 // (in the output transform on the Winograd route).
 import { grid1d, type Engine } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
+import { planSplit, runSplit, type Chunk, type Split, type SplitPlan } from '../runtime/split.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
 import { addRef, reluRef } from '../reference/elementwise.js';
 import { conv1dRef, conv2dRef, conv3dRef } from '../reference/conv.js';
 import { checkConv, convProblem, type ConvAttributes, type ConvOptions, type ConvProblem, type ConvRouteOptions } from './conv-args.js';
 import { conv1dBackward, conv2dBackward, conv3dBackward } from './conv-backward.js';
-import { planConvolution, planForward, type ConvPasses, type ConvPlan, type ForwardPlan } from './conv-plan.js';
+import { convUnits, forwardRoute, forwardScratch, planConvolution, planForward, type ConvPasses, type ConvPlan, type ConvRoute, type ForwardPlan } from './conv-plan.js';
 import { reluBackward, sameGradient } from './elementwise.js';
 import { defineOp, type Inputs } from './registry.js';
 import { runWinograd } from './conv-winograd.js';
@@ -39,7 +42,7 @@ function defineConv(name: string, dims: 1 | 2 | 3) {
     name,
     operands: CONV_OPERANDS,
     check: ([x, weight, bias, residual], options) => convProblem(name, dims, x!, weight!, bias, options, residual),
-    forward: ([x, weight, bias, residual], p) => convolve(p, planForward(p, x!.engine.planTarget), x!, weight!, bias, residual),
+    forward: ([x, weight, bias, residual], p) => convolve(p, x!, weight!, bias, residual),
     backward: ({ gradOut, output, inputs: [x, weight], options, needs }) => {
       const { relu: fused, ...geometry } = options;
       const g = fused ? reluBackward(gradOut, output) : gradOut;
@@ -94,37 +97,57 @@ export function conv2dPlan(x: Tensor, weight: Tensor, bias?: Tensor, options: Co
 
 const product = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
 
-/** Runs the forward pass `plan` (planForward's for `p`) into a new tensor. */
-export function convolve(p: ConvProblem, plan: ForwardPlan, x: Tensor, weight: Tensor, bias: Tensor | undefined, residual: Tensor | undefined): Tensor {
-  const engine = x.engine;
-  const out = engine.empty(p.shape);
-  if (out.size === 0) return out;
-  if (!plan.sliced) {
-    runRoute(engine, plan, p, x, weight, bias, out, p.batch, residual);
-    return out;
-  }
-  // Too big to bind at once: run chunks of images through copies of their slices.
-  const inPerImage = x.size / p.batch;
-  const outPerImage = out.size / p.batch;
-  const perChunk = plan.imagesPerChunk;
-  for (let n0 = 0; n0 < p.batch; n0 += perChunk) {
-    const nb = Math.min(perChunk, p.batch - n0);
-    const xs = engine.empty([nb * inPerImage]);
-    const os = engine.empty([nb * outPerImage]);
-    engine.copy(x.buffer, xs.buffer, nb * inPerImage * 4, n0 * inPerImage * 4, 0);
-    // The residual is laid out like the output: its chunk is the same slice.
-    const rs = residual && engine.empty([nb * outPerImage]);
-    if (rs) engine.copy(residual!.buffer, rs.buffer, nb * outPerImage * 4, n0 * outPerImage * 4, 0);
-    runRoute(engine, plan, p, xs, weight, bias, os, nb, rs);
-    engine.copy(os.buffer, out.buffer, nb * outPerImage * 4, 0, n0 * outPerImage * 4);
-    rs?.dispose();
-    xs.dispose();
-    os.dispose();
-  }
-  return out;
+/** How the forward pass of `p` over these operands splits past the binding limit (convUnits), on `route`. */
+function forwardSplit(p: ConvProblem, route: ConvRoute, x: Tensor, weight: Tensor, bias: Tensor | undefined, residual: Tensor | undefined): Split {
+  const target = x.engine.planTarget;
+  const u = convUnits(p);
+  return {
+    op: p.op,
+    axes: u.axes,
+    operands: [
+      { name: 'x', input: x, per: u.x },
+      { name: 'weight', input: weight, per: u.weight },
+      ...(bias ? [{ name: 'bias', input: bias, per: u.bias }] : []),
+      ...(residual ? [{ name: 'residual', input: residual, per: u.output }] : []),
+      { name: 'output', output: p.shape, per: u.output },
+    ],
+    // The route's scratch chunks over images by itself: a block's least is one image's.
+    otherBytes: (_images, units) => 4 * forwardScratch(u.block({ a0: 0, a: 1, b0: 0, b: units }), target, route),
+  };
 }
 
-/** Runs one route over `batch` images whose input and output both fit in a binding. */
+/**
+ * The runtime split of the forward pass of `p` over operands of these shapes (the tensors' values
+ * are not read): refused here, before anything is recorded, when its smallest block cannot fit.
+ * For a caller that records other work first (the transposed input gradient).
+ */
+export function planConvolve(p: ConvProblem, x: Tensor, weight: Tensor, bias?: Tensor, residual?: Tensor): SplitPlan {
+  return planSplit(x.engine, forwardSplit(p, forwardRoute(p, x.engine.planTarget), x, weight, bias, residual));
+}
+
+/**
+ * The forward pass of `p` into a new tensor, on the route the device profile chooses for it: in
+ * one block when every binding fits, else split by the runtime chunker into blocks of images or
+ * output channels (convUnits), each planned on that route (planForward of the block). A call whose
+ * smallest block cannot fit is refused before anything is allocated (`split`: planConvolve's plan,
+ * made earlier for operands of the same shapes).
+ */
+export function convolve(p: ConvProblem, x: Tensor, weight: Tensor, bias: Tensor | undefined, residual: Tensor | undefined, split?: SplitPlan): Tensor {
+  const engine = x.engine;
+  const target = engine.planTarget;
+  const route = forwardRoute(p, target);
+  if (p.shape.some((d) => d === 0)) return engine.empty(p.shape);
+  const u = convUnits(p);
+  const s = forwardSplit(p, route, x, weight, bias, residual);
+  const record = (bound: Tensor[], c: Chunk) => {
+    const [xs, ws] = bound;
+    const block = u.block(c);
+    runRoute(engine, planForward(block, target, route), block, xs!, ws!, bias && bound[2], bound[bound.length - 1]!, c.a, residual && bound[bias ? 3 : 2]);
+  };
+  return runSplit(engine, s, record, split ?? planSplit(engine, s))[0]!;
+}
+
+/** Runs one block's plan over its `batch` images, every operand within a binding. */
 function runRoute(
   engine: Engine,
   plan: ForwardPlan,

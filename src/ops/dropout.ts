@@ -1,6 +1,7 @@
 import { grid1d, type Engine } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import { numel, shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
+import { runSplit, type Split } from '../runtime/split.js';
 import { params } from '../runtime/uniforms.js';
 import { expectSameEngine, fail } from './check.js';
 import { dropoutRef } from '../reference/dropout.js';
@@ -40,23 +41,28 @@ function checkOptions(options: DropoutOptions): { p: number; training: boolean; 
  * and the offset) and writes kept ? x * 1/(1-p) : 0, or the mask itself when `x` is undefined.
  */
 function draw(engine: Engine, x: Tensor | undefined, shape: Shape, p: number, seed: number, offset: number): Tensor {
-  const n = numel(shape);
-  const out = engine.empty(shape);
   // u = (word >> 8) * 2^-24 < p  <=>  (word >> 8) < ceil(p * 2^24), an exact integer comparison.
   const threshold = Math.ceil(p * 2 ** 24);
   const scale = p === 1 ? 0 : 1 / (1 - p);
   const lo = (v: number) => v % 2 ** 32;
   const hi = (v: number) => Math.floor(v / 2 ** 32);
-  const uniforms = params().u32(n, threshold, lo(seed), hi(seed), lo(offset), hi(offset)).f32(scale);
-  const groups = grid1d(Math.ceil(n / 4), WG);
-  if (x) {
-    engine.dispatch(kernel('apply'), [x, out], groups, uniforms);
-  } else {
-    const unused = engine.empty([1]); // the mask kernel reads no input, but its layout has one
-    engine.dispatch(kernel('mask'), [unused, out], groups, uniforms);
-    unused.dispose();
-  }
-  return out;
+  // Past the binding limit, by runs of elements (aligned views start every 64: whole Philox quads).
+  const split: Split = {
+    op: OP,
+    axes: [{ name: 'element', size: numel(shape) }],
+    operands: [...(x ? [{ name: 'x', input: x, per: [1] as const }] : []), { name: 'output', output: shape, per: [1] }],
+  };
+  // The mask kernel reads no input, but its layout has one.
+  const unused = x ? undefined : engine.empty([1]);
+  const [out] = runSplit(engine, split, (bound, c) => {
+    if (c.a0 % 4 !== 0) throw new Error(`${OP}: internal error: a run of elements starts inside a Philox quad (${c.a0})`);
+    const uniforms = params().u32(c.a, threshold, lo(seed), hi(seed), lo(offset), hi(offset)).f32(scale).u32(c.a0 / 4);
+    const groups = grid1d(Math.ceil(c.a / 4), WG);
+    if (x) engine.dispatch(kernel('apply'), [bound[0]!, bound[1]!], groups, uniforms);
+    else engine.dispatch(kernel('mask'), [unused!, bound[0]!], groups, uniforms);
+  });
+  unused?.dispose();
+  return out!;
 }
 
 export const dropoutOp = defineOp<DropoutOptions, Checked>({

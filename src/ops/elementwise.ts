@@ -1,6 +1,7 @@
 import { grid1d } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import type { Shape, Tensor } from '../runtime/tensor.js';
+import { runSplit } from '../runtime/split.js';
 import { params } from '../runtime/uniforms.js';
 import { addRef, mulRef, reluRef, scaleRef } from '../reference/elementwise.js';
 import { expectSameEngine, expectSameShape, fail } from './check.js';
@@ -18,16 +19,21 @@ function dispatch(op: Op, a: Tensor, b: Tensor, out: Tensor, s = 0): void {
   a.engine.dispatch(kernel(op), [a, b, out], grid1d(out.size, WG), params().u32(out.size).f32(s));
 }
 
+/** The op's name in errors. */
+const NAMES: Record<Op, string> = { relu: 'relu', add: 'add', add_relu: 'add', relu_backward: 'reluBackward', mul: 'mul', scale: 'scale', accumulate: 'addInPlace' };
+
+/** Elementwise kernels split into runs of elements past the binding limit. */
+const elementsOf = (t: Tensor) => [{ name: 'element', size: t.size }] as const;
+
 function run(op: Op, a: Tensor, b: Tensor, s = 0): Tensor {
-  const out = a.engine.empty(a.shape);
-  dispatch(op, a, b, out, s);
-  return out;
+  const operands = [{ name: 'a', input: a, per: [1] }, { name: 'b', input: b, per: [1] }, { name: 'out', output: a.shape, per: [1] }] as const;
+  return runSplit(a.engine, { op: NAMES[op], axes: elementsOf(a), operands }, ([av, bv, out]) => dispatch(op, av!, bv!, out!, s))[0]!;
 }
 
 /** A copy of t in its own buffer. */
 export function copyOf(t: Tensor): Tensor {
   const out = t.engine.empty(t.shape);
-  if (t.size > 0) t.engine.copy(t.buffer, out.buffer, t.size * 4);
+  if (t.size > 0) t.engine.copy(t, out, t.size * 4);
   return out;
 }
 
@@ -143,8 +149,9 @@ export function scale(x: Tensor, s: number): Tensor {
 export function addInPlace(acc: Tensor, x: Tensor): void {
   expectSameEngine('addInPlace', acc, x);
   expectSameShape('addInPlace', acc, x);
-  if (acc.buffer === x.buffer) fail('addInPlace', 'acc and x share storage; use scale(x, 2) to double a tensor');
-  dispatch('accumulate', x, x, acc);
+  if (acc.sharesBuffer(x)) fail('addInPlace', 'acc and x share storage; use scale(x, 2) to double a tensor');
+  const operands = [{ name: 'x', input: x, per: [1] }, { name: 'acc', inPlace: acc, per: [1] }] as const;
+  runSplit(x.engine, { op: 'addInPlace', axes: elementsOf(x), operands }, ([xv, accv]) => dispatch('accumulate', xv!, xv!, accv!));
 }
 
 /** The same as addInPlace (the name the training code may prefer). */

@@ -8,10 +8,11 @@
 // runs, with which tile, is planGemm's choice from the device profile (gemm-tile.ts).
 import type { Engine } from '../runtime/engine.js';
 import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
+import { runSplit, type Split } from '../runtime/split.js';
 import { params } from '../runtime/uniforms.js';
 import { linearRef, matmulRef } from '../reference/gemm.js';
 import { expectSameEngine, fail } from './check.js';
-import { reluBackward } from './elementwise.js';
+import { addInPlace, reluBackward } from './elementwise.js';
 import { linearBackward, matmulGradients } from './linear-backward.js';
 import { sumRows } from './reduce.js';
 import { defineOp, type Checked } from './registry.js';
@@ -110,7 +111,7 @@ export function gemm(engine: Engine, args: GemmArgs): void {
   expectSameEngine(op, args.a, args.b, args.out, args.bias, args.residual);
   if (args.a.engine !== engine) fail(op, 'tensors belong to a different engine');
   for (const [what, t] of [['A', args.a], ['B', args.b], ['bias', args.bias], ['residual', args.residual]] as const) {
-    if (t && t.buffer === args.out.buffer) fail(op, `${what} shares its buffer with the output (a kernel cannot read and write one buffer)`);
+    if (t && t.sharesBuffer(args.out)) fail(op, `${what} shares its buffer with the output (a kernel cannot read and write one buffer)`);
   }
   const lda = args.lda ?? (transA ? M : K);
   const ldb = args.ldb ?? (transB ? K : N);
@@ -236,25 +237,53 @@ export function matmulProblem([a, b, bias]: ReadonlyArray<Shape | undefined>, op
   return { shape, M, N, K: Ka, batch, sharedA: da.batch.length === 0 && batch > 1, sharedB: db.batch.length === 0 && batch > 1 };
 }
 
-function matmulForward(a: Tensor, b: Tensor, bias: Tensor | undefined, p: MatmulProblem, options: MatmulAttributes): Tensor {
+/**
+ * How matmul splits past the binding limit: by batch items, then within one item by the rows of
+ * op(a) (a read as it is stored) or, with a transposed and no epilogue, by the reduction (rows of
+ * both operands as stored, the products added).
+ */
+function matmulSplit(a: Tensor, b: Tensor, bias: Tensor | undefined, p: MatmulProblem, options: MatmulAttributes): { split: Split; inner: 'rows' | 'reduction' | undefined } {
   const { M, N, K, batch } = p;
-  const out = a.engine.empty(p.shape);
-  gemm(a.engine, {
-    name: 'matmul',
-    a,
-    b,
-    out,
-    M,
-    N,
-    K,
-    transA: options.transA,
-    transB: options.transB,
-    batch,
-    strides: { a: [p.sharedA ? 0 : M * K, 0], b: [p.sharedB ? 0 : K * N, 0], c: [M * N, 0] },
-    bias,
-    relu: options.relu,
-  });
-  return out;
+  const [perA, perB] = [p.sharedA ? 0 : M * K, p.sharedB ? 0 : K * N];
+  const items = { name: 'batch item', size: batch };
+  const whole = bias ? [{ name: 'bias', input: bias, per: [0] as const }] : [];
+  const op = 'matmul';
+  if (!options.transA) {
+    const operands = [{ name: 'a', input: a, per: [perA, K] as const }, { name: 'b', input: b, per: [perB, 0] as const }, ...whole, { name: 'output', output: p.shape, per: [M * N, N] as const }];
+    return { split: { op, axes: [items, { name: 'row', size: M }], operands }, inner: 'rows' };
+  }
+  if (!options.transB && !bias && !options.relu) {
+    const sum = (acc: Tensor, part: Tensor) => addInPlace(acc, part);
+    const operands = [{ name: 'a', input: a, per: [perA, M] as const }, { name: 'b', input: b, per: [perB, N] as const }, { name: 'output', output: p.shape, per: [M * N, 0] as const, combine: sum }];
+    return { split: { op, axes: [items, { name: 'row of the reduction', size: K }], operands }, inner: 'reduction' };
+  }
+  const operands = [{ name: 'a', input: a, per: [perA] as const }, { name: 'b', input: b, per: [perB] as const }, ...whole, { name: 'output', output: p.shape, per: [M * N] as const }];
+  return { split: { op, axes: [items], operands }, inner: undefined };
+}
+
+function matmulForward(a: Tensor, b: Tensor, bias: Tensor | undefined, p: MatmulProblem, options: MatmulAttributes): Tensor {
+  const { M, N, K } = p;
+  const { split, inner } = matmulSplit(a, b, bias, p, options);
+  return runSplit(a.engine, split, (bound, c) => {
+    const [as, bs] = bound;
+    const out = bound[bound.length - 1]!;
+    gemm(a.engine, {
+      name: 'matmul',
+      a: as!,
+      b: bs!,
+      out,
+      M: inner === 'rows' ? c.b : M,
+      N,
+      K: inner === 'reduction' ? c.b : K,
+      transA: options.transA,
+      transB: options.transB,
+      lda: options.transA ? M : undefined,
+      batch: c.a,
+      strides: { a: [p.sharedA ? 0 : M * K, 0], b: [p.sharedB ? 0 : K * N, 0], c: [M * N, 0] },
+      bias: bias && bound[2],
+      relu: options.relu,
+    });
+  })[0]!;
 }
 
 export const matmulOp = defineOp<MatmulAttributes, MatmulProblem>({
@@ -313,9 +342,22 @@ export const linearOp = defineOp<LinearOptions, Checked>({
   check: linearProblem,
   forward: ([x, weight, bias], { shape }, options) => {
     const [outFeatures, inFeatures] = weight!.shape as [number, number];
-    const out = x!.engine.empty(shape);
-    gemm(x!.engine, { name: 'linear', a: x!, b: weight!, out, M: x!.shape.slice(0, -1).reduce((p, d) => p * d, 1), N: outFeatures, K: inFeatures, transB: true, bias, relu: options.relu });
-    return out;
+    const rows = x!.size / inFeatures;
+    // Past the binding limit: by rows of x, and within a row by output features (rows of the weight).
+    const split: Split = {
+      op: 'linear',
+      axes: [{ name: 'row', size: rows }, { name: 'output feature', size: outFeatures }],
+      operands: [
+        { name: 'x', input: x!, per: [inFeatures, 0] },
+        { name: 'weight', input: weight!, per: [0, inFeatures] },
+        ...(bias ? [{ name: 'bias', input: bias, per: [0, 1] as const }] : []),
+        { name: 'output', output: shape, per: [outFeatures, 1] },
+      ],
+    };
+    return runSplit(x!.engine, split, (bound, c) => {
+      const [xs, ws] = bound;
+      gemm(x!.engine, { name: 'linear', a: xs!, b: ws!, out: bound[bound.length - 1]!, M: c.a, N: c.b, K: inFeatures, transB: true, bias: bias && bound[2], relu: options.relu });
+    })[0]!;
   },
   backward: ({ gradOut, output, inputs: [x, weight], options, needs }) => {
     const g = options.relu ? reluBackward(gradOut, output) : gradOut;

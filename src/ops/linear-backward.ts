@@ -2,8 +2,10 @@
 //   linear  y = x W^T + b:  gradInput = gradOut W,  gradWeight = gradOut^T x,  gradBias = column sums of gradOut
 //   matmul  y = a b:        gradA = gradOut b^T,    gradB = a^T gradOut
 import type { Engine } from '../runtime/engine.js';
+import { runSplit, type Split } from '../runtime/split.js';
 import { shapeString, type Tensor } from '../runtime/tensor.js';
 import { expectSameEngine, fail } from './check.js';
+import { addInPlace } from './elementwise.js';
 import { gemm, matmul, matmulProblem, type MatmulAttributes, type MatmulProblem } from './gemm.js';
 import { planLinearWeightGradient } from './gemm-tile.js';
 import { sumRows } from './reduce.js';
@@ -54,11 +56,36 @@ export function linearBackward(
   const engine = x.engine;
   const R = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
   const result: LinearGradients = {};
+  // Past the binding limit, by rows; a row too big alone, by output features (gradOut's columns,
+  // the weight's rows): both gradients then sum over the chunks of one of the two.
+  const axes = [{ name: 'row', size: R }, { name: 'output feature', size: outF }] as const;
+  const sum = (acc: Tensor, part: Tensor) => addInPlace(acc, part);
   if (needs.input) {
-    result.gradInput = engine.empty(x.shape);
-    gemm(engine, { name: op, a: gradOut, b: weight, out: result.gradInput, M: R, N: inF, K: outF });
+    const split: Split = {
+      op,
+      axes,
+      operands: [
+        { name: 'gradOut', input: gradOut, per: [outF, 1] },
+        { name: 'weight', input: weight, per: [0, inF] },
+        { name: 'gradInput', output: x.shape, per: [inF, 0], combine: sum },
+      ],
+    };
+    result.gradInput = runSplit(engine, split, ([g, w, dx], c) => gemm(engine, { name: op, a: g!, b: w!, out: dx!, M: c.a, N: inF, K: c.b }))[0];
   }
-  if (needs.weight) result.gradWeight = weightGradient(engine, gradOut, x, R, outF, inF);
+  if (needs.weight) {
+    const split: Split = {
+      op,
+      axes,
+      operands: [
+        { name: 'gradOut', input: gradOut, per: [outF, 1] },
+        { name: 'x', input: x, per: [inF, 0] },
+        { name: 'gradWeight', output: weight.shape, per: [0, inF], combine: sum },
+      ],
+      // weightGradient's transposed copies: gradOut's rows and x's, padded to 4.
+      otherBytes: (rows, features) => 4 * Math.ceil(rows / 4) * 4 * Math.max(features, inF),
+    };
+    result.gradWeight = runSplit(engine, split, ([g, xs, dw], c) => weightGradient(engine, g!, xs!, c.a, c.b, inF, dw!))[0];
+  }
   if (needs.bias) {
     const g = gradOut.reshape([R, outF]);
     result.gradBias = sumRows(g);
@@ -67,15 +94,17 @@ export function linearBackward(
   return result;
 }
 
-/** gradOut^T [out, R] x x [R, in], as planLinearWeightGradient says (gemm-tile.ts). */
-function weightGradient(engine: Engine, gradOut: Tensor, x: Tensor, R: number, outF: number, inF: number): Tensor {
-  if (R === 0) return engine.zeros([outF, inF]);
-  const out = engine.empty([outF, inF]);
+/** gradOut^T [out, R] x x [R, in] into `out`, as planLinearWeightGradient says (gemm-tile.ts). */
+function weightGradient(engine: Engine, gradOut: Tensor, x: Tensor, R: number, outF: number, inF: number, out: Tensor): void {
   const name = 'linearBackward';
+  if (R === 0) {
+    engine.upload(out, new Float32Array(out.size));
+    return;
+  }
   const route = planLinearWeightGradient(engine.planTarget, R, outF, inF);
   if (route === 'direct') {
     gemm(engine, { name, a: gradOut, b: x, out, M: outF, N: inF, K: R, transA: true, lda: outF });
-    return out;
+    return;
   }
   const Rp = Math.ceil(R / 4) * 4;
   const gT = transposeAxes(engine, gradOut, { groups: 1, a: R, b: outF, l: 1, aPadded: Rp }, [outF, Rp]);
@@ -87,7 +116,6 @@ function weightGradient(engine: Engine, gradOut: Tensor, x: Tensor, R: number, o
     xT.dispose();
   }
   gT.dispose();
-  return out;
 }
 
 export interface MatmulBackwardNeeds {

@@ -1,10 +1,13 @@
-import { grid1d } from '../runtime/engine.js';
+import { grid1d, type Engine } from '../runtime/engine.js';
 import type { BindingKind, KernelSpec } from '../runtime/kernel.js';
 import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
-import { params } from '../runtime/uniforms.js';
+import { planSplit, runSplit, type Split, type SplitPlan } from '../runtime/split.js';
+import { params, type ParamWriter } from '../runtime/uniforms.js';
 import { crossEntropyRef } from '../reference/loss.js';
 import { expectRank, expectSameEngine, fail } from './check.js';
+import { addInPlace } from './elementwise.js';
 import { matmul } from './gemm.js';
+import { sumRows } from './reduce.js';
 import { defineOp, narrow, type Checked } from './registry.js';
 
 export interface CrossEntropyOptions {
@@ -103,7 +106,7 @@ export const crossEntropyOp = defineOp<CrossEntropyAttributes, Checked>({
   backward: ({ gradOut, inputs: [logits], saved }) => {
     const [rows, classes] = logits!.shape as [number, number];
     const perRow = gradOut.rank === 1;
-    const a = saved.gradLogits!.reshape(perRow ? [rows, classes, 1] : [rows * classes, 1]);
+    const a = narrow(saved.gradLogits, 'float32').reshape(perRow ? [rows, classes, 1] : [rows * classes, 1]);
     const s = gradOut.reshape(perRow ? [rows, 1, 1] : [1, 1]);
     const product = matmul(a, s);
     const dx = product.reshape([rows, classes]);
@@ -112,7 +115,7 @@ export const crossEntropyOp = defineOp<CrossEntropyAttributes, Checked>({
   },
   // Seeded at this loss: its gradient is the one the forward pass computed, handed over.
   backwardFromOnes: ({ saved }) => {
-    const gradLogits = saved.gradLogits;
+    const gradLogits = narrow(saved.gradLogits, 'float32');
     delete saved.gradLogits;
     return [gradLogits, undefined, undefined];
   },
@@ -120,8 +123,8 @@ export const crossEntropyOp = defineOp<CrossEntropyAttributes, Checked>({
 });
 
 /**
- * Cross-entropy between logits [N, C] and class-index targets [N] (integers stored as float32 on
- * the GPU), as torch.nn.functional.cross_entropy: log-softmax and negative log-likelihood fused,
+ * Cross-entropy between logits [N, C] and int32 class-index targets [N], as
+ * torch.nn.functional.cross_entropy: log-softmax and negative log-likelihood fused,
  * with class weights, ignoreIndex and label smoothing. Returns a [] tensor for 'mean' and 'sum',
  * [N] for 'none'. 'mean' divides by the summed weights of the non-ignored targets (NaN when there
  * are none, as in PyTorch).
@@ -136,6 +139,77 @@ export function crossEntropy(logits: Tensor, target: Tensor<'int32'>, options: C
   return crossEntropyOp.run([logits, target, weight], attributes);
 }
 
+/** One call's settings, as shaders/loss.wgsl's Params take them (`rows` per dispatch). */
+interface Call {
+  classes: number;
+  /** Class weights given: bit 0; the mean's per-sample weights written beside the losses: bit 1. */
+  flags: number;
+  mean: boolean;
+  ignoreIndex: number;
+  labelSmoothing: number;
+  gradScale: number;
+}
+
+function uniforms(call: Call, rows: number): ParamWriter {
+  return params().u32(rows, call.classes, call.flags, call.mean ? 1 : 0).i32(call.ignoreIndex).f32(call.labelSmoothing, call.gradScale);
+}
+
+/**
+ * The per-sample pass (rows or wide entry points, with the gradient or not), split by rows past
+ * the binding limit: targets, logits, the per-sample values ([N], or [N, 2] with each weight beside
+ * its loss for the mean) and the gradient by rows, the class weights whole.
+ */
+function rowSplit(op: string, logits: Tensor, target: Tensor<'int32'>, weight: Tensor | undefined, call: Call, withGrad: boolean): Split {
+  const rows = logits.shape[0]!;
+  const stride = call.mean ? 2 : 1;
+  return {
+    op,
+    axes: [{ name: 'row', size: rows }],
+    operands: [
+      { name: 'target', input: target, per: [1] },
+      { name: 'logits', input: logits, per: [call.classes] },
+      ...(weight ? [{ name: 'weight', input: weight, per: [0] as const }] : []),
+      { name: 'perSample', output: call.mean ? [rows, 2] : [rows], per: [stride] },
+      ...(withGrad ? [{ name: 'gradLogits', output: logits.shape, per: [call.classes] as const }] : []),
+    ],
+  };
+}
+
+/** Records the per-sample pass chunk by chunk; bound = [target, logits, weight?, perSample, gradLogits?]. */
+function perSamplePass(e: Engine, split: Split, plan: SplitPlan, call: Call, weighted: boolean, divisor?: Tensor): Tensor[] {
+  const wide = call.classes > ROW_PER_INVOCATION_MAX;
+  const entry = divisor ? (wide ? 'wide_grad' : 'rows_grad') : wide ? 'wide' : 'rows';
+  return runSplit(
+    e,
+    split,
+    (bound, c) => {
+      const [target, logits] = bound;
+      const weight = weighted ? bound[2]! : target!;
+      const [perSample, grad] = bound.slice(weighted ? 3 : 2);
+      const buffers = [target!, perSample!, weight, logits!, ...(divisor ? [grad!, divisor] : [])];
+      e.dispatch(kernel(entry), buffers, wide ? grid1d(c.a, 1) : grid1d(c.a, WG), uniforms(call, c.a));
+    },
+    plan,
+  );
+}
+
+/**
+ * The reduced loss from the per-sample values: one workgroup over them all; past the binding
+ * limit, over their column sums (the total loss and, for the mean, the total weight).
+ */
+function reduceLoss(e: Engine, perSample: Tensor, call: Call): Tensor {
+  const rows = perSample.shape[0]!;
+  const out = e.empty([]);
+  if (perSample.size * 4 <= e.maxBindingBytes) {
+    e.dispatch(kernel('reduce'), [perSample, out], 1, uniforms(call, rows));
+  } else {
+    const sums = sumRows(perSample.reshape([rows, call.mean ? 2 : 1]));
+    e.dispatch(kernel('reduce'), [sums, out], 1, uniforms(call, 1));
+    sums.dispose();
+  }
+  return out;
+}
+
 /** The loss alone (no gradient), on checked operands. */
 function crossEntropyForward(logits: Tensor, target: Tensor<'int32'>, options: CrossEntropyOptions): Tensor {
   const { reduction = 'mean', ignoreIndex = -100, labelSmoothing = 0, weight } = options;
@@ -145,18 +219,13 @@ function crossEntropyForward(logits: Tensor, target: Tensor<'int32'>, options: C
     if (reduction === 'none') return e.empty([0]);
     return e.tensor([reduction === 'mean' ? NaN : 0], []);
   }
-  const reduced = reduction !== 'none';
-  const writeWeights = reduction === 'mean';
-  const perSample = e.empty([writeWeights ? 2 * rows : rows], 'cross_entropy.per_sample');
-  const flags = (weight ? 1 : 0) | (writeWeights ? 2 : 0);
-  const uniforms = () => params().u32(rows, classes, flags, writeWeights ? 1 : 0).i32(ignoreIndex).f32(labelSmoothing, 1);
-  const wide = classes > ROW_PER_INVOCATION_MAX;
-  const groups = wide ? grid1d(rows, 1) : grid1d(rows, WG);
-  e.dispatch(kernel(wide ? 'wide' : 'rows'), [target, perSample, weight ?? target, logits], groups, uniforms());
-  if (!reduced) return perSample;
-  const out = e.empty([]);
-  e.dispatch(kernel('reduce'), [perSample, out], 1, uniforms());
-  perSample.dispose();
+  const mean = reduction === 'mean';
+  const call: Call = { classes, flags: (weight ? 1 : 0) | (mean ? 2 : 0), mean, ignoreIndex, labelSmoothing, gradScale: 1 };
+  const split = rowSplit(OP, logits, target, weight, call, false);
+  const [perSample] = perSamplePass(e, split, planSplit(e, split), call, weight !== undefined);
+  if (reduction === 'none') return perSample!;
+  const out = reduceLoss(e, perSample!, call);
+  perSample!.dispose();
   return out;
 }
 
@@ -214,26 +283,38 @@ export function crossEntropyWithGrad(logits: Tensor, target: Tensor<'int32'>, op
   if (typeof gradScale !== 'number' || !Number.isFinite(gradScale)) fail(op, `gradScale must be a finite number, got ${String(gradScale)}`);
   const [rows, classes] = [logits.shape[0]!, logits.shape[1]!];
   const e = logits.engine;
-  const gradLogits = e.empty(logits.shape);
   if (rows === 0) {
+    const gradLogits = e.empty(logits.shape);
     if (reduction === 'none') return { loss: e.empty([0]), gradLogits };
     return { loss: e.tensor([reduction === 'mean' ? NaN : 0], []), gradLogits };
   }
   const mean = reduction === 'mean';
-  const perSample = e.empty([mean ? 2 * rows : rows], 'cross_entropy.per_sample');
-  const flags = (weight ? 1 : 0) | (mean ? 2 : 0);
-  const uniforms = () => params().u32(rows, classes, flags, mean ? 1 : 0).i32(ignoreIndex).f32(labelSmoothing, gradScale);
+  const call: Call = { classes, flags: (weight ? 1 : 0) | (mean ? 2 : 0), mean, ignoreIndex, labelSmoothing, gradScale };
+  const split = rowSplit(op, logits, target, weight, call, true);
+  const plan = planSplit(e, split);
   // The mean's divisor must be known before the gradient is written; 'sum' and 'none' never read it.
-  const divisor = e.empty([1], 'cross_entropy.divisor');
-  if (mean) e.dispatch(kernel('weight_sum'), [target, divisor, weight ?? target], 1, uniforms());
-  const wide = classes > ROW_PER_INVOCATION_MAX;
-  const groups = wide ? grid1d(rows, 1) : grid1d(rows, WG);
-  const buffers = [target, perSample, weight ?? target, logits, gradLogits, divisor];
-  e.dispatch(kernel(wide ? 'wide_grad' : 'rows_grad'), buffers, groups, uniforms());
+  const divisor = mean ? weightSum(op, target, weight, call) : e.empty([1], 'cross_entropy.divisor');
+  const [perSample, gradLogits] = perSamplePass(e, split, plan, call, weight !== undefined, divisor);
   divisor.dispose();
-  if (reduction === 'none') return { loss: perSample, gradLogits };
-  const loss = e.empty([]);
-  e.dispatch(kernel('reduce'), [perSample, loss], 1, uniforms());
-  perSample.dispose();
-  return { loss, gradLogits };
+  if (reduction === 'none') return { loss: perSample!, gradLogits: gradLogits! };
+  const loss = reduceLoss(e, perSample!, call);
+  perSample!.dispose();
+  return { loss, gradLogits: gradLogits! };
+}
+
+/** The mean's divisor, sum_i w[t_i] over the non-ignored samples: [1]; past the binding limit, summed over runs of targets. */
+function weightSum(op: string, target: Tensor<'int32'>, weight: Tensor | undefined, call: Call): Tensor {
+  const split: Split = {
+    op,
+    axes: [{ name: 'row', size: target.size }],
+    operands: [
+      { name: 'target', input: target, per: [1] },
+      ...(weight ? [{ name: 'weight', input: weight, per: [0] as const }] : []),
+      { name: 'divisor', output: [1], per: [0], combine: (acc, part) => addInPlace(acc, part) },
+    ],
+  };
+  return runSplit(target.engine, split, (bound, c) => {
+    const [t, w] = bound;
+    target.engine.dispatch(kernel('weight_sum'), [t!, bound[bound.length - 1]!, weight ? w! : t!], 1, uniforms(call, c.a));
+  })[0]!;
 }

@@ -1,5 +1,6 @@
 import { grid1d, type Engine } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
+import { planSplit, runSplit, type Chunk, type PerUnit, type Split, type SplitPlan } from '../runtime/split.js';
 import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params, type ParamWriter } from '../runtime/uniforms.js';
 import type { HostTensor } from '../reference/host-tensor.js';
@@ -7,10 +8,10 @@ import { reluRef } from '../reference/elementwise.js';
 import { batchNormRef, groupNormRef, layerNormRef } from '../reference/norm.js';
 import { maxPool2dRef } from '../reference/pool.js';
 import { expectRank, expectSameEngine, fail } from './check.js';
-import { mul } from './elementwise.js';
+import { addInPlace, mul } from './elementwise.js';
 import { maxPool2dFused, reluMaxPool2dBackward, reluMaxPool2dOp, type MaxPoolOptions } from './pool.js';
 import { sumPerChannel } from './reduce.js';
-import { defineOp, type BackwardArgs, type Checked, type Forwarded, type Gradients, type Operands, type ReferenceResult } from './registry.js';
+import { defineOp, narrow, type AnyTensor, type BackwardArgs, type Checked, type Forwarded, type Gradients, type Operands, type ReferenceResult } from './registry.js';
 
 export interface BatchNormOptions {
   /** Normalise with the batch statistics (and update the running ones) rather than the running ones. */
@@ -53,19 +54,6 @@ function byPlanes(spatial: number): boolean {
   return spatial % 4 === 0 && spatial >= 32;
 }
 
-/** Whether x's planes split into vec4 (the partial sums' vec4 entry points). */
-function vec4Planes(x: Tensor): boolean {
-  return geometry(x).spatial % 4 === 0;
-}
-
-/** The dispatch of an elementwise entry over x: per plane where byPlanes allows, else per value. */
-function elementwise(x: Tensor, entry: 'normalize' | 'backward_input'): { spec: KernelSpec; groups: [number, number, number] } {
-  const { spatial } = geometry(x);
-  const max = x.engine.limits.maxComputeWorkgroupsPerDimension;
-  if (byPlanes(spatial)) return { spec: kernel(`${entry}_planes`), groups: grid1d(x.size / spatial, 1, max) };
-  return { spec: kernel(entry), groups: grid1d(x.size, NORMALIZE_WG, max) };
-}
-
 function kernel(entry: Entry): KernelSpec {
   return {
     name: `batch_norm.${entry}`,
@@ -76,26 +64,94 @@ function kernel(entry: Entry): KernelSpec {
   };
 }
 
+/** x seen as [N, C, S]. */
+interface Geometry {
+  batch: number;
+  channels: number;
+  spatial: number;
+}
+
+function geometry(x: Tensor): Geometry {
+  return { batch: x.shape[0]!, channels: x.shape[1]!, spatial: x.shape.slice(2).reduce((a, b) => a * b, 1) };
+}
+
+/**
+ * shaders/norm.wgsl's Params for a dispatch over a chunk's images and channels (the whole batch
+ * for the per-channel passes; count, per channel, is then the total's).
+ */
+function uniforms(g: Geometry, c: Chunk, o: { stat?: number; flags?: number; momentum?: number; eps?: number; slot0?: number; slots?: number } = {}): ParamWriter {
+  const count = c.a * g.spatial;
+  return params()
+    .u32(c.a * c.b * g.spatial, g.channels, g.spatial, count, CHUNK, Math.ceil(count / CHUNK), o.stat ?? 0, o.flags ?? 0)
+    .f32(o.momentum ?? 0, o.eps ?? 0)
+    .u32(o.slot0 ?? 0, o.slots ?? 0, c.b, c.b0);
+}
+
+/** Every image and channel: the chunk of a pass that runs whole, or of a per-channel pass. */
+const all = (g: Geometry): Chunk => ({ a0: 0, a: g.batch, b0: 0, b: g.channels });
+
+/**
+ * How batch norm's passes over x split past the binding limit: by images, and one image by
+ * channels (every entry point sees the chunk as a smaller x). `inputs` are shaped like x (or, with
+ * per [0, S], read from x's first image), the per-channel tensors (statistics, coefficients,
+ * weights) are bound whole. The moments or sums a partial pass writes hold at most one slot per
+ * CHUNK values plus one per run of images.
+ */
+function imageSplit(op: string, x: Tensor, inputs: ReadonlyArray<readonly [string, Tensor, PerUnit?]>, output?: string): Split {
+  const g = geometry(x);
+  const per = [g.channels * g.spatial, g.spatial] as const;
+  const maxSlots = Math.ceil((g.batch * g.spatial) / CHUNK) + g.batch;
+  return {
+    op,
+    axes: [{ name: 'image', size: g.batch }, { name: 'channel', size: g.channels }],
+    operands: [...inputs.map(([name, t, p]) => ({ name, input: t, per: p ?? per })), ...(output ? [{ name: output, output: x.shape, per }] : [])],
+    otherBytes: () => 4 * g.channels * Math.max(5, 3 * maxSlots + 1),
+  };
+}
+
+/** The dispatch of an elementwise entry over a chunk: per plane where byPlanes allows, else per value. */
+function elementwise(engine: Engine, g: Geometry, c: Chunk, entry: 'normalize' | 'backward_input'): { spec: KernelSpec; groups: [number, number, number] } {
+  const max = engine.limits.maxComputeWorkgroupsPerDimension;
+  if (byPlanes(g.spatial)) return { spec: kernel(`${entry}_planes`), groups: grid1d(c.a * c.b, 1, max) };
+  return { spec: kernel(entry), groups: grid1d(c.a * c.b * g.spatial, NORMALIZE_WG, max) };
+}
+
+/**
+ * A partial pass (the statistics, or the backward's two sums) over x's images, chunk by chunk as
+ * `plan` splits them: returns the per-chunk results, [C, slots, width], and the slots per channel.
+ * `bind` gives a chunk's five bindings, the last being the results.
+ */
+function partials(
+  x: Tensor,
+  split: Split,
+  plan: SplitPlan,
+  entry: 'partial_stats' | 'backward_partial',
+  width: number,
+  bind: (bound: Tensor[], out: Tensor) => Tensor[],
+): { out: Tensor; slots: number } {
+  const g = geometry(x);
+  const e = x.engine;
+  const chunksOf = (images: number) => Math.ceil((images * g.spatial) / CHUNK);
+  // Each run of images has its slots; the chunks of one image's channels share them.
+  const first = new Map<number, number>();
+  let slots = 0;
+  for (const c of plan.chunks) {
+    if (first.has(c.a0)) continue;
+    first.set(c.a0, slots);
+    slots += chunksOf(c.a);
+  }
+  // The statistics' moments are followed by the pivots.
+  const out = e.empty([g.channels * (slots * width + (width === 3 ? 1 : 0))], `batch_norm.${entry}`);
+  const spec = kernel(g.spatial % 4 === 0 ? (`${entry}4` as Entry) : entry);
+  runSplit(e, split, (bound, c) => e.dispatch(spec, bind(bound, out), grid1d(c.b * chunksOf(c.a), 1), uniforms(g, c, { slot0: first.get(c.a0)!, slots })), plan);
+  return { out, slots };
+}
+
 function checkPerChannel(op: string, name: string, t: { readonly shape: Shape } | undefined, x: { readonly shape: Shape }): void {
   const channels = x.shape[1]!;
   if (t && (t.shape.length !== 1 || t.shape[0] !== channels)) {
     fail(op, `${name} should have shape [${channels}] (one value per channel of input ${shapeString(x.shape)}), got ${shapeString(t.shape)}`);
   }
-}
-
-/** x seen as [N, C, S]: values per channel (count = N * S) and the uniform parameters every entry point reads. */
-function geometry(x: Tensor): { channels: number; spatial: number; count: number; chunks: number } {
-  const channels = x.shape[1]!;
-  const spatial = x.shape.slice(2).reduce((a, b) => a * b, 1);
-  const count = x.shape[0]! * spatial;
-  return { channels, spatial, count, chunks: Math.ceil(count / CHUNK) };
-}
-
-function uniforms(x: Tensor, o: { stat?: number; flags?: number; momentum?: number; eps?: number }): ParamWriter {
-  const { channels, spatial, count, chunks } = geometry(x);
-  return params()
-    .u32(x.size, channels, spatial, count, CHUNK, chunks, o.stat ?? 0, o.flags ?? 0)
-    .f32(o.momentum ?? 0, o.eps ?? 0);
 }
 
 /** The per-channel operands of a batch norm call, as anything with a shape (undefined: not given). */
@@ -136,7 +192,9 @@ export function checkBatchNormShapes(op: string, x: Shape, operands: BatchNormOp
 /**
  * The per-channel coefficients of a batch norm call: [mean | scale | shift | unbiased var | invstd]
  * (5C; the last two only in training), so that y = (x - mean) * scale + shift. Training computes
- * the batch statistics and updates the running ones in place.
+ * the batch statistics and updates the running ones in place. Checks that x splits (by images)
+ * under the binding limit before anything is recorded, and returns that plan for the passes
+ * shaped like x.
  */
 function coefficients(
   op: string,
@@ -146,32 +204,37 @@ function coefficients(
   weight: Tensor | undefined,
   bias: Tensor | undefined,
   options: BatchNormOptions,
-): Tensor {
+): { coef: Tensor; plan: SplitPlan } {
   expectSameEngine(op, x, runningMean, runningVar, weight, bias);
   checkBatchNormShapes(op, x.shape, { runningMean, runningVar, weight, bias }, options);
   const { training, momentum = 0.1, eps = 1e-5 } = options;
-  if (training && runningMean && runningMean.buffer === runningVar!.buffer) {
+  if (training && runningMean && runningMean.sharesBuffer(runningVar!)) {
     fail(op, 'runningMean and runningVar must be different tensors (both are updated in place)');
   }
-  const { channels, chunks } = geometry(x);
-  const flags = (weight ? 1 : 0) | (bias ? 2 : 0);
   const e = x.engine;
-  const coef = e.empty([5 * channels], 'batch_norm.coef');
-  const perChannel = Math.ceil(channels / WG);
-  if (training) {
-    const moments = e.empty([channels * chunks * 2], 'batch_norm.moments');
-    e.dispatch(kernel(vec4Planes(x) ? 'partial_stats4' : 'partial_stats'), [x, x, x, x, moments], grid1d(channels * chunks, 1), uniforms(x, { flags }));
-    e.dispatch(kernel('finalize'), [moments, weight ?? moments, bias ?? moments, x, coef], perChannel, uniforms(x, { flags, eps }));
-    moments.dispose();
-    if (runningMean && runningVar) {
-      e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningMean], perChannel, uniforms(x, { stat: 0, momentum }));
-      e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningVar], perChannel, uniforms(x, { stat: 3, momentum }));
-    }
-  } else {
+  const g = geometry(x);
+  // The output pass binds x and y alike; it splits wherever the statistics pass does.
+  const plan = planSplit(e, imageSplit(op, x, [['x', x]], 'output'));
+  const flags = (weight ? 1 : 0) | (bias ? 2 : 0);
+  const perChannel = Math.ceil(g.channels / WG);
+  if (!training) {
+    const coef = e.empty([5 * g.channels], 'batch_norm.coef');
     const [mean, variance] = [runningMean!, runningVar!];
-    e.dispatch(kernel('eval_coefficients'), [mean, variance, weight ?? mean, bias ?? mean, coef], perChannel, uniforms(x, { flags, eps }));
+    e.dispatch(kernel('eval_coefficients'), [mean, variance, weight ?? mean, bias ?? mean, coef], perChannel, uniforms(g, all(g), { flags, eps }));
+    return { coef, plan };
   }
-  return coef;
+  // The moments are taken about each channel's first value, read from x's first image.
+  const split = imageSplit(op, x, [['x', x], ['pivots', x, [0, g.spatial]]]);
+  const moments = partials(x, split, plan, 'partial_stats', 3, ([xs, pivots], out) => [xs!, pivots!, pivots!, pivots!, out]);
+  const coef = e.empty([5 * g.channels], 'batch_norm.coef');
+  const stats = moments.out;
+  e.dispatch(kernel('finalize'), [stats, weight ?? stats, bias ?? stats, stats, coef], perChannel, uniforms(g, all(g), { flags, eps, slots: moments.slots }));
+  stats.dispose();
+  if (runningMean && runningVar) {
+    e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningMean], perChannel, uniforms(g, all(g), { stat: 0, momentum }));
+    e.dispatch(kernel('update_running'), [coef, coef, coef, coef, runningVar], perChannel, uniforms(g, all(g), { stat: 3, momentum }));
+  }
+  return { coef, plan };
 }
 
 /**
@@ -192,19 +255,27 @@ function forward(
     checkBatchNormShapes(op, x.shape, { runningMean, runningVar, weight, bias }, options);
     return { output: x.engine.empty(x.shape) };
   }
-  const coef = coefficients(op, x, runningMean, runningVar, weight, bias, options);
-  const output = x.engine.empty(x.shape);
-  const normalize = elementwise(x, 'normalize');
-  x.engine.dispatch(normalize.spec, [x, coef, coef, coef, output], normalize.groups, uniforms(x, {}));
-  if (options.training) return { output, coef };
+  const { coef, plan } = coefficients(op, x, runningMean, runningVar, weight, bias, options);
+  const e = x.engine;
+  const g = geometry(x);
+  const [output] = runSplit(
+    e,
+    imageSplit(op, x, [['x', x]], 'output'),
+    ([xs, ys], c) => {
+      const normalize = elementwise(e, g, c, 'normalize');
+      e.dispatch(normalize.spec, [xs!, coef, coef, coef, ys!], normalize.groups, uniforms(g, c));
+    },
+    plan,
+  );
+  if (options.training) return { output: output!, coef };
   coef.dispose();
-  return { output };
+  return { output: output! };
 }
 
 /** A new [C] tensor holding section `section` of a per-channel coefficients buffer. */
 function section(coef: Tensor, channels: number, index: number): Tensor {
   const out = coef.engine.empty([channels]);
-  if (channels > 0) coef.engine.copy(coef.buffer, out.buffer, channels * 4, index * channels * 4, 0);
+  if (channels > 0) coef.engine.copy(coef, out, channels * 4, index * channels * 4, 0);
   return out;
 }
 
@@ -260,9 +331,9 @@ export function batchNormGradients(
   weight: Tensor | undefined,
   options: BatchNormOptions,
   needs: BatchNormNeeds,
-  saved: Record<string, Tensor>,
+  saved: Record<string, AnyTensor>,
 ): BatchNormGrads {
-  if (options.training) return batchNormBackward(gradOut, x, weight, saved.saveMean!, saved.saveInvStd!, needs);
+  if (options.training) return batchNormBackward(gradOut, x, weight, narrow(saved.saveMean, 'float32'), narrow(saved.saveInvStd, 'float32'), needs);
   const eps = options.eps ?? 1e-5;
   const grads: BatchNormGrads = {};
   if (needs.input) grads.gradInput = batchNormEvalBackward(gradOut, runningVar!, weight, eps);
@@ -331,7 +402,7 @@ export const batchNormReluMaxPool2dOp = defineOp<BatchNormReluMaxPoolOptions, Ch
   },
   forward: ([x, runningMean, runningVar, weight, bias], _c, options, record) => {
     const { affine, saveMean, saveInvStd } = batchNormCoefficients(x!, runningMean, runningVar, weight, bias, options);
-    let pooled: { output: Tensor; indices: Tensor };
+    let pooled: { output: Tensor; indices: Tensor<'int32'> };
     try {
       pooled = maxPool2dFused(x!, options.pool, { affine, relu: true });
     } finally {
@@ -345,7 +416,7 @@ export const batchNormReluMaxPool2dOp = defineOp<BatchNormReluMaxPoolOptions, Ch
     return { output: pooled.output, saved: { indices: pooled.indices, ...stats } };
   },
   backward: ({ gradOut, inputs: [x, runningMean, runningVar, weight], output, saved, options, needs }) => {
-    const gy = reluMaxPool2dBackward(gradOut, saved.indices!, output, x!.shape, options.pool);
+    const gy = reluMaxPool2dBackward(gradOut, narrow(saved.indices, 'int32'), output, x!.shape, options.pool);
     try {
       const g = batchNormGradients(gy, x!, runningMean, runningVar, weight, options, { input: needs[0]!, weight: needs[3]!, bias: needs[4]! }, saved);
       return [g.gradInput, undefined, undefined, g.gradWeight, g.gradBias];
@@ -413,7 +484,7 @@ export function batchNormCoefficients(
   bias: Tensor | undefined,
   options: BatchNormOptions,
 ): BatchNormCoefficients {
-  const affine = coefficients('batchNormCoefficients', x, runningMean, runningVar, weight, bias, options);
+  const affine = coefficients('batchNormCoefficients', x, runningMean, runningVar, weight, bias, options).coef;
   if (!options.training) return { affine };
   const channels = x.shape[1]!;
   return { affine, saveMean: section(affine, channels, 0), saveInvStd: section(affine, channels, 4) };
@@ -457,26 +528,33 @@ export function batchNormBackward(
   checkPerChannel(op, 'weight', weight, x);
   checkPerChannel(op, 'saveMean', saveMean, x);
   checkPerChannel(op, 'saveInvStd', saveInvStd, x);
-  const { channels, count, chunks } = geometry(x);
-  if (count <= 1) fail(op, `expected more than 1 value per channel (training mode), got input ${shapeString(x.shape)}`);
+  const g = geometry(x);
+  if (g.batch * g.spatial <= 1) fail(op, `expected more than 1 value per channel (training mode), got input ${shapeString(x.shape)}`);
 
   const grads: BatchNormGrads = {};
   if (!needs.input && !needs.weight && !needs.bias) return grads;
   const e = x.engine;
+  // The input-gradient pass binds gradOut, x and its result alike: it splits wherever the sums do.
+  const inputSplit = imageSplit(op, x, [['gradOut', gradOut], ['x', x]], 'gradInput');
+  const plan = planSplit(e, inputSplit);
+  const sums = partials(x, imageSplit(op, x, [['gradOut', gradOut], ['x', x]]), plan, 'backward_partial', 2, ([gs, xs], out) => [gs!, xs!, saveMean, saveMean, out]);
+  const bcoef = e.empty([5 * g.channels], 'batch_norm.grad_coef');
+  const perChannel = Math.ceil(g.channels / WG);
   const flags = weight ? 1 : 0;
-  const sums = e.empty([channels * chunks * 2], 'batch_norm.grad_sums');
-  e.dispatch(kernel(vec4Planes(x) ? 'backward_partial4' : 'backward_partial'), [gradOut, x, saveMean, saveMean, sums], grid1d(channels * chunks, 1), uniforms(x, {}));
-  const bcoef = e.empty([5 * channels], 'batch_norm.grad_coef');
-  const perChannel = Math.ceil(channels / WG);
-  e.dispatch(kernel('backward_finalize'), [sums, weight ?? sums, saveInvStd, sums, bcoef], perChannel, uniforms(x, { flags }));
-  sums.dispose();
-  if (needs.bias) grads.gradBias = section(bcoef, channels, 0);
-  if (needs.weight) grads.gradWeight = section(bcoef, channels, 1);
+  e.dispatch(kernel('backward_finalize'), [sums.out, weight ?? sums.out, saveInvStd, sums.out, bcoef], perChannel, uniforms(g, all(g), { flags, slots: sums.slots }));
+  sums.out.dispose();
+  if (needs.bias) grads.gradBias = section(bcoef, g.channels, 0);
+  if (needs.weight) grads.gradWeight = section(bcoef, g.channels, 1);
   if (needs.input) {
-    const gradInput = e.empty(x.shape);
-    const backward = elementwise(x, 'backward_input');
-    e.dispatch(backward.spec, [gradOut, x, bcoef, saveMean, gradInput], backward.groups, uniforms(x, {}));
-    grads.gradInput = gradInput;
+    grads.gradInput = runSplit(
+      e,
+      inputSplit,
+      ([gs, xs, dx], c) => {
+        const backward = elementwise(e, g, c, 'backward_input');
+        e.dispatch(backward.spec, [gs!, xs!, bcoef, saveMean, dx!], backward.groups, uniforms(g, c));
+      },
+      plan,
+    )[0];
   }
   bcoef.dispose();
   return grads;
@@ -494,12 +572,12 @@ export function batchNormEvalBackward(gradOut: Tensor, runningVar: Tensor, weigh
   checkPerChannel(op, 'runningVar', runningVar, gradOut);
   checkPerChannel(op, 'weight', weight, gradOut);
   const e = gradOut.engine;
-  const gradInput = e.empty(gradOut.shape);
-  if (gradOut.size === 0) return gradInput;
+  const g = geometry(gradOut);
   const flags = weight ? 1 : 0;
-  const buffers = [gradOut, runningVar, weight ?? runningVar, runningVar, gradInput];
-  e.dispatch(kernel('eval_backward'), buffers, grid1d(gradOut.size, NORMALIZE_WG), uniforms(gradOut, { flags, eps }));
-  return gradInput;
+  return runSplit(e, imageSplit(op, gradOut, [['gradOut', gradOut]], 'gradInput'), ([gs, dx], c) => {
+    const buffers = [gs!, runningVar, weight ?? runningVar, runningVar, dx!];
+    e.dispatch(kernel('eval_backward'), buffers, grid1d(gs!.size, NORMALIZE_WG), uniforms(g, c, { flags, eps }));
+  })[0]!;
 }
 
 // ---- group norm and layer norm ---------------------------------------------------------------
@@ -627,32 +705,54 @@ function rowUniforms(n: RowNorm, flags: number, eps = 0): ParamWriter {
   return params().u32(n.rows, n.len, n.groups, n.groupChannels, n.spatial, flags).f32(eps);
 }
 
+/**
+ * How a row normalisation splits past the binding limit: by samples (a sample's rows are its
+ * groups, so each chunk's rows start at group 0, as the kernels' affine index assumes), the
+ * tensors of `perSample` values per sample (x, y, gradients) and the row statistics (3 per row)
+ * taking a sample's share each.
+ */
+function rowSplit(op: string, n: RowNorm, operands: Split['operands']): Split {
+  return { op, axes: [{ name: 'sample', size: n.rows / n.groups }], operands };
+}
+
+/** Per-sample elements of x (and y, the gradients) and of the row statistics. */
+const perSample = (n: RowNorm): PerUnit => [n.groups * n.len];
+const statsPerSample = (n: RowNorm): PerUnit => [n.groups * 3];
+
+/** The uniforms of a chunk of `samples` samples. */
+function chunkUniforms(n: RowNorm, samples: number, flags: number, eps = 0): ParamWriter {
+  return rowUniforms({ ...n, rows: samples * n.groups }, flags, eps);
+}
+
 /** Normalises x's rows, saving their statistics [rows, 3] (pivot, shifted mean, 1 / std) when recording. */
 function rowNormForward(op: string, [x, weight, bias]: Operands, n: RowNorm, eps: number, record: boolean): Tensor | Forwarded {
   const e = x!.engine;
-  // The kernels bind x, the row statistics and the affine gradients whole: refuse what cannot be.
-  const floats = Math.max(x!.size, 3 * n.rows, 2 * n.groups * n.groupChannels);
-  const limit = e.limits.maxStorageBufferBindingSize;
-  if (floats * 4 > limit) {
-    fail(op, `input ${shapeString(x!.shape)} needs bindings of ${floats * 4} bytes, over the device's maxStorageBufferBindingSize of ${limit}; split the batch`);
-  }
-  const output = e.empty(x!.shape);
-  if (x!.size === 0) return output;
-  const stats = e.empty([n.rows * 3], `${op}.stats`);
+  if (x!.size === 0) return e.empty(x!.shape);
   const flags = (weight ? 1 : 0) | (bias ? 2 : 0);
   const mode = rowMode(n);
-  e.dispatch(rowKernel(op, 'forward', mode), [x!, output, stats, weight ?? x!, bias ?? x!], rowGroups(e, n.rows, mode), rowUniforms(n, flags, eps));
+  const split = rowSplit(op, n, [
+    { name: 'x', input: x!, per: perSample(n) },
+    ...(weight ? [{ name: 'weight', input: weight, per: [0] as const }] : []),
+    ...(bias ? [{ name: 'bias', input: bias, per: [0] as const }] : []),
+    { name: 'output', output: x!.shape, per: perSample(n) },
+    { name: 'stats', output: [n.rows * 3], per: statsPerSample(n) },
+  ]);
+  const [output, stats] = runSplit(e, split, (bound, c) => {
+    const [xs, ws, bs] = [bound[0]!, weight && bound[1], bias && bound[weight ? 2 : 1]];
+    const [ys, ss] = bound.slice(-2);
+    e.dispatch(rowKernel(op, 'forward', mode), [xs, ys!, ss!, ws ?? xs, bs ?? xs], rowGroups(e, c.a * n.groups, mode), chunkUniforms(n, c.a, flags, eps));
+  });
   if (!record) {
-    stats.dispose();
-    return output;
+    stats!.dispose();
+    return output!;
   }
-  return { output, saved: { stats } };
+  return { output: output!, saved: { stats: stats! } };
 }
 
 /** A new tensor shaped `shape` holding the values of `src` from `offset` on. */
 function slice(src: Tensor, offset: number, shape: Shape): Tensor {
   const out = src.engine.empty(shape);
-  if (out.size > 0) src.engine.copy(src.buffer, out.buffer, out.size * 4, offset * 4, 0);
+  if (out.size > 0) src.engine.copy(src, out, out.size * 4, offset * 4, 0);
   return out;
 }
 
@@ -666,22 +766,32 @@ function rowNormBackward(op: string, { gradOut, inputs: [x, weight, bias], saved
     if (needs[2]) grads[2] = e.zeros(bias!.shape);
     return grads;
   }
-  const stats = saved.stats!;
+  const stats = narrow(saved.stats, 'float32');
+  const rowOperands = [
+    { name: 'x', input: x!, per: perSample(n) },
+    { name: 'gradOut', input: gradOut, per: perSample(n) },
+    { name: 'stats', input: stats, per: statsPerSample(n) },
+  ];
   if (needs[0]) {
-    const gradInput = e.empty(x!.shape);
-    const buffers = [x!, gradOut, stats, weight ?? x!, gradInput];
     const mode = rowMode(n);
-    e.dispatch(rowKernel(op, 'backward_input', mode), buffers, rowGroups(e, n.rows, mode), rowUniforms(n, weight ? 1 : 0));
-    grads[0] = gradInput;
+    const split = rowSplit(op, n, [...rowOperands, ...(weight ? [{ name: 'weight', input: weight, per: [0] as const }] : []), { name: 'gradInput', output: x!.shape, per: perSample(n) }]);
+    grads[0] = runSplit(e, split, (bound, c) => {
+      const [xs, gs, ss] = bound;
+      const buffers = [xs!, gs!, ss!, weight ? bound[3]! : xs!, bound[bound.length - 1]!];
+      e.dispatch(rowKernel(op, 'backward_input', mode), buffers, rowGroups(e, c.a * n.groups, mode), chunkUniforms(n, c.a, weight ? 1 : 0));
+    })[0];
   }
   if (needs[1] || needs[2]) {
     const count = n.groups * n.groupChannels;
-    const sums = e.empty([2 * count], `${op}.affine_grads`); // [sum g | sum g * xhat]
     const mode = affineMode(n);
-    e.dispatch(rowKernel(op, 'affine_grads', mode), [x!, gradOut, stats, sums], rowGroups(e, count, mode), rowUniforms(n, needs[1] ? 1 : 0));
-    if (needs[2]) grads[2] = slice(sums, 0, bias!.shape);
-    if (needs[1]) grads[1] = slice(sums, count, weight!.shape);
-    sums.dispose();
+    // [sum g | sum g * xhat] per affine entry, summed over the chunks of samples.
+    const sumsOperand = { name: 'sums', output: [2 * count], per: [0] as const, combine: (acc: Tensor, part: Tensor) => addInPlace(acc, part) };
+    const [sums] = runSplit(e, rowSplit(op, n, [...rowOperands, sumsOperand]), ([xs, gs, ss, out], c) => {
+      e.dispatch(rowKernel(op, 'affine_grads', mode), [xs!, gs!, ss!, out!], rowGroups(e, count, mode), chunkUniforms(n, c.a, needs[1] ? 1 : 0));
+    });
+    if (needs[2]) grads[2] = slice(sums!, 0, bias!.shape);
+    if (needs[1]) grads[1] = slice(sums!, count, weight!.shape);
+    sums!.dispose();
   }
   return grads;
 }

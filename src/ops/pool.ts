@@ -3,13 +3,14 @@
 // in shaders/pool.wgsl.
 import { grid1d } from '../runtime/engine.js';
 import type { BindingKind, KernelSpec } from '../runtime/kernel.js';
-import { numel, shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
+import { runSplit, type Split } from '../runtime/split.js';
+import { numel, shapeString, type DType, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params, type ParamWriter } from '../runtime/uniforms.js';
 import { reluRef } from '../reference/elementwise.js';
 import { adaptiveAvgPool2dRef, avgPool2dRef, maxPool1dRef, maxPool2dRef } from '../reference/pool.js';
 import { expectRank, expectSameEngine, fail, tuple } from './check.js';
 import { reluBackward } from './elementwise.js';
-import { defineOp, type Op } from './registry.js';
+import { defineOp, narrow, type AnyTensor, type Op } from './registry.js';
 
 export interface MaxPoolOptions {
   kernelSize: number | number[];
@@ -165,70 +166,35 @@ function poolParams(g: PoolGeometry, total: number, divisorMode = 0, divisor = 0
 }
 
 /**
- * Records a per-plane kernel over `x`, viewed as `planes` equal planes, into new tensors of
- * `outShapes` (each also `planes` equal planes). Bindings always start at offset 0, so when one
- * would pass the device's maxStorageBufferBindingSize (ResNet18's first max pool reads 205 MB at
- * batch 64; lavapipe binds at most 128 MiB) the planes go through in chunks copied into and out of
- * scratch tensors. `record` dispatches over `planes` planes of `input` into `outputs`.
+ * How a per-plane kernel splits past the binding limit: by (n, c) planes (ResNet18's first max
+ * pool reads 205 MB at batch 64). The inputs and outputs are `planes` equal planes each; `whole`
+ * tensors (per-channel coefficients) are bound whole.
  */
-export function runOverPlanes(
+export function planeSplit(
   op: string,
-  x: Tensor,
   planes: number,
-  outShapes: readonly Shape[],
-  record: (input: Tensor, planes: number, outputs: Tensor[], firstPlane: number) => void,
-): Tensor[] {
-  return runOverPlaneSets(op, [x], planes, outShapes, ([input], count, outputs, first) => record(input!, count, outputs, first));
-}
-
-/** runOverPlanes for kernels reading several tensors of `planes` equal planes each. */
-export function runOverPlaneSets(
-  op: string,
-  xs: readonly Tensor[],
-  planes: number,
-  outShapes: readonly Shape[],
-  record: (inputs: Tensor[], planes: number, outputs: Tensor[], firstPlane: number) => void,
-): Tensor[] {
-  const engine = xs[0]!.engine;
-  const limit = engine.limits.maxStorageBufferBindingSize;
-  const inPlanes = xs.map((x) => (planes === 0 ? 0 : x.size / planes));
-  const outPlanes = outShapes.map((s) => (planes === 0 ? 0 : numel(s) / planes));
-  const planeBytes = Math.max(...inPlanes, ...outPlanes) * 4;
-  if (planeBytes * planes <= limit) {
-    const outputs = outShapes.map((s) => engine.empty(s));
-    record([...xs], planes, outputs, 0);
-    return outputs;
-  }
-  if (planeBytes > limit) {
-    const inputs = xs.map((x) => shapeString(x.shape)).join(' and ');
-    fail(op, `one plane of input ${inputs} or its output takes ${planeBytes} bytes, over the device's maxStorageBufferBindingSize of ${limit}`);
-  }
-  // Equal chunks, as few as fit, so the scratch tensors are no bigger than needed.
-  const chunks = Math.ceil(planes / Math.floor(limit / planeBytes));
-  const perChunk = Math.ceil(planes / chunks);
-  const outputs = outShapes.map((s) => engine.empty(s));
-  for (let first = 0; first < planes; first += perChunk) {
-    const count = Math.min(perChunk, planes - first);
-    const inputs = xs.map((x, i) => {
-      const part = engine.empty([count * inPlanes[i]!]);
-      engine.copy(x.buffer, part.buffer, count * inPlanes[i]! * 4, first * inPlanes[i]! * 4, 0);
-      return part;
-    });
-    const parts = outPlanes.map((n) => engine.empty([count * n]));
-    record(inputs, count, parts, first);
-    parts.forEach((part, i) => engine.copy(part.buffer, outputs[i]!.buffer, count * outPlanes[i]! * 4, 0, first * outPlanes[i]! * 4));
-    // Returned to the pool now: the next chunk may reuse them, in order, in the same submission.
-    for (const part of [...inputs, ...parts]) part.dispose();
-  }
-  return outputs;
+  inputs: ReadonlyArray<readonly [string, AnyTensor]>,
+  outputs: ReadonlyArray<readonly [string, Shape, DType?]>,
+  whole: ReadonlyArray<readonly [string, AnyTensor]> = [],
+): Split {
+  const per = (elements: number) => [planes === 0 ? 0 : elements / planes] as const;
+  return {
+    op,
+    axes: [{ name: 'plane', size: planes }],
+    operands: [
+      ...inputs.map(([name, t]) => ({ name, input: t, per: per(t.size) })),
+      ...outputs.map(([name, shape, dtype]) => ({ name, output: shape, dtype, per: per(numel(shape)) })),
+      ...whole.map(([name, t]) => ({ name, input: t, per: [0] as const })),
+    ],
+  };
 }
 
 function maxPool(op: string, x: Tensor, g: PoolGeometry, withIndices: boolean): Tensor[] {
-  const shapes = withIndices ? [g.shape, g.shape] : [g.shape];
-  return runOverPlanes(op, x, g.planes, shapes, (input, planes, outputs) => {
-    const total = planes * g.oh * g.ow;
-    const kernel = withIndices ? MAX_POOL_INDICES : MAX_POOL;
-    x.engine.dispatch(kernel, [input, ...outputs], grid1d(total, WG), poolParams(g, total));
+  const outputs: Array<[string, Shape, DType]> = [['output', g.shape, 'float32']];
+  if (withIndices) outputs.push(['indices', g.shape, 'int32']);
+  return runSplit(x.engine, planeSplit(op, g.planes, [['x', x]], outputs), ([input, ...out], c) => {
+    const total = c.a * g.oh * g.ow;
+    x.engine.dispatch(withIndices ? MAX_POOL_INDICES : MAX_POOL, [input!, ...out], grid1d(total, WG), poolParams(g, total));
   });
 }
 
@@ -243,11 +209,11 @@ function defineMaxPool(name: string, dims: 1 | 2) {
     check: ([x], options) => poolGeometry(name, x!, options, dims, true),
     forward: ([x], g, _options, record) => {
       if (!record) return maxPool(name, x!, g, false)[0]!;
-      expectFloatIndexable(name, g, x!.shape);
+      expectIndexable(name, g, x!.shape);
       const [output, indices] = maxPool(name, x!, g, true);
       return { output: output!, saved: { indices: indices! } };
     },
-    backward: ({ gradOut, inputs: [x], saved, options }) => [maxPoolBackward(`${name}Backward`, gradOut, saved.indices!, x!.shape, options, dims)],
+    backward: ({ gradOut, inputs: [x], saved, options }) => [maxPoolBackward(`${name}Backward`, gradOut, narrow(saved.indices, 'int32'), x!.shape, options, dims)],
     reference: ([x], options) => (dims === 2 ? maxPool2dRef : maxPool1dRef)(x!, options),
   });
 }
@@ -265,9 +231,9 @@ export function maxPool2d(x: Tensor, options: MaxPoolOptions): Tensor {
 
 /**
  * maxPool2d that also returns, per output, the flat index h * W + w of the chosen input within its
- * (n, c) plane (F.max_pool2d's return_indices), stored as float32: exact for planes under 2^24 cells.
+ * (n, c) plane (F.max_pool2d's return_indices), as int32.
  */
-export function maxPool2dWithIndices(x: Tensor, options: MaxPoolOptions): { output: Tensor; indices: Tensor } {
+export function maxPool2dWithIndices(x: Tensor, options: MaxPoolOptions): { output: Tensor; indices: Tensor<'int32'> } {
   return maxPoolWithIndices(maxPool2dOp, x, options);
 }
 
@@ -276,20 +242,29 @@ export function maxPool1d(x: Tensor, options: MaxPoolOptions): Tensor {
   return maxPool1dOp.run([x], options);
 }
 
-/** maxPool1d that also returns, per output, the position of the chosen input along L, as float32. */
-export function maxPool1dWithIndices(x: Tensor, options: MaxPoolOptions): { output: Tensor; indices: Tensor } {
+/** maxPool1d that also returns, per output, the position of the chosen input along L, as int32. */
+export function maxPool1dWithIndices(x: Tensor, options: MaxPoolOptions): { output: Tensor; indices: Tensor<'int32'> } {
   return maxPoolWithIndices(maxPool1dOp, x, options);
 }
 
 /** The op's output with the argmax it saves when recorded. */
-function maxPoolWithIndices(op: Op<MaxPoolOptions, PoolGeometry>, x: Tensor, options: MaxPoolOptions): { output: Tensor; indices: Tensor } {
+function maxPoolWithIndices(op: Op<MaxPoolOptions, PoolGeometry>, x: Tensor, options: MaxPoolOptions): { output: Tensor; indices: Tensor<'int32'> } {
   const { output, saved } = op.apply([x], options, true);
-  return { output, indices: saved!.indices! };
+  return { output, indices: narrow(saved!.indices, 'int32') };
 }
 
-function expectFloatIndexable(op: string, g: PoolGeometry, inputShape: Shape): void {
-  if (g.h * g.w > 2 ** 24) {
-    fail(op, `planes of ${g.h * g.w} cells (input ${shapeString(inputShape)}) are too large for float32 indices (at most 2^24)`);
+/** Indices within a plane are int32: a plane may hold at most 2^31 - 1 cells. */
+function expectIndexable(op: string, g: PoolGeometry, inputShape: Shape): void {
+  if (g.h * g.w > 2 ** 31 - 1) {
+    fail(op, `planes of ${g.h * g.w} cells (input ${shapeString(inputShape)}) are too large for int32 indices (at most 2^31 - 1)`);
+  }
+}
+
+/** The argmax a max-pool backward pass reads: int32, shaped like gradOut. */
+function expectIndices(op: string, indices: Tensor<DType>, gradOut: Tensor): void {
+  if (indices.dtype !== 'int32') fail(op, `expected indices of dtype int32 (from maxPool2dWithIndices), got ${indices.dtype} ${shapeString(indices.shape)}`);
+  if (!sameShape(indices.shape, gradOut.shape)) {
+    fail(op, `expected indices of the same shape as gradOut ${shapeString(gradOut.shape)}, got ${shapeString(indices.shape)}`);
   }
 }
 
@@ -310,22 +285,23 @@ export interface MaxPoolFusion {
  * writing f(x): the same outputs and indices as pooling the materialised f(x) (the same scan, the
  * same tie and NaN rules). x is [N, C, H, W] (or [C, H, W]).
  */
-export function maxPool2dFused(x: Tensor, options: MaxPoolOptions, fusion: MaxPoolFusion): { output: Tensor; indices: Tensor } {
+export function maxPool2dFused(x: Tensor, options: MaxPoolOptions, fusion: MaxPoolFusion): { output: Tensor; indices: Tensor<'int32'> } {
   const op = 'maxPool2dFused';
   const { affine, relu = false } = fusion;
   expectSameEngine(op, x, affine);
   const g = poolGeometry(op, x.shape, options, 2, true);
-  expectFloatIndexable(op, g, x.shape);
+  expectIndexable(op, g, x.shape);
   const channels = x.shape[x.rank - 3]!;
   if (affine && (affine.rank !== 1 || affine.size < 3 * channels)) {
     fail(op, `affine should hold at least 3 * ${channels} per-channel coefficients (input ${shapeString(x.shape)}), got ${shapeString(affine.shape)}`);
   }
   const spec = maxPoolFusedKernel(affine !== undefined, relu);
-  const [output, indices] = runOverPlanes(op, x, g.planes, [g.shape, g.shape], (input, planes, outputs, first) => {
-    const total = planes * g.oh * g.ow;
-    x.engine.dispatch(spec, [input, outputs[0]!, outputs[1]!, affine ?? input], grid1d(total, WG), poolParams(g, total, 0, 0, channels, first));
+  const split = planeSplit(op, g.planes, [['x', x]], [['output', g.shape], ['indices', g.shape, 'int32']], affine ? [['affine', affine]] : []);
+  const [output, indices] = runSplit(x.engine, split, ([input, out, argmax, coefficients], c) => {
+    const total = c.a * g.oh * g.ow;
+    x.engine.dispatch(spec, [input!, out!, argmax!, coefficients ?? input!], grid1d(total, WG), poolParams(g, total, 0, 0, channels, c.a0));
   });
-  return { output: output!, indices: indices! };
+  return { output: output!, indices: narrow(indices, 'int32') };
 }
 
 /**
@@ -334,16 +310,15 @@ export function maxPool2dFused(x: Tensor, options: MaxPoolOptions, fusion: MaxPo
  * argmax unless the pooled value is <= 0 (relu's gradient is 0 there and passes at NaN, as
  * PyTorch's), so it equals reluBackward(maxPool2dBackward(gradOut, indices, ...), relu(v)).
  */
-export function reluMaxPool2dBackward(gradOut: Tensor, indices: Tensor, output: Tensor, inputShape: Shape, options: MaxPoolOptions): Tensor {
+export function reluMaxPool2dBackward(gradOut: Tensor, indices: Tensor<'int32'>, output: Tensor, inputShape: Shape, options: MaxPoolOptions): Tensor {
   const op = 'reluMaxPool2dBackward';
   expectSameEngine(op, gradOut, indices, output);
   expectBackwardInput(op, gradOut, inputShape, 2);
   const g = poolGeometry(op, inputShape, options, 2, true);
   expectPooledGradOut(op, gradOut, g, inputShape);
-  for (const [name, t] of [['indices', indices], ['output', output]] as const) {
-    if (!sameShape(t.shape, gradOut.shape)) fail(op, `expected ${name} of the same shape as gradOut ${shapeString(gradOut.shape)}, got ${shapeString(t.shape)}`);
-  }
-  expectFloatIndexable(op, g, inputShape);
+  expectIndices(op, indices, gradOut);
+  if (!sameShape(output.shape, gradOut.shape)) fail(op, `expected output of the same shape as gradOut ${shapeString(gradOut.shape)}, got ${shapeString(output.shape)}`);
+  expectIndexable(op, g, inputShape);
   if (!windowsDisjoint(g)) {
     // Overlapping windows: the gather path, then the mask by the materialised relu output.
     const masked = reluBackward(gradOut, output);
@@ -351,8 +326,9 @@ export function reluMaxPool2dBackward(gradOut: Tensor, indices: Tensor, output: 
     masked.dispose();
     return grad;
   }
-  return runOverPlaneSets(op, [gradOut, indices, output], g.planes, [inputShape], ([dy, argmax, pooled], planes, [dx]) => {
-    const total = planes * g.oh * g.ow;
+  const split = planeSplit(op, g.planes, [['gradOut', gradOut], ['indices', indices], ['output', output]], [['gradInput', inputShape]]);
+  return runSplit(gradOut.engine, split, ([dy, argmax, pooled, dx], c) => {
+    const total = c.a * g.oh * g.ow;
     gradOut.engine.dispatch(maxPoolBackwardSingleKernel(true), [dy!, dx!, argmax!, pooled!], grid1d(total, WG), poolParams(g, total));
   })[0]!;
 }
@@ -375,7 +351,7 @@ export const reluMaxPool2dOp = defineOp<MaxPoolOptions, PoolGeometry>({
     }
     return { output, saved: { indices } };
   },
-  backward: ({ gradOut, inputs: [x], output, saved, options }) => [reluMaxPool2dBackward(gradOut, saved.indices!, output, x!.shape, options)],
+  backward: ({ gradOut, inputs: [x], output, saved, options }) => [reluMaxPool2dBackward(gradOut, narrow(saved.indices, 'int32'), output, x!.shape, options)],
   reference: ([x], options) => maxPool2dRef(reluRef(x!), options),
 });
 
@@ -392,9 +368,9 @@ export const avgPool2dOp = defineOp<AvgPoolOptions, AvgPoolChecked>({
   operands: [{ name: 'x' }],
   check: ([x], options) => avgGeometry('avgPool2d', x!, options),
   forward: ([x], { g, mode, divisor }) =>
-    runOverPlanes('avgPool2d', x!, g.planes, [g.shape], (input, planes, [out]) => {
-      const total = planes * g.oh * g.ow;
-      x!.engine.dispatch(AVG_POOL, [input, out!], grid1d(total, WG), poolParams(g, total, mode, divisor));
+    runSplit(x!.engine, planeSplit('avgPool2d', g.planes, [['x', x!]], [['output', g.shape]]), ([input, out], c) => {
+      const total = c.a * g.oh * g.ow;
+      x!.engine.dispatch(AVG_POOL, [input!, out!], grid1d(total, WG), poolParams(g, total, mode, divisor));
     })[0]!,
   backward: ({ gradOut, inputs: [x], options }) => [avgPool2dBackward(gradOut, x!.shape, options)],
   reference: ([x], options) => avgPool2dRef(x!, options),
@@ -440,14 +416,15 @@ export const adaptiveAvgPool2dOp = defineOp<AdaptiveAvgPoolOptions, PoolGeometry
   check: ([x], { outputSize }) => adaptiveGeometry('adaptiveAvgPool2d', x!, outputSize),
   forward: ([x], g) => {
     const { h, w, oh, ow } = g;
-    return runOverPlanes('adaptiveAvgPool2d', x!, g.planes, [g.shape], (input, planes, [out]) => {
+    return runSplit(x!.engine, planeSplit('adaptiveAvgPool2d', g.planes, [['x', x!]], [['output', g.shape]]), ([input, out], c) => {
+      const planes = c.a;
       if (oh === 1 && ow === 1) {
         // One workgroup per plane: wide enough to keep a big plane's threads busy, small for ResNet's 7x7.
         const wg = h * w >= 2048 ? 256 : 64;
-        x!.engine.dispatch(poolKernel('global_avg_pool', ['uniform', 'read', 'write'], wg), [input, out!], grid1d(planes, 1), poolParams(g, planes));
+        x!.engine.dispatch(poolKernel('global_avg_pool', ['uniform', 'read', 'write'], wg), [input!, out!], grid1d(planes, 1), poolParams(g, planes));
       } else {
         const total = planes * oh * ow;
-        x!.engine.dispatch(ADAPTIVE_AVG_POOL, [input, out!], grid1d(total, WG), poolParams(g, total));
+        x!.engine.dispatch(ADAPTIVE_AVG_POOL, [input!, out!], grid1d(total, WG), poolParams(g, total));
       }
     })[0]!;
   },
@@ -525,17 +502,16 @@ function windowsDisjoint(g: PoolGeometry): boolean {
   return [0, 1].every((i) => g.stride[i]! >= g.dilation[i]! * (g.kernel[i]! - 1) + 1);
 }
 
-function maxPoolBackward(op: string, gradOut: Tensor, indices: Tensor, inputShape: Shape, options: MaxPoolOptions | undefined, dims: 1 | 2): Tensor {
+function maxPoolBackward(op: string, gradOut: Tensor, indices: Tensor<'int32'>, inputShape: Shape, options: MaxPoolOptions | undefined, dims: 1 | 2): Tensor {
   expectSameEngine(op, gradOut, indices);
   expectBackwardInput(op, gradOut, inputShape, dims);
   const g = options ? poolGeometry(op, inputShape, options, dims, true) : planesOf(inputShape, gradOut, dims);
   if (options) expectPooledGradOut(op, gradOut, g, inputShape);
-  if (!sameShape(indices.shape, gradOut.shape)) {
-    fail(op, `expected indices of the same shape as gradOut ${shapeString(gradOut.shape)}, got ${shapeString(indices.shape)}`);
-  }
-  expectFloatIndexable(op, g, inputShape);
+  expectIndices(op, indices, gradOut);
+  expectIndexable(op, g, inputShape);
   const single = options !== undefined && windowsDisjoint(g);
-  return runOverPlaneSets(op, [gradOut, indices], g.planes, [inputShape], ([dy, argmax], planes, [dx]) => {
+  const split = planeSplit(op, g.planes, [['gradOut', gradOut], ['indices', indices]], [['gradInput', inputShape]]);
+  return runSplit(gradOut.engine, split, ([dy, argmax, dx], { a: planes }) => {
     if (single) {
       // One invocation per output; `aux` is unused without relu, argmax stands in for it.
       const total = planes * g.oh * g.ow;
@@ -556,12 +532,12 @@ function maxPoolBackward(op: string, gradOut: Tensor, indices: Tensor, inputShap
  * gathers from the few windows that can cover it; without them any output may name any cell, so
  * each plane is summed by one invocation (correct, but slower on big planes: pass the options).
  */
-export function maxPool2dBackward(gradOut: Tensor, indices: Tensor, inputShape: Shape, options?: MaxPoolOptions): Tensor {
+export function maxPool2dBackward(gradOut: Tensor, indices: Tensor<'int32'>, inputShape: Shape, options?: MaxPoolOptions): Tensor {
   return maxPoolBackward('maxPool2dBackward', gradOut, indices, inputShape, options, 2);
 }
 
 /** maxPool2dBackward for maxPool1d: input [N, C, L] (or [C, L]), indices from maxPool1dWithIndices. */
-export function maxPool1dBackward(gradOut: Tensor, indices: Tensor, inputShape: Shape, options?: MaxPoolOptions): Tensor {
+export function maxPool1dBackward(gradOut: Tensor, indices: Tensor<'int32'>, inputShape: Shape, options?: MaxPoolOptions): Tensor {
   return maxPoolBackward('maxPool1dBackward', gradOut, indices, inputShape, options, 1);
 }
 
@@ -576,9 +552,9 @@ export function avgPool2dBackward(gradOut: Tensor, inputShape: Shape, options: A
   expectBackwardInput(op, gradOut, inputShape, 2);
   const { g, mode, divisor } = avgGeometry(op, inputShape, options);
   expectPooledGradOut(op, gradOut, g, inputShape);
-  return runOverPlanes(op, gradOut, g.planes, [inputShape], (dy, planes, [dx]) => {
-    const total = planes * g.h * g.w;
-    gradOut.engine.dispatch(AVG_POOL_BACKWARD, [dy, dx!], grid1d(total, WG), poolParams(g, total, mode, divisor));
+  return runSplit(gradOut.engine, planeSplit(op, g.planes, [['gradOut', gradOut]], [['gradInput', inputShape]]), ([dy, dx], c) => {
+    const total = c.a * g.h * g.w;
+    gradOut.engine.dispatch(AVG_POOL_BACKWARD, [dy!, dx!], grid1d(total, WG), poolParams(g, total, mode, divisor));
   })[0]!;
 }
 
@@ -593,8 +569,8 @@ export function adaptiveAvgPool2dBackward(gradOut: Tensor, inputShape: Shape): T
   expectBackwardInput(op, gradOut, inputShape, 2);
   const g = planesOf(inputShape, gradOut, 2);
   const spec = g.oh === 1 && g.ow === 1 ? GLOBAL_AVG_POOL_BACKWARD : ADAPTIVE_AVG_POOL_BACKWARD;
-  return runOverPlanes(op, gradOut, g.planes, [inputShape], (dy, planes, [dx]) => {
-    const total = planes * g.h * g.w;
-    gradOut.engine.dispatch(spec, [dy, dx!], grid1d(total, WG), poolParams(g, total));
+  return runSplit(gradOut.engine, planeSplit(op, g.planes, [['gradOut', gradOut]], [['gradInput', inputShape]]), ([dy, dx], c) => {
+    const total = c.a * g.h * g.w;
+    gradOut.engine.dispatch(spec, [dy!, dx!], grid1d(total, WG), poolParams(g, total));
   })[0]!;
 }

@@ -7,6 +7,7 @@ import type { Engine } from '../runtime/engine.js';
 import { grid1d } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import type { Tensor } from '../runtime/tensor.js';
+import { runSplit, type Split } from '../runtime/split.js';
 import { params } from '../runtime/uniforms.js';
 import { fail } from './check.js';
 
@@ -136,24 +137,27 @@ export function preprocessImages(engine: Engine, images: readonly RgbaImage[], o
   checkChannels('mean', mean, false);
   checkChannels('std', std, true);
   const antialias = options.antialias ?? true;
-  const maxPixels = Math.floor(engine.limits.maxStorageBufferBindingSize / 4);
+  const maxPixels = Math.floor(engine.maxBindingBytes / 4);
   images.forEach((image, i) => checkImage(image, i, maxPixels));
   const geometries = images.map((image) => preprocessGeometry(image.width, image.height, options));
   const [outHeight, outWidth] = outputSize(options);
   const plane = outHeight * outWidth;
-  const out = engine.empty([images.length, 3, outHeight, outWidth]);
-  images.forEach((image, n) => {
-    const g = geometries[n]!;
-    const pixels = engine.empty([image.width * image.height], 'preprocess.pixels');
-    engine.upload(pixels.buffer, packed(image.data));
-    const [scaleX, supportX, invX] = axisFilter(image.width, g.resizedWidth, antialias);
-    const [scaleY, supportY, invY] = axisFilter(image.height, g.resizedHeight, antialias);
-    const uniforms = params()
-      .u32(image.width, image.height, outWidth, outHeight, g.top, g.left, n * 3 * plane)
-      .f32(scaleX, scaleY, supportX, supportY, invX, invY, ...mean, ...std);
-    engine.dispatch(KERNEL, [pixels, out], grid1d(plane, WG), uniforms);
-    // Back to the pool now: a later image's upload into it is ordered after this dispatch.
-    pixels.dispose();
-  });
-  return out;
+  // One dispatch per image, writing its planes of the output (split by images past the binding limit).
+  const split: Split = { op: OP, axes: [{ name: 'image', size: images.length }], operands: [{ name: 'output', output: [images.length, 3, outHeight, outWidth], per: [3 * plane] }] };
+  return runSplit(engine, split, ([out], c) => {
+    for (let n = c.a0; n < c.a0 + c.a; n++) {
+      const image = images[n]!;
+      const g = geometries[n]!;
+      const pixels = engine.empty([image.width * image.height], 'preprocess.pixels');
+      engine.upload(pixels, packed(image.data));
+      const [scaleX, supportX, invX] = axisFilter(image.width, g.resizedWidth, antialias);
+      const [scaleY, supportY, invY] = axisFilter(image.height, g.resizedHeight, antialias);
+      const uniforms = params()
+        .u32(image.width, image.height, outWidth, outHeight, g.top, g.left, (n - c.a0) * 3 * plane)
+        .f32(scaleX, scaleY, supportX, supportY, invX, invY, ...mean, ...std);
+      engine.dispatch(KERNEL, [pixels, out!], grid1d(plane, WG), uniforms);
+      // Back to the pool now: a later image's upload into it is ordered after this dispatch.
+      pixels.dispose();
+    }
+  })[0]!;
 }

@@ -30,10 +30,13 @@ export interface Checked {
   readonly shape: Shape;
 }
 
-/** A forward pass's result: the output and, when recording, the tensors the backward rule reads. */
+/**
+ * A forward pass's result: the output and, when recording, the tensors the backward rule reads
+ * (of any dtype: a max pool saves int32 indices).
+ */
 export interface Forwarded {
   output: Tensor;
-  saved?: Record<string, Tensor>;
+  saved?: Record<string, AnyTensor>;
 }
 
 export type AnyTensor = Tensor<DType>;
@@ -50,7 +53,7 @@ export interface BackwardArgs<O, C extends Checked> {
   gradOut: Tensor;
   inputs: Operands;
   output: Tensor;
-  saved: Record<string, Tensor>;
+  saved: Record<string, AnyTensor>;
   options: O;
   checked: C;
   /** needs[i]: operand i requires a gradient (never true for an absent or non-differentiable one). */
@@ -187,9 +190,12 @@ export function fusionRules(): Array<{ op: Op<unknown>; rule: FusionRule }> {
     .sort((a, b) => b.rule.chain.length - a.rule.chain.length);
 }
 
-/** An operand declared int32 or uint32, as its dtype (the registry checked it before the op ran). */
-export function narrow<D extends DType>(t: Tensor | undefined, dtype: D): Tensor<D> {
-  if (!t || (t as AnyTensor).dtype !== dtype) throw new Error(`internal error: expected an operand of dtype ${dtype}`);
+/**
+ * An operand declared int32 or uint32 (or a saved tensor), as its dtype: the registry checked the
+ * operand's dtype before the op ran, the forward pass chose the saved one's.
+ */
+export function narrow<D extends DType>(t: AnyTensor | undefined, dtype: D): Tensor<D> {
+  if (!t || t.dtype !== dtype) throw new Error(`internal error: expected a tensor of dtype ${dtype}`);
   return t as unknown as Tensor<D>;
 }
 

@@ -3,11 +3,12 @@
 import { grid1d } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
+import { runSplit } from '../runtime/split.js';
 import { params } from '../runtime/uniforms.js';
 import { interpolateRef } from '../reference/resize.js';
 import { expectRank, expectSameEngine, fail } from './check.js';
 import { defineOp } from './registry.js';
-import { runOverPlanes } from './pool.js';
+import { planeSplit } from './pool.js';
 
 export interface InterpolateOptions {
   /** Output (height, width); exactly one of size and scaleFactor. */
@@ -105,9 +106,9 @@ export const interpolateOp = defineOp<InterpolateOptions, ResizeGeometry>({
   forward: ([x], { shape, h, w, oh, ow, ratioH, ratioW, bilinear, alignCorners }) => {
     const spec = kernel(bilinear, alignCorners);
     const [n, c] = shape;
-    return runOverPlanes('interpolate', x!, n * c, [shape], (input, planes, [out]) => {
-      const total = planes * oh * ow;
-      x!.engine.dispatch(spec, [input, out!], grid1d(total, WG), params().u32(total, h, w, oh, ow).f32(ratioH, ratioW));
+    return runSplit(x!.engine, planeSplit('interpolate', n * c, [['x', x!]], [['output', shape]]), ([input, out], chunk) => {
+      const total = chunk.a * oh * ow;
+      x!.engine.dispatch(spec, [input!, out!], grid1d(total, WG), params().u32(total, h, w, oh, ow).f32(ratioH, ratioW));
     })[0]!;
   },
   backward: ({ gradOut, inputs: [x], options }) => [interpolateBackward(gradOut, x!.shape, options)],
@@ -144,8 +145,8 @@ export function interpolateBackward(gradOut: Tensor, inputShape: Shape, options:
   }
   const spec = backwardKernel(bilinear, alignCorners);
   const [n, c] = shape;
-  return runOverPlanes(op, gradOut, n * c, [inputShape], (dy, planes, [dx]) => {
-    const segments = planes * h * Math.ceil(w / SEG);
-    gradOut.engine.dispatch(spec, [dy, dx!], grid1d(segments, WG), params().u32(segments, h, w, oh, ow).f32(ratioH, ratioW));
+  return runSplit(gradOut.engine, planeSplit(op, n * c, [['gradOut', gradOut]], [['gradInput', inputShape]]), ([dy, dx], chunk) => {
+    const segments = chunk.a * h * Math.ceil(w / SEG);
+    gradOut.engine.dispatch(spec, [dy!, dx!], grid1d(segments, WG), params().u32(segments, h, w, oh, ow).f32(ratioH, ratioW));
   })[0]!;
 }

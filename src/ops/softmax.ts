@@ -1,6 +1,7 @@
 import { grid1d } from '../runtime/engine.js';
 import type { KernelSpec } from '../runtime/kernel.js';
 import { shapeString, type Tensor } from '../runtime/tensor.js';
+import { runSplit, type Split } from '../runtime/split.js';
 import { params } from '../runtime/uniforms.js';
 import { logSoftmaxRef, softmaxRef } from '../reference/softmax.js';
 import { expectSameEngine, fail } from './check.js';
@@ -39,15 +40,33 @@ function kernel(log: boolean, wide: boolean): KernelSpec {
   };
 }
 
-function run(log: boolean, x: Tensor, d: number): Tensor {
-  const { outer, len, inner } = splitAround(x.shape, d);
-  const out = x.engine.empty(x.shape);
-  if (x.size === 0) return out;
-  const rows = outer * inner;
-  const wide = len > ROW_PER_INVOCATION_MAX;
-  const groups = wide ? grid1d(rows, 1) : grid1d(rows, WG);
-  x.engine.dispatch(kernel(log, wide), [x, out], groups, params().u32(rows, len, inner));
-  return out;
+/**
+ * How a softmax pass splits past the binding limit: by the slices [len, inner] of the dimensions
+ * before `dim` (rows, when dim is the last); the inputs and the output are shaped like x.
+ */
+function sliceSplit(op: string, shape: readonly number[], d: number, inputs: ReadonlyArray<readonly [string, Tensor]>, output: string): Split {
+  const { outer, len, inner } = splitAround(shape, d);
+  const per = [len * inner] as const;
+  return {
+    op,
+    axes: [{ name: inner === 1 ? 'row' : `slice along dimension ${d}`, size: outer }],
+    operands: [...inputs.map(([name, t]) => ({ name, input: t, per })), { name: output, output: shape, per }],
+  };
+}
+
+/** The grid of a softmax pass over `rows` rows of `len` values: an invocation or (long rows) a workgroup per row. */
+function rowGroups(rows: number, len: number): [number, number, number] {
+  return len > ROW_PER_INVOCATION_MAX ? grid1d(rows, 1) : grid1d(rows, WG);
+}
+
+function run(op: string, log: boolean, x: Tensor, d: number): Tensor {
+  const { len, inner } = splitAround(x.shape, d);
+  const spec = kernel(log, len > ROW_PER_INVOCATION_MAX);
+  if (x.size === 0) return x.engine.empty(x.shape);
+  return runSplit(x.engine, sliceSplit(op, x.shape, d, [['x', x]], 'output'), ([xs, out], c) => {
+    const rows = c.a * inner;
+    x.engine.dispatch(spec, [xs!, out!], rowGroups(rows, len), params().u32(rows, len, inner));
+  })[0]!;
 }
 
 export interface SoftmaxOptions {
@@ -63,7 +82,7 @@ function defineSoftmax(name: string, log: boolean) {
       resolveDim(name, dim, x!.length);
       return { shape: x! };
     },
-    forward: ([x], _c, { dim }) => run(log, x!, resolveDim(name, dim, x!.rank)),
+    forward: ([x], _c, { dim }) => run(name, log, x!, resolveDim(name, dim, x!.rank)),
     backward: ({ gradOut, output, options: { dim } }) => [runBackward(`${name}Backward`, log, gradOut, output, dim)],
     reference: ([x], { dim }) => (log ? logSoftmaxRef : softmaxRef)(x!, dim),
   });
@@ -102,14 +121,13 @@ function runBackward(op: string, log: boolean, gradOut: Tensor, y: Tensor, dim: 
     fail(op, `gradOut should have the shape of the output ${shapeString(y.shape)}, got ${shapeString(gradOut.shape)}`);
   }
   const d = resolveDim(op, dim, y.rank);
-  const { outer, len, inner } = splitAround(y.shape, d);
-  const gradIn = y.engine.empty(y.shape);
-  if (y.size === 0) return gradIn;
-  const rows = outer * inner;
-  const wide = len > ROW_PER_INVOCATION_MAX;
-  const groups = wide ? grid1d(rows, 1) : grid1d(rows, WG);
-  y.engine.dispatch(backwardKernel(log, wide), [gradOut, y, gradIn], groups, params().u32(rows, len, inner));
-  return gradIn;
+  const { len, inner } = splitAround(y.shape, d);
+  const spec = backwardKernel(log, len > ROW_PER_INVOCATION_MAX);
+  if (y.size === 0) return y.engine.empty(y.shape);
+  return runSplit(y.engine, sliceSplit(op, y.shape, d, [['gradOut', gradOut], ['y', y]], 'gradInput'), ([g, ys, gradIn], c) => {
+    const rows = c.a * inner;
+    y.engine.dispatch(spec, [g!, ys!, gradIn!], rowGroups(rows, len), params().u32(rows, len, inner));
+  })[0]!;
 }
 
 /**

@@ -13,7 +13,7 @@ import { transposeCsr, type Csr } from '../data/graphs/csr.js';
 import { validateBatchIndex } from '../data/graphs/batch.js';
 import { type ReadoutReduce } from '../reference/graph.js';
 import { edgeWeightsToSlotsRef, gcnNormSlotsRef, readoutOperandsRef, spmmOperandsRef } from '../reference/sparse.js';
-import { grid1d, type Engine } from '../runtime/engine.js';
+import { grid1d, limitName, type Engine } from '../runtime/engine.js';
 import type { BindingKind, KernelSpec } from '../runtime/kernel.js';
 import { shapeString, type Shape, type Tensor } from '../runtime/tensor.js';
 import { params } from '../runtime/uniforms.js';
@@ -133,15 +133,15 @@ function checkCsrShapes(op: string, [rowPtr, colIdx, tRowPtr, tColIdx, tSlot]: R
 }
 
 /**
- * Refuses a tensor over the device's maxStorageBufferBindingSize. The sparse kernels gather rows
+ * Refuses a tensor over the binding limit (Engine.maxBindingBytes). The sparse kernels gather rows
  * of their dense operands from anywhere, so those must each fit in one binding; a split by row
  * blocks would only help the slot arrays and the output, and needs bindings at offsets.
  */
 function expectBindable(op: string, engine: Engine, tensors: Record<string, Tensor<'float32' | 'int32'>>): void {
-  const limit = engine.limits.maxStorageBufferBindingSize;
+  const limit = engine.maxBindingBytes;
   for (const [name, t] of Object.entries(tensors)) {
     if (t.size * 4 > limit) {
-      fail(op, `${name} ${shapeString(t.shape)} takes ${t.size * 4} bytes, over the device's maxStorageBufferBindingSize of ${limit}; sparse ops bind each operand whole`);
+      fail(op, `${name} ${shapeString(t.shape)} takes ${t.size * 4} bytes, over the storage-binding limit of ${limit} bytes (${limitName(engine)}); sparse ops bind each operand whole`);
     }
   }
 }
@@ -377,10 +377,10 @@ export const gcnNormOp = defineOp<Record<string, never>, Checked & { rows: numbe
     const nnz = gradOut.size;
     const [rp, ci] = [narrow(rowPtr, 'int32'), narrow(colIdx, 'int32')];
     const ddeg = engine.empty([rows]);
-    normDispatch('scale_grad_in', [rp, ci, weight!, saved.dd!, gradOut, ddeg], rows, nnz);
-    normDispatch('degree_grad', [narrow(tRowPtr, 'int32'), narrow(tColIdx, 'int32'), weight!, saved.dd!, gradOut, ddeg, narrow(tSlot, 'int32')], rows, nnz);
+    normDispatch('scale_grad_in', [rp, ci, weight!, narrow(saved.dd, 'float32'), gradOut, ddeg], rows, nnz);
+    normDispatch('degree_grad', [narrow(tRowPtr, 'int32'), narrow(tColIdx, 'int32'), weight!, narrow(saved.dd, 'float32'), gradOut, ddeg, narrow(tSlot, 'int32')], rows, nnz);
     const gradWeight = engine.empty([nnz]);
-    normDispatch('weight_grad', [rp, ci, gradWeight, saved.dd!, gradOut, ddeg], rows, nnz);
+    normDispatch('weight_grad', [rp, ci, gradWeight, narrow(saved.dd, 'float32'), gradOut, ddeg], rows, nnz);
     ddeg.dispose();
     return [gradWeight, undefined, undefined, undefined, undefined, undefined];
   },

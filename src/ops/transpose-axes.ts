@@ -28,12 +28,17 @@ export interface TransposeLayout {
  * `shape` holding [groups][b][aPadded][l].
  */
 export function transposeAxes(engine: Engine, src: Tensor, layout: TransposeLayout, shape: Shape): Tensor {
+  const dst = engine.empty(shape);
+  transposeInto(engine, src, layout, dst);
+  return dst;
+}
+
+/** transposeAxes into an existing tensor `dst` of groups * b * aPadded * l values. */
+export function transposeInto(engine: Engine, src: Tensor, layout: TransposeLayout, dst: Tensor): void {
   const aPadded = layout.aPadded ?? layout.a;
   const total = layout.groups * layout.b * aPadded * layout.l;
-  const dst = engine.empty(shape);
-  if (dst.size !== total) throw new Error(`transposeAxes: shape [${shape.join(', ')}] does not hold ${total} values`);
-  if (total === 0) return dst;
+  if (dst.size !== total) throw new Error(`transposeAxes: shape [${dst.shape.join(', ')}] does not hold ${total} values`);
+  if (total === 0) return;
   const u = params().u32(total, layout.a, layout.b, layout.l, aPadded, layout.reverse ? 1 : 0);
   engine.dispatch(KERNEL, [src, dst], grid1d(total, WG, engine.limits.maxComputeWorkgroupsPerDimension), u);
-  return dst;
 }

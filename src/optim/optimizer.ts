@@ -4,6 +4,7 @@ import type { Variable } from '../autograd/variable.js';
 import { fail } from '../ops/check.js';
 import { grid1d, type Engine } from '../runtime/engine.js';
 import type { BindingKind, KernelSpec } from '../runtime/kernel.js';
+import { runSplit, type Split } from '../runtime/split.js';
 import { shapeString, type Tensor } from '../runtime/tensor.js';
 import { params, type ParamWriter } from '../runtime/uniforms.js';
 
@@ -48,11 +49,21 @@ export function updateParams(u: UpdateParams): ParamWriter {
     .f32(u.fill ?? 0);
 }
 
-/** Records one in-place update over a parameter (and its state); element count = the parameter's size. */
+/**
+ * Records one in-place update over a parameter (and its state); element count = the parameter's
+ * size. Past the binding limit it runs over runs of elements (every buffer is read and written
+ * element by element).
+ */
 export function dispatchUpdate(engine: Engine, entry: UpdateEntry, buffers: Tensor[], uniforms?: ParamWriter): void {
   const n = buffers[0]!.size;
   if (n === 0) return;
-  engine.dispatch(kernel(entry), buffers, grid1d(n, WG, engine.limits.maxComputeWorkgroupsPerDimension), uniforms);
+  const kinds = BINDINGS[entry].filter((b) => b !== 'uniform');
+  const split: Split = {
+    op: `optim.${entry}`,
+    axes: [{ name: 'element', size: n }],
+    operands: buffers.map((t, i) => (kinds[i] === 'write' ? { name: `binding ${i}`, inPlace: t, per: [1] } : { name: `binding ${i}`, input: t, per: [1] })),
+  };
+  runSplit(engine, split, (bound) => engine.dispatch(kernel(entry), bound, grid1d(bound[0]!.size, WG, engine.limits.maxComputeWorkgroupsPerDimension), uniforms));
 }
 
 /** Checkpointable optimiser state: tensors (moments, momentum buffers) and numbers (steps, hyperparameters). */
@@ -232,7 +243,7 @@ export abstract class Optimizer {
       for (const [name, src] of tensors[i]!) {
         if (src === mine.get(name)) continue;
         const dst = mine.get(name) ?? this.engine.empty(src.shape, `${this.op}.${name}`);
-        if (src.size > 0) this.engine.copy(src.buffer, dst.buffer, src.size * 4);
+        if (src.size > 0) this.engine.copy(src, dst, src.size * 4);
         mine.set(name, dst);
       }
     });

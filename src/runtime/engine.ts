@@ -44,6 +44,12 @@ export interface EngineOptions extends DeviceOptions {
    * 'cpu' on CPU adapters (lavapipe, SwiftShader, WARP) and 'discrete' elsewhere.
    */
   profile?: DeviceProfile | 'cpu' | 'discrete';
+  /**
+   * The largest storage binding, in bytes, the engine lets a kernel bind: by default the device's
+   * maxStorageBufferBindingSize, and never more. Ops split their work to stay under it (the tests
+   * set a small one to exercise the splits on small tensors).
+   */
+  maxStorageBufferBindingSize?: number;
 }
 
 /**
@@ -66,6 +72,11 @@ export class Engine {
   private disposed = false;
   /** What the planners plan for: the device profile, subgroup support and the binding limit. */
   readonly planTarget: PlanTarget;
+  /**
+   * The largest storage binding a kernel may bind, in bytes (EngineOptions.maxStorageBufferBindingSize,
+   * at most the device's). Every op splits its work against this one figure.
+   */
+  readonly maxBindingBytes: number;
 
   private constructor(
     readonly device: GPUDevice,
@@ -74,10 +85,11 @@ export class Engine {
     options: EngineOptions,
     subgroupMinSize: number,
   ) {
+    this.maxBindingBytes = bindingLimit(device.limits, options.maxStorageBufferBindingSize);
     this.planTarget = {
       profile: options.profile === undefined ? profileForAdapter(adapterName) : resolveProfile(options.profile),
       subgroups: features.has('subgroups') && subgroupMinSize >= 8,
-      maxBindingBytes: device.limits.maxStorageBufferBindingSize,
+      maxBindingBytes: this.maxBindingBytes,
     };
     this.pipelines = new PipelineCache(device, options.checkKernel);
     this.pool = new BufferPool(device, device.limits.maxBufferSize);
@@ -159,7 +171,7 @@ export class Engine {
     }
     const dtype = dtypeOf(data);
     const t = this.empty(dims, undefined, dtype);
-    this.upload(t.buffer, dtype === 'float32' && !(data instanceof Float32Array) ? Float32Array.from(data) : (data as HostArray));
+    this.upload(t, dtype === 'float32' && !(data instanceof Float32Array) ? Float32Array.from(data) : (data as HostArray));
     return t;
   }
 
@@ -168,25 +180,36 @@ export class Engine {
   zeros(shape: Shape, dtype: DType = 'float32'): Tensor<DType> {
     this.checkShape('zeros', shape);
     const t = this.empty(shape, undefined, dtype);
-    this.upload(t.buffer, new Uint32Array(t.size)); // all-zero bits are 0 in every dtype
+    this.upload(t, new Uint32Array(t.size)); // all-zero bits are 0 in every dtype
     return t;
   }
 
-  /** Writes data into a buffer, in order with the commands recorded before it. */
-  upload(dst: GPUBuffer, data: Float32Array | Uint32Array | Int32Array, dstOffset = 0): void {
+  /**
+   * Writes data into a tensor (or a raw buffer) at byte `dstOffset` from its start, in order with
+   * the commands recorded before it.
+   */
+  upload(dst: Tensor<DType> | GPUBuffer, data: Float32Array | Uint32Array | Int32Array, dstOffset = 0): void {
     this.checkUsable();
     const size = Math.ceil(data.byteLength / 4) * 4;
+    const target = addressed('upload', dst, dstOffset, size);
     if (size === 0) return;
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
     new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     staging.unmap();
     this.target.transient.push(staging);
-    this.target.commands.push({ kind: 'copy', src: staging, srcOffset: 0, dst, dstOffset, size });
+    this.target.commands.push({ kind: 'copy', src: staging, srcOffset: 0, dst: target.buffer, dstOffset: target.offset, size });
   }
 
-  copy(src: GPUBuffer, dst: GPUBuffer, size: number, srcOffset = 0, dstOffset = 0): void {
+  /**
+   * Copies `size` bytes from `src` at byte `srcOffset` to `dst` at byte `dstOffset`, offsets
+   * counted from each tensor's start (a view's offset in its buffer is added here) and checked
+   * against its size.
+   */
+  copy(src: Tensor<DType> | GPUBuffer, dst: Tensor<DType> | GPUBuffer, size: number, srcOffset = 0, dstOffset = 0): void {
     this.checkUsable();
-    this.target.commands.push({ kind: 'copy', src, srcOffset, dst, dstOffset, size });
+    const from = addressed('copy source', src, srcOffset, size);
+    const to = addressed('copy destination', dst, dstOffset, size);
+    this.target.commands.push({ kind: 'copy', src: from.buffer, srcOffset: from.offset, dst: to.buffer, dstOffset: to.offset, size });
   }
 
   // ---- kernels ----------------------------------------------------------------------------
@@ -205,16 +228,19 @@ export class Engine {
     if (hasUniform !== (uniforms !== undefined)) {
       throw new Error(`kernel '${spec.name}' ${hasUniform ? 'needs' : 'takes no'} uniform parameters`);
     }
-    const maxBinding = this.device.limits.maxStorageBufferBindingSize;
+    const maxBinding = this.maxBindingBytes;
+    const align = this.device.limits.minStorageBufferOffsetAlignment;
     const storage = buffers.map((b, i) => {
-      const buffer = b instanceof Tensor ? b.buffer : b;
+      const buffer = b instanceof Tensor ? b.storageBuffer : b;
+      const offset = b instanceof Tensor ? b.byteOffset : 0;
       const size = b instanceof Tensor ? Math.max(4, b.size * 4) : b.size;
       if (size > maxBinding) {
-        throw new Error(
-          `kernel '${spec.name}': binding ${i} is ${size} bytes, over the device's maxStorageBufferBindingSize of ${maxBinding}`,
-        );
+        throw new Error(`kernel '${spec.name}': binding ${i} is ${size} bytes, over the storage-binding limit of ${maxBinding} bytes (${limitName(this)})`);
       }
-      return { buffer, offset: 0, size };
+      if (offset % align !== 0) {
+        throw new Error(`kernel '${spec.name}': binding ${i} starts ${offset} bytes into its buffer, not a multiple of minStorageBufferOffsetAlignment (${align})`);
+      }
+      return { buffer, offset, size };
     });
     const groups = normaliseWorkgroups(spec.name, workgroups, this.device.limits.maxComputeWorkgroupsPerDimension);
     if (groups[0] * groups[1] * groups[2] === 0) return; // nothing to run: no uniforms, no bind group
@@ -394,12 +420,16 @@ export class Engine {
     this.checkUsable();
   }
 
-  /** Copies `bytes` of a buffer back to the CPU (submitting what is recorded first). */
-  async readBuffer(src: GPUBuffer, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
+  /**
+   * Copies `bytes` of a tensor (or raw buffer), from byte `srcOffset` of its start, back to the CPU
+   * (submitting what is recorded first).
+   */
+  async readBuffer(src: Tensor<DType> | GPUBuffer, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
     this.checkUsable();
     // Checked before recording the copy: during a capture it would land in the recording.
     if (this.target !== this.main) throw new Error('Engine.readBuffer: cannot read back while capturing');
     const size = Math.ceil(bytes / 4) * 4;
+    addressed('readBuffer', src, srcOffset, size);
     // Staging buffers are reused by size (creating a big MAP_READ buffer per read costs more than
     // the copy), a bounded few of them: see READ_STAGING_KEEP.
     const bucket = bucketSize(size);
@@ -443,7 +473,7 @@ export class Engine {
   }
 
   async read<D extends DType>(t: Tensor<D>): Promise<TypedArrayOf<D>> {
-    return typedArray(t.dtype, await this.readBuffer(t.buffer, t.size * 4)) as TypedArrayOf<D>;
+    return typedArray(t.dtype, await this.readBuffer(t, t.size * 4)) as TypedArrayOf<D>;
   }
 
   /** The pool's figures, the pipelines compiled, and the idle readback staging buffers kept. */
@@ -510,6 +540,35 @@ export class Recording {
     this.disposed = true;
     disposeRecorder(this.recorder);
   }
+}
+
+/** EngineOptions.maxStorageBufferBindingSize checked against the device's limits (the device's own when absent). */
+function bindingLimit(limits: GPUSupportedLimits, requested: number | undefined): number {
+  const max = limits.maxStorageBufferBindingSize;
+  if (requested === undefined) return max;
+  const min = limits.minStorageBufferOffsetAlignment;
+  if (!Number.isInteger(requested) || requested % 4 !== 0 || requested < min || requested > max) {
+    throw new Error(`Engine.create: maxStorageBufferBindingSize must be a multiple of 4 from ${min} (minStorageBufferOffsetAlignment) to the device's ${max}, got ${describeValue(requested)}`);
+  }
+  return requested;
+}
+
+/** How an error names the engine's binding limit: the device's, or one set lower by EngineOptions. */
+export function limitName(engine: Engine): string {
+  return engine.maxBindingBytes === engine.limits.maxStorageBufferBindingSize ? "the device's maxStorageBufferBindingSize" : 'lowered by EngineOptions.maxStorageBufferBindingSize';
+}
+
+/**
+ * The buffer and absolute byte offset of `bytes` bytes at byte `offset` of a tensor (or raw
+ * buffer), refusing a range past its end or not 4-byte aligned (copyBufferToBuffer's rule).
+ */
+function addressed(what: string, t: Tensor<DType> | GPUBuffer, offset: number, bytes: number): { buffer: GPUBuffer; offset: number } {
+  const size = t instanceof Tensor ? t.size * 4 : t.size;
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset % 4 !== 0 || !Number.isSafeInteger(bytes) || bytes < 0 || bytes % 4 !== 0 || offset + bytes > size) {
+    const name = t instanceof Tensor ? `tensor ${shapeString(t.shape)} (${size} bytes)` : `a buffer of ${size} bytes`;
+    throw new Error(`${what}: bytes [${offset}, ${offset + bytes}) are not a 4-byte-aligned range within ${name}`);
+  }
+  return t instanceof Tensor ? { buffer: t.storageBuffer, offset: t.byteOffset + offset } : { buffer: t, offset };
 }
 
 function normaliseWorkgroups(name: string, w: Workgroups, max: number): [number, number, number] {

@@ -79,8 +79,9 @@ class Storage {
 
 /**
  * A tensor in a GPU buffer, row-major (NCHW for images), of 4-byte elements: float32 (the default),
- * int32 or uint32. Views (reshape, flatten) share the buffer without copying; every tensor and
- * view must be disposed.
+ * int32 or uint32. Views share the buffer without copying: reshape and flatten (the same elements),
+ * and `region` (a contiguous run of them, starting `offset` elements into the buffer). Every
+ * tensor and view must be disposed.
  */
 export class Tensor<D extends DType = 'float32'> {
   readonly shape: Shape;
@@ -90,6 +91,7 @@ export class Tensor<D extends DType = 'float32'> {
   /**
    * @param pool where the buffer goes back when the last view is disposed; without one the
    *   buffer is borrowed and the tensor's dispose leaves it alone.
+   * @param offset where the tensor starts in the buffer, in elements (views made by `region`).
    */
   constructor(
     readonly engine: Engine,
@@ -97,10 +99,16 @@ export class Tensor<D extends DType = 'float32'> {
     shape: Shape,
     pool: BufferPool | undefined,
     readonly dtype: D,
+    readonly offset = 0,
   ) {
     this.shape = Object.freeze([...shape]);
     this.size = numel(shape);
     this.storage = storage instanceof Storage ? storage : new Storage(storage, pool);
+  }
+
+  /** Where the tensor starts in its buffer, in bytes: a multiple of the device's minStorageBufferOffsetAlignment. */
+  get byteOffset(): number {
+    return this.offset * 4;
   }
 
   get rank(): number {
@@ -111,9 +119,52 @@ export class Tensor<D extends DType = 'float32'> {
     return this.storage === undefined;
   }
 
+  /**
+   * The GPU buffer, for code that addresses it from its start: refused for a view that starts
+   * further in (`region`), which engine.dispatch, copy, upload and readBuffer take as a Tensor and
+   * address at its offset.
+   */
   get buffer(): GPUBuffer {
+    const buffer = this.storageBuffer;
+    if (this.offset !== 0) {
+      throw new Error(
+        `tensor ${shapeString(this.shape)} is a view starting ${this.offset} elements into its buffer: ` +
+          'pass the Tensor itself to engine.dispatch / copy / upload / readBuffer, which address it at its offset',
+      );
+    }
+    return buffer;
+  }
+
+  /** The GPU buffer whatever the offset: for engine code that adds `byteOffset` itself. */
+  get storageBuffer(): GPUBuffer {
     if (!this.storage) throw new Error(`tensor ${shapeString(this.shape)} used after dispose()`);
     return this.storage.buffer;
+  }
+
+  /** Whether the two tensors live in one GPU buffer (a kernel cannot write one binding of a buffer and read another). */
+  sharesBuffer(other: Tensor<DType>): boolean {
+    return this.storageBuffer === other.storageBuffer;
+  }
+
+  /**
+   * A view of elements [start, start + numel(shape)) of this tensor, shaped `shape`, sharing its
+   * buffer. Its start in the buffer must be a multiple of the device's
+   * minStorageBufferOffsetAlignment (256 bytes on most devices), so that a kernel can bind it.
+   */
+  region(start: number, shape: Shape): Tensor<D> {
+    const storage = this.storage;
+    if (!storage) throw new Error(`region: tensor ${shapeString(this.shape)} used after dispose()`);
+    const n = numel(shape);
+    if (!Number.isSafeInteger(start) || start < 0 || start + n > this.size) {
+      throw new Error(`region: elements [${start}, ${start + n}) are not within tensor ${shapeString(this.shape)} (${this.size} elements)`);
+    }
+    const align = this.engine.limits.minStorageBufferOffsetAlignment;
+    const offset = this.offset + start;
+    if ((offset * 4) % align !== 0) {
+      throw new Error(`region: a view starting ${offset * 4} bytes into its buffer is not a multiple of the device's minStorageBufferOffsetAlignment (${align})`);
+    }
+    storage.refs += 1;
+    return new Tensor(this.engine, storage, shape, undefined, this.dtype, offset);
   }
 
   /** A view with another shape of the same size; -1 stands for the one inferred dimension. */
@@ -135,7 +186,7 @@ export class Tensor<D extends DType = 'float32'> {
     const storage = this.storage;
     if (!storage) throw new Error(`reshape: tensor ${shapeString(this.shape)} used after dispose()`);
     storage.refs += 1;
-    return new Tensor(this.engine, storage, target, undefined, this.dtype);
+    return new Tensor(this.engine, storage, target, undefined, this.dtype, this.offset);
   }
 
   view(shape: Shape): Tensor<D> {

@@ -269,7 +269,7 @@ export class ResNet18Module extends Module {
       const n = found.get(name)!.data.length;
       if (n !== dst.size) throw new StateDictError(`ResNet18 state dict: ${name} holds ${n} values, its shape needs ${dst.size}`);
     }
-    for (const [name, dst] of own) this.engine.upload(dst.buffer, found.get(name)!.data);
+    for (const [name, dst] of own) this.engine.upload(dst, found.get(name)!.data);
     this.clearFoldCache();
   }
 
