@@ -28,12 +28,10 @@
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let z = p.batch0 + wid.z;
-  let outer = z / p.groups;
-  let inner = z % p.groups;
-  let aBase = p.aOffset + outer * p.aOuter + inner * p.aInner;
-  let bBase = p.bOffset + outer * p.bOuter + inner * p.bInner;
-  let cBase = p.cOffset + outer * p.cOuter + inner * p.cInner;
+  let problem = gemm_problem(wid.z);
+  let aBase = problem.a;
+  let bBase = problem.b;
+  let cBase = problem.c;
   let m0 = (p.rowTile0 + wid.x) * TM;
   let n0 = (p.colTile0 + wid.y) * (WG * TN) + lid;
 
@@ -111,7 +109,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
 
   // Epilogue: bias, residual, ReLU, store (a row's bias loaded once, as in gemm_subgroup.wgsl).
-  let e = gemm_epilogue(inner);
+  let e = gemm_epilogue(problem.inner);
   for (var i = 0u; i < TM; i++) {
     let m = m0 + i;
     if (m >= p.M) { break; }

@@ -35,12 +35,10 @@ const ROW_LOADS = TM / 8u;
 
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
-  let z = p.batch0 + wid.z;
-  let outer = z / p.groups;
-  let inner = z % p.groups;
-  let aBase = p.aOffset + outer * p.aOuter + inner * p.aInner;
-  let bBase = p.bOffset + outer * p.bOuter + inner * p.bInner;
-  let cBase = p.cOffset + outer * p.cOuter + inner * p.cInner;
+  let problem = gemm_problem(wid.z);
+  let aBase = problem.a;
+  let bBase = problem.b;
+  let cBase = problem.c;
   let m0 = (p.rowTile0 + wid.x) * TM;
   // Column group jj of this invocation starts at col0 + 32 * jj.
   let col0 = (p.colTile0 + wid.y) * (8u * TN) + 4u * lane;
@@ -142,7 +140,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
   // Epilogue: bias, residual, ReLU, store. The flags are tested per row where they can be (a row's
   // bias is loaded once) and the plain store has its own loop, so that a runtime epilogue costs
   // about what a specialised one did.
-  let e = gemm_epilogue(inner);
+  let e = gemm_epilogue(problem.inner);
   for (var i = 0u; i < TM; i++) {
     let m = m0 + i;
     if (m >= p.M) { break; }

@@ -43,12 +43,10 @@ var<workgroup> slabB: array<f32, BK * BN>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let z = p.batch0 + wid.z;
-  let outer = z / p.groups;
-  let inner = z % p.groups;
-  let aBase = p.aOffset + outer * p.aOuter + inner * p.aInner;
-  let bBase = p.bOffset + outer * p.bOuter + inner * p.bInner;
-  let cBase = p.cOffset + outer * p.cOuter + inner * p.cInner;
+  let problem = gemm_problem(wid.z);
+  let aBase = problem.a;
+  let bBase = problem.b;
+  let cBase = problem.c;
   let m0 = (p.rowTile0 + wid.x) * BM;
   let n0 = (p.colTile0 + wid.y) * BN;
   let tx = lid % TX;
@@ -163,7 +161,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
 
   // Epilogue (lib/gemm): bias, residual, ReLU, store; row ty + i * TY, column tx + j * TX.
-  let e = gemm_epilogue(inner);
+  let e = gemm_epilogue(problem.inner);
   for (var i = 0u; i < TM; i++) {
     let m = m0 + ty + i * TY;
     if (m >= p.M) { break; }

@@ -1,5 +1,6 @@
-// What gemm.wgsl and gemm_subgroup.wgsl share: the problem's parameters and the epilogue. Requires
-// the including shader's bindings `p` (Params), `bias`, `residual` and `out` (array<f32>).
+// What gemm.wgsl, gemm_subgroup.wgsl and gemm_tiled.wgsl share: the problem's parameters, where each
+// matrix of the grid starts, and the epilogue. Requires the including shader's bindings `p`
+// (Params), `bias`, `residual` and `out` (array<f32>).
 //
 // The problem: out = epilogue(op(A) x op(B)) for a grid of (outer batch, inner group) problems;
 // matrix z of the grid (outer = z / groups, inner = z % groups) starts at offset + outer * xOuter
@@ -24,6 +25,22 @@ struct Params {
   kH: u32, kW: u32, strideH: u32, strideW: u32,
   dilH: u32, dilW: u32, padH: u32, padW: u32,
   epilogue: u32,
+}
+
+// Where matrix z of the grid (this dispatch's wid.z, after p.batch0) starts in A, B and C, and
+// its inner group (for the epilogue's bias).
+struct GemmProblem { a: u32, b: u32, c: u32, inner: u32 }
+
+fn gemm_problem(wz: u32) -> GemmProblem {
+  let z = p.batch0 + wz;
+  let outer = z / p.groups;
+  let inner = z % p.groups;
+  return GemmProblem(
+    p.aOffset + outer * p.aOuter + inner * p.aInner,
+    p.bOffset + outer * p.bOuter + inner * p.bInner,
+    p.cOffset + outer * p.cOuter + inner * p.cInner,
+    inner,
+  );
 }
 
 // p.epilogue decoded for the problem's inner group.
