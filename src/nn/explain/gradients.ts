@@ -82,6 +82,18 @@ function oneHot(engine: Engine, classes: readonly number[], k: number): Tensor {
   return engine.tensor(data, [classes.length, k]);
 }
 
+/** Runs the tape's backward pass from each image's chosen class score; returns the classes. */
+async function backwardFromClassScores(op: string, tape: Tape, logits: Variable, choice: ClassChoice): Promise<number[]> {
+  const classIndex = await chooseClasses(op, logits.value, choice);
+  const seed = oneHot(logits.value.engine, classIndex, logits.shape[1]!);
+  try {
+    tape.backward(logits, seed);
+  } finally {
+    seed.dispose();
+  }
+  return classIndex;
+}
+
 function checkInput(op: string, input: Tensor): void {
   expectTensor(op, 'input', input);
   if (input.dtype !== 'float32' || input.rank !== 4) fail(op, `expected input images [N, C, H, W] of float32, got ${input.dtype} ${shapeString(input.shape)}`);
@@ -130,13 +142,7 @@ export async function gradCam(model: Module, input: Tensor, options: GradCamOpti
     const logits = model.call(tape, constant(input));
     remove();
     if (!activation) fail(op, `layer '${name}' did not run in the model's forward pass`);
-    const classIndex = await chooseClasses(op, logits.value, options.classIndex);
-    const seed = oneHot(input.engine, classIndex, logits.shape[1]!);
-    try {
-      tape.backward(logits, seed);
-    } finally {
-      seed.dispose();
-    }
+    const classIndex = await backwardFromClassScores(op, tape, logits, options.classIndex);
     const gradient = activation.grad!;
     activation.grad = undefined;
     let heatmap: Tensor;
@@ -167,13 +173,7 @@ export async function saliency(model: Module, input: Tensor, options: SaliencyOp
   const x = new Variable(input, { requiresGrad: true });
   try {
     const logits = model.call(tape, x);
-    const classIndex = await chooseClasses(op, logits.value, options.classIndex);
-    const seed = oneHot(input.engine, classIndex, logits.shape[1]!);
-    try {
-      tape.backward(logits, seed);
-    } finally {
-      seed.dispose();
-    }
+    const classIndex = await backwardFromClassScores(op, tape, logits, options.classIndex);
     const gradient = x.grad!;
     x.grad = undefined;
     const map = channelAbsMax(gradient);
