@@ -31,6 +31,7 @@ import { Engine } from '../src/runtime/engine.js';
 import { nchwToNhwc, TfjsResNet18 } from './resnet18.js';
 import { loadTfjs, registerTfjsGradients, type TfjsPeer } from './tfjs-peer.js';
 import { paired, summarise, timeOnce, type PairedResult, type Workload } from './timing.js';
+import { integerOption } from './args.js';
 
 const LAYER = 'layer4';
 
@@ -69,11 +70,7 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const int = (name: string, v: string | undefined, fallback: number, min: number) => {
-    const n = v === undefined ? fallback : Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'\n${USAGE}`);
-    return n;
-  };
+  const int = integerOption(USAGE);
   const reps = int('reps', values.reps, 10, 1);
   const warmup = int('warmup', values.warmup, 2, 0);
   const size = int('size', values.size, 224, 32);

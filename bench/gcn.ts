@@ -38,6 +38,7 @@ import type { Tensor } from '../src/runtime/tensor.js';
 import { loadTfjs, type Tf, type TfjsPeer } from './tfjs-peer.js';
 import { paired, summarise, timeOnce, type PairedResult, type Summary, type Workload } from './timing.js';
 import { registerTfjsGradients } from './tfjs-peer.js';
+import { integerOption } from './args.js';
 
 // 1k: a quick check that everything runs (not one of the reported sizes).
 const SIZES = { '1k': { nodes: 1_000, edges: 10_000 }, '10k': { nodes: 10_000, edges: 100_000 }, '100k': { nodes: 100_000, edges: 1_000_000 } } as const;
@@ -66,11 +67,7 @@ function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({ args: argv, options: { sizes: { type: 'string' }, reps: { type: 'string' }, budget: { type: 'string' }, 'no-torch': { type: 'boolean' } } });
   const sizes = (values.sizes ?? '10k,100k').split(',').map((s) => s.trim());
   for (const s of sizes) if (!(s in SIZES)) throw new Error(`--sizes: unknown size '${s}', expected ${Object.keys(SIZES).join(', ')}\n${USAGE}`);
-  const int = (name: string, v: string | undefined, fallback: number) => {
-    const n = v === undefined ? fallback : Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got '${v}'\n${USAGE}`);
-    return n;
-  };
+  const int = integerOption(USAGE);
   return { sizes: sizes as SizeName[], reps: int('reps', values.reps, 10), budgetSeconds: int('budget', values.budget, 60), torch: !values['no-torch'] };
 }
 

@@ -16,6 +16,7 @@ import { Engine } from '../src/runtime/engine.js';
 import { GROUPS, suite, type BenchCase, type OurOps, type Side } from './kernels.js';
 import { loadTfjs, type TfjsPeer } from './tfjs-peer.js';
 import { paired, timeOnce, type PairedResult, type Summary, type Workload } from './timing.js';
+import { integerOption } from './args.js';
 
 type Mode = 'wait' | 'readback';
 
@@ -62,12 +63,7 @@ function parseOptions(argv: string[]): Options {
     console.log(USAGE);
     process.exit(0);
   }
-  const int = (name: string, v: string | undefined, fallback: number, min: number): number => {
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'\n${USAGE}`);
-    return n;
-  };
+  const int = integerOption(USAGE);
   const mode = values.mode ?? 'wait';
   if (mode !== 'wait' && mode !== 'readback') throw new Error(`--mode must be wait or readback, got '${mode}'\n${USAGE}`);
   const deviceProfile = values['device-profile'];

@@ -39,6 +39,7 @@ import { SGD } from '../src/optim/sgd.js';
 import { Engine } from '../src/runtime/engine.js';
 import { loadTfjs, registerTfjsGradients, type Tf, type TfjsPeer } from './tfjs-peer.js';
 import { summarise, type Summary } from './timing.js';
+import { integerOption } from './args.js';
 
 const CLASSES = 10;
 const LR = 0.01;
@@ -393,11 +394,7 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const int = (name: string, v: string | undefined, fallback: number, min: number) => {
-    const n = v === undefined ? fallback : Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'\n${USAGE}`);
-    return n;
-  };
+  const int = integerOption(USAGE);
   const sizes = (values.sizes ?? '112,224').split(',').map((s) => int('sizes', s.trim(), 0, 32));
   const modes = (values.modes ?? 'fine-tune,feature-extraction').split(',').map((s) => s.trim());
   for (const m of modes) if (m !== 'fine-tune' && m !== 'feature-extraction') throw new Error(`--modes: unknown mode '${m}'\n${USAGE}`);
